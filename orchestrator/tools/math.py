@@ -1,0 +1,729 @@
+"""Safe SymPy math tool: recognise math questions, evaluate them in a sandboxed worker, compare answers.
+
+- `detect_math(question)` is rule-based and cheap (regular expressions plus the allow-list parser of
+  `math_worker`, no SymPy, no subprocess), so the router can call it on every question.
+- `solve(problem)` evaluates in a persistent worker process (`math_worker.py`, SymPy imported once,
+  address space capped with RLIMIT_AS) under a hard timeout; on timeout the worker is killed and a
+  new one is started on the next call. The answer sentence is composed only from SymPy's result.
+- `equivalent(answer_text, gold)` scores a math answer by symbolic/numeric equality.
+- `build_math_tool()` / `math_tool` is the same as a LangChain tool.
+
+Security: user text never reaches `eval`/`sympify`; see the `math_worker` docstring (CVE-2023-29374).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.tools.math_worker import (
+    MAX_INPUT_CHARS,
+    SYMBOLS,
+    WORKER_MEMORY_BYTES,
+    UnsafeExpressionError,
+    check_expression,
+    expression_names,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+__all__ = [
+    "MathKind",
+    "MathProblem",
+    "MathResult",
+    "MathToolError",
+    "SympyWorker",
+    "build_math_tool",
+    "detect_math",
+    "equivalent",
+    "shutdown_worker",
+    "solve",
+    "solve_word_problem",
+    "warm_up",
+]
+
+MathKind = Literal[
+    "arithmetic", "percent", "root", "factorial", "simplify", "expand", "factor",
+    "solve", "system", "derivative", "integral", "limit", "evaluate",
+]
+DEFAULT_TIMEOUT_S = 2.0
+WORKER_STARTUP_TIMEOUT_S = 60.0
+
+
+class MathToolError(OrchestratorError):
+    """The math worker process could not be started."""
+
+
+class MathProblem(BaseModel):
+    """A recognised math request, with its expressions in the checked Python-syntax subset."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: MathKind
+    expressions: list[str] = Field(description="Expressions; for solve/system each holds one '='.")
+    variables: list[str] = Field(default_factory=list, description="Variables to solve for / differentiate by.")
+    lower: str | None = Field(default=None, description="Lower bound of a definite integral.")
+    upper: str | None = Field(default=None, description="Upper bound of a definite integral.")
+    point: str | None = Field(default=None, description="Point a limit is taken at.")
+    direction: Literal["+", "-", "+-"] | None = Field(default=None, description="Side of a one-sided limit.")
+    order: int = Field(default=1, ge=1, le=10, description="Order of a derivative.")
+    display: str = Field(default="", description="The expression as shown to the user.")
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    reason: str = Field(default="", description="Why this was read as math (for the router's log).")
+
+
+class MathResult(BaseModel):
+    """SymPy's answer; `answer` is composed from SymPy's output only."""
+
+    kind: str = "evaluate"
+    expression: str = ""
+    exact: str | None = None
+    decimal: str | None = None
+    answer: str = ""
+    error: str | None = None
+    latency_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Detection: natural phrasing -> MathProblem
+# ---------------------------------------------------------------------------------------------
+
+_FLAGS = re.IGNORECASE
+_LEAD_RE = re.compile(
+    r"^(?:(?:please|kindly)\s+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+    r"(?:(?:tell|show)\s+me\s+)?"
+    r"(?:(?:what|how\s+much)\s+(?:is|are|does|would\s+be)\s+|what['’]?s\s+|calculate\s+|compute\s+|"
+    r"evaluate\s+|find\s+|work\s+out\s+|determine\s+|give\s+me\s+)?"
+    r"(?:the\s+(?:value|result|answer)\s+(?:of|to)\s+)?",
+    _FLAGS,
+)
+_VAR_LIST = r"[a-zA-Z](?:\s*(?:,|and)\s*[a-zA-Z])*"
+_WRT_RE = re.compile(r"\s+(?:with\s+respect\s+to|wrt|w\.r\.t\.?|in\s+terms\s+of)\s+(?P<v>[a-zA-Z])\b", _FLAGS)
+_TRAILING_D_RE = re.compile(r"(?:\s+|(?<=[\d)]))d(?P<v>[a-z])$")
+_BOUNDS_RE = re.compile(r"\s+(?:from|between)\s+(?P<a>.+?)\s+(?:to|and)\s+(?P<b>.+?)$", _FLAGS)
+_SOLVE_RE = re.compile(
+    rf"^(?:solve(?:\s+for\s+(?P<v1>{_VAR_LIST})\s*[:,]?)?|(?:the\s+)?(?:roots?|solutions?|zeros?)\s+of)"
+    r"\s+(?:the\s+)?(?:(?:system\s+(?:of\s+equations\s+)?|equations?\s*)[:]?\s*)?(?P<eqs>.+?)"
+    rf"(?:\s+for\s+(?P<v2>{_VAR_LIST}))?$",
+    _FLAGS,
+)
+_SOLVE_IF_RE = re.compile(r"^(?P<v1>[a-zA-Z])\s+(?:if|when|given|given\s+that|such\s+that)\s+(?P<eqs>.+)$", _FLAGS)
+_DERIVATIVE_RE = re.compile(
+    r"^(?:the\s+)?(?:(?P<ord>first|second|third|1st|2nd|3rd|\d+th)\s+)?derivative\s+of\s+(?P<rest>.+)$"
+    r"|^differentiate\s+(?P<rest2>.+)$"
+    r"|^d/d(?P<v>[a-z])\s*(?:of\s+)?(?P<rest3>.+)$",
+    _FLAGS,
+)
+_INTEGRAL_RE = re.compile(
+    r"^(?:the\s+)?(?:(?:definite|indefinite)\s+)?(?:integral|anti-?derivative|primitive)\s+of\s+(?P<rest>.+)$"
+    r"|^integrate\s+(?P<rest2>.+)$|^∫\s*(?P<rest3>.+)$",
+    _FLAGS,
+)
+_APPROACHES = r"(?:approaches|goes\s+to|tends\s+to(?:wards)?|->|→)"
+_LIMIT_RE = re.compile(
+    rf"^(?:the\s+)?limit\s+of\s+(?P<e>.+?)\s+as\s+(?P<v>[a-zA-Z])\s*{_APPROACHES}\s*(?P<p>.+?)"
+    r"(?:\s+from\s+(?:the\s+)?(?P<d>left|right|above|below))?$"
+    rf"|^(?:the\s+)?limit\s+as\s+(?P<v2>[a-zA-Z])\s*{_APPROACHES}\s*(?P<p2>\S+)"
+    r"(?:\s+from\s+(?:the\s+)?(?P<d2>left|right|above|below))?\s+of\s+(?P<e2>.+)$"
+    rf"|^lim_?\{{?\s*(?P<v3>[a-z])\s*(?:->|→)\s*(?P<p3>[^\s}}]+)\s*\}}?\s+(?P<e3>.+)$",
+    _FLAGS,
+)
+_TRANSFORM_RE = re.compile(
+    r"^(?P<k>simplify|expand|factor|factori[sz]e)\s*:?\s+(?P<e>.+)$"
+    r"|^(?:the\s+)?(?:prime\s+factori[sz]ation|prime\s+factors)\s+of\s+(?P<e2>.+)$",
+    _FLAGS,
+)
+_PERCENT_RE = re.compile(r"^(?P<p>\d+(?:\.\d+)?)\s*(?:%|percent|per\s+cent)\s+of\s+(?P<e>.+)$", _FLAGS)
+_ROOT_RE = re.compile(
+    r"^(?:the\s+)?(?P<n>square|cube|fourth|fifth|\d+(?:st|nd|rd|th))\s+root\s+of\s+(?P<e>.+)$", _FLAGS
+)
+_FACTORIAL_RE = re.compile(r"^(?P<e>\d+|\(.+\))\s+factorial$|^(?:the\s+)?factorial\s+of\s+(?P<e2>.+)$", _FLAGS)
+_SUM_RE = re.compile(
+    r"^(?:the\s+)?(?P<op>sum|product|difference|quotient)\s+(?:of|between)\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", _FLAGS
+)
+_WORD_OPERATORS = [
+    (re.compile(r"\s+divided\s+by\s+", _FLAGS), " / "),
+    (re.compile(r"\s+(?:times|multiplied\s+by)\s+", _FLAGS), " * "),
+    (re.compile(r"\s+plus\s+", _FLAGS), " + "),
+    (re.compile(r"\s+minus\s+", _FLAGS), " - "),
+    (re.compile(r"\s+(?:mod|modulo)\s+", _FLAGS), " % "),
+    (re.compile(r"\s+to\s+the\s+(\d+)(?:st|nd|rd|th)\s+power\b", _FLAGS), r" ** \1"),
+    (re.compile(r"\s+(?:raised\s+)?to\s+the\s+power\s+(?:of\s+)?", _FLAGS), " ** "),
+    (re.compile(r"\s+raised\s+to\s+", _FLAGS), " ** "),
+    (re.compile(r"\s+squared\b", _FLAGS), " ** 2"),
+    (re.compile(r"\s+cubed\b", _FLAGS), " ** 3"),
+]
+_EXPLICIT_OPERATOR_RE = re.compile(r"[-+*/^%!×÷−²³√]|\b[a-z]+\s*\(")
+_ROOT_INDEX = {"square": "2", "cube": "3", "fourth": "4", "fifth": "5"}
+_ORDER_WORDS = {"first": 1, "second": 2, "third": 3}
+_LOOSE_SYMBOLS = frozenset("xyz")
+
+
+def _words_to_symbols(text: str) -> str:
+    for pattern, replacement in _WORD_OPERATORS:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+def _checked(text: str) -> str:
+    """Word operators -> symbols, then the allow-list parser; raises UnsafeExpressionError."""
+    return check_expression(_words_to_symbols(text.strip().rstrip(",;:")))
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas, semicolons and ' and ' outside brackets (equations of a system)."""
+    parts, depth, start, index = [], 0, 0, 0
+    while index < len(text):
+        char = text[index]
+        depth += char == "("
+        depth -= char == ")"
+        separator = 0
+        if depth == 0 and char in ",;":
+            separator = 1
+        elif depth == 0 and text[index:index + 5].lower() == " and ":
+            separator = 5
+        if separator:
+            parts.append(text[start:index])
+            start = index + separator
+            index += separator
+            continue
+        index += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _variables(text: str | None) -> list[str]:
+    return re.findall(r"[a-zA-Z]", re.sub(r"\band\b", ",", text)) if text else []
+
+
+def _strip_question(question: str) -> str:
+    text = question.strip().replace("’", "'")
+    text = re.sub(r"[?.]+$", "", text).strip()
+    return text
+
+
+def _problem(kind: MathKind, expressions: list[str], reason: str, confidence: float, **extra: Any) -> MathProblem:
+    display = extra.pop("display", None) or ", ".join(expressions)
+    return MathProblem(kind=kind, expressions=expressions, display=display, reason=reason,
+                       confidence=confidence, **extra)
+
+
+def _detect_solve(body: str) -> MathProblem | None:
+    match = _SOLVE_RE.match(body) or _SOLVE_IF_RE.match(body)
+    if not match:
+        return None
+    groups = match.groupdict()
+    variables = _variables(groups.get("v1") or groups.get("v2"))
+    parts = _split_top_level(match.group("eqs"))
+    if len(parts) > 1 and not all("=" in p for p in parts):
+        return None
+    equations = []
+    for part in parts:
+        left, equals, right = part.replace("==", "=").partition("=")
+        if "=" in right:
+            return None
+        equations.append(f"{_checked(left)} = {_checked(right)}" if equals else f"{_checked(left)} = 0")
+    kind: MathKind = "system" if len(equations) > 1 else "solve"
+    return _problem(kind, equations, f"'{kind}' phrasing with {len(equations)} equation(s)", 0.95,
+                    variables=variables)
+
+
+def _split_calculus_rest(rest: str) -> tuple[str, str | None, str | None, str | None]:
+    """Pull 'with respect to v', 'from a to b' and a trailing 'dv' off an integrand/derivand."""
+    variable = None
+    lower = upper = None
+    wrt = _WRT_RE.search(rest)
+    if wrt:
+        variable = wrt.group("v")
+        rest = rest[: wrt.start()] + rest[wrt.end():]
+    bounds = _BOUNDS_RE.search(rest)
+    if bounds:
+        lower, upper = bounds.group("a"), bounds.group("b")
+        rest = rest[: bounds.start()]
+    trailing = _TRAILING_D_RE.search(rest.strip())
+    if trailing:
+        variable = variable or trailing.group("v")
+        rest = rest.strip()[: trailing.start()]
+    return rest.strip(), variable, lower, upper
+
+
+def _detect_calculus(body: str) -> MathProblem | None:
+    match = _DERIVATIVE_RE.match(body)
+    if match:
+        rest = match.group("rest") or match.group("rest2") or match.group("rest3")
+        expression, variable, _, _ = _split_calculus_rest(rest)
+        variable = variable or match.group("v")
+        order_text = (match.group("ord") or "first").lower()
+        order = _ORDER_WORDS.get(order_text) or int(re.sub(r"\D", "", order_text) or 1)
+        return _problem("derivative", [_checked(expression)], "'derivative' phrasing", 0.95,
+                        variables=[variable] if variable else [], order=order)
+    match = _INTEGRAL_RE.match(body)
+    if match:
+        rest = match.group("rest") or match.group("rest2") or match.group("rest3")
+        expression, variable, lower, upper = _split_calculus_rest(rest)
+        extra: dict[str, Any] = {"variables": [variable] if variable else []}
+        if lower is not None and upper is not None:
+            extra.update(lower=_checked(lower), upper=_checked(upper))
+        return _problem("integral", [_checked(expression)], "'integral' phrasing", 0.95, **extra)
+    match = _LIMIT_RE.match(body)
+    if match:
+        groups = match.groupdict()
+        expression = groups.get("e") or groups.get("e2") or groups.get("e3")
+        variable = groups.get("v") or groups.get("v2") or groups.get("v3")
+        point = (groups.get("p") or groups.get("p2") or groups.get("p3") or "").strip()
+        side = (groups.get("d") or groups.get("d2") or "").lower()
+        direction: str = "+-"
+        if point.endswith(("+", "-")) and len(point) > 1:
+            direction, point = point[-1], point[:-1]
+        if side:
+            direction = "+" if side in ("right", "above") else "-"
+        return _problem("limit", [_checked(expression)], "'limit' phrasing", 0.95, variables=[variable],
+                        point=_checked(point), direction=direction)
+    return None
+
+
+def _detect_named_operation(body: str) -> MathProblem | None:
+    """Percent, roots, factorials, simplify/expand/factor and 'sum of a and b' phrasings."""
+    match = _TRANSFORM_RE.match(body)
+    if match:
+        word = (match.group("k") or "factor").lower()
+        kind: MathKind = "simplify" if word == "simplify" else "expand" if word == "expand" else "factor"
+        expression = _checked(match.group("e") or match.group("e2"))
+        return _problem(kind, [expression], f"'{word}' phrasing", 0.95)
+    match = _PERCENT_RE.match(body)
+    if match:
+        percent, of = match.group("p"), _checked(match.group("e"))
+        return _problem("percent", [f"{percent}/100*({of})"], "'percent of' phrasing", 0.95,
+                        display=f"{percent}% of {of}")
+    match = _ROOT_RE.match(body)
+    if match:
+        index = _ROOT_INDEX.get(match.group("n").lower()) or re.sub(r"\D", "", match.group("n"))
+        radicand = _checked(match.group("e"))
+        expression = f"sqrt({radicand})" if index == "2" else f"root({radicand}, {index})"
+        return _problem("root", [expression], "'root of' phrasing", 0.95)
+    match = _FACTORIAL_RE.match(body)
+    if match:
+        argument = _checked(match.group("e") or match.group("e2"))
+        return _problem("factorial", [f"factorial({argument})"], "'factorial' phrasing", 0.95)
+    match = _SUM_RE.match(body)
+    if match:
+        symbol = {"sum": "+", "product": "*", "difference": "-", "quotient": "/"}[match.group("op").lower()]
+        expression = f"({_checked(match.group('a'))}) {symbol} ({_checked(match.group('b'))})"
+        return _problem("arithmetic", [check_expression(expression)], f"'{match.group('op')} of' phrasing", 0.9)
+    return None
+
+
+def _classify_expression(python_text: str) -> MathKind:
+    if "factorial(" in python_text:
+        return "factorial"
+    if re.search(r"\b(?:sqrt|cbrt|root)\(", python_text):
+        return "root"
+    if re.fullmatch(r"[\d\s.+\-*/%()]+", python_text):
+        return "arithmetic"
+    return "evaluate"
+
+
+def _detect_expression(body: str, *, forced: bool, asked: bool) -> MathProblem | None:
+    """A bare expression or equation ('2^10', 'What is 822 times 639?', 'x^2 = 4')."""
+    words_converted = _words_to_symbols(body)
+    if "=" in words_converted and words_converted.count("=") == 1:
+        left, _, right = words_converted.partition("=")
+        equation = f"{check_expression(left)} = {check_expression(right)}"
+        if expression_names(check_expression(left)) | expression_names(check_expression(right)):
+            return _problem("solve", [equation], "an equation with a variable", 0.8 if not forced else 1.0)
+        return None
+    python_text = check_expression(words_converted)
+    has_operator = bool(_EXPLICIT_OPERATOR_RE.search(words_converted))
+    names = expression_names(python_text)
+    if not forced:
+        if not has_operator:
+            return None
+        if names and (not names <= _LOOSE_SYMBOLS or re.match(r"(?:a|an|the)\s", body, _FLAGS)):
+            return None
+    kind = _classify_expression(python_text)
+    reason = "'/math' prefix" if forced else "an arithmetic expression" if kind == "arithmetic" else "an expression"
+    confidence = 1.0 if forced else 0.9 if not names else 0.6
+    return _problem(kind, [python_text], reason, confidence)
+
+
+def detect_math(question: str) -> MathProblem | None:
+    """Recognise a math request; return the structured problem, or None for non-math questions.
+
+    Cheap (regular expressions and the allow-list parser, no SymPy). A `/math` prefix forces math:
+    then a problem is returned even when the expression is rejected, so `solve` can say why.
+    """
+    text = _strip_question(question)
+    forced = text.lower().startswith("/math")
+    if forced:
+        text = text[len("/math"):].strip()
+    if not text or len(text) > MAX_INPUT_CHARS:
+        if forced:
+            return _problem("evaluate", [text[:MAX_INPUT_CHARS]], "'/math' prefix (expression not checked)", 1.0)
+        return None
+    lead = _LEAD_RE.match(text)
+    body = text[lead.end():].strip() if lead else text
+    asked = bool(lead and lead.end())
+    detectors: list[Callable[[str], MathProblem | None]] = [
+        _detect_solve, _detect_calculus, _detect_named_operation,
+        lambda b: _detect_expression(b, forced=forced, asked=asked),
+    ]
+    for detector in detectors:
+        try:
+            problem = detector(body)
+        except UnsafeExpressionError:
+            continue
+        if problem is not None:
+            if forced:
+                return problem.model_copy(update={"confidence": 1.0, "reason": f"'/math' prefix; {problem.reason}"})
+            return problem
+    if forced:
+        return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker process
+# ---------------------------------------------------------------------------------------------
+
+
+class SympyWorker:
+    """A persistent SymPy process spoken to with JSON lines; killed and restarted on timeout.
+
+    A plain subprocess (rather than multiprocessing) because it works the same from any thread and any
+    start method, never re-imports the caller's __main__, and runs with `python -I` (no cwd on sys.path).
+    Thread-safe: one request at a time.
+    """
+
+    def __init__(self, memory_bytes: int = WORKER_MEMORY_BYTES,
+                 startup_timeout_s: float = WORKER_STARTUP_TIMEOUT_S) -> None:
+        self.memory_bytes = memory_bytes
+        self.startup_timeout_s = startup_timeout_s
+        self._process: subprocess.Popen[bytes] | None = None
+        self._owner_pid = os.getpid()
+        self._buffer = b""
+        self._lock = threading.Lock()
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _start(self) -> None:
+        script = Path(__file__).with_name("math_worker.py")
+        command = [sys.executable, "-I", str(script), str(self.memory_bytes)]
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=tempfile.gettempdir(), bufsize=0, start_new_session=True,
+            )
+        except OSError as exc:
+            raise MathToolError(f"Could not start the math worker ({exc}); check that {sys.executable} runs.") from exc
+        self._buffer = b""
+        self._owner_pid = os.getpid()
+        ready = self._read_line(time.monotonic() + self.startup_timeout_s)
+        if ready is None or not json.loads(ready).get("ready"):
+            self._kill()
+            raise MathToolError(
+                f"The math worker did not start within {self.startup_timeout_s:g} s; "
+                "check that sympy is installed in this Python environment (pip install sympy)."
+            )
+
+    def _ensure_started(self) -> None:
+        if self._owner_pid != os.getpid():  # inherited through fork: the pipes belong to the parent
+            self._process, self._buffer = None, b""
+        if self._process is None or self._process.poll() is not None:
+            if self._process is not None:
+                self.restarts += 1
+            self._start()
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        """One response line, or None when the deadline passes or the worker died."""
+        assert self._process is not None and self._process.stdout is not None
+        stream = self._process.stdout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([stream], [], [], remaining)
+            if not readable:
+                return None
+            chunk = os.read(stream.fileno(), 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream is not None:
+                    stream.close()
+        self._process, self._buffer = None, b""
+
+    def request(self, payload: dict, timeout_s: float) -> dict | None:
+        """Send one request; None means it did not finish in time (the worker was killed)."""
+        with self._lock:
+            self._ensure_started()
+            assert self._process is not None and self._process.stdin is not None
+            try:
+                self._process.stdin.write(json.dumps(payload).encode() + b"\n")
+            except BrokenPipeError:
+                self._kill()
+                self._ensure_started()
+                self._process.stdin.write(json.dumps(payload).encode() + b"\n")  # type: ignore[union-attr]
+            line = self._read_line(time.monotonic() + timeout_s)
+            if line is None:
+                died = self._process.poll() is not None
+                self._kill()
+                return {"ok": False, "kind": "too_large", "error": "the math worker ran out of memory"} if died else None
+            return json.loads(line)
+
+    def close(self) -> None:
+        """Stop the worker: close its stdin (it exits at EOF), then kill it if it lingers."""
+        with self._lock:
+            process = self._process
+            if process is None:
+                return
+            if self._owner_pid == os.getpid():
+                try:
+                    if process.stdin is not None:
+                        process.stdin.close()
+                    process.wait(timeout=1.0)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+                self._kill()
+            self._process = None
+
+
+_default_worker: SympyWorker | None = None
+_default_worker_lock = threading.Lock()
+
+
+def _worker() -> SympyWorker:
+    global _default_worker
+    with _default_worker_lock:
+        if _default_worker is None:
+            _default_worker = SympyWorker()
+            atexit.register(shutdown_worker)
+        return _default_worker
+
+
+def shutdown_worker() -> None:
+    """Stop the shared math worker (also registered with atexit)."""
+    global _default_worker
+    with _default_worker_lock:
+        worker, _default_worker = _default_worker, None
+    if worker is not None:
+        worker.close()
+
+
+def warm_up() -> None:
+    """Start the shared worker and import SymPy in it now, so the first question is fast."""
+    _worker().request({"op": "ping"}, timeout_s=WORKER_STARTUP_TIMEOUT_S)
+
+
+# ---------------------------------------------------------------------------------------------
+# Solving
+# ---------------------------------------------------------------------------------------------
+
+
+def _recheck(problem: MathProblem) -> None:
+    """Run every expression of a problem (which may have been built by hand) through the allow-list."""
+    for text in problem.expressions:
+        for side in text.split("=") if problem.kind in ("solve", "system") else [text]:
+            if side.strip() or problem.kind not in ("solve", "system"):
+                check_expression(side)
+    for bound in (problem.lower, problem.upper, problem.point):
+        if bound is not None:
+            check_expression(bound)
+    for variable in problem.variables:
+        if variable not in SYMBOLS:
+            raise UnsafeExpressionError(f"{variable!r} is not a variable name")
+
+
+def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> MathResult:
+    """Evaluate a problem (or a question/expression string) with SymPy under a hard time limit."""
+    started = time.monotonic()
+    if isinstance(problem, str):
+        problem = detect_math(problem) or detect_math(f"/math {problem}")  # type: ignore[assignment]
+    assert isinstance(problem, MathProblem)
+    shown = problem.display or ", ".join(problem.expressions)
+
+    def finish(**fields: Any) -> MathResult:
+        if fields.get("error") and not fields.get("answer"):
+            fields["answer"] = fields["error"]
+        return MathResult(kind=problem.kind, expression=shown, latency_s=time.monotonic() - started, **fields)
+
+    try:
+        _recheck(problem)
+    except UnsafeExpressionError as exc:
+        return finish(error=f"I could not parse {shown!r}: {exc}")
+    response = _worker().request({"op": "solve", "problem": problem.model_dump()}, timeout_s)
+    if response is None:
+        return finish(error=f"{shown} is too large to compute within {timeout_s:g} s")
+    if response.get("ok"):
+        result = response["result"]
+        return finish(exact=result["exact"], decimal=result["decimal"], answer=result["answer"])
+    kind, message = response.get("kind"), response.get("error", "unknown error")
+    if kind == "too_large":
+        return finish(error=f"{shown} is too large to compute: {message}")
+    if kind == "rejected":
+        return finish(error=f"I could not parse {shown!r}: {message}")
+    return finish(error=f"SymPy could not compute {shown}: {message}")
+
+
+_FENCE_RE = re.compile(r"^```\w*\s*|\s*```$")
+_EXPRESSION_LABEL_RE = re.compile(r"^(?:expression|answer|math)\s*:\s*", _FLAGS)
+
+
+def solve_word_problem(question: str, translate: Callable[[str], str],
+                       timeout_s: float = DEFAULT_TIMEOUT_S) -> MathResult:
+    """Let `translate` (e.g. an LLM prompt) turn a word problem into an expression, then check and solve it.
+
+    The translated text goes through the same allow-list parser; the result shows it in `expression`.
+    """
+    translated = _FENCE_RE.sub("", translate(question).strip()).strip()
+    translated = _EXPRESSION_LABEL_RE.sub("", translated.splitlines()[0] if translated else "").strip()
+    problem = detect_math(translated) or detect_math(f"/math {translated}")
+    assert problem is not None
+    result = solve(problem, timeout_s=timeout_s)
+    if result.error and result.error.startswith("I could not parse"):
+        message = f"The expression produced for this word problem was rejected. {result.error}"
+        return result.model_copy(update={"error": message, "answer": message})
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+
+_APPROX_RE = re.compile(r"\s*\((?:≈[^)]*|real solutions|numerical[^)]*)\)")
+_EXACT_RE = re.compile(r"\(exact:\s*(?P<e>.+?)\)\s*$")
+_SOLUTION_RE = re.compile(r"(?:^|\bor\b|,)\s*[a-zA-Z]\s*=\s*(?P<v>.+?)(?=\s+or\s+[a-zA-Z]\s*=|,\s*[a-zA-Z]\s*=|$)")
+_NUMBER_RE = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def _checked_or_none(text: str) -> str | None:
+    try:
+        return check_expression(text.strip().rstrip(".").strip())
+    except UnsafeExpressionError:
+        return None
+
+
+def _candidate_sets(text: str) -> list[list[str]]:
+    """Readings of an answer as a set of values: solutions 'x = 2 or x = 3', 'a = b (exact: c)', the text."""
+    text = _APPROX_RE.sub("", text.strip()).rstrip(".").strip()
+    text = re.sub(r"\s*\+\s*C$", "", text)
+    candidates: list[list[str]] = []
+    solutions = [m.group("v") for m in _SOLUTION_RE.finditer(text)]
+    if solutions and re.match(r"^[a-zA-Z]\s*=", text):
+        checked = [_checked_or_none(s) for s in solutions]
+        if all(checked):
+            candidates.append(checked)  # type: ignore[arg-type]
+    exact = _EXACT_RE.search(text)
+    if exact:
+        candidates.append([exact.group("e")])
+        text = text[: exact.start()].strip()
+    for marker in (" simplifies to ", " expands to ", " factors as ", " = ", " is "):
+        if marker in text:
+            candidates.append([text.rsplit(marker, 1)[1]])
+    candidates.append([text])
+    if len(_NUMBER_RE.findall(text)) >= 1:
+        candidates.append([_NUMBER_RE.findall(text)[-1].replace(",", "")])
+    checked_sets = []
+    for candidate in candidates:
+        checked = [_checked_or_none(value) for value in candidate]
+        if all(checked) and checked not in checked_sets:
+            checked_sets.append(checked)
+    return checked_sets  # type: ignore[return-value]
+
+
+def _gold_set(gold: str) -> list[str] | None:
+    sets = _candidate_sets(gold)
+    if sets:
+        return sets[0]
+    parts = [_checked_or_none(p) for p in re.split(r"\s+or\s+|\s+and\s+|[,;]", gold) if p.strip()]
+    return parts if parts and all(parts) else None  # type: ignore[return-value]
+
+
+def equivalent(answer_text: str, gold: str | Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
+    """Whether an answer matches a gold answer by SymPy equality (exact, symbolic or to 1e-9 relative).
+
+    `gold` may be a list: the answer matches when it equals any one item, or when its solution set
+    equals all of them ("x = 2 or x = 3" against ["2", "3"]).
+    """
+    golds_text = [gold] if isinstance(gold, str) else list(gold)
+    gold_sets = [s for s in (_gold_set(g) for g in golds_text) if s]
+    if len(golds_text) > 1 and len(gold_sets) == len(golds_text) and all(len(s) == 1 for s in gold_sets):
+        gold_sets.append([s[0] for s in gold_sets])
+    candidates = _candidate_sets(answer_text)
+    if not gold_sets or not candidates:
+        return False
+    response = _worker().request({"op": "equivalent", "candidates": candidates, "golds": gold_sets}, timeout_s)
+    return bool(response and response.get("ok") and response.get("equal"))
+
+
+# ---------------------------------------------------------------------------------------------
+# LangChain tool
+# ---------------------------------------------------------------------------------------------
+
+
+class MathToolInput(BaseModel):
+    """Arguments of the math tool."""
+
+    question: str = Field(
+        description="A math question or expression, e.g. 'What is 40366 / 439?', 'integrate x*exp(x)', "
+        "'solve x**2 - 5*x + 6 = 0'."
+    )
+
+
+def build_math_tool(timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseTool:
+    """The math tool as a LangChain StructuredTool (input: a question; output: SymPy's answer)."""
+    from langchain_core.tools import StructuredTool
+
+    def run_math(question: str) -> str:
+        result = solve(question, timeout_s=timeout_s)
+        return result.answer if result.ok else f"Error: {result.error}"
+
+    return StructuredTool.from_function(
+        func=run_math,
+        name="math",
+        description="Exact math with SymPy: arithmetic, percentages, roots, factorials, simplify, factor, "
+        "solve equations, derivatives, integrals and limits. Input: the question or expression.",
+        args_schema=MathToolInput,
+    )
+
+
+_math_tool: BaseTool | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`math_tool` is built on first access, so importing this module does not import LangChain."""
+    global _math_tool
+    if name == "math_tool":
+        if _math_tool is None:
+            _math_tool = build_math_tool()
+        return _math_tool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,248 @@
+"""`orchestrator bench`: size, speed and quality of GGUF models, measured together on this machine.
+
+`run_bench` plans the run: quality once per model (the base model first, so the others can be compared
+with its saved distributions), then the speed measurements repeated with the model order alternating,
+each model run in a fresh process so that its peak RSS is its own. Measurement code lives in
+`orchestrator.bench.measure`; tables and plots in `orchestrator.bench.report`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from orchestrator.bench.measure import (
+    DEFAULT_GENERATED_TOKENS,
+    DEFAULT_PPL_CTX,
+    DEFAULT_PROMPT_TOKENS,
+    GenerationStats,
+    GenerationTimer,
+    ModelFootprint,
+    QualityResult,
+    Spread,
+    format_quant_mix,
+    model_footprint,
+)
+from orchestrator.errors import ConfigError
+
+__all__ = [
+    "BenchOptions",
+    "BenchReport",
+    "GenerationStats",
+    "GenerationTimer",
+    "ModelFootprint",
+    "ModelResult",
+    "default_text_path",
+    "format_quant_mix",
+    "model_footprint",
+    "read_text_file",
+    "run_bench",
+]
+
+# progress(stage, done, total), as orchestrator.models.Progress.
+Progress = Callable[[str, int, int], None]
+# Wikipedia articles (CC BY-SA 4.0), disjoint from the compression calibration text: data/calibration/README.md.
+DEFAULT_TEXT = Path(__file__).resolve().parent.parent.parent / "data" / "calibration" / "evaluation.txt"
+
+
+@dataclass
+class BenchOptions:
+    """What to measure and how often."""
+
+    repeats: int = 3
+    n_prompt: int = DEFAULT_PROMPT_TOKENS
+    n_generate: int = DEFAULT_GENERATED_TOKENS
+    ppl_ctx: int = DEFAULT_PPL_CTX
+    max_chunks: int | None = 8  # llama-perplexity's --chunks; base log-probs take chunks*ctx/2*vocab*4 bytes
+    n_threads: int = 1
+    bandwidth_bytes: int = 256 << 20
+
+
+@dataclass
+class ModelResult:
+    """Everything measured about one model."""
+
+    name: str
+    path: str
+    footprint: ModelFootprint
+    is_base: bool = False
+    quality: QualityResult | None = None
+    load_seconds: Spread | None = None
+    prompt_tokens_per_second: Spread | None = None
+    generation_tokens_per_second: Spread | None = None
+    time_to_first_token: Spread | None = None
+    peak_rss_bytes: int = 0
+    rss_before_load_bytes: int = 0
+    generation_bytes_per_second: float = 0.0  # file bytes x generation tok/s
+    bandwidth_fraction: float = 0.0  # ... as a fraction of the measured read bandwidth
+
+
+@dataclass
+class BenchReport:
+    """A whole bench run: machine, options, per-model results."""
+
+    command: str
+    text_path: str
+    text_chars: int
+    base: str
+    options: BenchOptions
+    machine: dict[str, Any]
+    bandwidth: Any  # measure.BandwidthResult
+    models: list[ModelResult] = field(default_factory=list)
+    started_utc: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_text_path() -> Path:
+    """The evaluation text shipped with the project (source and license: data/calibration/README.md)."""
+    return DEFAULT_TEXT
+
+
+def read_text_file(path: Path) -> str:
+    """The evaluation text, or a ConfigError saying what to pass instead."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"Text file {path} does not exist; pass --text with a UTF-8 text file.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; pass --text with a plain-text file.") from None
+    if not text.strip():
+        raise ConfigError(f"{path} is empty; pass --text with a text of a few thousand words.")
+    return text
+
+
+def run_bench(
+    models: list[tuple[str, Path]],
+    text: str,
+    base: tuple[str, Path] | None = None,
+    options: BenchOptions | None = None,
+    progress: Progress | None = None,
+    command: str = "",
+    text_path: str = "",
+) -> BenchReport:
+    """Measure every (name, validated path) model; `base` (default: the first) is the KLD reference."""
+    import time
+    from datetime import datetime, timezone
+
+    from orchestrator.bench import measure
+    from orchestrator.gguf_file import inspect_gguf
+
+    if not models:
+        raise ConfigError("Name at least one model to benchmark.")
+    options = options or BenchOptions()
+    if options.repeats < 1:
+        raise ConfigError("--repeats must be at least 1.")
+    base = base or models[0]
+    base = next((model for model in models if Path(model[1]) == Path(base[1])), base)
+    started = time.perf_counter()
+    steps = _Steps(progress, total=1 + len(_quality_order(models, base)) + options.repeats * len(models))
+    results = [ModelResult(name, str(path), model_footprint(inspect_gguf(path))) for name, path in models]
+    for result in results:
+        result.is_base = Path(result.path) == Path(base[1])
+
+    _measure_all_quality(models, base, text, options, results, steps)  # first: bad text fails fast
+    steps.advance("Measuring memory bandwidth")
+    bandwidth = measure.run_in_child(
+        measure.measure_memory_bandwidth, options.bandwidth_bytes, options.n_threads
+    )
+    samples = _measure_all_speed(models, text, options, steps)
+    for result, model_samples in zip(results, samples):
+        _aggregate_speed(result, model_samples, bandwidth.read_gb_per_s)
+    return BenchReport(
+        command=command,
+        text_path=text_path,
+        text_chars=len(text),
+        base=base[0],
+        options=options,
+        machine=measure.machine_info(),
+        bandwidth=bandwidth,
+        models=results,
+        started_utc=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _Steps:
+    def __init__(self, progress: Progress | None, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def advance(self, stage: str) -> None:
+        if self.progress:
+            self.progress(f"[{self.done + 1}/{self.total}] {stage}", self.done, self.total)
+        self.done += 1
+
+
+def _quality_order(models: list[tuple[str, Path]], base: tuple[str, Path]) -> list[tuple[str, Path]]:
+    """The base first (its log-probs are the reference), then every other model once."""
+    others = [model for model in models if Path(model[1]) != Path(base[1])]
+    return [base, *others]
+
+
+def _measure_all_quality(models, base, text, options: BenchOptions, results, steps: _Steps) -> None:
+    from orchestrator.bench import measure
+
+    by_path = {Path(result.path): result for result in results}
+    with tempfile.TemporaryDirectory(prefix="orchestrator-bench-") as workdir:
+        base_dir = Path(workdir)
+        for index, (name, path) in enumerate(_quality_order(models, base)):
+            steps.advance(f"Perplexity and KLD: {name}")
+            is_base = index == 0
+            quality = measure.run_in_child(
+                measure.measure_quality,
+                str(path),
+                text,
+                n_ctx=options.ppl_ctx,
+                max_chunks=options.max_chunks,
+                n_threads=options.n_threads,
+                base_logprobs_dir=None if is_base else str(base_dir),
+                save_logprobs_dir=str(base_dir) if is_base else None,
+            )
+            if is_base:
+                # Against itself KLD is 0 and the top token always agrees; not recomputed.
+                quality.kld_mean = quality.kld_p99 = quality.kld_median = 0.0
+                quality.same_top_fraction = 1.0
+            if Path(path) in by_path:
+                by_path[Path(path)].quality = quality
+
+
+def _measure_all_speed(models, text, options: BenchOptions, steps: _Steps) -> list[list[Any]]:
+    """Repeats interleaved, order reversed on every other repeat, so drift and heat hit all models alike."""
+    from orchestrator.bench import measure
+
+    samples: list[list[Any]] = [[] for _ in models]
+    for repeat in range(options.repeats):
+        order = list(range(len(models)))
+        if repeat % 2:
+            order.reverse()
+        for index in order:
+            name, path = models[index]
+            steps.advance(f"Speed, repeat {repeat + 1}/{options.repeats}: {name}")
+            samples[index].append(
+                measure.run_in_child(
+                    measure.measure_speed,
+                    str(path),
+                    text,
+                    n_prompt=options.n_prompt,
+                    n_generate=options.n_generate,
+                    n_threads=options.n_threads,
+                )
+            )
+    return samples
+
+
+def _aggregate_speed(result: ModelResult, samples: list[Any], read_gb_per_s: float) -> None:
+    result.load_seconds = Spread.of([sample.load_seconds for sample in samples])
+    result.prompt_tokens_per_second = Spread.of([sample.prompt_tokens_per_second for sample in samples])
+    result.generation_tokens_per_second = Spread.of([sample.generation_tokens_per_second for sample in samples])
+    result.time_to_first_token = Spread.of([sample.time_to_first_token for sample in samples])
+    result.peak_rss_bytes = max(sample.peak_rss_bytes for sample in samples)
+    result.rss_before_load_bytes = min(sample.rss_before_load_bytes for sample in samples)
+    result.generation_bytes_per_second = result.footprint.size_bytes * result.generation_tokens_per_second.median
+    if read_gb_per_s > 0:
+        result.bandwidth_fraction = result.generation_bytes_per_second / (read_gb_per_s * 1e9)

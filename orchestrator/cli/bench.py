@@ -1,0 +1,77 @@
+"""`orchestrator bench`: size, speed and quality of models side by side, with a trade-off plot."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display
+
+
+@friendly_errors
+def bench(
+    models: List[str] = typer.Argument(..., help="Models to compare: registry names, installed names or .gguf paths."),
+    text: Optional[Path] = typer.Option(
+        None, "--text", help="Text for perplexity and KLD (default: the shipped Wikipedia evaluation text)."
+    ),
+    base: Optional[str] = typer.Option(None, "--base", help="Reference model for KL divergence (default: the first)."),
+    output: Path = typer.Option(Path("bench-report"), "--output", "-o", help="Folder for report.md, report.json, tradeoff.png."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Speed measurements per model (median and range reported)."),
+    ctx: int = typer.Option(512, "--ctx", min=8, help="Perplexity window in tokens (llama-perplexity's -c)."),
+    chunks: int = typer.Option(8, "--chunks", min=1, help="At most this many windows of the text (llama-perplexity's --chunks)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: ORCH_N_THREADS or all cores)."),
+) -> None:
+    """Benchmark models: file size, parameters, tensor types, load time, prompt and generation speed,
+    peak RSS, perplexity and KL divergence against a base model, and memory-bandwidth utilisation."""
+    from orchestrator.bench import BenchOptions, default_text_path, read_text_file, run_bench
+    from orchestrator.bench.report import table_rows, write_reports
+    from orchestrator.models import resolve_model
+
+    settings = load_settings(n_threads=threads)
+    text_path = text or default_text_path()
+    body = read_text_file(text_path)
+    with progress_display() as progress:
+        resolved = _resolve_unique([(name, resolve_model(name, settings, progress)) for name in models])
+        base_model = _resolve_unique([(base, resolve_model(base, settings, progress))])[0] if base else None
+        options = BenchOptions(repeats=repeats, ppl_ctx=ctx, max_chunks=chunks, n_threads=settings.threads)
+        report = run_bench(
+            resolved, body, base=base_model, options=options, progress=progress,
+            command=_command_line(), text_path=str(text_path),
+        )
+    paths = write_reports(report, output)
+    _print_summary(report, table_rows(report))
+    console.print(f"Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")
+
+
+def _resolve_unique(models: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """Drop repeats of the same file; name paths by their file name."""
+    seen, unique = set(), []
+    for name, path in models:
+        if path in seen:
+            continue
+        seen.add(path)
+        unique.append((Path(name).stem if name.endswith(".gguf") else name, path))
+    return unique
+
+
+def _command_line() -> str:
+    return "orchestrator " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+
+
+def _print_summary(report, rows: list[list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Benchmark ({report.options.repeats} repeats, KLD against {report.base})")
+    for column in ("model", "size MB", "PPL", "KLD", "same top", "prompt tok/s", "gen tok/s", "RSS MB", "of bandwidth"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row[0], row[2], row[5], row[6], row[8], row[10], row[11], row[12], row[13])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)

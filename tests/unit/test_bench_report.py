@@ -1,0 +1,93 @@
+"""`orchestrator bench` end to end on two tiny GGUFs: report files, table and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from orchestrator.bench.report import pareto_front
+from orchestrator.cli import bench as bench_cli
+from tests.helpers.tiny_llama import write_tiny_llama
+
+TEXT = "the market by the old river was new to her, and they would see it again in time. " * 60
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    bench_cli.register(app)
+
+    @app.callback()
+    def _root() -> None:  # keeps `bench` a subcommand, as in the real app
+        pass
+
+    return app
+
+
+@pytest.fixture
+def tiny_models(tmp_path) -> tuple[Path, Path]:
+    return write_tiny_llama(tmp_path / "a.gguf", seed=0), write_tiny_llama(tmp_path / "b.gguf", seed=1, n_layers=3)
+
+
+def test_bench_writes_table_json_and_plot(cli, tiny_models, tmp_path):
+    text_file = tmp_path / "text.txt"
+    text_file.write_text(TEXT)
+    out = tmp_path / "report"
+    args = ["bench", str(tiny_models[0]), str(tiny_models[1]), "--text", str(text_file), "--output", str(out),
+            "--repeats", "1", "--ctx", "64", "--chunks", "2", "--threads", "1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+    data = json.loads((out / "report.json").read_text())
+    assert data["base"] == "a"
+    names = [model["name"] for model in data["models"]]
+    assert names == ["a", "b"]
+    a, b = data["models"]
+    assert a["is_base"] and a["quality"]["kld_mean"] == 0.0 and a["quality"]["same_top_fraction"] == 1.0
+    assert b["quality"]["kld_mean"] > 0
+    assert b["generation_tokens_per_second"]["median"] > 0
+    assert len(b["generation_tokens_per_second"]["samples"]) == 1
+    assert b["footprint"]["quant_mix"] == {"F32": 30}
+    assert data["bandwidth"]["read_gb_per_s"] > 0
+    assert data["machine"]["llama_cpp_python"]
+
+    markdown = (out / "report.md").read_text()
+    assert "| a (base) | F32 |" in markdown and "| b | F32 |" in markdown
+    assert "tradeoff.png" in markdown and "- CPU: " in markdown
+
+    from PIL import Image
+
+    with Image.open(out / "tradeoff.png") as image:
+        assert image.format == "PNG"
+        assert image.size[0] > 800 and image.size[1] > 400
+
+
+def test_unknown_model_gets_a_clear_message(cli, tmp_path):
+    result = CliRunner().invoke(cli, ["bench", "no-such-model", "--output", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "No model named 'no-such-model'" in " ".join(result.output.split())
+
+
+def test_empty_text_file_gets_a_clear_message(cli, tiny_models, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    result = CliRunner().invoke(cli, ["bench", str(tiny_models[0]), "--text", str(empty)])
+    assert result.exit_code == 1
+    assert "is empty; pass --text" in " ".join(result.output.split())
+
+
+def test_text_shorter_than_a_window_gets_a_clear_message(cli, tiny_models, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("the old bridge")
+    result = CliRunner().invoke(cli, ["bench", str(tiny_models[0]), "--text", str(short), "--ctx", "64"])
+    assert result.exit_code == 1
+    assert "fewer than one window of 64: give a longer --text" in " ".join(result.output.split())
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0)]
+    assert pareto_front(points) == [0, 1, 3]

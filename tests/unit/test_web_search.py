@@ -328,6 +328,22 @@ def test_tool_reports_unavailability_as_an_error_message(search_standin: SearchS
     assert elapsed < 1.0 + TIME_SLACK_S
 
 
+def test_tool_from_settings_uses_search_settings_and_caches_in_data_dir(
+    search_standin: SearchStandin, tmp_path: Path
+) -> None:
+    from orchestrator.config import Settings
+    from orchestrator.tools.web_search import web_search_tool_from_settings
+
+    search_standin.default = Results(PM_HITS)
+    settings = Settings(data_dir=tmp_path, search_max_results=2, search_cache_ttl_s=60)
+    tool = web_search_tool_from_settings(settings)
+    for _ in range(2):
+        message = tool.invoke({"name": "web_search", "args": {"query": "pm"}, "id": "1", "type": "tool_call"})
+        assert len(message.artifact) == 2
+    assert len(search_standin.requests) == 1
+    assert len(list((tmp_path / "cache" / "web_search").glob("*.json"))) == 1
+
+
 def test_module_level_tool_is_built_lazily() -> None:
     assert web_search_module.web_search_tool.name == "web_search"
     assert web_search_module.web_search_tool is web_search_module.web_search_tool

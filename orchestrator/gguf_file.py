@@ -102,7 +102,7 @@ def _parse(path: Path) -> GGUFInfo:
     tensor_types: dict[str, int] = {}
     n_params = 0
     for tensor in reader.tensors:
-        end = reader.data_offset + int(tensor.data_offset) + int(tensor.n_bytes)
+        end = int(tensor.data_offset) + int(tensor.n_bytes)  # gguf-py's offsets are absolute
         if end > size:
             raise ModelFileError(
                 f"{path} is truncated: tensor {tensor.name} ends at byte {end} but the file "

@@ -1,0 +1,1 @@
+"""Answer chains, one per route; no I/O at import."""

@@ -1,0 +1,65 @@
+"""What every CLI command shares: the consoles, error reporting, settings and progress display."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+import typer
+from rich.console import Console
+
+from orchestrator.errors import OrchestratorError
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable)
+
+
+def friendly_errors(func: F) -> F:
+    """Print an OrchestratorError as one red line and exit 1, instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OrchestratorError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]Interrupted.[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings(**overrides):
+    """Settings from env/.env, with the command line's non-None options on top."""
+    from pydantic import ValidationError
+
+    from orchestrator.config import Settings
+
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        raise OrchestratorError(f"Invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+
+
+@contextmanager
+def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
+    from rich.progress import (
+        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+    )
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn()]
+    tasks: dict[str, int] = {}
+    with Progress(*columns, console=err_console, transient=transient, disable=not sys.stderr.isatty()) as bar:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total or None)
+            bar.update(tasks[stage], completed=done, total=total or None)
+
+        yield report

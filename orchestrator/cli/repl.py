@@ -1,0 +1,135 @@
+"""The chat REPL: prompt-toolkit on a terminal, plain lines from a pipe, so it can be scripted."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from orchestrator.cli.common import console, err_console
+from orchestrator.errors import OrchestratorError
+from orchestrator.result import Answer
+
+HELP = """Commands:
+  /help          this help
+  /reset         forget the conversation so far
+  /model [NAME]  show the model, or switch to another (registry name, installed name or .gguf path)
+  /stats         tokens/s and latency of the last answer
+  /quit          leave (Ctrl-D works too)
+Ctrl-C stops the answer being generated."""
+
+
+@dataclass
+class ChatSession:
+    """What the REPL remembers between lines."""
+
+    app: object
+    make_app: Callable[[str | None], object]
+    history: list = field(default_factory=list)
+    last: Answer | None = None
+
+
+def _terminal_lines(history_file) -> Iterator[str]:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history_file.parent.mkdir(parents=True, exist_ok=True)
+    session = PromptSession(history=FileHistory(str(history_file)))
+    while True:
+        try:
+            yield session.prompt("you> ")
+        except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
+            continue
+        except EOFError:  # Ctrl-D
+            return
+
+
+def _piped_lines() -> Iterator[str]:
+    for line in sys.stdin:
+        yield line.rstrip("\n")
+
+
+def input_lines(history_file) -> Iterator[str]:
+    """Lines typed by the user: prompt-toolkit with persistent history on a TTY, else stdin."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return _terminal_lines(history_file)
+    return _piped_lines()
+
+
+def format_stats(answer: Answer | None) -> str:
+    """The /stats line for the last answer."""
+    if answer is None:
+        return "No answer yet."
+    speed = answer.tokens_per_second
+    first = answer.first_token_s
+    return (
+        f"last answer: {answer.completion_tokens} tokens in {answer.latency_s:.2f} s"
+        + (f", first token after {first:.2f} s" if first is not None else "")
+        + (f", {speed:.1f} tokens/s" if speed else "")
+    )
+
+
+def answer_question(session: ChatSession, question: str) -> None:
+    """Stream one answer, remembering the turn unless it was interrupted."""
+    from orchestrator.chains.chat import remember_turn
+
+    result = None
+    try:
+        for item in session.app.stream({"question": question, "history": session.history}):
+            if isinstance(item, str):
+                console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+            else:
+                result = item
+    except KeyboardInterrupt:
+        console.print("\n[yellow][stopped][/]")
+        return
+    console.print()
+    if result is None:
+        return
+    session.last = result
+    if result.error:
+        err_console.print(f"[red]Error:[/] {result.error}", highlight=False)
+    else:
+        remember_turn(session.history, question, result.answer)
+
+
+def run_command(session: ChatSession, line: str) -> bool:
+    """Run one slash command; return False when the REPL should end."""
+    command, _, argument = line[1:].partition(" ")
+    argument = argument.strip()
+    if command in ("quit", "exit", "q"):
+        return False
+    if command == "help":
+        console.print(HELP, markup=False)
+    elif command == "reset":
+        session.history.clear()
+        console.print("Conversation cleared.")
+    elif command == "stats":
+        console.print(format_stats(session.last))
+    elif command == "model":
+        if argument:
+            session.app = session.make_app(argument)
+            session.history.clear()
+        console.print(f"model: {session.app.settings.model}")
+    else:
+        console.print(f"Unknown command /{command}. Type /help.")
+    return True
+
+
+def run_repl(app, make_app: Callable[[str | None], object]) -> None:
+    """Read questions and slash commands until /quit or end of input."""
+    session = ChatSession(app=app, make_app=make_app)
+    if sys.stdin.isatty():
+        console.print(f"Chatting with {app.settings.model}. /help for commands, Ctrl-D to leave.")
+    for line in input_lines(app.settings.history_file):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            if line.startswith("/"):
+                if not run_command(session, line):
+                    break
+            else:
+                answer_question(session, line)
+        except OrchestratorError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)

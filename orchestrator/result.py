@@ -1,0 +1,41 @@
+"""The one output type every route produces; it serialises to the `ask --json` / batch row schema."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, PrivateAttr
+
+
+class Answer(BaseModel):
+    """A finished answer, with how it was produced."""
+
+    question: str
+    answer: str = ""
+    route: str = "chat"
+    sources: list[dict] = Field(default_factory=list)
+    abstained: bool = False
+    error: str | None = None
+    latency_s: float = 0.0
+    completion_tokens: int = 0
+    _first_token_s: float | None = PrivateAttr(default=None)
+    _finish_reason: str | None = PrivateAttr(default=None)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generation speed, from the first streamed token to the last."""
+        if self._first_token_s is None or self.completion_tokens < 2:
+            return None
+        span = self.latency_s - self._first_token_s
+        return (self.completion_tokens - 1) / span if span > 0 else None
+
+    @property
+    def first_token_s(self) -> float | None:
+        return self._first_token_s
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why generation stopped: "stop" (the model ended), "length" (hit max_tokens), or None."""
+        return self._finish_reason
+
+    def to_row(self) -> dict:
+        """The JSON object `ask --json` prints."""
+        return self.model_dump(mode="json")

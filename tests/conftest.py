@@ -1,0 +1,40 @@
+"""Shared fixtures: an isolated data dir per test, and the real default model pulled once and cached."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import Settings
+
+# Pulled models are kept between runs so the suite downloads the default model only once per machine.
+TEST_MODELS_DIR = Path(os.environ.get("ORCH_TEST_MODELS_DIR", Path.home() / ".cache" / "orchestrator-test" / "models"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings_env(tmp_path, monkeypatch):
+    """No ORCH_* variable or .env of the developer leaks into a test; data goes to a temp dir."""
+    for key in list(os.environ):
+        if key.startswith("ORCH_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # so a developer's ./.env is not read
+    monkeypatch.setenv("ORCH_DATA_DIR", str(tmp_path / "data"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def default_model_path() -> Path:
+    """The real default chat model, pulled (and sha256-verified) into the shared test cache."""
+    from orchestrator.models import DEFAULT_CHAT_MODEL, pull
+
+    settings = Settings(models_dir=TEST_MODELS_DIR, data_dir=TEST_MODELS_DIR.parent / "data")
+    return pull(DEFAULT_CHAT_MODEL, settings)
+
+
+@pytest.fixture
+def model_env(monkeypatch, default_model_path) -> Path:
+    """Environment in which `orchestrator` finds the cached default model without pulling."""
+    monkeypatch.setenv("ORCH_MODELS_DIR", str(TEST_MODELS_DIR))
+    return default_model_path

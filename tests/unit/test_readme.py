@@ -1,0 +1,21 @@
+"""The README's commands are the ones CI runs."""
+
+from orchestrator.config import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+CI = (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_command = CI.split("# README test command:\n", 1)[1].strip().splitlines()[0]
+    assert ci_command in README
+
+
+def test_readme_has_the_chat_command():
+    assert "pip install -e . && orchestrator chat" in README
+
+
+def test_public_api_is_pinned():
+    import orchestrator
+
+    assert orchestrator.__all__ == ["Answer", "OrchestratorApp", "Settings", "build_app"]

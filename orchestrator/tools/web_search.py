@@ -8,6 +8,7 @@ Results are untrusted text: `format_results_for_prompt` fences them as quoted da
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -280,9 +281,8 @@ def _search_with_retries(query: str, backend: str, max_results: int, timeout_s: 
     while True:
         remaining = deadline - time.monotonic()
         try:
-            return _call_before_deadline(
-                lambda: _fetch_once(query, backend, max_results, remaining), remaining + DEADLINE_GRACE_S
-            )
+            attempt = functools.partial(_fetch_once, query, backend, max_results, remaining)
+            return _call_before_deadline(attempt, remaining + DEADLINE_GRACE_S)
         except (FutureTimeout, _TimedOut):
             raise SearchUnavailable(f"timed out after {timeout_s:g} s") from None
         except _RateLimited as exc:

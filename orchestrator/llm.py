@@ -83,3 +83,56 @@ def context_window(model: BaseChatModel, default: int) -> int:
     """The context size the model was loaded with."""
     client = llama_client(model)
     return client.n_ctx() if client is not None else default
+
+
+# --- Embeddings -------------------------------------------------------------------------------
+
+# BERT attention is not causal, so llama.cpp needs each whole sequence inside one micro-batch:
+# n_ubatch must cover the longest sequence (512 tokens for all-MiniLM-L6-v2).
+EMBEDDING_CONTEXT = 512
+
+
+@functools.lru_cache(maxsize=2)
+def _load_embedding_client(model_path: str, n_threads: int, verbose: bool):
+    from llama_cpp import Llama
+
+    try:
+        return Llama(
+            model_path, embedding=True, n_ctx=EMBEDDING_CONTEXT, n_batch=EMBEDDING_CONTEXT,
+            n_ubatch=EMBEDDING_CONTEXT, n_threads=n_threads, verbose=verbose,
+        )
+    except ValueError as exc:
+        raise ModelFileError(f"llama.cpp could not load the embedding model {model_path}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _normalized_embeddings_class():
+    _quiet_community_import()
+    from langchain_community.embeddings import LlamaCppEmbeddings
+
+    class NormalizedLlamaCppEmbeddings(LlamaCppEmbeddings):
+        """LlamaCppEmbeddings returns raw pooled vectors; sentence-transformers' model normalises them."""
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            if not texts:
+                return []
+            with _load_lock:  # one llama.cpp context is not safe to use from two threads at once
+                return [list(map(float, v)) for v in self.client.embed(list(texts), normalize=True)]
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.embed_documents([text])[0]
+
+    return NormalizedLlamaCppEmbeddings
+
+
+def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embeddings:
+    """A LangChain Embeddings for a GGUF embedding model: mean-pooled (per the GGUF), L2-normalised."""
+    from orchestrator.models import info_cache, resolve_model
+
+    if model_path is None:
+        model_path = resolve_model(settings.embedding_model, settings)
+    inspect_gguf(model_path, info_cache(settings))
+    with _load_lock:
+        client = _load_embedding_client(str(model_path), settings.threads, settings.llama_verbose)
+    embeddings_class = _normalized_embeddings_class()
+    return embeddings_class(client=client, model_path=str(model_path), verbose=settings.llama_verbose)

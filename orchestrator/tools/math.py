@@ -376,8 +376,8 @@ def detect_math(question: str) -> MathProblem | None:
     if forced:
         text = text[len("/math"):].strip()
     if not text or len(text) > MAX_INPUT_CHARS:
-        if forced:
-            return _problem("evaluate", [text[:MAX_INPUT_CHARS]], "'/math' prefix (expression not checked)", 1.0)
+        if forced:  # solve() will reject it with the reason
+            return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
         return None
     lead = _LEAD_RE.match(text)
     body = text[lead.end():].strip() if lead else text
@@ -389,7 +389,7 @@ def detect_math(question: str) -> MathProblem | None:
     for detector in detectors:
         try:
             problem = detector(body)
-        except UnsafeExpressionError:
+        except ValueError:  # UnsafeExpressionError, or a field out of range ("0th derivative")
             continue
         if problem is not None:
             if forced:
@@ -563,13 +563,17 @@ def _recheck(problem: MathProblem) -> None:
             raise UnsafeExpressionError(f"{variable!r} is not a variable name")
 
 
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> MathResult:
     """Evaluate a problem (or a question/expression string) with SymPy under a hard time limit."""
     started = time.monotonic()
     if isinstance(problem, str):
         problem = detect_math(problem) or detect_math(f"/math {problem}")  # type: ignore[assignment]
     assert isinstance(problem, MathProblem)
-    shown = problem.display or ", ".join(problem.expressions)
+    shown = _shorten(problem.display or ", ".join(problem.expressions))
 
     def finish(**fields: Any) -> MathResult:
         if fields.get("error") and not fields.get("answer"):
@@ -619,10 +623,10 @@ def solve_word_problem(question: str, translate: Callable[[str], str],
 # Scoring
 # ---------------------------------------------------------------------------------------------
 
+MAX_ANSWER_CHARS = 2000
 _APPROX_RE = re.compile(r"\s*\((?:≈[^)]*|real solutions|numerical[^)]*)\)")
 _EXACT_RE = re.compile(r"\(exact:\s*(?P<e>.+?)\)\s*$")
 _SOLUTION_RE = re.compile(r"(?:^|\bor\b|,)\s*[a-zA-Z]\s*=\s*(?P<v>.+?)(?=\s+or\s+[a-zA-Z]\s*=|,\s*[a-zA-Z]\s*=|$)")
-_NUMBER_RE = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 def _checked_or_none(text: str) -> str | None:
@@ -650,8 +654,6 @@ def _candidate_sets(text: str) -> list[list[str]]:
         if marker in text:
             candidates.append([text.rsplit(marker, 1)[1]])
     candidates.append([text])
-    if len(_NUMBER_RE.findall(text)) >= 1:
-        candidates.append([_NUMBER_RE.findall(text)[-1].replace(",", "")])
     checked_sets = []
     for candidate in candidates:
         checked = [_checked_or_none(value) for value in candidate]
@@ -678,7 +680,7 @@ def equivalent(answer_text: str, gold: str | Sequence[str], timeout_s: float = D
     gold_sets = [s for s in (_gold_set(g) for g in golds_text) if s]
     if len(golds_text) > 1 and len(gold_sets) == len(golds_text) and all(len(s) == 1 for s in gold_sets):
         gold_sets.append([s[0] for s in gold_sets])
-    candidates = _candidate_sets(answer_text)
+    candidates = _candidate_sets(answer_text[:MAX_ANSWER_CHARS])
     if not gold_sets or not candidates:
         return False
     response = _worker().request({"op": "equivalent", "candidates": candidates, "golds": gold_sets}, timeout_s)

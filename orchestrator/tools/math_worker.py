@@ -223,6 +223,10 @@ def to_python_syntax(text: str) -> str:
         if token_text in ("=", "<", ">", "//"):
             raise UnsafeExpressionError(f"'{token_text}' is not allowed inside an expression")
     tokens = _split_names(tokens)
+    for token, following in zip(tokens, tokens[1:]):
+        unknown = token[1] not in FUNCTIONS and token[1] not in SYMBOLS and token[1] not in CONSTANTS
+        if token[0] == "name" and following[1] == "(" and unknown:
+            _check_name(token[1], called=True)
     tokens = _apply_factorials(tokens)
     tokens = _apply_bare_functions(tokens)
     tokens = _insert_multiplications(tokens)
@@ -333,29 +337,22 @@ def expression_names(python_text: str) -> set[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _number_bits(value) -> float:
-    """log2 of |value| for a SymPy number, without computing anything large."""
-    import sympy
-
-    if value.is_Integer:
-        return float(abs(int(value)).bit_length())
-    if value.is_Rational:
-        return float(max(abs(int(value.p)).bit_length(), abs(int(value.q)).bit_length()))
-    if value.is_Float:
-        return 64.0
-    raise TypeError(sympy.srepr(value))
+def _log2_magnitude(value) -> float:
+    """log2 of |value| for a SymPy rational (numerator or denominator, whichever is larger)."""
+    return max(math.log2(abs(int(value.p))), math.log2(abs(int(value.q))))
 
 
 def _guard_power(base, exponent) -> None:
-    """Refuse numeric powers whose exact result would exceed MAX_RESULT_BITS."""
+    """Refuse numeric powers whose exact result would exceed MAX_RESULT_BITS (checked before computing)."""
     if not (base.is_Rational and exponent.is_Rational):
         return
     if abs(base) in (0, 1) or abs(exponent) <= 1:
         return
-    bits = float(exponent) * _number_bits(base)
-    if bits > MAX_RESULT_BITS:
-        digits = bits * math.log10(2)
-        raise TooLargeError(f"the power would have about {_human(digits)} digits")
+    # Compare logarithms: the exponent itself may be too big for a float (10**400).
+    log2_bits = math.log2(abs(int(exponent.p))) - math.log2(int(exponent.q)) + math.log2(_log2_magnitude(base))
+    if log2_bits > math.log2(MAX_RESULT_BITS):
+        digits = 2.0**log2_bits * math.log10(2) if log2_bits < 1000 else math.inf
+        raise TooLargeError(f"the power would have {_digits_phrase(digits)}")
 
 
 def _guard_factorial(argument) -> None:
@@ -363,15 +360,17 @@ def _guard_factorial(argument) -> None:
         n = int(argument)
         digits = (n * math.log(n / math.e) + 0.5 * math.log(2 * math.pi * n)) / math.log(10)  # Stirling
         if digits * math.log2(10) > MAX_RESULT_BITS:
-            raise TooLargeError(f"factorial({n}) would have about {_human(digits)} digits")
+            raise TooLargeError(f"factorial({n}) would have {_digits_phrase(digits)}")
 
 
-def _human(count: float) -> str:
+def _digits_phrase(count: float) -> str:
+    if not math.isfinite(count) or count >= 1e15:
+        return "an astronomical number of digits"
     if count >= 1e9:
-        return f"{count / 1e9:.3g} billion"
+        return f"about {count / 1e9:.3g} billion digits"
     if count >= 1e6:
-        return f"{count / 1e6:.3g} million"
-    return f"{count:,.0f}"
+        return f"about {count / 1e6:.3g} million digits"
+    return f"about {count:,.0f} digits"
 
 
 def build_sympy(python_text: str, symbol_table: dict | None = None):
@@ -435,7 +434,7 @@ def format_exact(value) -> str:
     if getattr(value, "is_Integer", False):
         digits = abs(int(value)).bit_length() * math.log10(2)
         if digits > MAX_EXACT_DIGITS:
-            return f"an integer with about {_human(digits)} digits"
+            return f"an integer with {_digits_phrase(digits)}"
     return str(value)
 
 

@@ -444,6 +444,9 @@ def format_decimal(value) -> str | None:
 
     if not getattr(value, "is_number", False) or value.is_Integer:
         return None
+    real, imaginary = value.as_real_imag()
+    if imaginary != 0 and real.is_Rational and imaginary.is_Rational:  # 2*I: a decimal adds nothing
+        return None
     if value.has(sympy.zoo, sympy.nan) or value.is_infinite:
         return None
     approximation = sympy.N(value, DECIMAL_DIGITS)
@@ -496,24 +499,23 @@ def _with_decimal(value) -> str:
 def _solve_equations(problem: dict, symbols: dict) -> dict:
     import sympy
 
-    equations = []
+    equations, free = [], set()
     for text in problem["expressions"]:
         left, _, right = text.partition("=")
         lhs = build_sympy(left, symbols)
         rhs = build_sympy(right, symbols) if right.strip() else sympy.Integer(0)
+        free |= lhs.free_symbols | rhs.free_symbols
         equations.append(sympy.Eq(lhs, rhs))
     shown = ", ".join(problem["expressions"])
     variables = [symbols.setdefault(v, sympy.Symbol(v)) for v in problem.get("variables") or []]
-    if not variables:
-        free = set().union(*(eq.free_symbols for eq in equations))
-        variables = sorted(free, key=lambda s: s.name)
-    if not variables:
-        holds = all(eq == sympy.true for eq in equations)
-        return {"exact": str(holds), "decimal": None,
-                "answer": f"{shown} is {'true' if holds else 'false'} (there is no variable to solve for)"}
+    variables = variables or sorted(free, key=lambda s: s.name)
     if any(eq == sympy.false for eq in equations):
         return {"exact": "[]", "decimal": None, "answer": f"{shown} has no solution"}
     equations = [eq for eq in equations if eq != sympy.true]
+    if not equations:
+        names = ", ".join(v.name for v in variables)
+        answer = f"{shown} holds for every {names}" if variables else f"{shown} is true"
+        return {"exact": "True", "decimal": None, "answer": answer}
     if len(equations) == 1 and len(variables) == 1:
         return _solve_single(equations[0], variables[0], shown)
     solutions = sympy.solve(equations, variables, dict=True)

@@ -48,7 +48,13 @@ FUNCTIONS: dict[str, tuple[str, tuple[int, ...]]] = {
     "gcd": ("gcd", (2,)), "lcm": ("lcm", (2,)), "Min": ("Min", (2, 3)), "Max": ("Max", (2, 3)),
     "min": ("Min", (2, 3)), "max": ("Max", (2, 3)),
     "re": ("re", (1,)), "im": ("im", (1,)), "conjugate": ("conjugate", (1,)),
+    # Matrices: a literal Matrix([[1, 2], [3, 4]]) and constructors whose size is checked first.
+    "Matrix": ("Matrix", (1,)), "eye": ("eye", (1, 2)), "zeros": ("zeros", (1, 2)), "ones": ("ones", (1, 2)),
+    "det": ("det", (1,)), "trace": ("trace", (1,)), "transpose": ("transpose", (1,)), "inverse": ("inverse", (1,)),
 }
+MATRIX_CONSTRUCTORS = frozenset({"eye", "zeros", "ones"})
+MAX_MATRIX_ENTRIES = 10_000
+MAX_MATRIX_POWER = 10_000
 CONSTANTS: dict[str, str] = {
     "pi": "pi", "e": "E", "E": "E", "I": "I", "oo": "oo", "inf": "oo", "infinity": "oo",
 }
@@ -74,7 +80,7 @@ _TOKEN_RE = re.compile(
     (?P<space>\s+)
   | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\*\*|//|[-+*/^%(),=!<>])
+  | (?P<op>\*\*|//|[-+*/^%(),=!<>\[\]])
     """,
     re.VERBOSE,
 )
@@ -283,10 +289,25 @@ def _check_node(node: ast.AST, depth: int, counter: list[int]) -> None:
             raise UnsafeExpressionError(
                 f"{node.func.id}() takes {' or '.join(map(str, arities))} argument(s), not {len(node.args)}"
             )
+        if node.func.id == "Matrix":
+            _check_matrix_literal(node.args[0], depth + 1, counter)
+            return
         for arg in node.args:
             _check_node(arg, depth + 1, counter)
     else:
         raise UnsafeExpressionError(f"{_describe(node)} is not allowed")
+
+
+def _check_matrix_literal(node: ast.AST, depth: int, counter: list[int]) -> None:
+    """Matrix() takes only a list of equally long lists of expressions (or one flat list: a column)."""
+    if not isinstance(node, ast.List) or not node.elts:
+        raise UnsafeExpressionError("Matrix() takes a list of rows, e.g. Matrix([[1, 2], [3, 4]])")
+    rows = node.elts if all(isinstance(row, ast.List) for row in node.elts) else [node]
+    if len({len(row.elts) for row in rows}) != 1:  # type: ignore[attr-defined]
+        raise UnsafeExpressionError("every row of a Matrix must have the same length")
+    for row in rows:
+        for entry in row.elts:  # type: ignore[attr-defined]
+            _check_node(entry, depth + 2, counter)
 
 
 def _describe(node: ast.AST) -> str:
@@ -344,7 +365,11 @@ def _log2_magnitude(value) -> float:
 
 def _guard_power(base, exponent) -> None:
     """Refuse numeric powers whose exact result would exceed MAX_RESULT_BITS (checked before computing)."""
-    if not (base.is_Rational and exponent.is_Rational):
+    if getattr(base, "is_Matrix", False) and getattr(exponent, "is_Integer", False):
+        if abs(exponent) > MAX_MATRIX_POWER:
+            raise TooLargeError(f"a matrix power above {MAX_MATRIX_POWER} is too large to compute")
+        return
+    if not (getattr(base, "is_Rational", False) and getattr(exponent, "is_Rational", False)):
         return
     if abs(base) in (0, 1) or abs(exponent) <= 1:
         return
@@ -356,7 +381,7 @@ def _guard_power(base, exponent) -> None:
 
 
 def _guard_factorial(argument) -> None:
-    if argument.is_Integer and argument > 1000:
+    if getattr(argument, "is_Integer", False) and argument > 1000:
         n = int(argument)
         digits = (n * math.log(n / math.e) + 0.5 * math.log(2 * math.pi * n)) / math.log(10)  # Stirling
         if digits * math.log2(10) > MAX_RESULT_BITS:
@@ -371,6 +396,26 @@ def _digits_phrase(count: float) -> str:
     if count >= 1e6:
         return f"about {count / 1e6:.3g} million digits"
     return f"about {count:,.0f} digits"
+
+
+def _guard_matrix_size(args: list) -> None:
+    if not all(getattr(arg, "is_Integer", False) and arg >= 0 for arg in args):
+        raise UnsafeExpressionError("matrix sizes must be non-negative whole numbers")
+    rows, cols = (args[0], args[-1])
+    if rows * cols > MAX_MATRIX_ENTRIES:
+        raise TooLargeError(f"a {rows}×{cols} matrix is too large to compute (limit {MAX_MATRIX_ENTRIES:,} entries)")
+
+
+def _matrix_argument(value, name: str):
+    if not getattr(value, "is_Matrix", False):
+        raise UnsafeExpressionError(f"{name}() needs a matrix, e.g. {name}(Matrix([[1, 2], [3, 4]]))")
+    return value
+
+
+def _build_matrix_rows(node: ast.List, build) -> list:
+    if all(isinstance(row, ast.List) for row in node.elts):
+        return [[build(entry) for entry in row.elts] for row in node.elts]  # type: ignore[attr-defined]
+    return [[build(entry)] for entry in node.elts]
 
 
 def build_sympy(python_text: str, symbol_table: dict | None = None):
@@ -409,15 +454,23 @@ def build_sympy(python_text: str, symbol_table: dict | None = None):
             return left**right
         if isinstance(node, ast.Call):
             name = node.func.id  # type: ignore[attr-defined]  # checked to be an ast.Name
+            if name == "Matrix":
+                return sympy.ImmutableMatrix(_build_matrix_rows(node.args[0], build))  # type: ignore[arg-type]
             args = [build(arg) for arg in node.args]
             if name == "factorial":
                 _guard_factorial(args[0])
             elif name == "gamma":
                 _guard_factorial(args[0] - 1)
-            elif name == "binomial" and args[0].is_Integer and args[0] > MAX_RESULT_BITS:
+            elif name == "binomial" and getattr(args[0], "is_Integer", False) and args[0] > MAX_RESULT_BITS:
                 raise TooLargeError(f"binomial({args[0]}, ...) is too large")
             if name == "root" and args[1].is_Integer and args[1] != 0:
                 return sympy.root(args[0], args[1])
+            if name in MATRIX_CONSTRUCTORS:
+                _guard_matrix_size(args)
+            if name == "inverse":
+                return _matrix_argument(args[0], name).inv()
+            if name in ("det", "trace"):
+                return getattr(_matrix_argument(args[0], name), name)()
             return getattr(sympy, FUNCTIONS[name][0])(*args)
         raise UnsafeExpressionError(f"{_describe(node)} is not allowed")
 
@@ -482,7 +535,7 @@ def _value_result(expression_text: str, value) -> dict:
                 "answer": f"{expression_text} is undefined (division by zero or an indeterminate form)"}
     exact = format_exact(value)
     decimal = format_decimal(value)
-    if decimal is None and value.is_Integer and exact.startswith("an integer"):
+    if decimal is None and getattr(value, "is_Integer", False) and exact.startswith("an integer"):
         decimal = str(sympy.N(value, DECIMAL_DIGITS))
     if decimal is None:
         answer = f"{expression_text} = {exact}"

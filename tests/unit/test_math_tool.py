@@ -65,6 +65,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
         ("factor x^2-1", "factor", "x**2 - 1 factors as (x - 1)*(x + 1)"),
         ("prime factorization of 360", "factor", "360 = 2**3 * 3**2 * 5"),
         ("/math 3(4+5)", "arithmetic", "3*(4 + 5) = 27"),
+        ("What is det(Matrix([[1,2],[3,4]]))?", "evaluate", "det(Matrix([[1, 2], [3, 4]])) = -2"),
+        ("/math inverse(Matrix([[1,2],[3,4]]))", "evaluate",
+         "inverse(Matrix([[1, 2], [3, 4]])) = Matrix([[-2, 1], [3/2, -1/2]])"),
         ("/math 2xy + xy", "evaluate", "2*x*y + x*y = 3*x*y"),
     ],
 )

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator.errors import OrchestratorError
 from orchestrator.tools.math_worker import (
     MAX_INPUT_CHARS,
+    FUNCTIONS,
     SYMBOLS,
     WORKER_MEMORY_BYTES,
     UnsafeExpressionError,
@@ -171,8 +172,13 @@ _WORD_OPERATORS = [
     (re.compile(r"\s+raised\s+to\s+", _FLAGS), " ** "),
     (re.compile(r"\s+squared\b", _FLAGS), " ** 2"),
     (re.compile(r"\s+cubed\b", _FLAGS), " ** 3"),
+    (re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)"), " * "),  # "5 x 3"
 ]
-_EXPLICIT_OPERATOR_RE = re.compile(r"[-+*/^%!×÷−²³√]|\b[a-z]+\s*\(")
+_THOUSANDS_RE = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])")
+_WHAT_IS_RE = re.compile(r"^what\s+(?P<e>.+?)\s+(?:is|equals|makes|gives)$", _FLAGS)
+_EXPLICIT_OPERATOR_RE = re.compile(
+    r"[-+*/^%!×÷−²³√]|\b[a-z]+\s*\(|\b(?:" + "|".join(sorted(FUNCTIONS, key=len, reverse=True)) + r")\s+\w"
+)
 _ROOT_INDEX = {"square": "2", "cube": "3", "fourth": "4", "fifth": "5"}
 _ORDER_WORDS = {"first": 1, "second": 2, "third": 3}
 _LOOSE_SYMBOLS = frozenset("xyz")
@@ -327,9 +333,15 @@ def _detect_named_operation(body: str) -> MathProblem | None:
     match = _SUM_RE.match(body)
     if match:
         symbol = {"sum": "+", "product": "*", "difference": "-", "quotient": "/"}[match.group("op").lower()]
-        expression = f"({_checked(match.group('a'))}) {symbol} ({_checked(match.group('b'))})"
-        return _problem("arithmetic", [check_expression(expression)], f"'{match.group('op')} of' phrasing", 0.9)
+        left, right = (_bracketed(_checked(match.group(side))) for side in ("a", "b"))
+        expression = f"{left} {symbol} {right}"
+        python_text = check_expression(expression)
+        return _problem(_classify_expression(python_text), [python_text], f"'{match.group('op')} of' phrasing", 0.9)
     return None
+
+
+def _bracketed(python_text: str) -> str:
+    return python_text if re.fullmatch(r"[\w.]+(?:\(.*\))?", python_text) else f"({python_text})"
 
 
 def _classify_expression(python_text: str) -> MathKind:
@@ -345,6 +357,8 @@ def _classify_expression(python_text: str) -> MathKind:
 def _detect_expression(body: str, *, forced: bool, asked: bool) -> MathProblem | None:
     """A bare expression or equation ('2^10', 'What is 822 times 639?', 'x^2 = 4')."""
     words_converted = _words_to_symbols(body)
+    if "(" not in words_converted:  # "1,000 + 2,000"; inside brackets a comma separates arguments
+        words_converted = _THOUSANDS_RE.sub(lambda m: m.group().replace(",", ""), words_converted)
     if "=" in words_converted and words_converted.count("=") == 1:
         left, _, right = words_converted.partition("=")
         equation = f"{check_expression(left)} = {check_expression(right)}"
@@ -382,6 +396,9 @@ def detect_math(question: str) -> MathProblem | None:
     lead = _LEAD_RE.match(text)
     body = text[lead.end():].strip() if lead else text
     asked = bool(lead and lead.end())
+    what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"
+    if what_is:
+        body, asked = what_is.group("e"), True
     detectors: list[Callable[[str], MathProblem | None]] = [
         _detect_solve, _detect_calculus, _detect_named_operation,
         lambda b: _detect_expression(b, forced=forced, asked=asked),

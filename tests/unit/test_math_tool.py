@@ -65,6 +65,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
         ("factor x^2-1", "factor", "x**2 - 1 factors as (x - 1)*(x + 1)"),
         ("prime factorization of 360", "factor", "360 = 2**3 * 3**2 * 5"),
         ("/math 3(4+5)", "arithmetic", "3*(4 + 5) = 27"),
+        ("What's 5 x 3?", "arithmetic", "5*3 = 15"),
+        ("Can you tell me what 17 * 23 is?", "arithmetic", "17*23 = 391"),
+        ("What is 1,000 + 2,000?", "arithmetic", "1000 + 2000 = 3000"),
+        ("What is the sum of 3 and 4?", "arithmetic", "3 + 4 = 7"),
+        ("what is 10 mod 3", "arithmetic", "10%3 = 1"),
+        ("What is 3 to the 4th power?", "arithmetic", "3**4 = 81"),
+        ("what's 9 squared", "arithmetic", "9**2 = 81"),
+        ("What is 12.5% of 80?", "percent", "12.5% of 80 = 10"),
+        ("Compute the integral of sin(x) from 0 to pi", "integral", "∫_0^pi sin(x) dx = 2"),
+        ("Find the roots of x^2 - 4", "solve", "x = -2 or x = 2"),
+        ("Differentiate x^2 + 3x with respect to x", "derivative", "d/dx (x**2 + 3*x) = 2*x + 3"),
+        ("what is the limit of (1 + 1/n)^n as n approaches infinity", "limit",
+         "lim_{n→oo} (1 + 1/n)**n = 2.71828182845905 (exact: E)"),
+        ("Expand (x + 1)^3", "expand", "(x + 1)**3 expands to x**3 + 3*x**2 + 3*x + 1"),
+        ("What is sqrt 2?", "root", "sqrt(2) = 1.4142135623731 (exact: sqrt(2))"),
         ("What is det(Matrix([[1,2],[3,4]]))?", "evaluate", "det(Matrix([[1, 2], [3, 4]])) = -2"),
         ("/math inverse(Matrix([[1,2],[3,4]]))", "evaluate",
          "inverse(Matrix([[1, 2], [3, 4]])) = Matrix([[-2, 1], [3/2, -1/2]])"),
@@ -116,6 +131,12 @@ def test_detection_records_structure_and_reason() -> None:
         "Solve this riddle for me",
         "What is the limit of my credit card?",
         "Who is the British Prime Minister?",
+        "What is Web 2.0?",
+        "What is 7-Eleven?",
+        "What is 3M?",
+        "What is gamma ray?",
+        "When was the iPhone 15 released?",
+        "Is 17 a prime number?",
         "Tell me a joke about cats",
         "",
     ],
@@ -224,6 +245,33 @@ def test_worker_exits_with_the_interpreter(tmp_path: Path) -> None:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{pid}").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads Linux /proc")
+def test_worker_runs_under_a_memory_limit() -> None:
+    solve("1+1")
+    limits = Path(f"/proc/{math_module._worker().pid}/limits").read_text()
+    line = next(row for row in limits.splitlines() if row.startswith("Max address space"))
+    assert line.split()[3] == str(math_module.WORKER_MEMORY_BYTES)
+
+
+def test_worker_killed_from_outside_is_replaced() -> None:
+    solve("1+1")
+    os.kill(math_module._worker().pid, 9)
+    time.sleep(0.1)
+    assert solve("What is 6 times 7?").answer == "6*7 = 42"
+
+
+def test_memory_exhaustion_in_the_worker_reads_as_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.tools import math_worker
+
+    def exhaust(problem: dict) -> dict:
+        raise MemoryError
+
+    monkeypatch.setattr(math_worker, "solve_problem", exhaust)
+    response = math_worker.handle_request({"op": "solve", "problem": {}})
+    assert response == {"ok": False, "kind": "too_large",
+                        "error": "it needs more memory than the math worker may use"}
 
 
 def test_plain_expressions_are_fast_after_warm_up() -> None:

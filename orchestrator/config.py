@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
     search_cache_ttl_s: int = Field(default=3600, ge=0, description="How long web results stay cached on disk, seconds.")
     math_timeout_s: float = Field(default=2.0, gt=0, description="Hard time limit for one math evaluation, seconds.")
+    allow_unverified: bool = Field(
+        default=False,
+        description="After refusing an unsupported factual question, add the model's own answer, labelled unverified.",
+    )
     system_prompt_file: str = Field(
         default="chat_system.txt", description="System prompt for the chat route, in prompts/."
     )

@@ -16,6 +16,8 @@ class Answer(BaseModel):
     error: str | None = None
     latency_s: float = 0.0
     completion_tokens: int = 0
+    tool_calls: list[dict] = Field(default_factory=list, description="Tools called: name, input, raw result.")
+    route_reason: dict = Field(default_factory=dict, description="Why this route: the deciding signal and the scores.")
     _first_token_s: float | None = PrivateAttr(default=None)
     _finish_reason: str | None = PrivateAttr(default=None)
 

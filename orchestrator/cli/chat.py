@@ -10,14 +10,25 @@ import typer
 from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display
 
 MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
+ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
+COLLECTION_HELP = "Knowledge-base collection to answer from (default: ORCH_COLLECTION)."
 
 
-def prepare_app(model: Optional[str]):
+def _check_route(route: str) -> str | None:
+    from orchestrator.chains.router import ROUTES
+    from orchestrator.errors import ConfigError
+
+    if route != "auto" and route not in ROUTES:
+        raise ConfigError(f"Unknown route {route!r}: use auto, {', '.join(ROUTES)}.")
+    return None if route == "auto" else route
+
+
+def prepare_app(model: Optional[str], collection: Optional[str] = None):
     """Settings + a validated (pulled on first use) model, then the app."""
     from orchestrator.app import build_app
     from orchestrator.models import resolve_model
 
-    settings = load_settings(model=model)
+    settings = load_settings(model=model, collection=collection)
     with progress_display() as progress:
         model_path = resolve_model(settings.model, settings, progress=progress)
     settings = settings.model_copy(update={"model": str(model_path)})
@@ -29,30 +40,47 @@ def ask(
     question: str = typer.Argument(..., help="The question to answer."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of streaming text."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    route: str = typer.Option("auto", "--route", "-r", help=ROUTE_HELP),
+    collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
 ) -> None:
     """Answer one question and exit."""
-    app = prepare_app(model)
+    forced = _check_route(route)
+    app = prepare_app(model, collection)
+    request = {"question": question, "route": forced}
     if as_json:
-        result = app.invoke({"question": question})
+        result = app.invoke(request)
         typer.echo(json.dumps(result.to_row(), ensure_ascii=False))
     else:
         result = None
-        for item in app.stream({"question": question}):
+        for item in app.stream(request):
             if isinstance(item, str):
                 console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
             else:
                 result = item
         console.print()
+        print_sources(result)
     if result.error:
         raise typer.Exit(1)
 
 
+def print_sources(result) -> None:
+    """The numbered sources under an answer."""
+    for number, source in enumerate(result.sources, 1):
+        where = source.get("source")
+        page = f", page {source['page']}" if source.get("page") else ""
+        score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
+        console.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
+
+
 @friendly_errors
-def chat(model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP)) -> None:
+def chat(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
+) -> None:
     """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D exits."""
     from orchestrator.cli.repl import run_repl
 
-    run_repl(prepare_app(model), prepare_app)
+    run_repl(prepare_app(model, collection), lambda name: prepare_app(name, collection))
 
 
 def register(app: typer.Typer) -> None:

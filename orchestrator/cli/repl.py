@@ -15,6 +15,8 @@ HELP = """Commands:
   /reset         forget the conversation so far
   /model [NAME]  show the model, or switch to another (registry name, installed name or .gguf path)
   /stats         tokens/s and latency of the last answer
+  /why           the route the last answer took, and the scores that chose it
+  /sources       the chunks or web results behind the last answer
   /quit          leave (Ctrl-D works too)
 Ctrl-C stops the answer being generated."""
 
@@ -86,6 +88,9 @@ def answer_question(session: ChatSession, question: str) -> None:
     console.print()
     if result is None:
         return
+    from orchestrator.cli.chat import print_sources
+
+    print_sources(result)
     session.last = result
     if result.error:
         err_console.print(f"[red]Error:[/] {result.error}", highlight=False)
@@ -106,6 +111,13 @@ def run_command(session: ChatSession, line: str) -> bool:
         console.print("Conversation cleared.")
     elif command == "stats":
         console.print(format_stats(session.last))
+    elif command == "why":
+        console.print_json(data=session.last.route_reason) if session.last else console.print("No answer yet.")
+    elif command == "sources":
+        if session.last is None or not session.last.sources:
+            console.print("The last answer has no sources.")
+        else:
+            console.print_json(data=session.last.sources)
     elif command == "model":
         if argument:
             session.app = session.make_app(argument)

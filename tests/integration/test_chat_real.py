@@ -25,7 +25,7 @@ def test_pulled_model_is_verified_and_pull_is_idempotent(default_model_path):
 
 def test_greedy_answer_is_nonempty_and_ends_cleanly(default_model_path):
     settings = Settings(model=str(default_model_path), temperature=0.0, max_tokens=64)
-    answer = build_app(settings).invoke({"question": "Say hello in one short sentence."})
+    answer = build_app(settings).invoke({"question": "Say hello in one short sentence.", "route": "chat"})
     assert answer.error is None
     assert answer.answer.strip()
     assert answer.finish_reason == "stop"  # the model ended the answer itself, not max_tokens
@@ -35,15 +35,18 @@ def test_greedy_answer_is_nonempty_and_ends_cleanly(default_model_path):
 def test_greedy_answer_is_deterministic(default_model_path):
     settings = Settings(model=str(default_model_path), temperature=0.0, max_tokens=32)
     app = build_app(settings)
-    first = app.invoke({"question": "Name a colour."}).answer
-    assert app.invoke({"question": "Name a colour."}).answer == first
+    first = app.invoke({"question": "Name a colour.", "route": "chat"}).answer
+    assert app.invoke({"question": "Name a colour.", "route": "chat"}).answer == first
 
 
 def test_ask_json_schema(model_env):
-    result = runner.invoke(cli_app, ["ask", "--json", "Say hello in one short sentence."])
+    result = runner.invoke(cli_app, ["ask", "--json", "--route", "chat", "Say hello in one short sentence."])
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)
-    assert set(row) == {"question", "answer", "route", "sources", "abstained", "error", "latency_s", "completion_tokens"}
+    assert set(row) == {
+        "question", "answer", "route", "sources", "abstained", "error", "latency_s", "completion_tokens",
+        "tool_calls", "route_reason",
+    }
     assert row["route"] == "chat" and row["answer"] and row["error"] is None
 
 

@@ -51,7 +51,7 @@ def test_question_too_long_for_context_is_a_clear_error():
 def test_app_streams_text_then_answer(tmp_path):
     fake = GenericFakeChatModel(messages=iter([AIMessage("Hello there, friend.")]))
     app = build_app(Settings(data_dir=tmp_path), chat_model=fake)
-    items = list(app.stream({"question": "Hi"}))
+    items = list(app.stream({"question": "Hi", "route": "chat"}))
     *texts, answer = items
     assert "".join(texts) == "Hello there, friend."
     assert answer.answer == "Hello there, friend." and answer.route == "chat"

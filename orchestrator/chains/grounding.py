@@ -1,0 +1,89 @@
+"""Citations and the post-generation grounding check, shared by the docs and web routes.
+
+The check is lexical: the share of an answer's content words that appear in the passage it rests
+on. Small models often copy a span of the passage, so a supported answer scores near 1, while an
+invented one ("The Lunar Glasswhale is a rare deep-sea creature...") shares few words with it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+CITATION = re.compile(r"\[(\d{1,2})\]")
+WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+# Function words that say nothing about support (a short list is enough: content words decide).
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being it its
+    this that these those there their they them he she his her him we you your i me my our not no do does
+    did done has have had can could will would should may might must shall than then so such into onto
+    about over under also just only very what which who whom whose when where why how all any each some
+    according document documents excerpt excerpts result results source sources""".split()
+)
+MAX_ANSWER_CHARS = 400
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercased words minus function words; numbers keep their inner separators (2,249)."""
+    return {word for word in WORD.findall(text.lower()) if word not in STOPWORDS}
+
+
+def support(answer: str, passage: str) -> float:
+    """Share of the answer's content words found in the passage (1.0 when the answer has none)."""
+    words = content_words(CITATION.sub(" ", answer))
+    if not words:
+        return 1.0
+    passage_words = content_words(passage)
+    return len(words & passage_words) / len(words)
+
+
+@dataclass
+class Grounded:
+    """An answer with valid citations and its support score."""
+
+    text: str
+    cited: list[int]  # 1-based passage numbers, in order of first citation
+    support: float
+
+
+def cite_and_check(answer: str, passages: Sequence[str]) -> Grounded:
+    """Keep valid [n] markers; if none, cite the best-supporting passage; score the support."""
+    valid = []
+    for match in CITATION.finditer(answer):
+        number = int(match.group(1))
+        if 1 <= number <= len(passages) and number not in valid:
+            valid.append(number)
+    text = CITATION.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", answer).strip()
+    scores = [support(text, passage) for passage in passages]
+    if not valid and passages:
+        best = max(range(len(passages)), key=lambda i: scores[i])
+        valid = [best + 1]
+        text = f"{text.rstrip()} [{best + 1}]"
+    combined = " ".join(passages[number - 1] for number in valid)
+    return Grounded(text=text, cited=valid, support=support(text, combined) if passages else 0.0)
+
+
+def concise(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
+    """Whole sentences up to `limit` characters (a small model sometimes pastes a whole passage)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in SENTENCE_END.split(text):
+        if len(kept) + len(sentence) + 1 > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept or text[: limit - 1].rstrip() + "…"
+
+
+def says_unknown(answer: str) -> bool:
+    """Did the model itself say the passages do not contain the answer?"""
+    lowered = answer.lower()
+    return any(
+        phrase in lowered
+        for phrase in ("don't say", "do not say", "doesn't say", "does not say", "not mentioned",
+                       "no information", "not provided", "cannot find", "can't find", "not contain",
+                       "don't contain", "don't know", "do not know", "not specified")
+    )

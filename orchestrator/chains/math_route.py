@@ -1,0 +1,40 @@
+"""The math route: SymPy computes, the answer is composed from SymPy's result, never the LLM's."""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from orchestrator.chains.generate import collect
+from orchestrator.result import Answer
+
+
+def answer_math(question: str, answer: Answer, timeout_s: float, chat_model_factory=None, translate_prompt: str | None = None) -> Iterator[str]:
+    """Solve a recognised expression directly; a word problem is translated by the LLM first."""
+    from orchestrator.tools.math import detect_math, solve, solve_word_problem
+
+    problem = detect_math(question) or detect_math(f"/math {question}")
+    if problem is not None:
+        result = solve(problem, timeout_s=timeout_s)
+        answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
+    elif chat_model_factory is not None and translate_prompt:
+        chain = ChatPromptTemplate.from_messages([("human", translate_prompt)]) | chat_model_factory()
+
+        def translate(text: str) -> str:
+            return collect(answer, chain.stream({"question": text}), time.perf_counter())
+
+        result = solve_word_problem(question, translate, timeout_s=timeout_s)
+        answer.tool_calls.append({"tool": "math", "input": result.expression, "output": result.model_dump(mode="json"), "translated_by": "llm"})
+    else:
+        answer.error = "This does not look like a math expression I can evaluate."
+        answer.answer = answer.error
+        yield answer.answer
+        return
+    if result.error:
+        answer.error = result.error
+        answer.answer = f"I could not compute that: {result.error}"
+    else:
+        answer.answer = result.answer
+    yield answer.answer

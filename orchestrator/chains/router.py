@@ -1,0 +1,202 @@
+"""Route a question to math, docs, web or chat from signals that work at any model size.
+
+A 135M model cannot pick tools (measured: forced to choose, it said "docs" or "math" for
+everything), so the decision rests on, in order:
+1. an explicit prefix (/math, /docs, /web, /chat) or the caller's override;
+2. a math expression or phrasing the SymPy tool recognises (rule-based, no LLM);
+3. the knowledge base: a chunk whose relevance clears the threshold;
+4. time-sensitivity cues ("current", "latest", "today", "this year", "most recent"...);
+5. an embedding-similarity router over labelled examples in data/router_examples.jsonl
+   (the semantic-router idea: nearest labelled examples by cosine similarity);
+6. last, when those are weak, an optional grammar-constrained LLM choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+ROUTES = ("math", "docs", "web", "chat")
+PREFIX = re.compile(r"^\s*/(math|docs|web|chat)\b\s*", re.IGNORECASE)
+
+# Words that say the answer changes over time, so model memory and static documents are stale.
+TIME_CUES = [
+    r"\bcurrent(ly)?\b", r"\blatest\b", r"\bnewest\b", r"\bmost recent\b", r"\brecent(ly)?\b",
+    r"\btoday\b", r"\btonight\b", r"\bthis (year|month|week|season)\b", r"\bright now\b", r"\bnow\b",
+    r"\bnext\b", r"\bupcoming\b", r"\bso far\b", r"\bto date\b", r"\bas of\b", r"\bstill\b",
+    r"\breigning\b", r"\bthese days\b", r"\bexchange rate\b", r"\bstock price\b",
+    r"\bworth more than\b", r"\bnet worth\b", r"\bweather\b", r"\bforecast\b",
+]
+_TIME_CUE_RE = [re.compile(pattern, re.IGNORECASE) for pattern in TIME_CUES]
+# Cues about the speaker's own life are not about the news ("How are you today?").
+_PERSONAL = re.compile(r"\b(how are you|I|I'm|my|me)\b", re.IGNORECASE)
+# The future cannot be searched: "What will X be in 2050?" has no answer anywhere yet.
+_FUTURE = re.compile(r"\bwill (be|win|happen|become)\b|\bin the future\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
+
+
+@dataclass
+class RouteDecision:
+    """Where a question goes, and the evidence for it."""
+
+    route: str
+    reason: str
+    scores: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"route": self.route, "reason": self.reason, "scores": self.scores}
+
+
+def split_prefix(question: str) -> tuple[str | None, str]:
+    """('/web who won?') -> ('web', 'who won?'); no prefix -> (None, question)."""
+    match = PREFIX.match(question)
+    if not match:
+        return None, question
+    return match.group(1).lower(), question[match.end():].strip()
+
+
+def time_cues(question: str, this_year: int | None = None) -> list[str]:
+    """The time-sensitivity cues present in a question (a recent year counts; a future one does not)."""
+    import datetime as dt
+
+    this_year = this_year or dt.date.today().year
+    found = []
+    for pattern in _TIME_CUE_RE:
+        if match := pattern.search(question):
+            found.append(match.group(0).lower())
+    found += [year for year in _YEAR.findall(question) if this_year - 2 <= int(year) <= this_year]
+    return found
+
+
+def is_personal(question: str) -> bool:
+    """Is the question about the speaker or the assistant rather than the world?"""
+    return bool(_PERSONAL.search(question))
+
+
+def is_about_future(question: str, this_year: int | None = None) -> bool:
+    """Does the question ask about something that has not happened yet?"""
+    import datetime as dt
+
+    this_year = this_year or dt.date.today().year
+    return bool(_FUTURE.search(question)) or any(int(y) > this_year for y in _YEAR.findall(question))
+
+
+@dataclass
+class Signals:
+    """Everything the decision looks at, computed beforehand so that decide() is a pure function."""
+
+    math_reason: str | None = None
+    docs_score: float | None = None  # best chunk relevance, None when there is no knowledge base
+    time_cues: list[str] = field(default_factory=list)
+    semantic: dict[str, float] = field(default_factory=dict)  # label -> similarity
+    personal: bool = False
+    future: bool = False
+
+    @classmethod
+    def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
+        return cls(
+            docs_score=docs_score, time_cues=time_cues(question), semantic=semantic,
+            personal=is_personal(question), future=is_about_future(question),
+        )
+
+
+def semantic_best(semantic: dict[str, float]) -> tuple[str | None, float, float]:
+    """(best label, its score, margin over the runner-up)."""
+    if not semantic:
+        return None, 0.0, 0.0
+    ranked = sorted(semantic.items(), key=lambda item: item[1], reverse=True)
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    return ranked[0][0], ranked[0][1], ranked[0][1] - runner_up
+
+
+def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) -> RouteDecision:
+    """Combine the signals into a route; `reason` says which signal decided."""
+    scores = {
+        "docs_score": signals.docs_score,
+        "time_cues": signals.time_cues,
+        "future": signals.future,
+        "semantic": {k: round(v, 3) for k, v in signals.semantic.items()},
+    }
+    if signals.math_reason:
+        return RouteDecision("math", f"math: {signals.math_reason}", scores)
+    label, best, margin = semantic_best(signals.semantic)
+    has_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold
+    strong_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold + 0.15
+    conversational = label == "chat" and margin > 0.05
+    if signals.time_cues and not strong_docs and not signals.future and not (conversational and signals.personal):
+        return RouteDecision("web", f"time-sensitive wording: {', '.join(signals.time_cues)}", scores)
+    if has_docs and not conversational:
+        return RouteDecision("docs", f"knowledge base match {signals.docs_score:.2f} >= {docs_threshold}", scores)
+    if label == "math" and margin > 0.05:
+        return RouteDecision("math", f"looks like a word problem (similarity {best:.2f})", scores)
+    if label == "web" and margin >= 0.05 and not signals.future:
+        return RouteDecision("web", f"like questions about changing facts (similarity {best:.2f})", scores)
+    if label == "chat" and best >= weak_semantic:
+        return RouteDecision("chat", f"conversational or creative request (similarity {best:.2f})", scores)
+    if label is None or best < 0.2 or margin < 0.02:
+        return RouteDecision("undecided", "no signal is strong enough", scores)
+    if label == "web" and not signals.future:
+        return RouteDecision("web", f"closest to questions about changing facts (similarity {best:.2f})", scores)
+    if label == "chat":
+        return RouteDecision("chat", f"closest to conversational requests (similarity {best:.2f})", scores)
+    # A factual question that the documents do not cover: the docs route, which will refuse.
+    return RouteDecision("docs", f"factual question (similarity {best:.2f}); checked the knowledge base", scores)
+
+
+@dataclass
+class Example:
+    label: str
+    text: str
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Labelled example questions, one JSON object per line: {"label", "text"}."""
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        examples.append(Example(row["label"], row["text"]))
+    return examples
+
+
+class SemanticRouter:
+    """Nearest labelled examples by embedding cosine; a label's score is its mean top-3 similarity."""
+
+    def __init__(self, examples: Sequence[Example], embed: Callable[[list[str]], list[list[float]]], cache_dir: Path | None = None, model_key: str = ""):
+        import numpy as np
+
+        self.labels = [example.label for example in examples]
+        self._embed = embed
+        self._vectors = self._example_vectors(examples, cache_dir, model_key)
+        self._np = np
+
+    def _example_vectors(self, examples: Sequence[Example], cache_dir: Path | None, model_key: str):
+        import numpy as np
+
+        texts = [example.text for example in examples]
+        digest = hashlib.sha256(json.dumps([model_key, texts]).encode()).hexdigest()[:16]
+        cache_file = cache_dir / f"router-{digest}.npy" if cache_dir else None
+        if cache_file is not None and cache_file.is_file():
+            try:
+                return np.load(cache_file)
+            except (OSError, ValueError):
+                pass  # a damaged cache only costs re-embedding
+        vectors = np.asarray(self._embed(texts), dtype=np.float32)
+        if cache_file is not None:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            np.save(cache_file, vectors)
+        return vectors
+
+    def scores(self, question_vector: Sequence[float], top: int = 3) -> dict[str, float]:
+        np = self._np
+        similarities = self._vectors @ np.asarray(question_vector, dtype=np.float32)
+        result = {}
+        for label in sorted(set(self.labels)):
+            values = np.sort(similarities[[i for i, lab in enumerate(self.labels) if lab == label]])[::-1]
+            result[label] = float(values[:top].mean())
+        return result

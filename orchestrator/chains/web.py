@@ -1,0 +1,48 @@
+"""The web route: search, answer from fenced results with citations, or say current facts can't be verified."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable, Iterator
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from orchestrator.chains.generate import collect
+from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
+from orchestrator.result import Answer
+
+MIN_SUPPORT = 0.5
+
+
+def answer_from_web(question: str, answer: Answer, search: Callable, chat_model, prompt: str) -> Iterator[str]:
+    """Search; answer only from the results. Without results, abstain rather than use model memory."""
+    from orchestrator.tools.web_search import SearchUnavailable, format_results_for_prompt, results_to_sources
+
+    try:
+        results = search(question)
+    except SearchUnavailable as exc:
+        answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc)})
+        answer.abstained = True
+        answer.answer = (
+            f"I can't verify current facts right now: web search is unavailable ({exc}). "
+            "I won't answer from the model's memory, which may be out of date."
+        )
+        yield answer.answer
+        return
+    sources = results_to_sources(results)
+    answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources})
+    chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model
+    today = dt.date.today().isoformat()
+    raw = collect(answer, chain.stream({"context": format_results_for_prompt(results), "question": question, "today": today}), time.perf_counter())
+    snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]
+    grounded = cite_and_check(concise(raw), snippets)
+    if says_unknown(raw) or grounded.support < MIN_SUPPORT:
+        answer.abstained = True
+        answer.sources = sources
+        answer.answer = f"The search results (retrieved {today}) don't clearly answer that; see the sources."
+        yield answer.answer
+        return
+    answer.sources = [sources[number - 1] for number in grounded.cited]
+    answer.answer = f"{grounded.text} (searched {today})"
+    yield answer.answer

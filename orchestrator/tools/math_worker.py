@@ -30,6 +30,7 @@ MAX_RESULT_BITS = 4_000_000
 # Exact integers longer than this are shown by their size and a decimal approximation only.
 MAX_EXACT_DIGITS = 3000
 DECIMAL_DIGITS = 15
+MAX_LITERAL_EXPONENT = 100_000  # 1e100000 is still exact; 1e99999999 would be a 100-million-digit integer
 WORKER_MEMORY_BYTES = 1 << 30
 
 # name -> (SymPy attribute, allowed argument counts)
@@ -367,7 +368,7 @@ def _guard_power(base, exponent) -> None:
     """Refuse numeric powers whose exact result would exceed MAX_RESULT_BITS (checked before computing)."""
     if getattr(base, "is_Matrix", False) and getattr(exponent, "is_Integer", False):
         if abs(exponent) > MAX_MATRIX_POWER:
-            raise TooLargeError(f"a matrix power above {MAX_MATRIX_POWER} is too large to compute")
+            raise TooLargeError(f"matrix powers above {MAX_MATRIX_POWER:,} are not computed")
         return
     if not (getattr(base, "is_Rational", False) and getattr(exponent, "is_Rational", False)):
         return
@@ -383,6 +384,8 @@ def _guard_power(base, exponent) -> None:
 def _guard_factorial(argument) -> None:
     if getattr(argument, "is_Integer", False) and argument > 1000:
         n = int(argument)
+        if n.bit_length() > 60:  # far beyond any limit, and too big for the float formula below
+            raise TooLargeError(f"factorial of a {len(str(n))}-digit number would have {_digits_phrase(math.inf)}")
         digits = (n * math.log(n / math.e) + 0.5 * math.log(2 * math.pi * n)) / math.log(10)  # Stirling
         if digits * math.log2(10) > MAX_RESULT_BITS:
             raise TooLargeError(f"factorial({n}) would have {_digits_phrase(digits)}")
@@ -403,7 +406,7 @@ def _guard_matrix_size(args: list) -> None:
         raise UnsafeExpressionError("matrix sizes must be non-negative whole numbers")
     rows, cols = (args[0], args[-1])
     if rows * cols > MAX_MATRIX_ENTRIES:
-        raise TooLargeError(f"a {rows}×{cols} matrix is too large to compute (limit {MAX_MATRIX_ENTRIES:,} entries)")
+        raise TooLargeError(f"a {rows}×{cols} matrix has more than the {MAX_MATRIX_ENTRIES:,} entries allowed")
 
 
 def _matrix_argument(value, name: str):
@@ -422,15 +425,23 @@ def build_sympy(python_text: str, symbol_table: dict | None = None):
     """Build the SymPy value of a checked expression without `eval`, refusing huge numbers."""
     import sympy
 
-    tree = parse_checked(python_text)
+    source = python_text.strip()
+    tree = parse_checked(source)
     symbols = symbol_table if symbol_table is not None else {}
 
     def build(node: ast.AST):
         if isinstance(node, ast.Expression):
             return build(node.body)
         if isinstance(node, ast.Constant):
-            # Decimals become exact rationals: 0.1 + 0.2 is 3/10, not 0.30000000000000004.
-            return sympy.Integer(node.value) if isinstance(node.value, int) else sympy.Rational(repr(node.value))
+            # Decimals become exact rationals from their literal text: 0.1 + 0.2 is 3/10, not
+            # 0.30000000000000004, and 1e-400 is not the float 0.0.
+            if isinstance(node.value, int):
+                return sympy.Integer(node.value)
+            literal = source[node.col_offset:node.end_col_offset]
+            exponent = re.search(r"[eE]([+-]?\d+)$", literal)
+            if exponent and abs(int(exponent.group(1))) > MAX_LITERAL_EXPONENT:
+                raise TooLargeError(f"{literal} has more than {MAX_LITERAL_EXPONENT:,} digits")
+            return sympy.Rational(literal)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
                 return getattr(sympy, CONSTANTS[node.id])

@@ -80,6 +80,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
          "lim_{n→oo} (1 + 1/n)**n = 2.71828182845905 (exact: E)"),
         ("Expand (x + 1)^3", "expand", "(x + 1)**3 expands to x**3 + 3*x**2 + 3*x + 1"),
         ("What is sqrt 2?", "root", "sqrt(2) = 1.4142135623731 (exact: sqrt(2))"),
+        ("/math 1e-400 * 10**400", "evaluate", "1e-400*10**400 = 1"),
         ("What is det(Matrix([[1,2],[3,4]]))?", "evaluate", "det(Matrix([[1, 2], [3, 4]])) = -2"),
         ("/math inverse(Matrix([[1,2],[3,4]]))", "evaluate",
          "inverse(Matrix([[1, 2], [3, 4]])) = Matrix([[-2, 1], [3/2, -1/2]])"),

@@ -1,0 +1,96 @@
+"""decide() on synthetic signals: each rule, and the order in which the rules win."""
+
+import pytest
+
+from orchestrator.chains.router import Signals, decide, is_about_future, split_prefix, time_cues
+
+THRESHOLD = 0.5
+
+
+def signals(**kwargs) -> Signals:
+    return Signals(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "text, route, rest",
+    [("/web who won?", "web", "who won?"), ("/MATH 2+2", "math", "2+2"), ("plain question", None, "plain question"),
+     ("/docs", "docs", ""), ("/webby", None, "/webby")],
+)
+def test_prefix(text, route, rest):
+    assert split_prefix(text) == (route, rest)
+
+
+def test_time_cues_find_recent_but_not_future_years():
+    assert "latest" in time_cues("What is the latest version of Python?")
+    assert time_cues("Who won in 2026?", this_year=2026) == ["2026"]
+    assert time_cues("Who will win in 2031?", this_year=2026) == []
+    assert time_cues("Who wrote Hamlet?") == []
+
+
+def test_future_questions_are_recognised():
+    assert is_about_future("What will be a popular toy in the year 2050?", this_year=2026)
+    assert is_about_future("Who won the 2031 Chess Open?", this_year=2026)
+    assert not is_about_future("Who won the 2015 Chess Open?", this_year=2026)
+
+
+def test_math_wins_over_everything():
+    decision = decide(signals(math_reason="an arithmetic expression", docs_score=0.9, time_cues=["today"]), THRESHOLD)
+    assert decision.route == "math"
+
+
+def test_strong_docs_beat_a_time_cue():
+    decision = decide(signals(docs_score=0.8, time_cues=["current"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD)
+    assert decision.route == "docs"
+
+
+def test_time_cue_beats_a_weak_docs_match():
+    decision = decide(signals(docs_score=0.55, time_cues=["latest"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD)
+    assert decision.route == "web"
+
+
+def test_time_cue_about_the_future_does_not_go_to_web():
+    decision = decide(signals(docs_score=0.1, time_cues=["next"], future=True, semantic={"factual": 0.4, "web": 0.3}), THRESHOLD)
+    assert decision.route == "docs"
+
+
+def test_personal_small_talk_with_today_is_chat():
+    decision = decide(
+        signals(docs_score=0.1, time_cues=["today"], personal=True, semantic={"chat": 0.55, "web": 0.3, "factual": 0.1}),
+        THRESHOLD,
+    )
+    assert decision.route == "chat"
+
+
+def test_docs_match_routes_to_docs():
+    decision = decide(signals(docs_score=0.62, semantic={"factual": 0.4, "chat": 0.2}), THRESHOLD)
+    assert decision.route == "docs" and "0.62" in decision.reason
+
+
+def test_conversational_request_with_a_docs_match_stays_chat():
+    decision = decide(signals(docs_score=0.52, semantic={"chat": 0.6, "factual": 0.2}), THRESHOLD)
+    assert decision.route == "chat"
+
+
+def test_factual_question_without_docs_goes_to_docs_for_refusal():
+    decision = decide(signals(docs_score=0.2, semantic={"factual": 0.45, "web": 0.3, "chat": 0.2}), THRESHOLD)
+    assert decision.route == "docs"
+
+
+def test_changing_fact_goes_to_web():
+    decision = decide(signals(docs_score=0.2, semantic={"web": 0.5, "factual": 0.3}), THRESHOLD)
+    assert decision.route == "web"
+
+
+def test_word_problem_goes_to_math():
+    decision = decide(signals(docs_score=None, semantic={"math": 0.6, "factual": 0.3}), THRESHOLD)
+    assert decision.route == "math"
+
+
+def test_weak_signals_are_undecided():
+    decision = decide(signals(docs_score=None, semantic={"web": 0.15, "factual": 0.14}), THRESHOLD)
+    assert decision.route == "undecided"
+
+
+def test_decision_records_scores():
+    decision = decide(signals(docs_score=0.3, semantic={"web": 0.5, "factual": 0.3}), THRESHOLD)
+    assert decision.as_dict()["scores"]["docs_score"] == 0.3

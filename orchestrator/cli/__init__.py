@@ -14,9 +14,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each module adds its commands in register(app); heavy libraries load inside the commands.
-    from orchestrator.cli import chat, models
+    from orchestrator.cli import bench, chat, compress, models
 
-    for module in (models, chat):
+    for module in (chat, models, compress, bench):
         module.register(app)
 
 

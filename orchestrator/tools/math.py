@@ -354,7 +354,7 @@ def _classify_expression(python_text: str) -> MathKind:
     return "evaluate"
 
 
-def _detect_expression(body: str, *, forced: bool, asked: bool) -> MathProblem | None:
+def _detect_expression(body: str, *, forced: bool) -> MathProblem | None:
     """A bare expression or equation ('2^10', 'What is 822 times 639?', 'x^2 = 4')."""
     words_converted = _words_to_symbols(body)
     if "(" not in words_converted:  # "1,000 + 2,000"; inside brackets a comma separates arguments
@@ -386,7 +386,7 @@ def detect_math(question: str) -> MathProblem | None:
     then a problem is returned even when the expression is rejected, so `solve` can say why.
     """
     text = _strip_question(question)
-    forced = text.lower().startswith("/math")
+    forced = bool(re.match(r"/math\b", text, _FLAGS))
     if forced:
         text = text[len("/math"):].strip()
     if not text or len(text) > MAX_INPUT_CHARS:
@@ -395,13 +395,12 @@ def detect_math(question: str) -> MathProblem | None:
         return None
     lead = _LEAD_RE.match(text)
     body = text[lead.end():].strip() if lead else text
-    asked = bool(lead and lead.end())
     what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"
     if what_is:
-        body, asked = what_is.group("e"), True
+        body = what_is.group("e")
     detectors: list[Callable[[str], MathProblem | None]] = [
         _detect_solve, _detect_calculus, _detect_named_operation,
-        lambda b: _detect_expression(b, forced=forced, asked=asked),
+        lambda b: _detect_expression(b, forced=forced),
     ]
     for detector in detectors:
         try:
@@ -512,9 +511,11 @@ class SympyWorker:
                 self._process.stdin.write(json.dumps(payload).encode() + b"\n")  # type: ignore[union-attr]
             line = self._read_line(time.monotonic() + timeout_s)
             if line is None:
-                died = self._process.poll() is not None
+                died = self._process.poll() is not None  # e.g. killed by the kernel at the memory limit
                 self._kill()
-                return {"ok": False, "kind": "too_large", "error": "the math worker ran out of memory"} if died else None
+                if died:
+                    return {"ok": False, "kind": "too_large", "error": "the math worker ran out of memory"}
+                return None
             return json.loads(line)
 
     def close(self) -> None:
@@ -536,14 +537,17 @@ class SympyWorker:
 
 _default_worker: SympyWorker | None = None
 _default_worker_lock = threading.Lock()
+_exit_hook_registered = False
 
 
 def _worker() -> SympyWorker:
-    global _default_worker
+    global _default_worker, _exit_hook_registered
     with _default_worker_lock:
         if _default_worker is None:
             _default_worker = SympyWorker()
-            atexit.register(shutdown_worker)
+            if not _exit_hook_registered:
+                atexit.register(shutdown_worker)
+                _exit_hook_registered = True
         return _default_worker
 
 

@@ -211,7 +211,7 @@ def _insert_multiplications(tokens: list[tuple[str, str]]) -> list[tuple[str, st
 def _join(tokens: list[tuple[str, str]]) -> str:
     """Render tokens as Python syntax, with spaces around binary + and - for readability."""
     parts: list[str] = []
-    for index, (kind, text) in enumerate(tokens):
+    for index, (_, text) in enumerate(tokens):
         binary = index > 0 and _is_operand_end(tokens[index - 1])
         if text in ("+", "-") and binary:
             parts.append(f" {text} ")
@@ -226,11 +226,11 @@ def to_python_syntax(text: str) -> str:
     """Normalise math notation to the Python-syntax subset that `parse_checked` accepts."""
     tokens = tokenize_math(text)
     tokens = [("op", "**") if t[1] == "^" else t for t in tokens]
-    for kind, token_text in tokens:
+    for _, token_text in tokens:
         if token_text in ("=", "<", ">", "//"):
             raise UnsafeExpressionError(f"'{token_text}' is not allowed inside an expression")
     tokens = _split_names(tokens)
-    for token, following in zip(tokens, tokens[1:]):
+    for token, following in zip(tokens, tokens[1:], strict=False):
         unknown = token[1] not in FUNCTIONS and token[1] not in SYMBOLS and token[1] not in CONSTANTS
         if token[0] == "name" and following[1] == "(" and unknown:
             _check_name(token[1], called=True)

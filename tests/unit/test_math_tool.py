@@ -138,6 +138,7 @@ def test_detection_records_structure_and_reason() -> None:
         "What is gamma ray?",
         "When was the iPhone 15 released?",
         "Is 17 a prime number?",
+        "/mathematics is fun",
         "Tell me a joke about cats",
         "",
     ],
@@ -155,7 +156,9 @@ def test_detection_needs_no_worker() -> None:
 def test_math_prefix_forces_math_and_explains_rejections() -> None:
     problem = detect_math("/math hello world")
     assert problem is not None and problem.confidence == 1.0
-    assert solve(problem).error == "I could not parse 'hello world': the name 'hello' is not allowed (use single-letter variables)"
+    assert solve(problem).error == (
+        "I could not parse 'hello world': the name 'hello' is not allowed (use single-letter variables)"
+    )
 
 
 def test_solution_that_is_not_a_number_is_reported() -> None:

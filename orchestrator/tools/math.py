@@ -645,7 +645,7 @@ def solve_word_problem(question: str, translate: Callable[[str], str],
 # ---------------------------------------------------------------------------------------------
 
 MAX_ANSWER_CHARS = 2000
-_APPROX_RE = re.compile(r"\s*\((?:≈[^)]*|real solutions|numerical[^)]*)\)")
+_APPROX_RE = re.compile(r"\s*\((?:≈[^)]*|real solutions|numerical[^)]*)\)|\s*\(principal solutions.*\)$")
 _EXACT_RE = re.compile(r"\(exact:\s*(?P<e>.+?)\)\s*$")
 _SOLUTION_RE = re.compile(r"(?:^|\bor\b|,)\s*[a-zA-Z]\s*=\s*(?P<v>.+?)(?=\s+or\s+[a-zA-Z]\s*=|,\s*[a-zA-Z]\s*=|$)")
 

@@ -508,8 +508,10 @@ def format_decimal(value) -> str | None:
 
     if not getattr(value, "is_number", False) or value.is_Integer:
         return None
-    real, imaginary = value.as_real_imag()
-    if imaginary != 0 and real.is_Rational and imaginary.is_Rational:  # 2*I: a decimal adds nothing
+    # A Gaussian rational such as 2*I or 1/2 + I/2: a decimal adds nothing. (Checked on the atoms
+    # because as_real_imag() takes seconds on CRootOf values.)
+    gaussian = not value.has(sympy.Pow) and all(a.is_Rational or a is sympy.I for a in value.atoms())
+    if gaussian:
         return None
     if value.has(sympy.zoo, sympy.nan) or value.is_infinite:
         return None
@@ -595,6 +597,13 @@ def _solve_single(equation, variable, shown: str) -> dict:
     import sympy
 
     solution_set = sympy.solveset(equation, variable, domain=sympy.S.Complexes)
+    if isinstance(solution_set, sympy.FiniteSet) and solution_set.has(sympy.CRootOf):
+        # Roots without a closed form (quintics): isolating complex CRootOf values exactly takes
+        # seconds each, so show mpmath's numerical roots instead.
+        polynomial = sympy.Poly(equation.lhs - equation.rhs, variable)
+        roots = polynomial.nroots(n=DECIMAL_DIGITS)
+        answer = " or ".join(f"{variable} ≈ {root}" for root in roots) + " (numerical; no closed form)"
+        return {"exact": str(list(solution_set)), "decimal": str(roots), "answer": answer}
     if isinstance(solution_set, sympy.FiniteSet):
         roots = sorted(solution_set, key=sympy.default_sort_key)
         if not roots:
@@ -608,6 +617,11 @@ def _solve_single(equation, variable, shown: str) -> dict:
         roots = sorted(real_set, key=sympy.default_sort_key)
         answer = " or ".join(f"{variable} = {_with_decimal(root)}" for root in roots) + " (real solutions)"
         return {"exact": str(list(roots)), "decimal": None, "answer": answer}
+    principal = sympy.solve(equation, variable)  # e.g. sin(x) = 0 -> [0, pi]
+    if principal:
+        roots = " or ".join(f"{variable} = {_with_decimal(root)}" for root in principal)
+        answer = f"{roots} (principal solutions; all solutions: {variable} ∈ {solution_set})"
+        return {"exact": str(solution_set), "decimal": None, "answer": answer}
     return {"exact": str(solution_set), "decimal": None, "answer": f"{variable} ∈ {solution_set}"}
 
 

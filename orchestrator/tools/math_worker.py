@@ -510,7 +510,9 @@ def format_decimal(value) -> str | None:
         return None
     # A Gaussian rational such as 2*I or 1/2 + I/2: a decimal adds nothing. (Checked on the atoms
     # because as_real_imag() takes seconds on CRootOf values.)
-    gaussian = not value.has(sympy.Pow) and all(a.is_Rational or a is sympy.I for a in value.atoms())
+    gaussian = value.has(sympy.I) and not value.has(sympy.Pow) and all(
+        a.is_Rational or a is sympy.I for a in value.atoms()
+    )
     if gaussian:
         return None
     if value.has(sympy.zoo, sympy.nan) or value.is_infinite:

@@ -1,0 +1,573 @@
+"""Batch question files: questions in (.txt, .jsonl, .csv), one result row per question out (.jsonl, .csv).
+
+A row is the `ask --json` object (orchestrator.result.Answer.to_row) plus `id` and the input's other
+fields. Crash safety: every row is written with a single write, flushed and fsync'd before the next
+one, so after a SIGKILL the output holds complete rows plus at most one torn last line. Reopening the
+output (`ResultFile.open`) truncates that torn tail; the ids of the complete rows are skipped on resume,
+so a killed-then-resumed run ends with every id exactly once.
+
+With `workers > 1` questions are answered by that many worker processes, each with its own app: the
+llama.cpp model is one non-thread-safe context per process, so threads could not share it. Only the
+parent process writes the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.result import Answer
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+
+ANSWER_COLUMNS = list(Answer.model_fields)  # the `ask --json` schema, in its order
+RESULT_COLUMNS = ["id", *ANSWER_COLUMNS]
+PASSTHROUGH_PREFIX = "input_"  # an input field named like a result column is kept as input_<name>
+
+
+class BatchInputError(ConfigError):
+    """The question file cannot be used at all (missing, unknown format, no question column)."""
+
+
+class BatchOutputError(OrchestratorError):
+    """The output file exists but cannot be resumed (not a batch output, different columns)."""
+
+
+@dataclass
+class Question:
+    """One question of an input file; `error` is set when its line could not be read."""
+
+    id: str
+    text: str
+    fields: dict[str, Any] = field(default_factory=dict)  # other input fields, passed through to the row
+    error: str | None = None
+
+
+# --- reading question files ----------------------------------------------------------------------
+
+
+def _decode_line(raw: bytes) -> tuple[str, str | None]:
+    """The line as text, and an error when it is not UTF-8 (the text then has U+FFFD replacements)."""
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return raw.decode("utf-8", errors="replace"), f"line is not UTF-8 text ({exc.reason} at byte {exc.start})"
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, bytes without the line ending); a UTF-8 BOM on the first line is dropped."""
+    data = _read_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for number, raw in enumerate(data.splitlines(), start=1):
+        yield number, raw
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise BatchInputError(f"Question file {path} does not exist: check the path.") from None
+    except IsADirectoryError:
+        raise BatchInputError(f"{path} is a folder: give a .txt, .jsonl or .csv question file.") from None
+    except OSError as exc:
+        raise BatchInputError(f"Cannot read question file {path}: {exc.strerror}.") from None
+
+
+def read_txt(path: Path) -> list[Question]:
+    """One question per line; blank lines and lines starting with # are skipped; id = line number."""
+    questions = []
+    for number, raw in _raw_lines(path):
+        text, error = _decode_line(raw)
+        text = text.strip()
+        if not text or text.startswith("#"):
+            continue
+        questions.append(Question(str(number), text, error=error))
+    return questions
+
+
+def read_jsonl(path: Path) -> list[Question]:
+    """One JSON object per line with `question`, optional `id`; other fields are passed through."""
+    questions = []
+    for number, raw in _raw_lines(path):
+        text, error = _decode_line(raw)
+        if not text.strip():
+            continue
+        if error:
+            questions.append(Question(str(number), text.strip(), error=error))
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            questions.append(Question(str(number), text.strip(), error=f"line {number} is not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(record, dict):
+            questions.append(Question(str(number), text.strip(), error=f"line {number} is not a JSON object"))
+            continue
+        questions.append(_question_from_record(record, number))
+    return questions
+
+
+def read_csv(path: Path) -> list[Question]:
+    """A header row with a `question` column and optional `id`; id defaults to the row's line number."""
+    text = _read_bytes(path).decode("utf-8-sig", errors="surrogateescape")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    if "question" not in columns:
+        raise BatchInputError(
+            f"{path} has no `question` column (its header is {columns or 'empty'}): "
+            "the first row must name the columns, e.g. `id,question`."
+        )
+    questions = []
+    for record in reader:
+        number = reader.line_num
+        values = [v for v in record.values() if isinstance(v, str)]
+        if not any(v.strip() for v in values):
+            continue  # a blank line
+        bad = next((v for v in values if _has_undecodable(v)), None)
+        if bad is not None:
+            text = (record.get("question") or "").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            questions.append(Question(str(record.get("id") or number), text, error=f"row at line {number} is not UTF-8 text"))
+            continue
+        if None in record:  # more cells than header columns
+            record["extra_cells"] = record.pop(None)
+        questions.append(_question_from_record(record, number))
+    return questions
+
+
+def _has_undecodable(text: str) -> bool:
+    # surrogateescape maps each undecodable byte to U+DC80..U+DCFF, which never occur in real text.
+    return any("\udc80" <= char <= "\udcff" for char in text)
+
+
+def _question_from_record(record: dict, number: int) -> Question:
+    raw_id = record.get("id")
+    question_id = str(raw_id) if raw_id not in (None, "") else str(number)
+    text = record.get("question")
+    fields = {_passthrough_name(k): v for k, v in record.items() if k not in ("id", "question")}
+    if not isinstance(text, str) or not text.strip():
+        shown = "missing" if text is None else f"not a non-empty string ({text!r:.40})"
+        return Question(question_id, str(text or ""), fields, error=f"line {number}: `question` is {shown}")
+    return Question(question_id, text.strip(), fields)
+
+
+def _passthrough_name(name: str) -> str:
+    return PASSTHROUGH_PREFIX + name if name in RESULT_COLUMNS else name
+
+
+READERS: dict[str, Callable[[Path], list[Question]]] = {".txt": read_txt, ".jsonl": read_jsonl, ".csv": read_csv}
+
+
+def read_questions(path: str | Path) -> list[Question]:
+    """Questions of a .txt, .jsonl or .csv file; raises BatchInputError when the file is unusable."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise BatchInputError(f"Unknown question file type {path.suffix or '(none)'!r} for {path}: use .txt, .jsonl or .csv.")
+    questions = reader(path)
+    _check_unique_ids(path, questions)
+    if not questions:
+        raise BatchInputError(f"{path} contains no questions.")
+    return questions
+
+
+def _check_unique_ids(path: Path, questions: Sequence[Question]) -> None:
+    # Resume skips ids already answered, so two questions sharing an id could never both be answered.
+    counts = Counter(q.id for q in questions)
+    duplicates = [question_id for question_id, count in counts.items() if count > 1]
+    if duplicates:
+        shown = ", ".join(repr(d) for d in duplicates[:5])
+        raise BatchInputError(f"{path} has duplicate ids ({shown}): give every question its own `id`.")
+
+
+def default_output_path(input_path: str | Path) -> Path:
+    """INPUT.answers.jsonl next to the input."""
+    input_path = Path(input_path)
+    return input_path.with_name(input_path.name + ".answers.jsonl")
+
+
+# --- result rows -----------------------------------------------------------------------------------
+
+
+def result_row(question: Question, answer_row: dict) -> dict:
+    """id, then the ask --json fields, then the input's passthrough fields."""
+    return {"id": question.id, **answer_row, **question.fields}
+
+
+def error_row(question: Question, message: str, route: str | None = None) -> dict:
+    """A row for a question that could not be answered; route is None when it was never routed."""
+    row = Answer(question=question.text, error=message).to_row()
+    row["route"] = route
+    return result_row(question, row)
+
+
+def answer_question(app, question: Question, route: str | None) -> dict:
+    """The row for one question; any failure becomes a row with `error` set, never an exception."""
+    if question.error:
+        return error_row(question, question.error)
+    try:
+        answer = app.invoke({"question": question.text, "route": route})
+    except OrchestratorError as exc:
+        return error_row(question, str(exc), route)
+    except Exception as exc:  # noqa: BLE001 - one failing question must not stop the batch
+        return error_row(question, f"{type(exc).__name__}: {exc}", route)
+    return result_row(question, answer.to_row())
+
+
+# --- output files ----------------------------------------------------------------------------------
+
+
+def _csv_cell(value: Any) -> Any:
+    """Lists and dicts (sources, tool_calls, route_reason) as JSON text; None as an empty cell."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value
+
+
+class ResultFile:
+    """An append-only .jsonl or .csv output whose rows survive a SIGKILL; open() repairs a torn tail."""
+
+    def __init__(self, path: Path, columns: list[str], done: dict[str, dict], repaired_bytes: int, handle) -> None:
+        self.path = path
+        self.columns = columns
+        self.done = done  # id -> row already in the file
+        self.repaired_bytes = repaired_bytes  # bytes of a torn last line removed on open
+        self._handle = handle
+
+    @classmethod
+    def open(cls, path: str | Path, columns: Sequence[str]) -> ResultFile:
+        """Open for appending, creating it (with a CSV header) if needed; read the rows already there."""
+        path = Path(path)
+        kind = path.suffix.lower()
+        if kind not in (".jsonl", ".csv"):
+            raise ConfigError(f"Unknown output type {path.suffix or '(none)'!r} for {path}: use .jsonl or .csv.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = path.read_bytes() if path.exists() else b""
+        if kind == ".jsonl":
+            done, keep = _scan_jsonl(path, data)
+            columns = list(columns)
+        else:
+            done, keep, existing_columns = _scan_csv(path, data)
+            columns = _check_csv_columns(path, existing_columns, list(columns))
+        handle = open(path, "r+b" if path.exists() else "wb")  # noqa: SIM115 - closed in close()
+        handle.truncate(keep)  # drop the torn tail of a killed run
+        handle.seek(keep)
+        result = cls(path, columns, done, len(data) - keep, handle)
+        if kind == ".csv" and keep == 0:
+            result._write(_csv_line(columns))
+        return result
+
+    def write(self, row: dict) -> None:
+        """Append one row with a single write, then flush and fsync so a crash cannot lose it."""
+        if self.path.suffix.lower() == ".jsonl":
+            line = json.dumps(row, ensure_ascii=False) + "\n"
+        else:
+            line = _csv_line([_csv_cell(row.get(column)) for column in self.columns])
+        self._write(line)
+        self.done[str(row["id"])] = row
+
+    def _write(self, text: str) -> None:
+        # errors="replace": a lone surrogate must not make the row unwritable.
+        self._handle.write(text.encode("utf-8", errors="replace"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def drop_error_rows(self) -> int:
+        """Rewrite the file without its error rows (atomically), so those questions are asked again."""
+        errors = [key for key, row in self.done.items() if row.get("error")]
+        if not errors:
+            return 0
+        kept = {key: row for key, row in self.done.items() if not row.get("error")}
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "wb") as handle:
+            if self.path.suffix.lower() == ".csv":
+                handle.write(_csv_line(self.columns).encode("utf-8"))
+            for row in kept.values():
+                text = json.dumps(row, ensure_ascii=False) + "\n" if self.path.suffix.lower() == ".jsonl" else \
+                    _csv_line([_csv_cell(row.get(c)) for c in self.columns])
+                handle.write(text.encode("utf-8", errors="replace"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._handle.close()
+        os.replace(partial, self.path)
+        self._handle = open(self.path, "ab")  # noqa: SIM115
+        self.done = kept
+        return len(errors)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> ResultFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def read_result_rows(path: str | Path) -> dict[str, dict]:
+    """The complete rows of a .jsonl output by id (a torn last line is ignored, not repaired)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    return _scan_jsonl(path, path.read_bytes())[0]
+
+
+def _csv_line(cells: Sequence[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)  # the csv module's default dialect ends rows with \r\n
+    return buffer.getvalue()
+
+
+def _scan_jsonl(path: Path, data: bytes) -> tuple[dict[str, dict], int]:
+    """Rows by id, and how many leading bytes are whole rows; the torn tail of a killed run is cut.
+
+    Torn means: text after the last newline, or a last line that is not a row (e.g. zero bytes left
+    by a power loss). A bad line in the middle means the file is not a batch output at all.
+    """
+    *lines, _tail = data.split(b"\n")  # _tail: bytes after the final newline, always dropped
+    done: dict[str, dict] = {}
+    keep = 0
+    for number, raw in enumerate(lines, start=1):
+        row = _parse_row(raw) if raw.strip() else None
+        if raw.strip() and row is None:
+            if number == len(lines) and not _tail.strip():
+                break
+            raise BatchOutputError(f"{path} line {number} is not a batch result row; write to a new --output file instead.")
+        if row is not None:
+            done[str(row["id"])] = row
+        keep += len(raw) + 1
+    return done, keep
+
+
+def _parse_row(raw: bytes) -> dict | None:
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) and "id" in row else None
+
+
+def _scan_csv(path: Path, data: bytes) -> tuple[dict[str, dict], int, list[str] | None]:
+    """Rows by id, the byte length of the whole records, and the header (None for an empty file)."""
+    consumed = [0]
+
+    def lines() -> Iterator[str]:
+        # Feed csv one physical line at a time, counting bytes, so we know where each record ends.
+        for raw in data.splitlines(keepends=True):
+            consumed[0] += len(raw)
+            yield raw.decode("utf-8", errors="replace")
+
+    reader = csv.reader(lines(), strict=True)
+    header: list[str] | None = None
+    done: dict[str, dict] = {}
+    keep = 0
+    try:
+        for record in reader:
+            whole = data[: consumed[0]].endswith(b"\n")
+            if header is None:
+                if not whole:
+                    break
+                header = record
+                if "id" not in header:
+                    raise BatchOutputError(f"{path} is not a batch output (no `id` column); write to a new --output file.")
+            elif not whole or len(record) != len(header):
+                break  # a torn last record
+            else:
+                done[record[header.index("id")]] = dict(zip(header, record))
+            keep = consumed[0]
+    except csv.Error:
+        pass  # end of file inside a quoted field: the last record was torn
+    return done, keep, header
+
+
+def _check_csv_columns(path: Path, existing: list[str] | None, wanted: list[str]) -> list[str]:
+    if existing is None or existing == wanted:
+        return wanted
+    raise BatchOutputError(
+        f"{path} has the columns {existing}, but this input gives {wanted}: resume needs the same input "
+        "fields, so write to a new --output file."
+    )
+
+
+def output_columns(questions: Iterable[Question]) -> list[str]:
+    """Result columns, then every passthrough field in order of first appearance (for CSV headers)."""
+    extra: dict[str, None] = {}
+    for question in questions:
+        extra.update(dict.fromkeys(question.fields))
+    return RESULT_COLUMNS + [name for name in extra if name not in RESULT_COLUMNS]
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did; rows written by earlier runs count only in `skipped`."""
+
+    total: int = 0
+    skipped: int = 0  # already in the output (resume)
+    answered: int = 0  # rows written by this run, errors included
+    errors: int = 0
+    abstained: int = 0
+    routes: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    workers: int = 1
+
+    @property
+    def per_minute(self) -> float:
+        return 60.0 * self.answered / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, row: dict) -> None:
+        self.answered += 1
+        self.errors += bool(row.get("error"))
+        self.abstained += bool(row.get("abstained"))
+        self.routes[row.get("route") or "none"] += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "total": self.total, "skipped": self.skipped, "answered": self.answered, "errors": self.errors,
+            "abstained": self.abstained, "routes": dict(self.routes), "seconds": round(self.seconds, 3),
+            "questions_per_minute": round(self.per_minute, 2), "workers": self.workers,
+        }
+
+
+RowCallback = Callable[[dict, BatchSummary], None]
+
+
+def run_batch(
+    questions: Sequence[Question],
+    output: str | Path,
+    settings: Settings,
+    route: str | None = None,
+    workers: int = 1,
+    app=None,
+    on_row: RowCallback | None = None,
+    retry_errors: bool = False,
+    on_start: Callable[[BatchSummary], None] | None = None,
+) -> BatchSummary:
+    """Answer every question not yet in `output`, appending one row per question as it finishes.
+
+    `app` (one process only) replaces the app built from `settings`; with `workers > 1` each worker
+    process builds its own app from `settings`. `on_start(summary)` is called once the output is read
+    (summary.skipped is known), `on_row(row, summary)` after each write.
+    With `retry_errors`, rows with `error` set are removed first and their questions asked again.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1 (got {workers}).")
+    summary = BatchSummary(total=len(questions), workers=workers)
+    with ResultFile.open(output, output_columns(questions)) as results:
+        if retry_errors:
+            results.drop_error_rows()
+        todo = [q for q in questions if q.id not in results.done]
+        summary.skipped = len(questions) - len(todo)
+        if on_start is not None:
+            on_start(summary)
+        started = time.perf_counter()
+
+        def record(row: dict) -> None:
+            results.write(row)
+            summary.add(row)
+            summary.seconds = time.perf_counter() - started
+            if on_row is not None:
+                on_row(row, summary)
+
+        if todo:
+            if workers == 1 or len(todo) == 1:
+                _answer_in_process(todo, app or _build_app(settings), route, record)
+            else:
+                _answer_in_workers(todo, settings, route, min(workers, len(todo)), record)
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _build_app(settings: Settings):
+    from orchestrator.app import build_app
+
+    return build_app(settings)
+
+
+def _answer_in_process(todo: Sequence[Question], app, route: str | None, record: Callable[[dict], None]) -> None:
+    for question in todo:
+        record(answer_question(app, question, route))
+
+
+# Each worker process keeps its own app in this global, set once by the pool's initializer.
+_worker_app = None
+
+
+def _init_worker(settings_values: dict) -> None:
+    global _worker_app
+    from orchestrator.config import Settings
+
+    _worker_app = _build_app(Settings(**settings_values))
+
+
+def _worker_answer(question: Question, route: str | None) -> dict:
+    return answer_question(_worker_app, question, route)
+
+
+def worker_settings(settings: Settings, workers: int) -> Settings:
+    """Split the cores between the workers unless threads were set explicitly (N llama.cpp contexts)."""
+    if settings.n_threads is not None:
+        return settings
+    return settings.model_copy(update={"n_threads": max(1, settings.threads // workers)})
+
+
+def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str | None, workers: int, record) -> None:
+    """A spawn-started process pool; a question whose worker died is retried once in a fresh pool."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    if route in (None, "docs"):
+        warm_shared_caches(settings)
+    values = worker_settings(settings, workers).model_dump()
+    pending = list(todo)
+    attempts: Counter = Counter()
+    while pending:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(values,))
+        in_flight: dict[Any, Question] = {}
+        broken = False
+        try:
+            while (pending or in_flight) and not broken:
+                # A short queue (two per worker) keeps workers busy while a crash puts little back in the queue.
+                while pending and len(in_flight) < 2 * workers:
+                    question = pending.pop(0)
+                    in_flight[pool.submit(_worker_answer, question, route)] = question
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    question = in_flight.pop(future)
+                    try:
+                        record(future.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        attempts[question.id] += 1
+                        if attempts[question.id] >= 2:
+                            record(error_row(question, "the worker process answering it died twice (out of memory or a crash)", route))
+                        else:
+                            pending.insert(0, question)
+                    except Exception as exc:  # noqa: BLE001 - e.g. a row that cannot be unpickled
+                        record(error_row(question, f"{type(exc).__name__}: {exc}", route))
+            # Questions still in flight when the pool broke go back to the queue.
+            for future, question in in_flight.items():
+                pending.insert(0, question)
+        finally:
+            pool.shutdown(wait=not broken, cancel_futures=True)
+
+
+def warm_shared_caches(settings: Settings) -> None:
+    """Build the on-disk caches (keyword index, router vectors) once, before several processes race to."""
+    app = _build_app(settings)
+    if app.retriever is not None:
+        app.retriever.retrieve_with_scores("warm-up")
+    app.semantic_router  # noqa: B018 - computes and caches the router examples' vectors

@@ -169,6 +169,15 @@ def test_solution_that_is_not_a_number_is_reported() -> None:
     assert solve("sqrt(-4)").answer == "sqrt(-4) = 2*I"
 
 
+def test_equations_without_a_finite_closed_form() -> None:
+    periodic = solve("solve sin(x) = 0")
+    assert periodic.answer.startswith("x = 0 or x = pi (≈ 3.14159265358979) (principal solutions; all solutions: x ∈ ")
+    assert equivalent(periodic.answer, ["0", "pi"])
+    quintic = solve("solve x^5 - x + 1 = 0")
+    assert quintic.answer.startswith("x ≈ -1.16730397826142 or x ≈ -0.181232444469875 - 1.08395410131771*I")
+    assert quintic.answer.endswith("(numerical; no closed form)")
+
+
 @pytest.mark.parametrize(
     ("answer", "gold", "expected"),
     [

@@ -1,14 +1,17 @@
 """Latency of the math route without any LLM: detect_math + solve, after the SymPy worker is warm.
 
-    python benchmarks/math_latency.py [--rounds 20]
+    python benchmarks/math_latency.py [--rounds 20] [--questions ../shared/eval/dev/questions.jsonl]
 
 Prints the worker start-up time, then p50/p95/max per group of questions and overall.
 The issue's goal: p50 < 100 ms for plain expressions after load.
+With --questions (JSON lines with `kind`, `question`, `answers`), also scores the `math` questions
+with `equivalent` and counts other questions wrongly detected as math.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -17,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestrator.tools.math import detect_math, shutdown_worker, solve, warm_up  # noqa: E402
+from orchestrator.tools.math import detect_math, equivalent, shutdown_worker, solve, warm_up  # noqa: E402
 
 # Templates get fresh random operands every round, so SymPy's cache cannot answer from memory.
 GROUPS: dict[str, list[str]] = {
@@ -60,9 +63,30 @@ def time_question(question: str) -> tuple[float, float]:
     return detected - started, finished - started
 
 
+def score_questions(path: Path) -> None:
+    """Exact-answer rate on `math` questions and false detections on every other kind."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    math_rows = [row for row in rows if row["kind"] == "math"]
+    right = 0
+    for row in math_rows:
+        problem = detect_math(row["question"])
+        answer = solve(problem).answer if problem else ""
+        if problem and equivalent(answer, row["answers"]):
+            right += 1
+        else:
+            print(f"  wrong: {row['question']!r} -> {answer!r} (gold {row['answers']})")
+    false_positives = [row for row in rows if row["kind"] != "math" and detect_math(row["question"])]
+    for row in false_positives:
+        print(f"  detected as math: {row['question']!r} ({row['kind']})")
+    others = len(rows) - len(math_rows)
+    print(f"math questions exactly right: {right}/{len(math_rows)} ({100 * right / max(1, len(math_rows)):.1f}%)")
+    print(f"other questions detected as math: {len(false_positives)}/{others}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="Timed passes over every question.")
+    parser.add_argument("--questions", type=Path, help="Also score a questions.jsonl file (see above).")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -94,6 +118,8 @@ def main() -> None:
           f"{percentile(everything, 0.95):>10.1f}{max(everything):>10.1f}")
     goal = "met" if statistics.median(plain) < 100 else "NOT met"
     print(f"goal p50 < 100 ms for plain expressions: {goal} ({statistics.median(plain):.1f} ms)")
+    if args.questions:
+        score_questions(args.questions)
     shutdown_worker()
 
 

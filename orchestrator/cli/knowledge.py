@@ -1,0 +1,81 @@
+"""`orchestrator ingest` and `orchestrator collections`: build and list knowledge-base collections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional
+
+import typer
+
+from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
+
+if TYPE_CHECKING:
+    from orchestrator.knowledge.ingest import IngestSummary
+
+
+def register(app: typer.Typer) -> None:
+    """Add the knowledge-base commands to the main app."""
+    app.command("ingest")(ingest)
+    app.command("collections")(collections)
+
+
+@friendly_errors
+def ingest(
+    paths: List[Path] = typer.Argument(..., help="Files or folders (recursed) of .txt .md .html .pdf .json .jsonl."),
+    collection: Optional[str] = typer.Option(None, "--collection", "-c", help="Collection to fill (default: ORCH_COLLECTION)."),
+    prune: bool = typer.Option(False, "--prune", help="Also remove chunks of files that no longer exist."),
+    reset: bool = typer.Option(False, "--reset", help="Delete the collection first (needed after changing the embedding model)."),
+) -> None:
+    """Add documents to a collection; unchanged files cost nothing, changed files replace their chunks."""
+    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.store import open_store_for_settings
+
+    settings = load_settings(collection=collection)
+    with progress_display() as progress:
+        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress)
+        summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
+    print_summary(summary)
+    if summary.skipped and summary.files_ingested == 0:
+        raise typer.Exit(1)
+
+
+def print_summary(summary: IngestSummary) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Ingested into '{summary.collection}' in {summary.seconds:.1f} s", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("Files seen", summary.files_seen),
+        ("Files ingested", summary.files_ingested),
+        ("  of which unchanged", summary.files_unchanged),
+        ("Files skipped", summary.files_skipped),
+        ("Chunks added", summary.chunks_added),
+        ("Chunks unchanged", summary.chunks_unchanged),
+        ("Chunks removed", summary.chunks_removed),
+        ("Chunks in collection", summary.chunks_total),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    console.print(table)
+    for skipped in summary.skipped:
+        err_console.print(f"[yellow]Skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+
+
+@friendly_errors
+def collections() -> None:
+    """List knowledge-base collections with their chunk counts and embedding model."""
+    from rich.table import Table
+
+    from orchestrator.knowledge.store import list_collections
+
+    settings = load_settings()
+    rows = list_collections(settings)
+    if not rows:
+        console.print("No collections yet. Add documents with `orchestrator ingest PATH...`.")
+        return
+    table = Table("Collection", "Chunks", "Embedding model")
+    for row in rows:
+        name = f"{row.name} (default)" if row.name == settings.collection else row.name
+        table.add_row(name, str(row.count), row.embedding_model)
+    console.print(table)

@@ -1,0 +1,386 @@
+"""Ingest files into a knowledge-base collection: load, split, give chunks stable ids, sync the store.
+
+Chunk ids hash the source path and the chunk's text, so ingesting the same files twice adds
+nothing, and a changed file only costs embeddings for its new chunks.
+
+Crash safety (a SIGKILL at any point, then a rerun, converges to the clean result) comes from the
+order of writes: first every new chunk is added (an upsert, so repeating it is harmless), then the
+kept chunks' metadata is refreshed, and only at the very end are stale chunks deleted. A file
+counts as up to date only when *all* of its stored chunks carry its current sha256 and splitter
+settings *and* their number equals the `chunk_count` they record; any half-finished state fails
+that test and the file is simply processed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from orchestrator.errors import ConfigError, OrchestratorError
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+    from orchestrator.knowledge.store import KnowledgeStore
+
+# progress(stage, done, total); total 0 means unknown.
+Progress = Callable[[str, int, int], None]
+
+EMBED_BATCH = 32  # chunks per embedding call: enough to batch well, small enough for steady progress
+
+
+class UnreadableFileError(OrchestratorError):
+    """A file could not be read or parsed; ingest reports it and moves on."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A piece of a file that is split on its own: a PDF page, a JSON record, or the whole text."""
+
+    text: str
+    page: int | None = None  # 1-based PDF page number
+    record: int | None = None  # 0-based JSON array index / JSONL line index
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    metadata: dict
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run did; `orchestrator ingest` prints it as a table."""
+
+    collection: str
+    files_seen: int = 0
+    files_ingested: int = 0  # files whose chunks are now in the store (new, changed or unchanged)
+    files_unchanged: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_unchanged: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+
+    @property
+    def files_skipped(self) -> int:
+        return len(self.skipped)
+
+
+# --- loaders ---------------------------------------------------------------------------------
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def load_text(path: Path) -> list[Section]:
+    return [Section(_read_utf8(path))]
+
+
+def load_html(path: Path) -> list[Section]:
+    """Visible text of an HTML page (BeautifulSoup with the stdlib parser, which never raises on bad markup)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_bytes(), "html.parser")
+    for element in soup(["script", "style", "noscript", "template", "svg"]):
+        element.decompose()
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    return [Section("\n".join(line for line in lines if line))]
+
+
+def load_pdf(path: Path) -> list[Section]:
+    """One section per page, so every chunk can cite its page number."""
+    from pypdf import PdfReader
+
+    # pypdf raises many exception types on damaged files (PdfReadError, KeyError, ValueError,
+    # struct errors...); any of them means "this PDF cannot be read", which is what we report.
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UnreadableFileError("the PDF is encrypted with a password")
+        return [
+            Section(page.extract_text() or "", page=number)
+            for number, page in enumerate(reader.pages, start=1)
+        ]
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see comment above
+        raise UnreadableFileError(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
+
+
+def _json_strings(value: object) -> Iterable[str]:
+    """Every string leaf of a JSON value, depth first, in document order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+
+
+def _json_record_section(record: object, index: int | None) -> Section:
+    return Section("\n\n".join(text.strip() for text in _json_strings(record) if text.strip()), record=index)
+
+
+def load_json(path: Path) -> list[Section]:
+    """A top-level array gives one section per record; anything else is one section."""
+    try:
+        data = json.loads(_read_utf8(path))
+    except json.JSONDecodeError as exc:
+        raise UnreadableFileError(f"invalid JSON (line {exc.lineno}: {exc.msg})") from None
+    if isinstance(data, list):
+        return [_json_record_section(record, index) for index, record in enumerate(data)]
+    return [_json_record_section(data, None)]
+
+
+def load_jsonl(path: Path) -> list[Section]:
+    """One section per non-empty line; one bad line makes the whole file unreadable."""
+    sections = []
+    for number, line in enumerate(_read_utf8(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            sections.append(_json_record_section(json.loads(line), number - 1))
+        except json.JSONDecodeError as exc:
+            raise UnreadableFileError(f"invalid JSON on line {number} ({exc.msg})") from None
+    return sections
+
+
+LOADERS: dict[str, Callable[[Path], list[Section]]] = {
+    ".txt": load_text,
+    ".md": load_text,
+    ".markdown": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".json": load_json,
+    ".jsonl": load_jsonl,
+}
+
+
+def load_file(path: Path) -> list[Section]:
+    """Load a supported file into sections; raise UnreadableFileError with the reason otherwise."""
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise UnreadableFileError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+    try:
+        return loader(path)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be read ({exc.strerror or exc})") from None
+
+
+# --- splitting and ids -----------------------------------------------------------------------
+
+
+def splitter_signature(settings: Settings) -> str:
+    """Stored with each chunk, so changing chunk settings re-splits files on the next ingest."""
+    return f"recursive:{settings.chunk_size}:{settings.chunk_overlap}"
+
+
+def _splitter(path: Path, settings: Settings):
+    from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+    if settings.chunk_overlap >= settings.chunk_size:
+        raise ConfigError(
+            f"chunk_overlap ({settings.chunk_overlap}) must be smaller than chunk_size ({settings.chunk_size}); "
+            "change ORCH_CHUNK_OVERLAP or ORCH_CHUNK_SIZE."
+        )
+    options = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
+    if path.suffix.lower() in (".md", ".markdown"):
+        return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
+    return RecursiveCharacterTextSplitter(**options)
+
+
+def chunk_id(source: str, text: str, occurrence: int = 0) -> str:
+    """sha256 of source path and chunk text; `occurrence` tells identical chunks of one file apart."""
+    key = f"{source}\0{text}" if occurrence == 0 else f"{source}\0{text}\0#{occurrence}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+
+
+def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, settings: Settings) -> list[Chunk]:
+    """Split sections into chunks with ids and metadata (chunk_index/chunk_count count the whole file)."""
+    splitter = _splitter(path, settings)
+    pieces = []
+    for section in sections:
+        if not section.text.strip():
+            continue
+        for doc in splitter.create_documents([section.text]):
+            pieces.append((doc.page_content, doc.metadata.get("start_index"), section))
+    seen: dict[str, int] = defaultdict(int)
+    chunks = []
+    for index, (text, start, section) in enumerate(pieces):
+        occurrence = seen[text]
+        seen[text] += 1
+        metadata = {
+            **file_metadata,
+            "chunk_index": index,
+            "chunk_count": len(pieces),
+            "start_index": start,
+            "page": section.page,
+            "record": section.record,
+        }
+        chunks.append(Chunk(chunk_id(file_metadata["source"], text, occurrence), text, metadata))
+    return chunks
+
+
+# --- finding files ---------------------------------------------------------------------------
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def discover_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[SkippedFile]]:
+    """Expand folders (recursively, skipping hidden entries and unsupported types) into files."""
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise ConfigError(f"{given} does not exist; check the path given to `orchestrator ingest`.")
+        if path.is_dir():
+            root = path.resolve()
+            found = (
+                p.resolve()
+                for p in sorted(root.rglob("*"))
+                if p.is_file() and p.suffix.lower() in LOADERS and not _is_hidden(p, root)
+            )
+            files.extend(found)
+        elif path.suffix.lower() in LOADERS:
+            files.append(path.resolve())
+        else:
+            skipped.append(SkippedFile(str(path), f"unsupported file type {path.suffix or '(none)'}"))
+    unique = list(dict.fromkeys(files))  # a file named twice (or inside two given folders) counts once
+    return unique, skipped
+
+
+# --- syncing the store -----------------------------------------------------------------------
+
+
+def _file_metadata(path: Path, data: bytes) -> dict:
+    return {
+        "source": str(path),
+        "file_name": path.name,
+        "file_type": path.suffix.lower().lstrip("."),
+        "file_sha256": hashlib.sha256(data).hexdigest(),
+        "file_mtime": path.stat().st_mtime,
+    }
+
+
+def _is_current(stored: dict[str, dict], file_sha256: str, signature: str) -> bool:
+    """True when the stored chunks are exactly one complete, finished ingest of this file version."""
+    if not stored:
+        return False
+    return all(
+        meta.get("file_sha256") == file_sha256
+        and meta.get("splitter") == signature
+        and meta.get("chunk_count") == len(stored)
+        for meta in stored.values()
+    )
+
+
+@dataclass
+class _Plan:
+    to_add: list[Chunk] = field(default_factory=list)
+    to_refresh: list[Chunk] = field(default_factory=list)  # kept chunks whose metadata changes
+    to_delete: list[str] = field(default_factory=list)
+
+
+def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _Plan, summary: IngestSummary) -> None:
+    """Decide what one file needs; record skips in the summary. The store is not touched here."""
+    signature = splitter_signature(settings)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        summary.skipped.append(SkippedFile(str(path), f"cannot be read ({exc.strerror or exc})"))
+        return
+    file_metadata = {**_file_metadata(path, data), "splitter": signature}
+    if _is_current(stored, file_metadata["file_sha256"], signature):
+        summary.files_ingested += 1
+        summary.files_unchanged += 1
+        summary.chunks_unchanged += len(stored)
+        return
+    try:
+        chunks = split_file(path, load_file(path), file_metadata, settings)
+    except UnreadableFileError as exc:
+        # Keep whatever an earlier, readable version of the file put in the store.
+        summary.skipped.append(SkippedFile(str(path), str(exc)))
+        return
+    new_ids = {chunk.id for chunk in chunks}
+    plan.to_delete.extend(chunk_id for chunk_id in stored if chunk_id not in new_ids)
+    if not chunks:
+        summary.skipped.append(SkippedFile(str(path), "no extractable text (a scanned PDF needs OCR first)"))
+        return
+    for chunk in chunks:
+        (plan.to_refresh if chunk.id in stored else plan.to_add).append(chunk)
+    summary.chunks_unchanged += sum(1 for chunk in chunks if chunk.id in stored)
+    summary.files_ingested += 1
+
+
+def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
+    return [source for source in by_source if not Path(source).exists()]
+
+
+def ingest_paths(
+    paths: Sequence[str | Path],
+    store: KnowledgeStore,
+    settings: Settings,
+    progress: Progress | None = None,
+    prune: bool = False,
+) -> IngestSummary:
+    """Bring `store` in line with the files under `paths`; see the module docstring for the guarantees.
+
+    With `prune`, chunks of files that no longer exist are removed as well.
+    """
+    started = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    summary = IngestSummary(collection=store.name)
+    files, summary.skipped = discover_files(paths)
+    summary.files_seen = len(files) + len(summary.skipped)
+
+    by_source: dict[str, dict[str, dict]] = defaultdict(dict)
+    for chunk_id_, metadata in store.metadata_by_id().items():
+        by_source[str(metadata.get("source", ""))][chunk_id_] = metadata
+
+    plan = _Plan()
+    for done, path in enumerate(files, start=1):
+        _plan_file(path, by_source.get(str(path), {}), settings, plan, summary)
+        report("Reading files", done, len(files))
+    if prune:
+        for source in _vanished_sources(by_source):
+            plan.to_delete.extend(by_source[source])
+
+    # Order matters for crash safety: add, then refresh metadata, then delete (module docstring).
+    total = len(plan.to_add)
+    report("Embedding chunks", 0, total)
+    for start in range(0, total, EMBED_BATCH):
+        batch = plan.to_add[start : start + EMBED_BATCH]
+        store.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
+        report("Embedding chunks", start + len(batch), total)
+    store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
+    to_delete = list(dict.fromkeys(plan.to_delete))
+    store.delete(to_delete)
+
+    summary.chunks_added = total
+    summary.chunks_removed = len(to_delete)
+    summary.chunks_total = store.count()
+    summary.seconds = time.perf_counter() - started
+    return summary

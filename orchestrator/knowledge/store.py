@@ -1,0 +1,367 @@
+"""Persistent knowledge-base collections in Chroma, through `langchain-chroma`.
+
+This is the only module that imports chromadb or langchain_chroma. Two rules hold everywhere:
+
+* Chroma's own default embedding function (which downloads an ONNX model) is never invoked: every
+  collection is created and opened with `embedding_function=None`, and vectors always come from our
+  LangChain `Embeddings`, so Chroma is only ever handed ready-made vectors.
+* A collection remembers which embedding model built it (name, sha256, size, dimension in the
+  collection metadata). Opening it with another model is refused, because vectors from two models
+  are not comparable and the search would silently return nonsense.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+from orchestrator.errors import ConfigError, OrchestratorError
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+
+    from orchestrator.config import Settings
+
+CHROMA_DIRNAME = "chroma"
+BM25_DIRNAME = "bm25"
+# Chroma's rule for collection names (checked here so the message can say what to change).
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+# Cosine distance, so 1 - distance is the cosine similarity our relevance scores are built on.
+_COLLECTION_CONFIGURATION = {"hnsw": {"space": "cosine"}}
+_GET_PAGE = 5000  # rows per Collection.get call when reading a whole collection
+
+
+class KnowledgeStoreError(OrchestratorError):
+    """The knowledge-base store cannot be opened or used as asked."""
+
+
+@dataclass(frozen=True)
+class EmbeddingModelId:
+    """Which embedding model built a collection: vectors of different models never mix."""
+
+    name: str
+    sha256: str
+    size: int
+    dimension: int
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "embedding_model": self.name,
+            "embedding_sha256": self.sha256,
+            "embedding_size": self.size,
+            "embedding_dimension": self.dimension,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any] | None) -> EmbeddingModelId | None:
+        metadata = metadata or {}
+        try:
+            return cls(
+                name=str(metadata["embedding_model"]),
+                sha256=str(metadata["embedding_sha256"]),
+                size=int(metadata["embedding_size"]),
+                dimension=int(metadata["embedding_dimension"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def same_model(self, other: EmbeddingModelId) -> bool:
+        """Same weights and dimension (the file name may differ)."""
+        return (self.sha256, self.size, self.dimension) == (other.sha256, other.size, other.dimension)
+
+    def describe(self) -> str:
+        return f"{self.name} (dim {self.dimension}, sha256 {self.sha256[:12]})"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One row of `orchestrator collections`."""
+
+    name: str
+    count: int
+    embedding_model: str
+
+
+def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingModelId:
+    """Identify an embedding model by its file's sha256 and size, and the dimension it produces."""
+    digest = hashlib.sha256()
+    with model_path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    dimension = len(embeddings.embed_query("dimension probe"))
+    return EmbeddingModelId(model_path.stem, digest.hexdigest(), model_path.stat().st_size, dimension)
+
+
+def chroma_dir(settings: Settings) -> Path:
+    """Where Chroma keeps its persistent files."""
+    return settings.data_dir / CHROMA_DIRNAME
+
+
+def validate_collection_name(name: str) -> str:
+    if not _COLLECTION_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit (for example `--collection my-notes`)."
+        )
+    return name
+
+
+def _recovery_hint(path: Path) -> str:
+    return (
+        f"Move it aside and ingest your documents again, e.g. `mv {path} {path}.broken` then "
+        "`orchestrator ingest PATH...`. Nothing was deleted."
+    )
+
+
+@contextmanager
+def _chroma_errors(path: Path, action: str) -> Iterator[None]:
+    """Turn Chroma/SQLite failures into an error that says how to recover; never rebuild silently."""
+    import sqlite3
+
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except OrchestratorError:
+        raise
+    except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
+        raise KnowledgeStoreError(
+            f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {exc}). "
+            "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path)
+        ) from exc
+
+
+def _client(path: Path):
+    """A persistent Chroma client with telemetry off (the app is offline-first)."""
+    import sqlite3
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from chromadb.errors import ChromaError
+
+    path.mkdir(parents=True, exist_ok=True)
+    with _chroma_errors(path, "be opened"):
+        try:
+            client = chromadb.PersistentClient(
+                path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            )
+            client.heartbeat()
+            return client
+        except (ChromaError, sqlite3.DatabaseError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            # After a first failed open, chromadb 1.5's cleanup raises AttributeError on the next
+            # attempt for the same path; any failure here means "cannot open this directory".
+            raise ChromaError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _collection_names(client, path: Path) -> list[str]:
+    with _chroma_errors(path, "list its collections"):
+        return [collection.name for collection in client.list_collections()]
+
+
+def list_collections(settings: Settings) -> list[CollectionInfo]:
+    """Every collection with its chunk count and the embedding model that built it."""
+    path = chroma_dir(settings)
+    if not (path / "chroma.sqlite3").exists():
+        return []
+    client = _client(path)
+    rows = []
+    with _chroma_errors(path, "read its collections"):
+        for name in sorted(_collection_names(client, path)):
+            collection = client.get_collection(name, embedding_function=None)
+            model = EmbeddingModelId.from_metadata(collection.metadata)
+            rows.append(CollectionInfo(name, collection.count(), model.describe() if model else "unknown"))
+    return rows
+
+
+def delete_collection(settings: Settings, name: str) -> bool:
+    """Delete a collection and its keyword index; False when it did not exist."""
+    path = chroma_dir(settings)
+    client = _client(path)
+    existed = validate_collection_name(name) in _collection_names(client, path)
+    if existed:
+        with _chroma_errors(path, f"delete collection {name!r}"):
+            client.delete_collection(name)
+    shutil.rmtree(settings.data_dir / BM25_DIRNAME / name, ignore_errors=True)
+    return existed
+
+
+def open_store(
+    settings: Settings,
+    embeddings: Embeddings,
+    model_id: EmbeddingModelId,
+    collection: str | None = None,
+    reset: bool = False,
+) -> KnowledgeStore:
+    """Open (creating if needed) a collection built with `model_id`; refuse one built with another model.
+
+    `reset=True` deletes the collection first, which is how a user switches embedding models.
+    """
+    from langchain_chroma import Chroma
+
+    name = validate_collection_name(collection or settings.collection)
+    path = chroma_dir(settings)
+    if reset:
+        delete_collection(settings, name)
+    client = _client(path)
+    if name in _collection_names(client, path):
+        with _chroma_errors(path, f"open collection {name!r}"):
+            existing = client.get_collection(name, embedding_function=None)
+        _check_model(name, existing.metadata, model_id)
+    with _chroma_errors(path, f"open collection {name!r}"):
+        vectorstore = Chroma(
+            collection_name=name,
+            embedding_function=embeddings,
+            client=client,
+            collection_metadata=model_id.as_metadata(),
+            collection_configuration=_COLLECTION_CONFIGURATION,  # type: ignore[arg-type]
+        )
+    return KnowledgeStore(vectorstore, embeddings, model_id, name, path, settings.data_dir / BM25_DIRNAME / name)
+
+
+def open_store_for_settings(
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None
+) -> KnowledgeStore:
+    """Open a collection with the configured embedding model (pulling it on first use)."""
+    from orchestrator.llm import embeddings_model
+    from orchestrator.models import resolve_model
+
+    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
+    embeddings = embeddings_model(settings=settings, model_path=model_path)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset)
+
+
+def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> None:
+    stored = EmbeddingModelId.from_metadata(metadata)
+    if stored is not None and stored.same_model(wanted):
+        return
+    built_with = stored.describe() if stored else "an unknown embedding model"
+    raise KnowledgeStoreError(
+        f"Collection {name!r} was built with {built_with}, but the configured embedding model is "
+        f"{wanted.describe()}. Vectors of different models cannot be compared: re-ingest with "
+        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL back."
+    )
+
+
+class KnowledgeStore:
+    """One Chroma collection plus the bookkeeping ingest and retrieval need.
+
+    `generation` increases on every write in this process, so a retriever can tell when its
+    keyword index is stale without asking Chroma.
+    """
+
+    def __init__(
+        self,
+        vectorstore: Any,
+        embeddings: Embeddings,
+        model_id: EmbeddingModelId,
+        name: str,
+        path: Path,
+        keyword_index_dir: Path,
+    ) -> None:
+        self.vectorstore = vectorstore  # a langchain_chroma.Chroma
+        self.embeddings = embeddings
+        self.model_id = model_id
+        self.name = name
+        self.path = path
+        self.keyword_index_dir = keyword_index_dir
+        self.generation = 0
+
+    @property
+    def _collection(self):
+        return self.vectorstore._collection
+
+    def count(self) -> int:
+        with _chroma_errors(self.path, "count chunks"):
+            return self._collection.count()
+
+    def add(self, texts: Sequence[str], metadatas: Sequence[dict], ids: Sequence[str]) -> None:
+        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless)."""
+        if not ids:
+            return
+        with _chroma_errors(self.path, "add chunks"):
+            self.vectorstore.add_texts(list(texts), metadatas=[_clean(m) for m in metadatas], ids=list(ids))
+        self.generation += 1
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
+        """Rewrite chunks' metadata without re-embedding them."""
+        if not ids:
+            return
+        with _chroma_errors(self.path, "update chunk metadata"):
+            for start in range(0, len(ids), _GET_PAGE):
+                self._collection.update(
+                    ids=list(ids[start : start + _GET_PAGE]),
+                    metadatas=[_clean(m) for m in metadatas[start : start + _GET_PAGE]],
+                )
+        self.generation += 1
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with _chroma_errors(self.path, "delete chunks"):
+            for start in range(0, len(ids), _GET_PAGE):
+                self._collection.delete(ids=list(ids[start : start + _GET_PAGE]))
+        self.generation += 1
+
+    def metadata_by_id(self) -> dict[str, dict]:
+        """Every chunk id with its metadata (what ingest compares files against)."""
+        return {chunk_id: metadata for chunk_id, metadata, _ in self._scan(include=["metadatas"])}
+
+    def texts_by_id(self) -> dict[str, str]:
+        """Every chunk id with its text (what the keyword index is built from)."""
+        return {chunk_id: text for chunk_id, _, text in self._scan(include=["documents"])}
+
+    def fingerprint(self) -> str:
+        """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""
+        digest = hashlib.sha256()
+        for chunk_id in sorted(chunk_id for chunk_id, _, _ in self._scan(include=[])):
+            digest.update(chunk_id.encode() + b"\n")
+        return digest.hexdigest()
+
+    def _scan(self, include: list[str]) -> Iterator[tuple[str, dict, str]]:
+        with _chroma_errors(self.path, "read chunks"):
+            offset = 0
+            while True:
+                page = self._collection.get(include=include, limit=_GET_PAGE, offset=offset)
+                ids = page["ids"]
+                metadatas = page.get("metadatas") or [{}] * len(ids)
+                documents = page.get("documents") or [""] * len(ids)
+                yield from zip(ids, (m or {} for m in metadatas), documents)
+                if len(ids) < _GET_PAGE:
+                    return
+                offset += len(ids)
+
+    def vector_search(self, query_embedding: Sequence[float], k: int) -> list[tuple[Document, float]]:
+        """The k nearest chunks with their cosine similarity to the query (1 - cosine distance)."""
+        with _chroma_errors(self.path, "search"):
+            hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(list(query_embedding), k=k)
+        # With the cosine space, the raw value Chroma returns here is the cosine *distance*.
+        return [(doc, 1.0 - distance) for doc, distance in hits]
+
+    def documents(self, ids: Sequence[str]) -> list[Document]:
+        """Chunks by id, in the order asked (missing ids are left out)."""
+        if not ids:
+            return []
+        with _chroma_errors(self.path, "read chunks"):
+            found = {doc.id: doc for doc in self.vectorstore.get_by_ids(list(ids))}
+        return [found[i] for i in ids if i in found]
+
+    def embeddings_of(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors by id, so scores can be computed for keyword-only hits."""
+        if not ids:
+            return {}
+        with _chroma_errors(self.path, "read vectors"):
+            page = self._collection.get(ids=list(ids), include=["embeddings"])
+        return {chunk_id: list(vector) for chunk_id, vector in zip(page["ids"], page["embeddings"])}
+
+
+def _clean(metadata: dict) -> dict:
+    """Chroma accepts str/int/float/bool values only; None means 'absent' (e.g. no page number)."""
+    return {key: value for key, value in metadata.items() if value is not None}

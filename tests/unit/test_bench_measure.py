@@ -105,8 +105,9 @@ def test_generation_timer_measures_tokens_and_first_token():
     assert list(timer.wrap(["a", "b", "c", "d"])) == ["a", "b", "c", "d"]
     stats = timer.stats
     assert (stats.tokens, stats.seconds, stats.time_to_first_token) == (4, 1.0, 0.5)
-    assert stats.tokens_per_second == 4.0
-    assert stats.summary() == "4 tokens in 1.00 s (4.0 tok/s, first token 0.50 s)"
+    assert stats.tokens_per_second == 6.0  # 3 tokens after the first, in the 0.5 s after it
+    assert stats.summary() == "4 tokens in 1.00 s (6.0 tok/s, first token 0.50 s)"
+    assert measure.GenerationStats(tokens=10, seconds=2.0).tokens_per_second == 5.0
 
 
 def test_spread_reports_median_and_range():

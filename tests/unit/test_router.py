@@ -94,3 +94,13 @@ def test_weak_signals_are_undecided():
 def test_decision_records_scores():
     decision = decide(signals(docs_score=0.3, semantic={"web": 0.5, "factual": 0.3}), THRESHOLD)
     assert decision.as_dict()["scores"]["docs_score"] == 0.3
+
+
+def test_time_word_inside_a_task_is_not_a_news_question():
+    from orchestrator.chains.router import Signals
+
+    task = Signals.for_question("Please rephrase: the meeting got moved to next week.", None, {"factual": 0.22, "chat": 0.19})
+    assert task.time_cues == ["next"] and not task.is_question
+    assert decide(task, THRESHOLD).route != "web"
+    news = Signals.for_question("Tell me the latest news about Mars rovers", None, {"factual": 0.3, "web": 0.3})
+    assert decide(news, THRESHOLD).route == "web"

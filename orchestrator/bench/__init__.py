@@ -125,8 +125,12 @@ def run_bench(
     progress: Progress | None = None,
     command: str = "",
     text_path: str = "",
+    gguf_cache: Any = None,
 ) -> BenchReport:
-    """Measure every (name, validated path) model; `base` (default: the first) is the KLD reference."""
+    """Measure every (name, validated path) model; `base` (default: the first) is the KLD reference.
+
+    `gguf_cache` (orchestrator.models.info_cache(settings)) saves re-parsing the GGUF headers.
+    """
     import time
     from datetime import datetime, timezone
 
@@ -142,7 +146,7 @@ def run_bench(
     base = next((model for model in models if Path(model[1]) == Path(base[1])), base)
     started = time.perf_counter()
     steps = _Steps(progress, total=1 + len(_quality_order(models, base)) + options.repeats * len(models))
-    results = [ModelResult(name, str(path), model_footprint(inspect_gguf(path))) for name, path in models]
+    results = [ModelResult(name, str(path), model_footprint(inspect_gguf(path, gguf_cache))) for name, path in models]
     for result in results:
         result.is_base = Path(result.path) == Path(base[1])
 

@@ -42,7 +42,14 @@ class GenerationStats:
 
     @property
     def tokens_per_second(self) -> float:
-        """Generated tokens per second over the whole answer (0 when nothing was timed)."""
+        """Decode speed: tokens after the first over the time after the first, as the bench's gen tok/s.
+
+        Without a first-token time (or with one token) it falls back to tokens / seconds; 0 when untimed.
+        """
+        if self.time_to_first_token is not None and self.tokens > 1:
+            span = self.seconds - self.time_to_first_token
+            if span > 0:
+                return (self.tokens - 1) / span
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:

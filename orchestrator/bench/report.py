@@ -245,3 +245,4 @@ def _speed_panel(axis, models: list[Any], base: str) -> None:
     axis.grid(alpha=0.3)
     axis.legend(loc="upper right", fontsize=8)
     axis.margins(x=0.25, y=0.25)
+    axis.set_xlim(left=0)

@@ -29,7 +29,7 @@ def bench(
     peak RSS, perplexity and KL divergence against a base model, and memory-bandwidth utilisation."""
     from orchestrator.bench import BenchOptions, default_text_path, read_text_file, run_bench
     from orchestrator.bench.report import table_rows, write_reports
-    from orchestrator.models import resolve_model
+    from orchestrator.models import info_cache, resolve_model
 
     settings = load_settings(n_threads=threads)
     text_path = text or default_text_path()
@@ -40,7 +40,7 @@ def bench(
         options = BenchOptions(repeats=repeats, ppl_ctx=ctx, max_chunks=chunks, n_threads=settings.threads)
         report = run_bench(
             resolved, body, base=base_model, options=options, progress=progress,
-            command=_command_line(), text_path=str(text_path),
+            command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings),
         )
     paths = write_reports(report, output)
     _print_summary(report, table_rows(report))
@@ -56,6 +56,16 @@ def _resolve_unique(models: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
         seen.add(path)
         unique.append((Path(name).stem if name.endswith(".gguf") else name, path))
     return unique
+
+
+def _shown_path(path: Path) -> str:
+    """The text's path relative to the project when it is the shipped one, so reports are portable."""
+    from orchestrator.config import PROJECT_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _command_line() -> str:

@@ -764,10 +764,31 @@ def handle_request(request: dict) -> dict:
         return {"ok": False, "kind": "failed", "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def _exit_when_orphaned(poll_s: float = 0.5) -> None:
+    """Exit if the parent dies mid-computation (stdin EOF is only seen between requests).
+
+    A polling thread rather than PR_SET_PDEATHSIG, which fires when the *thread* that started the
+    worker exits, and the tool may be first called from a short-lived thread.
+    """
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def serve(stdin=None, stdout=None) -> None:
     """Serve requests until stdin closes (the parent exited or closed the pipe)."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
+    _exit_when_orphaned()
     import sympy  # noqa: F401 - imported once, before the first request, so requests are fast
 
     memory = int(sys.argv[1]) if len(sys.argv) > 1 else WORKER_MEMORY_BYTES

@@ -287,6 +287,31 @@ def test_memory_exhaustion_in_the_worker_reads_as_too_large(monkeypatch: pytest.
                         "error": "it needs more memory than the math worker may use"}
 
 
+def test_worker_exits_when_its_parent_is_killed_mid_computation(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        from orchestrator.tools import math
+        math.solve("1+1")
+        print(math._worker().pid, flush=True)
+        math.solve("expand (x+1)**100000", timeout_s=600)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=tmp_path, env=env)
+    assert parent.stdout is not None
+    worker_pid = int(parent.stdout.readline())
+    time.sleep(0.5)
+    assert Path(f"/proc/{worker_pid}").exists()  # busy expanding
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker_pid}").exists()
+
+
 def test_plain_expressions_are_fast_after_warm_up() -> None:
     solve("1+1")
     started = time.monotonic()

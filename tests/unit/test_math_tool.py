@@ -28,6 +28,15 @@ from orchestrator.tools.math import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+def process_alive(pid: int | str) -> bool:
+    """True while a process runs; a zombie (exited, not yet reaped by init) counts as gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return "\nState:\tZ" not in status
+
+
 @pytest.mark.parametrize(
     ("question", "kind", "answer"),
     [
@@ -255,9 +264,9 @@ def test_worker_exits_with_the_interpreter(tmp_path: Path) -> None:
     answer, pid = done.stdout.split("\n")[:2]
     assert answer == "2 + 2 = 4"
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not Path(f"/proc/{pid}").exists()
+    assert not process_alive(pid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads Linux /proc")
@@ -302,14 +311,14 @@ def test_worker_exits_when_its_parent_is_killed_mid_computation(tmp_path: Path) 
     assert parent.stdout is not None
     worker_pid = int(parent.stdout.readline())
     time.sleep(0.5)
-    assert Path(f"/proc/{worker_pid}").exists()  # busy expanding
+    assert process_alive(worker_pid)  # busy expanding
     parent.kill()
     parent.wait()
     parent.stdout.close()
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+    while process_alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not Path(f"/proc/{worker_pid}").exists()
+    assert not process_alive(worker_pid)
 
 
 def test_plain_expressions_are_fast_after_warm_up() -> None:

@@ -19,10 +19,12 @@ def answer_from_web(question: str, answer: Answer, search: Callable, chat_model,
     """Search; answer only from the results. Without results, abstain rather than use model memory."""
     from orchestrator.tools.web_search import SearchUnavailable, format_results_for_prompt, results_to_sources
 
+    started = time.perf_counter()
     try:
         results = search(question)
     except SearchUnavailable as exc:
-        answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc)})
+        seconds = round(time.perf_counter() - started, 3)
+        answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds})
         answer.abstained = True
         answer.answer = (
             f"I can't verify current facts right now: web search is unavailable ({exc}). "
@@ -31,7 +33,7 @@ def answer_from_web(question: str, answer: Answer, search: Callable, chat_model,
         yield answer.answer
         return
     sources = results_to_sources(results)
-    answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources})
+    answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources, "seconds": round(time.perf_counter() - started, 3)})
     chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model
     today = dt.date.today().isoformat()
     raw = collect(answer, chain.stream({"context": format_results_for_prompt(results), "question": question, "today": today}), time.perf_counter())

@@ -39,6 +39,13 @@ class OrchestratorApp(Runnable[dict, Answer]):
 
     invoke() returns an Answer; stream() yields text, then the Answer. Components load on first use;
     pass chat_model, embeddings, retriever or search to replace them (tests inject fakes this way).
+
+    >>> app = build_app()
+    >>> answer = app.invoke({"question": "What is 40366 / 439?"})
+    >>> answer.route, answer.answer
+    ('math', '40366/439 = 91.9498861047836 (exact: 40366/439)')
+    >>> (app | (lambda a: a.route)).invoke({"question": "/math 2**10"})
+    'math'
     """
 
     def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Callable | None = None):
@@ -47,6 +54,16 @@ class OrchestratorApp(Runnable[dict, Answer]):
         self._embeddings = embeddings
         self._retriever = retriever
         self._search = search
+        self._warm_math_worker()
+
+    @staticmethod
+    def _warm_math_worker() -> None:
+        """Start the SymPy worker process in the background, so the first math answer is fast."""
+        import threading
+
+        from orchestrator.tools.math import warm_up
+
+        threading.Thread(target=warm_up, name="math-warm-up", daemon=True).start()
 
     # --- components, loaded lazily ---
 
@@ -225,6 +242,34 @@ class OrchestratorApp(Runnable[dict, Answer]):
             result = item
         assert isinstance(result, Answer)
         return result
+
+    # One llama.cpp context must not run two generations at once, so batches run in order here;
+    # `orchestrator batch --workers N` gets concurrency from N processes instead.
+    def batch(self, inputs: list, config=None, *, return_exceptions: bool = False, **kwargs: Any) -> list:
+        configs = config if isinstance(config, list) else [config] * len(inputs)
+        results = []
+        for item, item_config in zip(inputs, configs):
+            try:
+                results.append(self.invoke(item, item_config, **kwargs))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                results.append(exc)
+        return results
+
+    async def abatch(self, inputs: list, config=None, *, return_exceptions: bool = False, **kwargs: Any) -> list:
+        import asyncio
+
+        return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def astream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any):
+        """Async streaming: the sync stream, advanced in a worker thread so the event loop stays free."""
+        import asyncio
+
+        iterator = iter(self.stream(input, config, **kwargs))
+        done = object()
+        while (item := await asyncio.to_thread(next, iterator, done)) is not done:
+            yield item
 
 
 def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:

@@ -15,11 +15,13 @@ def answer_math(question: str, answer: Answer, timeout_s: float, chat_model_fact
     """Solve a recognised expression directly; a word problem is translated by the LLM first."""
     from orchestrator.tools.math import detect_math, solve, solve_word_problem
 
-    problem = detect_math(question) or detect_math(f"/math {question}")
+    problem = detect_math(question)
+    if problem is None and not (chat_model_factory and translate_prompt):
+        problem = detect_math(f"/math {question}")  # forced: solve() then says why it was rejected
     if problem is not None:
         result = solve(problem, timeout_s=timeout_s)
         answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
-    elif chat_model_factory is not None and translate_prompt:
+    else:
         chain = ChatPromptTemplate.from_messages([("human", translate_prompt)]) | chat_model_factory()
 
         def translate(text: str) -> str:
@@ -27,11 +29,6 @@ def answer_math(question: str, answer: Answer, timeout_s: float, chat_model_fact
 
         result = solve_word_problem(question, translate, timeout_s=timeout_s)
         answer.tool_calls.append({"tool": "math", "input": result.expression, "output": result.model_dump(mode="json"), "translated_by": "llm"})
-    else:
-        answer.error = "This does not look like a math expression I can evaluate."
-        answer.answer = answer.error
-        yield answer.answer
-        return
     if result.error:
         answer.error = result.error
         answer.answer = f"I could not compute that: {result.error}"

@@ -1,0 +1,239 @@
+"""Hybrid retrieval: vector similarity (Chroma) plus BM25 keywords (bm25s), fused by reciprocal rank fusion.
+
+Ranking and relevance are kept apart on purpose:
+
+* Ranking uses reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009):
+  rrf(d) = sum over rankers of 1 / (rrf_k + rank(d)), with rank 1-based and rrf_k = 60 as in the
+  paper. RRF needs no score normalisation, which BM25 scores (unbounded, corpus-dependent) lack.
+* Relevance, `metadata["score"]` in 0..1, is the cosine similarity between the question's and the
+  chunk's embeddings, clipped at 0. It is computed for every returned chunk, keyword-only hits
+  included, so it means the same thing whichever ranker found the chunk. For sentence-embedding
+  models such as all-MiniLM-L6-v2 (trained with a cosine objective) it is comparable across
+  questions, which is what a fixed `relevance_threshold` needs.
+
+The BM25 index is derived data: it is rebuilt from the collection's texts whenever the
+collection's fingerprint (a hash of its content-addressed chunk ids) changes, and cached on disk
+under that fingerprint, so it can never drift out of sync with Chroma.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Sequence
+
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+    from orchestrator.knowledge.store import KnowledgeStore
+
+RRF_K = 60  # Cormack et al. 2009
+# Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused.
+KEYWORD_INDEX_VERSION = "bm25s-en-stop-v1"
+
+Mode = Literal["hybrid", "vector", "bm25"]
+
+
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
+
+
+class KeywordIndex:
+    """A BM25 index over chunk texts, addressed by chunk id."""
+
+    def __init__(self, ids: list[str], bm25: Any) -> None:
+        self.ids = ids
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, texts_by_id: dict[str, str]) -> KeywordIndex:
+        import bm25s
+
+        ids = sorted(texts_by_id)
+        bm25 = bm25s.BM25()
+        if ids:
+            bm25.index(bm25s.tokenize([texts_by_id[i] for i in ids], stopwords="en", show_progress=False), show_progress=False)
+        return cls(ids, bm25)
+
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
+        import numpy as np
+
+        tokens = _tokenize([query])[0]
+        if not self.ids or not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(self.ids[i], float(scores[i])) for i in best if scores[i] > 0]
+
+    def save(self, folder: Path, fingerprint: str) -> None:
+        """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / fingerprint
+        partial = folder / f"{fingerprint}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        (partial / "ids.json").write_text(json.dumps(self.ids))
+        if self.ids:
+            self._bm25.save(str(partial))
+        for stale in folder.iterdir():
+            if stale != partial:
+                shutil.rmtree(stale, ignore_errors=True)
+        os.replace(partial, final)
+
+    @classmethod
+    def load(cls, folder: Path, fingerprint: str) -> KeywordIndex | None:
+        """The cached index for exactly this fingerprint, or None."""
+        import bm25s
+
+        final = folder / fingerprint
+        try:
+            ids = json.loads((final / "ids.json").read_text())
+            return cls(ids, bm25s.BM25.load(str(final)) if ids else bm25s.BM25())
+        except (OSError, ValueError, KeyError):
+            return None  # missing or unreadable cache: the caller rebuilds it
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], rrf_k: int = RRF_K) -> dict[str, float]:
+    """rrf(d) = sum_r 1 / (rrf_k + rank_r(d)), ranks 1-based (Cormack et al. 2009)."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank)
+    return fused
+
+
+class HybridRetriever(BaseRetriever):
+    """Vector + BM25 retrieval over one knowledge-base collection.
+
+    Every returned Document carries metadata `score` (0..1 cosine relevance), `cosine` (unclipped),
+    `vector_rank` / `bm25_rank` (1-based, None when that ranker did not return it), `bm25_score`,
+    `rrf`, `chunk_id` and `page` (None when the source has no pages).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any = Field(description="The KnowledgeStore to search.")
+    k: int = Field(default=4, ge=1, description="Chunks returned per question.")
+    relevance_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    fetch_k: int = Field(default=20, ge=1, description="Candidates each ranker contributes to the fusion.")
+    rrf_k: int = Field(default=RRF_K, ge=1)
+    mode: Mode = "hybrid"
+
+    _keyword_index: KeywordIndex | None = PrivateAttr(default=None)
+    _keyword_generation: int = PrivateAttr(default=-1)
+
+    @classmethod
+    def from_settings(cls, store: KnowledgeStore, settings: Settings, **overrides: Any) -> HybridRetriever:
+        """A retriever using the configured top_k and relevance_threshold."""
+        options = {"k": settings.top_k, "relevance_threshold": settings.relevance_threshold, **overrides}
+        return cls(store=store, **options)
+
+    # --- the public helpers the answer chain and the router use ---
+
+    def retrieve_with_scores(self, question: str, k: int | None = None) -> list[Document]:
+        """The top k chunks by fused rank, each with its relevance `score`; not filtered by the threshold."""
+        k = k or self.k
+        fetch = max(self.fetch_k, k)
+        query_vector = self.store.embeddings.embed_query(question)
+        vector_hits = self.store.vector_search(query_vector, fetch) if self.mode != "bm25" else []
+        keyword_hits = self._keywords().search(question, fetch) if self.mode != "vector" else []
+        vector_ranking = [doc.id for doc, _ in vector_hits]
+        keyword_ranking = [chunk_id for chunk_id, _ in keyword_hits]
+        fused = reciprocal_rank_fusion([vector_ranking, keyword_ranking], self.rrf_k)
+        cosines = {doc.id: cosine for doc, cosine in vector_hits}
+        top = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], -cosines.get(chunk_id, -1.0), chunk_id))[:k]
+        return self._annotate(top, query_vector, vector_hits, keyword_hits, fused)
+
+    def relevant(self, docs: Sequence[Document]) -> list[Document]:
+        """The chunks whose relevance score reaches the threshold (the ones an answer may rest on)."""
+        return [doc for doc in docs if doc.metadata.get("score", 0.0) >= self.relevance_threshold]
+
+    def has_relevant(self, docs: Sequence[Document]) -> bool:
+        """Whether any chunk clears the threshold: False means 'the documents do not say'."""
+        return bool(self.relevant(docs))
+
+    # --- LangChain's retriever interface ---
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None
+    ) -> list[Document]:
+        return self.retrieve_with_scores(query, k)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun | None = None, k: int | None = None
+    ) -> list[Document]:
+        from langchain_core.runnables.config import run_in_executor
+
+        return await run_in_executor(None, self.retrieve_with_scores, query, k)
+
+    # --- internals ---
+
+    def _keywords(self) -> KeywordIndex:
+        """The BM25 index for the collection as it is now (rebuilt only after writes)."""
+        if self._keyword_index is not None and self._keyword_generation == self.store.generation:
+            return self._keyword_index
+        generation = self.store.generation
+        fingerprint = f"{KEYWORD_INDEX_VERSION}-{self.store.fingerprint()[:32]}"
+        folder = Path(self.store.keyword_index_dir)
+        index = KeywordIndex.load(folder, fingerprint)
+        if index is None:
+            index = KeywordIndex.build(self.store.texts_by_id())
+            try:
+                index.save(folder, fingerprint)
+            except OSError:
+                pass  # a read-only data dir only costs a rebuild next time
+        self._keyword_index, self._keyword_generation = index, generation
+        return index
+
+    def _annotate(
+        self,
+        top: list[str],
+        query_vector: Sequence[float],
+        vector_hits: list[tuple[Document, float]],
+        keyword_hits: list[tuple[str, float]],
+        fused: dict[str, float],
+    ) -> list[Document]:
+        by_id = {doc.id: doc for doc, _ in vector_hits}
+        cosines = {doc.id: cosine for doc, cosine in vector_hits}
+        missing = [chunk_id for chunk_id in top if chunk_id not in by_id]
+        by_id.update({doc.id: doc for doc in self.store.documents(missing)})
+        for chunk_id, vector in self.store.embeddings_of(missing).items():
+            cosines[chunk_id] = _cosine(query_vector, vector)
+        vector_rank = {doc.id: rank for rank, (doc, _) in enumerate(vector_hits, start=1)}
+        bm25_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(keyword_hits, start=1)}
+        bm25_score = dict(keyword_hits)
+        results = []
+        for chunk_id in top:
+            if chunk_id not in by_id:
+                continue  # deleted by another process since the keyword index was built
+            source = by_id[chunk_id]
+            cosine = float(cosines.get(chunk_id, 0.0))
+            metadata = {
+                "page": None,
+                **source.metadata,
+                "chunk_id": chunk_id,
+                "score": min(1.0, max(0.0, cosine)),
+                "cosine": cosine,
+                "vector_rank": vector_rank.get(chunk_id),
+                "bm25_rank": bm25_rank.get(chunk_id),
+                "bm25_score": bm25_score.get(chunk_id),
+                "rrf": fused[chunk_id],
+            }
+            results.append(Document(page_content=source.page_content, metadata=metadata, id=chunk_id))
+        return results

@@ -5,11 +5,21 @@ Ranking and relevance are kept apart on purpose:
 * Ranking uses reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009):
   rrf(d) = sum over rankers of 1 / (rrf_k + rank(d)), with rank 1-based and rrf_k = 60 as in the
   paper. RRF needs no score normalisation, which BM25 scores (unbounded, corpus-dependent) lack.
-* Relevance, `metadata["score"]` in 0..1, is the cosine similarity between the question's and the
-  chunk's embeddings, clipped at 0. It is computed for every returned chunk, keyword-only hits
-  included, so it means the same thing whichever ranker found the chunk. For sentence-embedding
-  models such as all-MiniLM-L6-v2 (trained with a cosine objective) it is comparable across
-  questions, which is what a fixed `relevance_threshold` needs.
+* Relevance, `metadata["score"]` in 0..1, asks "does this chunk actually address the question?"
+  It is the geometric mean of two signals that must both be high:
+    - `cosine`: the cosine similarity of the question's and the chunk's embeddings, clipped at 0.
+      For sentence-embedding models such as all-MiniLM-L6-v2 (trained with a cosine objective)
+      it is comparable across questions. Alone it separates answerable from unanswerable
+      questions only partly, because a whole chunk is compared with a short question.
+    - `coverage`: the IDF-weighted share of the question's terms that occur in the chunk,
+      sum_{t in Q and C} idf(t) / sum_{t in Q} idf(t), with Q, C the BM25 token sets (English
+      stopwords removed) and idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), Lucene's BM25 idf.
+      A question about a name the documents never mention gets low coverage however close
+      its topic is.
+  score = sqrt(cosine * coverage); when a question has no content terms at all, score = cosine.
+  Both inputs are computed for every returned chunk, keyword-only hits included, so the score
+  means the same whichever ranker found the chunk. benchmarks/retrieval.py measures how well
+  it separates answerable from unanswerable questions.
 
 The BM25 index is derived data: it is rebuilt from the collection's texts whenever the
 collection's fingerprint (a hash of its content-addressed chunk ids) changes, and cached on disk
@@ -75,6 +85,15 @@ class KeywordIndex:
         best = np.argsort(-scores, kind="stable")[:k]
         return [(self.ids[i], float(scores[i])) for i in best if scores[i] > 0]
 
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """Lucene's BM25 idf per term: ln(1 + (N - df + 0.5) / (df + 0.5)); unseen terms weigh most."""
+        n_docs = len(self.ids)
+        weights = {}
+        for term in set(terms):
+            df = int((self._bm25.get_scores([term]) > 0).sum()) if n_docs else 0
+            weights[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        return weights
+
     def save(self, folder: Path, fingerprint: str) -> None:
         """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -109,6 +128,22 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return dot / norm if norm else 0.0
 
 
+def term_coverage(question_terms: Sequence[str], chunk_text: str, idf: dict[str, float]) -> float | None:
+    """IDF-weighted share of the question's terms found in the chunk; None if the question has none."""
+    terms = set(question_terms)
+    total = sum(idf[t] for t in terms)
+    if not terms or total <= 0:
+        return None
+    chunk_terms = set(_tokenize([chunk_text])[0])
+    return sum(idf[t] for t in terms if t in chunk_terms) / total
+
+
+def relevance_score(cosine: float, coverage: float | None) -> float:
+    """sqrt(max(cosine, 0) * coverage), in 0..1; just the clipped cosine when coverage is undefined."""
+    semantic = min(1.0, max(0.0, cosine))
+    return semantic if coverage is None else math.sqrt(semantic * coverage)
+
+
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], rrf_k: int = RRF_K) -> dict[str, float]:
     """rrf(d) = sum_r 1 / (rrf_k + rank_r(d)), ranks 1-based (Cormack et al. 2009)."""
     fused: dict[str, float] = {}
@@ -121,9 +156,9 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], rrf_k: int = RRF_K
 class HybridRetriever(BaseRetriever):
     """Vector + BM25 retrieval over one knowledge-base collection.
 
-    Every returned Document carries metadata `score` (0..1 cosine relevance), `cosine` (unclipped),
-    `vector_rank` / `bm25_rank` (1-based, None when that ranker did not return it), `bm25_score`,
-    `rrf`, `chunk_id` and `page` (None when the source has no pages).
+    Every returned Document carries metadata `score` (0..1 relevance, see the module docstring),
+    `cosine` (unclipped), `coverage`, `vector_rank` / `bm25_rank` (1-based, None when that ranker
+    did not return it), `bm25_score`, `rrf`, `chunk_id` and `page` (None when the source has no pages).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -158,7 +193,7 @@ class HybridRetriever(BaseRetriever):
         fused = reciprocal_rank_fusion([vector_ranking, keyword_ranking], self.rrf_k)
         cosines = {doc.id: cosine for doc, cosine in vector_hits}
         top = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], -cosines.get(chunk_id, -1.0), chunk_id))[:k]
-        return self._annotate(top, query_vector, vector_hits, keyword_hits, fused)
+        return self._annotate(question, top, query_vector, vector_hits, keyword_hits, fused)
 
     def relevant(self, docs: Sequence[Document]) -> list[Document]:
         """The chunks whose relevance score reaches the threshold (the ones an answer may rest on)."""
@@ -203,6 +238,7 @@ class HybridRetriever(BaseRetriever):
 
     def _annotate(
         self,
+        question: str,
         top: list[str],
         query_vector: Sequence[float],
         vector_hits: list[tuple[Document, float]],
@@ -218,18 +254,22 @@ class HybridRetriever(BaseRetriever):
         vector_rank = {doc.id: rank for rank, (doc, _) in enumerate(vector_hits, start=1)}
         bm25_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(keyword_hits, start=1)}
         bm25_score = dict(keyword_hits)
+        question_terms = _tokenize([question])[0]
+        idf = self._keywords().idf(question_terms)
         results = []
         for chunk_id in top:
             if chunk_id not in by_id:
                 continue  # deleted by another process since the keyword index was built
             source = by_id[chunk_id]
             cosine = float(cosines.get(chunk_id, 0.0))
+            coverage = term_coverage(question_terms, source.page_content, idf)
             metadata = {
                 "page": None,
                 **source.metadata,
                 "chunk_id": chunk_id,
-                "score": min(1.0, max(0.0, cosine)),
+                "score": relevance_score(cosine, coverage),
                 "cosine": cosine,
+                "coverage": coverage,
                 "vector_rank": vector_rank.get(chunk_id),
                 "bm25_rank": bm25_rank.get(chunk_id),
                 "bm25_score": bm25_score.get(chunk_id),

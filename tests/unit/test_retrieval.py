@@ -15,7 +15,13 @@ from langchain_core.embeddings import Embeddings
 
 from orchestrator.config import Settings
 from orchestrator.knowledge.ingest import ingest_paths
-from orchestrator.knowledge.retrieval import HybridRetriever, KeywordIndex, reciprocal_rank_fusion
+from orchestrator.knowledge.retrieval import (
+    HybridRetriever,
+    KeywordIndex,
+    reciprocal_rank_fusion,
+    relevance_score,
+    term_coverage,
+)
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
 
 DIM = 64
@@ -102,7 +108,32 @@ def test_score_is_the_query_chunk_cosine_for_every_hit(store, settings, mode):
     for doc in docs:
         expected = float(query @ np.array(embeddings.embed_query(doc.page_content)))
         assert doc.metadata["cosine"] == pytest.approx(expected, abs=1e-4)
-        assert doc.metadata["score"] == pytest.approx(max(0.0, expected), abs=1e-4)
+        assert 0.0 <= doc.metadata["coverage"] < 1.0
+        assert doc.metadata["score"] == pytest.approx((max(0.0, expected) * doc.metadata["coverage"]) ** 0.5, abs=1e-4)
+
+
+def test_coverage_weighs_rare_terms_more():
+    idf = {"etna": 3.0, "volcano": 1.0, "zorbian": 5.0}
+    assert term_coverage(["etna", "volcano"], "Mount Etna is a volcano.", idf) == 1.0
+    assert term_coverage(["etna", "volcano"], "A volcano.", idf) == pytest.approx(0.25)
+    assert term_coverage(["zorbian", "volcano"], "A volcano.", idf) == pytest.approx(1 / 6)
+    assert term_coverage([], "anything", {}) is None
+
+
+def test_relevance_score_needs_both_signals():
+    assert relevance_score(0.81, 1.0) == pytest.approx(0.9)
+    assert relevance_score(0.81, 0.0) == 0.0
+    assert relevance_score(-0.2, 1.0) == 0.0
+    assert relevance_score(0.64, None) == pytest.approx(0.64)
+
+
+def test_an_unknown_name_lowers_the_score(store, settings):
+    retriever = HybridRetriever.from_settings(store, settings, k=1)
+    [known] = retriever.retrieve_with_scores("Which volcano is near Catania?")
+    [unknown] = retriever.retrieve_with_scores("Which volcano is near Zorbianville?")
+    assert known.metadata["file_name"] == unknown.metadata["file_name"] == "volcano.txt"
+    assert unknown.metadata["coverage"] < known.metadata["coverage"]
+    assert unknown.metadata["score"] < known.metadata["score"]
 
 
 def test_bm25_rescues_a_rare_exact_term(store, settings):

@@ -419,3 +419,12 @@ def test_cli_ingest_and_collections(docs, tmp_path, monkeypatch):
 
     result = runner.invoke(app, ["ingest", str(tmp_path / "missing"), "--collection", "mine"])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_the_sample_knowledge_base_ingests_cleanly(store, settings):
+    sample = Path(__file__).resolve().parents[2] / "data" / "sample_docs"
+    summary = ingest_paths([sample], store, settings)
+    assert summary.files_skipped == 0 and summary.files_ingested == 4
+    texts = store.texts_by_id().values()
+    assert any("IGNORE ALL PREVIOUS INSTRUCTIONS" in text for text in texts)  # the injection test needs it whole
+    assert any("17 March 2026" in text for text in texts)

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, renumber_blocks, write_model
+from orchestrator.compress.llama_numpy import ActivationStats
 from orchestrator.errors import ConfigError
 
 Progress = Callable[[str, int, int], None]
@@ -176,8 +177,12 @@ def prune_gguf(
     chunk_len: int = 256,
     out_type: str = "f16",
     progress: Progress | None = None,
+    stats: ActivationStats | None = None,
 ) -> PruneReport:
-    """Prune `src` with `method` and write the result to `out`; see the module docstring."""
+    """Prune `src` with `method` and write the result to `out`; see the module docstring.
+
+    `stats` (from calibration.calibrate on this same model) lets several prunings share one calibration.
+    """
     from orchestrator.compress.gguf_io import check_architecture
     from orchestrator.gguf_file import inspect_gguf
 
@@ -189,8 +194,7 @@ def prune_gguf(
     model = read_model(src, progress)
     _check_arguments(method, sparsity, drop, ratio, model.n_layers)
     needs_stats = method in ("wanda", "ffn") or (method == "layers" and not naive)
-    stats = None
-    if needs_stats:
+    if needs_stats and stats is None:
         from orchestrator.compress.calibration import calibrate
 
         stats = calibrate(model, calibration, n_chunks, chunk_len, progress)
@@ -207,7 +211,7 @@ def prune_gguf(
     if needs_stats:
         parameters["calibration"] = {
             "text": Path(calibration).name if calibration else "calibration.txt (shipped)",
-            "chunks": n_chunks, "chunk_len": chunk_len,
+            "chunks": n_chunks, "chunk_len": chunk_len, "tokens": stats.n_tokens,
         }
     keys = provenance(model, f"prune-{method}", parameters)
     write_model(model, out, out_type, keys, progress)

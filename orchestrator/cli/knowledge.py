@@ -42,7 +42,8 @@ def ingest(
 def print_summary(summary: IngestSummary) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Ingested into '{summary.collection}' in {summary.seconds:.1f} s", show_header=False)
+    console.print(f"Ingested into collection '{summary.collection}' in {summary.seconds:.1f} s", highlight=False)
+    table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [

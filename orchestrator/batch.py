@@ -251,28 +251,35 @@ class ResultFile:
         if kind not in (".jsonl", ".csv"):
             raise ConfigError(f"Unknown output type {path.suffix or '(none)'!r} for {path}: use .jsonl or .csv.")
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = path.read_bytes() if path.exists() else b""
-        if kind == ".jsonl":
-            done, keep = _scan_jsonl(path, data)
-            columns = list(columns)
-        else:
-            done, keep, existing_columns = _scan_csv(path, data)
-            columns = _check_csv_columns(path, existing_columns, list(columns))
-        handle = open(path, "r+b" if path.exists() else "wb")  # noqa: SIM115 - closed in close()
-        handle.truncate(keep)  # drop the torn tail of a killed run
-        handle.seek(keep)
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+        try:
+            _lock(handle, path)
+            data = handle.read()
+            if kind == ".jsonl":
+                done, keep = _scan_jsonl(path, data)
+                columns = list(columns)
+            else:
+                done, keep, existing_columns = _scan_csv(path, data)
+                columns = _check_csv_columns(path, existing_columns, list(columns))
+            handle.truncate(keep)  # drop the torn tail of a killed run
+            handle.seek(keep)
+        except BaseException:
+            handle.close()
+            raise
         result = cls(path, columns, done, len(data) - keep, handle)
         if kind == ".csv" and keep == 0:
             result._write(_csv_line(columns))
         return result
 
+    def format(self, row: dict) -> str:
+        """One row as a line of this file's format."""
+        if self.path.suffix.lower() == ".jsonl":
+            return json.dumps(row, ensure_ascii=False) + "\n"
+        return _csv_line([_csv_cell(row.get(column)) for column in self.columns])
+
     def write(self, row: dict) -> None:
         """Append one row with a single write, then flush and fsync so a crash cannot lose it."""
-        if self.path.suffix.lower() == ".jsonl":
-            line = json.dumps(row, ensure_ascii=False) + "\n"
-        else:
-            line = _csv_line([_csv_cell(row.get(column)) for column in self.columns])
-        self._write(line)
+        self._write(self.format(row))
         self.done[str(row["id"])] = row
 
     def _write(self, text: str) -> None:
@@ -292,14 +299,13 @@ class ResultFile:
             if self.path.suffix.lower() == ".csv":
                 handle.write(_csv_line(self.columns).encode("utf-8"))
             for row in kept.values():
-                text = json.dumps(row, ensure_ascii=False) + "\n" if self.path.suffix.lower() == ".jsonl" else \
-                    _csv_line([_csv_cell(row.get(c)) for c in self.columns])
-                handle.write(text.encode("utf-8", errors="replace"))
+                handle.write(self.format(row).encode("utf-8", errors="replace"))
             handle.flush()
             os.fsync(handle.fileno())
-        self._handle.close()
         os.replace(partial, self.path)
-        self._handle = open(self.path, "ab")  # noqa: SIM115
+        old, self._handle = self._handle, open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        _lock(self._handle, self.path)
+        old.close()
         self.done = kept
         return len(errors)
 
@@ -319,6 +325,16 @@ def read_result_rows(path: str | Path) -> dict[str, dict]:
     if not path.exists():
         return {}
     return _scan_jsonl(path, path.read_bytes())[0]
+
+
+def _lock(handle, path: Path) -> None:
+    """Refuse a second batch writing the same output at once (their rows would interleave)."""
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BatchOutputError(f"Another batch is writing {path}; wait for it or choose another --output.") from None
 
 
 def _csv_line(cells: Sequence[Any]) -> str:

@@ -303,7 +303,7 @@ def render_markdown(report: dict) -> str:
         routes = sorted({route for counts in confusion.values() for route in counts})
         parts += ["## Where each kind was routed", "",
                   _md_table(["Kind", *routes], [[kind, *(str(counts.get(r, 0)) for r in routes)] for kind, counts in confusion.items()]), ""]
-    parts += ["## Worst failures", ""]
+    parts += ["## Worst failures", ""] + ([] if report["failures"] else ["None."])
     for f in report["failures"]:
         answer = " ".join(str(f["answer"]).split())
         parts += [

@@ -152,6 +152,13 @@ def test_csv_resume_with_different_columns_is_refused(tmp_path):
         ResultFile.open(path, RESULT_COLUMNS + ["topic"])
 
 
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
+    with ResultFile.open(tmp_path / "out.jsonl", RESULT_COLUMNS):
+        with pytest.raises(BatchOutputError, match="Another batch is writing"):
+            ResultFile.open(tmp_path / "out.jsonl", RESULT_COLUMNS)
+    ResultFile.open(tmp_path / "out.jsonl", RESULT_COLUMNS).close()  # free again once the first closed
+
+
 def test_unknown_output_type(tmp_path):
     with pytest.raises(OrchestratorError, match="use .jsonl or .csv"):
         ResultFile.open(tmp_path / "out.txt", RESULT_COLUMNS)

@@ -568,6 +568,8 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "llama_cpp_python": llama_version(),
         "numpy": _version_of("numpy"),
+        # Other work on the machine slows every model alike but makes the absolute numbers low and noisy.
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -111,7 +112,9 @@ def render_markdown(report: Any, plot_name: str = "tradeoff.png") -> str:
     lines += [
         "",
         f"- **Quality**: perplexity on `{report.text_path}` ({report.text_chars} characters) as llama.cpp's "
-        f"`llama-perplexity`: windows of {options.ppl_ctx} tokens, second half of each scored ({scored}). "
+        f"`llama-perplexity`: windows of {options.ppl_ctx} tokens, second half of each scored ({scored}); "
+        "± is each model's standard error as llama.cpp prints it, not the error of a difference between models "
+        "(they read the same tokens, so compare them by KLD). "
         f"KLD is KL(base ‖ model) per token against **{report.base}** on the same tokens (mean, 99th percentile); "
         "*same top* is how often both put the same token first.",
         f"- **Speed**: {options.repeats} repeats per model, interleaved in alternating order, each in a fresh "
@@ -137,10 +140,18 @@ def render_markdown(report: Any, plot_name: str = "tradeoff.png") -> str:
         f"- RAM: {machine.get('ram_bytes', 0) / 2**30:.1f} GiB",
         f"- OS: {machine.get('os')}",
         f"- Python {machine.get('python')}, llama-cpp-python {machine.get('llama_cpp_python')}, numpy {machine.get('numpy')}",
-        f"- Run: {report.started_utc}, {report.seconds:.0f} s",
+        f"- Run: {report.started_utc}, {report.seconds:.0f} s; load average at the end: {_load(machine)}",
         "",
     ]
     return "\n".join(lines)
+
+
+def _load(machine: dict[str, Any]) -> str:
+    load = machine.get("load_average_1m")
+    if load is None:
+        return "unknown"
+    cores = machine.get("logical_cores") or 1
+    return f"{load:.1f} ({'busy: other processes competed for the CPU' if load > cores else 'quiet'})"
 
 
 def _baseline_mb(report: Any) -> float:
@@ -170,13 +181,15 @@ def plot_tradeoff(report: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     models = [model for model in report.models if model.quality and model.generation_tokens_per_second]
+    prefix, labels = short_labels([model.name for model in models])
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.6), dpi=100)
     if models:
-        _size_panel(left, models)
-        _speed_panel(right, models, report.base)
+        _size_panel(left, models, labels)
+        _speed_panel(right, models, labels, short_labels([report.base], prefix)[1][0])
     figure.suptitle(
-        f"{len(models)} models on {report.machine.get('cpu', 'this CPU')}, {report.options.n_threads} threads "
-        f"— quality on {Path(report.text_path).name or 'the text'}",
+        f"{prefix.rstrip('.-_ ') + ': ' if prefix else ''}{len(models)} models on {report.machine.get('cpu', 'this CPU')}, "
+        f"{report.options.n_threads} thread{'s' if report.options.n_threads != 1 else ''}; "
+        f"quality on {Path(report.text_path).name or 'the text'}",
         fontsize=11,
     )
     figure.tight_layout()
@@ -185,20 +198,45 @@ def plot_tradeoff(report: Any, path: Path) -> Path:
     return Path(path)
 
 
+def short_labels(names: list[str], prefix: str | None = None) -> tuple[str, list[str]]:
+    """Drop the prefix all names share (up to a '.', '-' or '_'), so points read 'F16', 'Q8_0', ..."""
+    if prefix is None:
+        prefix = os.path.commonprefix(names) if len(names) > 1 else ""
+        cut = max(prefix.rfind(mark) for mark in ".-_")
+        prefix = prefix[: cut + 1] if cut >= 0 else ""
+    return prefix, [name[len(prefix):] if prefix and name.startswith(prefix) and name != prefix else name for name in names]
+
+
 def _marker_areas(models: list[Any]) -> list[float]:
     speeds = [model.generation_tokens_per_second.median for model in models]
     top = max(speeds) or 1.0
     return [60 + 900 * speed / top for speed in speeds]
 
 
-def _label(axis, x: float, y: float, text: str) -> None:
-    axis.annotate(text, (x, y), xytext=(8, 8), textcoords="offset points", fontsize=8)
+# Label offsets (points), alternating above and below along the x order, with a leader line to the point,
+# so labels of neighbouring points neither overlap nor sit closer to the wrong point.
+_OFFSETS = ((14, 26), (14, -30), (14, 44), (14, -48))
+
+
+def _label_points(axis, xs: list[float], ys: list[float], texts: list[str]) -> None:
+    for rank, index in enumerate(sorted(range(len(xs)), key=lambda i: (xs[i], ys[i]))):
+        dx, dy = _OFFSETS[rank % len(_OFFSETS)]
+        axis.annotate(
+            texts[index], (xs[index], ys[index]), xytext=(dx, dy), textcoords="offset points", fontsize=9,
+            ha="left", va="center",
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
+            arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.7},
+        )
+
+
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _draw_front(axis, xs: list[float], ys: list[float], front: list[int]) -> None:
     axis.plot(
         [xs[i] for i in front], [ys[i] for i in front], "--", color="tab:red", linewidth=1.2,
-        label="Pareto front", zorder=1,
+        label="Pareto front (no other model is better on both axes)", zorder=1,
     )
     axis.scatter(
         [xs[i] for i in front], [ys[i] for i in front], s=30, facecolors="none",
@@ -206,24 +244,24 @@ def _draw_front(axis, xs: list[float], ys: list[float], front: list[int]) -> Non
     )
 
 
-def _size_panel(axis, models: list[Any]) -> None:
+def _size_panel(axis, models: list[Any], labels: list[str]) -> None:
     sizes = [model.footprint.size_bytes / MB for model in models]
     ppls = [model.quality.perplexity for model in models]
-    errors = [model.quality.perplexity_stderr for model in models]
-    axis.errorbar(sizes, ppls, yerr=errors, fmt="none", ecolor="grey", elinewidth=0.8, capsize=3, zorder=1)
+    # No per-model error bars: all models read the same tokens, so their errors are strongly correlated and
+    # bars that overlap would wrongly suggest the differences are noise (KLD on the right is the paired measure).
     axis.scatter(sizes, ppls, s=_marker_areas(models), alpha=0.55, color="tab:blue", edgecolors="black", zorder=2)
     _draw_front(axis, sizes, ppls, pareto_front(list(zip(sizes, ppls))))
-    for model, x, y in zip(models, sizes, ppls):
-        _label(axis, x, y, f"{model.name}\n{model.generation_tokens_per_second.median:.0f} tok/s")
+    speeds = [model.generation_tokens_per_second.median for model in models]
+    _label_points(axis, sizes, ppls, [f"{label}: {_rate(speed)} tok/s" for label, speed in zip(labels, speeds)])
     axis.set_xlabel("File size (MB)")
-    axis.set_ylabel("Perplexity (lower is better, ± std. error)")
-    axis.set_title("Size vs quality — bottom-left is better\nmarker area ∝ generation speed", fontsize=10)
+    axis.set_ylabel("Perplexity (lower is better)")
+    axis.set_title("Size vs quality: bottom-left is better\nmarker area ∝ generation speed (tok/s)", fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(loc="upper right", fontsize=8)
-    axis.margins(x=0.25, y=0.25)
+    axis.margins(x=0.3, y=0.3)
 
 
-def _speed_panel(axis, models: list[Any], base: str) -> None:
+def _speed_panel(axis, models: list[Any], labels: list[str], base_label: str) -> None:
     speeds = [model.generation_tokens_per_second.median for model in models]
     use_kld = all(model.quality.kld_mean is not None for model in models)
     values = [model.quality.kld_mean if use_kld else model.quality.perplexity for model in models]
@@ -233,16 +271,18 @@ def _speed_panel(axis, models: list[Any], base: str) -> None:
     axis.scatter(speeds, values, s=120, alpha=0.6, color="tab:green", edgecolors="black", zorder=2)
     # Faster is better, so minimise -speed.
     _draw_front(axis, speeds, values, pareto_front([(-speed, value) for speed, value in zip(speeds, values)]))
-    for model, x, y in zip(models, speeds, values):
-        _label(axis, x, y, f"{model.name}\n{model.footprint.size_bytes / MB:.0f} MB")
-    axis.set_xlabel("Generation speed (tokens/s, median; bars: min–max of repeats)")
+    sizes = [model.footprint.size_bytes / MB for model in models]
+    _label_points(axis, speeds, values, [f"{label}: {size:.0f} MB" for label, size in zip(labels, sizes)])
+    axis.set_xlabel("Generation speed, tokens/s (median; bars: min–max of repeats)")
     if use_kld:
         axis.set_yscale("symlog", linthresh=1e-3)
-        axis.set_ylabel(f"Mean KL divergence from {base} (nats, lower is better)")
+        axis.set_ylabel("Mean KL divergence from base, nats (lower is better)")
+        title = f"Speed vs quality: bottom-right is better\nKLD against {base_label} on the same tokens"
     else:
         axis.set_ylabel("Perplexity (lower is better)")
-    axis.set_title("Speed vs quality — bottom-right is better", fontsize=10)
+        title = "Speed vs quality: bottom-right is better"
+    axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(loc="upper right", fontsize=8)
-    axis.margins(x=0.25, y=0.25)
+    axis.margins(x=0.3, y=0.3)
     axis.set_xlim(left=0)

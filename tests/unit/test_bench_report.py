@@ -91,3 +91,11 @@ def test_text_shorter_than_a_window_gets_a_clear_message(cli, tiny_models, tmp_p
 def test_pareto_front_keeps_only_undominated_points():
     points = [(1.0, 5.0), (2.0, 3.0), (3.0, 4.0), (4.0, 1.0)]
     assert pareto_front(points) == [0, 1, 3]
+
+
+def test_plot_labels_drop_the_shared_name_prefix():
+    from orchestrator.bench.report import short_labels
+
+    assert short_labels(["smollm2.F16", "smollm2.Q8_0"]) == ("smollm2.", ["F16", "Q8_0"])
+    assert short_labels(["a", "b"]) == ("", ["a", "b"])
+    assert short_labels(["only-model"]) == ("", ["only-model"])

@@ -46,6 +46,19 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
 
 
+def chat_model_class() -> type:
+    """The LangChain chat model class behind chat_model() (for langchain-tests' standard suites)."""
+    _quiet_community_import()
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    return ChatLlamaCpp
+
+
+def embeddings_class() -> type:
+    """The LangChain Embeddings class behind embeddings_model()."""
+    return _normalized_embeddings_class()
+
+
 def chat_model(settings: Settings, model_path: Path | None = None, **overrides) -> BaseChatModel:
     """A LangChain chat model for the GGUF at model_path (default: the configured model).
 

@@ -53,9 +53,19 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
     )
 
+    if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar
+        seen: set[str] = set()
+
+        def report_lines(stage: str, done: int, total: int) -> None:
+            if stage not in seen:
+                seen.add(stage)
+                err_console.print(f"{stage}...", highlight=False)
+
+        yield report_lines
+        return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn()]
     tasks: dict[str, int] = {}
-    with Progress(*columns, console=err_console, transient=transient, disable=not sys.stderr.isatty()) as bar:
+    with Progress(*columns, console=err_console, transient=transient) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -64,13 +64,13 @@ def check_source_files(source_dir: Path) -> None:
         )
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict | list:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BertConversionError(f"{path} is not readable JSON ({exc}).") from None
     if not isinstance(value, (dict, list)):
-        raise BertConversionError(f"{path} does not hold a JSON object.")
+        raise BertConversionError(f"{path} does not hold a JSON object or list.")
     return value
 
 
@@ -147,11 +147,12 @@ def check_tokenizer_is_uncased_wordpiece(source_dir: Path) -> None:
     if model.get("type") != "WordPiece" or model.get("continuing_subword_prefix", CONTINUATION) != CONTINUATION:
         raise BertConversionError(f"{path} is not a WordPiece tokenizer with '##' continuations.")
     normalizer = tokenizer.get("normalizer") or {}
-    if normalizer.get("type") == "BertNormalizer" and normalizer.get("lowercase") is False:
-        raise BertConversionError(
-            f"{path} keeps case, but llama.cpp's BERT tokenizer lowercases everything: "
-            "the GGUF would tokenize differently from the original. Use an uncased model."
-        )
+    if normalizer.get("type") == "BertNormalizer":
+        if normalizer.get("lowercase") is False or normalizer.get("strip_accents") is False:
+            raise BertConversionError(
+                f"{path} keeps case or accents, but llama.cpp's BERT tokenizer lowercases and strips "
+                "accents: the GGUF would tokenize differently from the original. Use an uncased model."
+            )
 
 
 def read_wordpiece_vocab(source_dir: Path, n_vocab: int) -> tuple[list[str], list[int]]:
@@ -170,7 +171,8 @@ def read_wordpiece_vocab(source_dir: Path, n_vocab: int) -> tuple[list[str], lis
         words.pop()  # the trailing newline, not an empty token
     if len(words) != n_vocab:
         raise BertConversionError(f"{path} has {len(words)} tokens but config.json says vocab_size={n_vocab}.")
-    added = {entry["id"]: bool(entry.get("special")) for entry in _read_json(source_dir / "tokenizer.json").get("added_tokens", [])}
+    added_tokens = _read_json(source_dir / "tokenizer.json").get("added_tokens", [])
+    added = {entry["id"]: bool(entry.get("special")) for entry in added_tokens}
     tokens: list[str] = []
     types: list[int] = []
     for token_id, word in enumerate(words):
@@ -239,7 +241,9 @@ def _write_metadata(
             raise BertConversionError(f"{source_dir / 'tokenizer.json'} does not define the [{role.upper()}] token.")
     # gguf-py has no cls_token_id key any more (llama.cpp reads [CLS] as BOS); drop what it cannot store.
     special.special_token_ids = {
-        role: token_id for role, token_id in special.special_token_ids.items() if hasattr(writer, f"add_{role}_token_id")
+        role: token_id
+        for role, token_id in special.special_token_ids.items()
+        if hasattr(writer, f"add_{role}_token_id")
     }
     special.add_to_gguf(writer, quiet=True)
 
@@ -251,11 +255,8 @@ def gguf_tensor_type(gguf_name: str, n_dims: int, out_type: str) -> gguf.GGMLQua
     """
     import gguf
 
-    always_f32 = (
-        n_dims <= 1
-        or gguf_name.endswith("_norm.weight")
-        or gguf_name.startswith((gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.POS_EMBD], gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.TOKEN_TYPES]))
-    )
+    f32_tensors = (gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.POS_EMBD], gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.TOKEN_TYPES])
+    always_f32 = n_dims <= 1 or gguf_name.endswith("_norm.weight") or gguf_name.startswith(f32_tensors)
     if always_f32 or out_type == "f32":
         return gguf.GGMLQuantizationType.F32
     return gguf.GGMLQuantizationType.F16

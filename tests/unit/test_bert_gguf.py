@@ -166,7 +166,9 @@ def test_tensors_are_mapped_typed_and_faithful(bert_dir, tmp_path):
     np.testing.assert_array_equal(
         tensors["position_embd.weight"].data, source["embeddings.position_embeddings.weight"]
     )
-    np.testing.assert_array_equal(tensors["blk.1.layer_output_norm.bias"].data, source["encoder.layer.1.output.LayerNorm.bias"])
+    np.testing.assert_array_equal(
+        tensors["blk.1.layer_output_norm.bias"].data, source["encoder.layer.1.output.LayerNorm.bias"]
+    )
     np.testing.assert_allclose(
         tensors["blk.0.ffn_up.weight"].data, source["encoder.layer.0.intermediate.dense.weight"], rtol=1e-3, atol=1e-3
     )
@@ -224,6 +226,8 @@ def _edit_json(path: Path, **changes) -> None:
         ("config.json", {"num_attention_heads": 3}, "not divisible"),
         ("1_Pooling/config.json", {"pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True}, "pooling"),
         ("tokenizer.json", {"normalizer": {"type": "BertNormalizer", "lowercase": False}}, "keeps case"),
+        ("tokenizer.json", {"normalizer": {"type": "BertNormalizer", "strip_accents": False}}, "accents"),
+        ("tokenizer.json", {"model": {"type": "BPE"}}, "not a WordPiece"),
     ],
 )
 def test_unsupported_config_is_refused(bert_dir, tmp_path, file, changes, message):

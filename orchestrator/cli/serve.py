@@ -1,0 +1,46 @@
+"""`orchestrator serve`: the whole app as an OpenAI-compatible API."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP
+from orchestrator.cli.common import err_console, friendly_errors, load_settings, progress_display
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the main app."""
+    app.command()(serve)
+
+
+@friendly_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs --api-key."),
+    port: int = typer.Option(8000, "--port", "-p", min=0, max=65535, help="TCP port."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", envvar="ORCH_SERVE_API_KEY", show_envvar=True,
+        help="Clients must send 'Authorization: Bearer KEY' (at least 16 characters). Prefer the env variable: "
+             "a command-line key is visible to other local users in the process list.",
+    ),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
+    max_waiting: int = typer.Option(2, "--max-waiting", min=0, help="Requests queued behind the running one; more get 429."),
+    max_body_kb: int = typer.Option(64, "--max-body-kb", min=1, help="Largest request body accepted, KiB (more gets 413)."),
+) -> None:
+    """Serve the assistant (routing, tools, retrieval) as an OpenAI-compatible API until Ctrl-C or SIGTERM."""
+    from orchestrator.app import build_app
+    from orchestrator.models import resolve_model
+    from orchestrator.serve import SERVED_MODEL, ServeLimits, check_bind, create_api, run_server
+
+    check_bind(host, api_key)  # before loading anything
+    settings = load_settings(model=model, collection=collection)
+    if getattr(settings, "llm_backend", "llamacpp") == "llamacpp":  # a remote model has no file to check
+        with progress_display() as progress:
+            settings = settings.model_copy(update={"model": str(resolve_model(settings.model, settings, progress=progress))})
+    app = build_app(settings)
+    app.chat_model  # load the weights now, so the first request is not the slow one
+    limits = ServeLimits(max_body_bytes=max_body_kb * 1024, max_tokens=settings.max_tokens, max_waiting=max_waiting)
+    err_console.print(f"Serving model {SERVED_MODEL!r} at http://{host}:{port}/v1 (Ctrl-C or SIGTERM to stop)", highlight=False)
+    run_server(create_api(app, api_key, limits), host, port, api_key, limits)

@@ -1,0 +1,97 @@
+"""`orchestrator serve` as a real server on 127.0.0.1 with the real default model, driven by the official openai client."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+KEY = "integration-test-key-0123456789"
+
+# The CLI group as `orchestrator` will have it, built here so the test does not depend on the lead's wiring.
+SERVE_CLI = (
+    "import typer; from orchestrator.cli.serve import register; "
+    "cli = typer.Typer(); cli.callback()(lambda: None); register(cli); cli()"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(process, port: int, timeout_s: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.stderr.read()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("server did not become healthy in time")
+
+
+@pytest.fixture
+def server(model_env, tmp_path):
+    port = free_port()
+    env = {**os.environ, "ORCH_MAX_TOKENS": "24", "ORCH_TEMPERATURE": "0", "ORCH_SERVE_API_KEY": KEY}
+    process = subprocess.Popen([sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_healthy(process, port)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
+    from openai import OpenAI, AuthenticationError
+
+    process, port = server
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+    assert [m.id for m in client.models.list()] == ["orchestrator"]
+
+    math = client.chat.completions.create(model="orchestrator", messages=[{"role": "user", "content": "What is 40366 / 439?"}])
+    assert "91.94988" in math.choices[0].message.content
+    assert math.model_extra["orchestrator"]["route"] == "math"
+
+    stream = client.chat.completions.create(
+        model="orchestrator", stream=True, extra_body={"route": "chat"},
+        messages=[{"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada!"},
+                  {"role": "user", "content": "Say hello to me."}],
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.strip() and len(chunks) > 3  # the real model streamed several pieces
+    assert chunks[-1].model_extra["orchestrator"]["route"] == "chat"
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+    with pytest.raises(AuthenticationError):
+        OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="wrong-key-wrong-key", max_retries=0).models.list()
+
+    # SIGTERM while an answer is streaming: the answer still completes, then the server exits.
+    streaming = client.chat.completions.create(
+        model="orchestrator", stream=True, extra_body={"route": "chat"},
+        messages=[{"role": "user", "content": "Tell me about the sea."}],
+    )
+    first = next(iter(streaming))
+    process.send_signal(signal.SIGTERM)
+    rest = list(streaming)
+    assert first.choices[0].delta.role == "assistant" and rest[-1].model_extra["orchestrator"]["route"] == "chat"
+    # uvicorn re-raises the signal after its graceful shutdown, so the exit status is SIGTERM's
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    log = process.stderr.read()
+    assert "Waiting for application shutdown" in log and "Application shutdown complete" in log, log

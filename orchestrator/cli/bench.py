@@ -25,8 +25,12 @@ def bench(
     chunks: int = typer.Option(8, "--chunks", min=1, help="At most this many windows of the text (llama-perplexity's --chunks)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: ORCH_N_THREADS or all cores)."),
 ) -> None:
-    """Benchmark models: file size, parameters, tensor types, load time, prompt and generation speed,
-    peak RSS, perplexity and KL divergence against a base model, and memory-bandwidth utilisation."""
+    """Compare models on this machine: size, speed, memory, perplexity and KLD, with a trade-off plot.
+
+    Per model: file size, parameters, tensor types, load time, prompt and generation tok/s (median of
+    repeats, interleaved), peak RSS, perplexity on --text (as llama-perplexity) and KL divergence from
+    --base, plus generation's use of the measured memory bandwidth.
+    """
     from orchestrator.bench import BenchOptions, default_text_path, read_text_file, run_bench
     from orchestrator.bench.report import table_rows, write_reports
     from orchestrator.models import info_cache, resolve_model

@@ -251,7 +251,7 @@ def worst_failures(scores: Sequence[Score], rows: dict[str, dict], golds: dict[s
     return chosen
 
 
-TABLE_COLUMNS = ["Kind", "N", "Score", "Route ok", "Abstained", "Errors", "Mean latency (s)"]
+TABLE_COLUMNS = ["Kind", "N", "Score", "Route ok", "Abstained", "Errors", "Latency s"]
 DOCS_COLUMNS = ["Answer contained", "Source cited", "Both (score)", "Refused", "Answer <= 400 chars"]
 
 
@@ -289,7 +289,8 @@ def render_markdown(report: dict) -> str:
         "# Evaluation report", "",
         f"Questions: `{run['questions']}` ({report['summary']['overall']['n']}); model: `{run['model']}`; "
         f"corpus: `{run.get('corpus') or 'none (configured collection)'}`; workers: {run['workers']}; "
-        f"wall time: {run['wall_seconds']:.0f} s.", "",
+        f"wall time: {run['wall_seconds']:.0f} s (ingest {run.get('ingest_seconds', 0):.0f} s, answering "
+        f"{run.get('batch', {}).get('seconds', 0):.0f} s).", "",
         _md_table(TABLE_COLUMNS, table_rows(report["summary"])), "",
         "Score per kind: math = SymPy-equivalent to a gold answer; docs = gold answer contained (SQuAD "
         "normalisation) and gold file cited; unanswerable = abstained on docs/chat; web = routed to web and "
@@ -404,6 +405,7 @@ def run_eval(
     if corpus is not None:
         settings = scratch_settings(settings, output_dir)
         fingerprint = ingest_corpus(settings, Path(corpus), progress)
+    ingest_seconds = time.perf_counter() - started
     check_resumable(output_dir, run_identity(settings, questions_path, fingerprint))
     answers_path = output_dir / "answers.jsonl"
     batch = run_batch(questions, answers_path, settings, workers=workers, on_start=on_start, on_row=on_row)
@@ -413,7 +415,8 @@ def run_eval(
     report = {
         "run": {
             "questions": str(questions_path), "corpus": str(corpus) if corpus else None, "model": settings.model,
-            "workers": workers, "wall_seconds": round(time.perf_counter() - started, 1), "batch": batch.as_dict(),
+            "workers": workers, "wall_seconds": round(time.perf_counter() - started, 1),
+            "ingest_seconds": round(ingest_seconds, 1), "batch": batch.as_dict(),
         },
         "summary": summarize(scores, rows),
         "route_confusion": route_confusion(scores, rows),

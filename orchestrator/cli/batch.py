@@ -129,7 +129,9 @@ def print_eval_tables(report: dict) -> None:
 
     from orchestrator.evaluate import DOCS_COLUMNS, TABLE_COLUMNS, docs_row, table_rows
 
-    table = Table(*TABLE_COLUMNS, title="Evaluation")
+    table = Table(title="Evaluation")
+    for name in TABLE_COLUMNS:
+        table.add_column(name, no_wrap=name in ("Kind", "Score"))
     for row in table_rows(report["summary"]):
         table.add_row(*row)
     console.print(table)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
@@ -55,6 +56,16 @@ class Settings(BaseSettings):
     llama_verbose: bool = Field(
         default=False, description="Show llama.cpp's own log output on stderr."
     )
+    llm_backend: Literal["llamacpp", "openai"] = Field(
+        default="llamacpp",
+        description="Where the chat model runs: llamacpp (in this process) or openai (any OpenAI-compatible server).",
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1",
+        description="With llm_backend=openai: the server's /v1 URL (llama-server, vLLM, llama_cpp.server, ...).",
+    )
+    openai_model: str = Field(default="default", description="With llm_backend=openai: the model name the server expects.")
+    openai_api_key: SecretStr | None = Field(default=None, description="With llm_backend=openai: the server's API key, if it needs one.")
     embedding_model: str = Field(
         default="all-minilm-l6-v2",
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",

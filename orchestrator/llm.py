@@ -60,10 +60,20 @@ def embeddings_class() -> type:
 
 
 def chat_model(settings: Settings, model_path: Path | None = None, **overrides) -> BaseChatModel:
-    """A LangChain chat model for the GGUF at model_path (default: the configured model).
+    """The configured LangChain chat model: llama.cpp in-process, or an OpenAI-compatible server.
 
-    Sampling settings come from `settings` unless overridden (temperature=..., max_tokens=...).
+    An explicit model_path always means llama.cpp. Sampling settings come from `settings` unless
+    overridden (temperature=..., max_tokens=...).
     """
+    match settings.llm_backend if model_path is None else "llamacpp":
+        case "openai":
+            return openai_chat_model(settings, **overrides)
+        case _:
+            return llamacpp_chat_model(settings, model_path, **overrides)
+
+
+def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **overrides) -> BaseChatModel:
+    """A LangChain chat model for the GGUF at model_path (default: the configured model)."""
     from orchestrator.models import info_cache, resolve_model
 
     if model_path is None:
@@ -80,8 +90,10 @@ def chat_model(settings: Settings, model_path: Path | None = None, **overrides) 
 
 
 def llama_client(model: BaseChatModel):
-    """The llama_cpp.Llama behind a chat model from chat_model(), for tokenising and grammars."""
-    return getattr(model, "client", None)
+    """The llama_cpp.Llama behind a chat model from chat_model(), for tokenising and grammars (else None)."""
+    client = getattr(model, "client", None)
+    # Other models have a `client` too (ChatOpenAI's is an openai resource): only llama.cpp's counts.
+    return client if type(client).__module__.startswith("llama_cpp") else None
 
 
 def count_tokens(model: BaseChatModel, text: str) -> int:
@@ -96,6 +108,25 @@ def context_window(model: BaseChatModel, default: int) -> int:
     """The context size the model was loaded with."""
     client = llama_client(model)
     return client.n_ctx() if client is not None else default
+
+
+# --- OpenAI-compatible servers (llm_backend=openai) ----------------------------------------------
+
+OPENAI_TIMEOUT_S = 120.0
+
+
+def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
+    """A chat model on any OpenAI-compatible server (llama-server, vLLM, llama_cpp.server), via langchain-openai."""
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **overrides}
+    return ChatOpenAI(
+        base_url=settings.openai_base_url, model=settings.openai_model, seed=settings.seed,
+        # Local servers usually need no key, but the client insists on one.
+        api_key=settings.openai_api_key or SecretStr("no-key"),
+        timeout=OPENAI_TIMEOUT_S, max_retries=2, stream_usage=True, **sampling,
+    )
 
 
 # --- Embeddings -------------------------------------------------------------------------------

@@ -101,6 +101,10 @@ class OrchestratorApp(Runnable[dict, Answer]):
                     self._retriever = HybridRetriever.from_settings(store, self.settings)
         return self._retriever
 
+    def forget_retriever(self) -> None:
+        """Re-open the collection on next use (after an ingest changed it)."""
+        self._retriever = _UNSET
+
     @property
     def search(self) -> Callable:
         if self._search is None:

@@ -72,6 +72,36 @@ def print_sources(result) -> None:
         console.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
 
 
+def ingest_into(app, paths: list) -> None:
+    """Ingest files into the app's collection with a progress display; the app then searches them."""
+    from orchestrator.cli.knowledge import print_summary
+    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.store import open_store_for_settings
+
+    with progress_display() as progress:
+        store = open_store_for_settings(app.settings, collection=app.settings.collection, progress=progress)
+        summary = ingest_paths(paths, store, app.settings, progress=progress)
+    print_summary(summary)
+    app.forget_retriever()
+
+
+def ensure_sample_knowledge(app) -> None:
+    """The first chat on the default collection fills it with the sample documents in data/."""
+    from orchestrator.config import PROJECT_ROOT, Settings
+    from orchestrator.knowledge.store import list_collections
+
+    settings = app.settings
+    default_name = Settings.model_fields["collection"].default
+    sample_docs = PROJECT_ROOT / "data" / "sample_docs"
+    if settings.collection != default_name or not sample_docs.is_dir():
+        return
+    if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
+        return
+    console.print(f"The knowledge base is empty: adding the sample documents from {sample_docs}.\n"
+                  "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
+    ingest_into(app, [sample_docs])
+
+
 @friendly_errors
 def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
@@ -80,7 +110,9 @@ def chat(
     """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D exits."""
     from orchestrator.cli.repl import run_repl
 
-    run_repl(prepare_app(model, collection), lambda name: prepare_app(name, collection))
+    app = prepare_app(model, collection)
+    ensure_sample_knowledge(app)
+    run_repl(app, lambda name: prepare_app(name, collection))
 
 
 def register(app: typer.Typer) -> None:

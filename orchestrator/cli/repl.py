@@ -17,6 +17,7 @@ HELP = """Commands:
   /stats         tokens/s and latency of the last answer
   /why           the route the last answer took, and the scores that chose it
   /sources       the chunks or web results behind the last answer
+  /ingest PATH   add files or folders to the knowledge base
   /quit          leave (Ctrl-D works too)
 Ctrl-C stops the answer being generated."""
 
@@ -118,6 +119,13 @@ def run_command(session: ChatSession, line: str) -> bool:
             console.print("The last answer has no sources.")
         else:
             console.print_json(data=session.last.sources)
+    elif command == "ingest":
+        if not argument:
+            console.print("Usage: /ingest PATH [PATH...]")
+        else:
+            from orchestrator.cli.chat import ingest_into
+
+            ingest_into(session.app, argument.split())
     elif command == "model":
         if argument:
             session.app = session.make_app(argument)

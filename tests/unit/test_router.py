@@ -104,3 +104,10 @@ def test_time_word_inside_a_task_is_not_a_news_question():
     assert decide(task, THRESHOLD).route != "web"
     news = Signals.for_question("Tell me the latest news about Mars rovers", None, {"factual": 0.3, "web": 0.3})
     assert decide(news, THRESHOLD).route == "web"
+
+
+def test_a_recent_year_with_a_document_match_goes_to_the_documents():
+    decision = decide(signals(docs_score=0.6, time_cues=["2026"], semantic={"factual": 0.3, "web": 0.28}), THRESHOLD)
+    assert decision.route == "docs"
+    no_docs = decide(signals(docs_score=0.1, time_cues=["2026"], semantic={"factual": 0.3, "web": 0.28}), THRESHOLD)
+    assert no_docs.route == "web"

@@ -219,11 +219,13 @@ _OFFSETS = ((14, 26), (14, -30), (14, 44), (14, -48))
 
 
 def _label_points(axis, xs: list[float], ys: list[float], texts: list[str]) -> None:
+    middle = (min(xs) + max(xs)) / 2
     for rank, index in enumerate(sorted(range(len(xs)), key=lambda i: (xs[i], ys[i]))):
         dx, dy = _OFFSETS[rank % len(_OFFSETS)]
+        on_right = len(xs) > 1 and xs[index] > middle  # labels point inwards, away from the frame
         axis.annotate(
-            texts[index], (xs[index], ys[index]), xytext=(dx, dy), textcoords="offset points", fontsize=9,
-            ha="left", va="center",
+            texts[index], (xs[index], ys[index]), xytext=(-dx if on_right else dx, dy), textcoords="offset points",
+            fontsize=9, ha="right" if on_right else "left", va="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
             arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.7},
         )
@@ -257,7 +259,7 @@ def _size_panel(axis, models: list[Any], labels: list[str]) -> None:
     axis.set_ylabel("Perplexity (lower is better)")
     axis.set_title("Size vs quality: bottom-left is better\nmarker area ∝ generation speed (tok/s)", fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(loc="upper right", fontsize=8)
+    axis.legend(loc="best", fontsize=8)
     axis.margins(x=0.3, y=0.3)
 
 
@@ -283,6 +285,5 @@ def _speed_panel(axis, models: list[Any], labels: list[str], base_label: str) ->
         title = "Speed vs quality: bottom-right is better"
     axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
-    axis.legend(loc="upper right", fontsize=8)
+    axis.legend(loc="best", fontsize=8)
     axis.margins(x=0.3, y=0.3)
-    axis.set_xlim(left=0)

@@ -153,12 +153,15 @@ def summarize_warm(runs: dict, params: dict) -> dict:
         summary[name] = {
             "tokens": [run["tokens"] for run in samples],
             "gen_s_per_token_median": statistics.median(per_token_gen(run) for run in samples),
+            "gen_s_per_token_min": min(per_token_gen(run) for run in samples),
             "gen_s_per_token_all": [per_token_gen(run) for run in samples],
             "ttft_s_median": statistics.median(run["ttft_s"] for run in samples),
             "total_s_median": statistics.median(run["total_s"] for run in samples),
         }
     summary["same_text"] = runs["app"][0]["text"].strip() == runs["raw"][0]["text"].strip()
     summary["generation_time_ratio"] = summary["app"]["gen_s_per_token_median"] / summary["raw"]["gen_s_per_token_median"]
+    # On a busy machine the fastest run of each is the least disturbed one (STREAM's best-of rule).
+    summary["generation_time_ratio_best"] = summary["app"]["gen_s_per_token_min"] / summary["raw"]["gen_s_per_token_min"]
     summary["ttft_ratio"] = summary["app"]["ttft_s_median"] / summary["raw"]["ttft_s_median"]
     summary["total_time_ratio"] = summary["app"]["total_s_median"] / summary["raw"]["total_s_median"]
     return summary
@@ -220,6 +223,8 @@ def print_report(result: dict) -> None:
           f"{warm['gguf_rope_freq_base']}")
     print(f"Generation ms/token  app {1000 * app['gen_s_per_token_median']:.2f}  raw {1000 * raw['gen_s_per_token_median']:.2f}"
           f"  ratio {warm['generation_time_ratio']:.3f} (goal <= 1.03)")
+    print(f"  best of each: app {1000 * app['gen_s_per_token_min']:.2f}  raw {1000 * raw['gen_s_per_token_min']:.2f}"
+          f"  ratio {warm['generation_time_ratio_best']:.3f}")
     print(f"First token s        app {app['ttft_s_median']:.3f}  raw {raw['ttft_s_median']:.3f}  ratio {warm['ttft_ratio']:.3f}")
     print(f"Whole answer s       app {app['total_s_median']:.3f}  raw {raw['total_s_median']:.3f}  ratio {warm['total_time_ratio']:.3f}")
     print(f"Cold `{cold['command']}`: {cold['ask_wall_s_median']:.2f} s wall (median)")

@@ -299,23 +299,15 @@ def window_logits(llm, window_tokens: list[int]):
     As perplexity.cpp, the window's first token is replaced by BOS when the vocabulary adds BOS,
     so each window starts like a document.
     """
-    import llama_cpp  # noqa: F401  (llm is a llama_cpp.Llama; imported for clarity of the dependency)
+    import llama_cpp
     import numpy as np
 
     tokens = list(window_tokens)
-    if llm._model.add_bos_token():
+    if llama_cpp.llama_vocab_get_add_bos(llama_cpp.llama_model_get_vocab(llm.model)):
         tokens[0] = llm.token_bos()
     llm.reset()
     llm.eval(tokens)
     return np.array(llm.scores[: len(tokens)], dtype=np.float32)
-
-
-def text_tokens_for(path: str | Path, text: str, n_threads: int) -> list[int]:
-    """Tokenize `text` with the model at `path` (vocabulary only)."""
-    import llama_cpp
-
-    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False, n_threads=n_threads)
-    return tokenize_text(llm, text)
 
 
 def measure_quality(
@@ -459,8 +451,7 @@ def measure_speed(
 def _prompt_tokens(tokens: list[int], n_prompt: int) -> list[int]:
     if len(tokens) < 2:
         raise ConfigError("The benchmark text tokenizes to fewer than 2 tokens; give a longer --text.")
-    repeated = (tokens * (n_prompt // len(tokens) + 1))[:n_prompt]
-    return repeated
+    return (tokens * (n_prompt // len(tokens) + 1))[:n_prompt]  # a short text is repeated to fill the prompt
 
 
 def _argmax_last_logits(llm) -> int:
@@ -590,7 +581,3 @@ def _version_of(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "not installed"
-
-
-def default_threads() -> int:
-    return os.cpu_count() or 1

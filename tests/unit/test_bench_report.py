@@ -99,3 +99,28 @@ def test_plot_labels_drop_the_shared_name_prefix():
     assert short_labels(["smollm2.F16", "smollm2.Q8_0"]) == ("smollm2.", ["F16", "Q8_0"])
     assert short_labels(["a", "b"]) == ("", ["a", "b"])
     assert short_labels(["only-model"]) == ("", ["only-model"])
+
+
+def test_public_api_is_pinned():
+    import orchestrator.bench
+
+    assert orchestrator.bench.__all__ == [
+        "BenchOptions", "BenchReport", "GenerationStats", "GenerationTimer", "ModelFootprint", "ModelResult",
+        "default_text_path", "format_quant_mix", "model_footprint", "read_text_file", "run_bench",
+    ]
+
+
+def test_importing_the_bench_command_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = "import sys, orchestrator.cli.bench; print(sorted({'numpy', 'llama_cpp', 'matplotlib'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_default_text_is_shipped_and_long_enough_for_the_default_windows():
+    from orchestrator.bench import default_text_path, read_text_file
+
+    text = read_text_file(default_text_path())
+    assert len(text.split()) > 8 * 512  # words: comfortably more than 8 windows of 512 tokens

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
 
 
 @friendly_errors
@@ -38,17 +38,24 @@ def bench(
     settings = load_settings(n_threads=threads)
     text_path = text or default_text_path()
     body = read_text_file(text_path)
-    with progress_display() as progress:
+    with progress_display() as progress:  # a registry model may need pulling first
         resolved = _resolve_unique([(name, resolve_model(name, settings, progress)) for name in models])
         base_model = _resolve_unique([(base, resolve_model(base, settings, progress))])[0] if base else None
-        options = BenchOptions(repeats=repeats, ppl_ctx=ctx, max_chunks=chunks, n_threads=settings.threads)
-        report = run_bench(
-            resolved, body, base=base_model, options=options, progress=progress,
-            command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings),
-        )
+    options = BenchOptions(repeats=repeats, ppl_ctx=ctx, max_chunks=chunks, n_threads=settings.threads)
+    report = run_bench(
+        resolved, body, base=base_model, options=options, progress=_print_step,
+        command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings),
+    )
     paths = write_reports(report, output)
     _print_summary(report, table_rows(report))
     console.print(f"Wrote {paths['markdown']}, {paths['json']} and {paths['plot']}.")
+
+
+def _print_step(stage: str, done: int, total: int) -> None:
+    # One line per step rather than a bar: a run takes minutes and the log says where the time went.
+    from rich.markup import escape
+
+    err_console.print(f"[dim]{escape(stage)}[/]", highlight=False)
 
 
 def _resolve_unique(models: list[tuple[str, Path]]) -> list[tuple[str, Path]]:

@@ -2,7 +2,7 @@
 
     python benchmarks/retrieval.py recall   [--eval-dir ../shared/eval/dev]   # recall@5 + score separation
     python benchmarks/retrieval.py latency  [--chunks 10000 --queries 200]     # p50/p95 incl. query embedding
-    python benchmarks/retrieval.py ingest   [--eval-dir ../shared/eval/dev]    # chunks/s on the dev corpus
+    python benchmarks/retrieval.py ingest   [--torch-python PY --torch-model-dir DIR]  # chunks/s, dev corpus
     python benchmarks/retrieval.py all
 
 The embedding model is the configured one (ORCH_EMBEDDING_MODEL, default all-minilm-l6-v2, pulled on
@@ -138,6 +138,19 @@ class _PrecomputedEmbeddings:
         return self.real.embed_query(text)
 
 
+class _MemoQueryEmbeddings(_PrecomputedEmbeddings):
+    """Embeds each distinct query once, so timings show the search without the embedding."""
+
+    def __init__(self, inner: _PrecomputedEmbeddings):
+        super().__init__(inner.real, inner.vectors)
+        self.cache: dict[str, list[float]] = {}
+
+    def embed_query(self, text):
+        if text not in self.cache:
+            self.cache[text] = self.real.embed_query(text)
+        return self.cache[text]
+
+
 def _synthetic_chunks(corpus_dir: Path, count: int, seed: int = 0) -> list[str]:
     """Chunks of 4-8 corpus sentences drawn at random: realistic vocabulary and length, all distinct."""
     import re
@@ -187,79 +200,123 @@ def run_latency(eval_dir: Path, workdir: Path, chunks: int, queries: int, base: 
 
     questions = [q["question"] for q in _questions(eval_dir) if q["kind"] in ("docs", "unanswerable")]
     asked = [questions[i % len(questions)] for i in range(queries)]
-    result = {"chunks": store.count(), "queries": queries, "load_seconds": load_seconds}
-    for mode in MODES:
-        retriever = HybridRetriever.from_settings(store, settings, mode=mode)
+    result: dict = {"chunks": store.count(), "queries": queries, "load_seconds": load_seconds}
+    retrievers = {mode: HybridRetriever.from_settings(store, settings, mode=mode) for mode in MODES}
+    # The same hybrid search with the query vector already known: the cost of search alone.
+    memo = _MemoQueryEmbeddings(embeddings)
+    for question in set(asked):
+        memo.embed_query(question)
+    memo_store = open_store(settings, memo, real_store.model_id, "latency")
+    retrievers["hybrid_cached_query"] = HybridRetriever.from_settings(memo_store, settings)
+    for mode, retriever in retrievers.items():
         started = time.perf_counter()
-        retriever.retrieve_with_scores(asked[0])  # first call builds (and caches) the BM25 index
+        retriever.retrieve_with_scores(asked[0])  # the first call builds (or loads) the BM25 index
         result[f"{mode}_first_call_s"] = time.perf_counter() - started
-        timings = []
-        for question in asked:
-            started = time.perf_counter()
-            retriever.retrieve_with_scores(question)
-            timings.append((time.perf_counter() - started) * 1000)
-        result[mode] = {"p50_ms": _percentile(timings, 50), "p95_ms": _percentile(timings, 95)}
-    timings = []
+    # Modes take turns on each question, so a burst of load on the machine hits them all alike.
+    # CPU time (all threads of this process) is reported too: on a shared machine it is far less
+    # disturbed by other processes than wall-clock time.
+    wall: dict[str, list[float]] = {name: [] for name in (*retrievers, "query_embedding")}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
+    calls = {mode: retriever.retrieve_with_scores for mode, retriever in retrievers.items()}
+    calls["query_embedding"] = embeddings.embed_query
     for question in asked:
-        started = time.perf_counter()
-        embeddings.embed_query(question)
-        timings.append((time.perf_counter() - started) * 1000)
-    result["query_embedding"] = {"p50_ms": _percentile(timings, 50), "p95_ms": _percentile(timings, 95)}
+        for name, call in calls.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            call(question)
+            wall[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - started_cpu) * 1000)
+    for name in wall:
+        result[name] = {
+            "p50_ms": _percentile(wall[name], 50),
+            "p95_ms": _percentile(wall[name], 95),
+            "cpu_p50_ms": _percentile(cpu[name], 50),
+            "cpu_p95_ms": _percentile(cpu[name], 95),
+        }
     return result
 
 
 def print_latency(result: dict) -> None:
     print(f"\nRetrieval latency, {result['chunks']} chunks, {result['queries']} queries, query embedding included")
-    print("| retrieval | p50 ms | p95 ms | first call s |\n|---|---|---|---|")
-    for mode in MODES:
-        print(f"| {mode} | {result[mode]['p50_ms']:.1f} | {result[mode]['p95_ms']:.1f} | {result[f'{mode}_first_call_s']:.2f} |")
-    print(f"| (query embedding alone) | {result['query_embedding']['p50_ms']:.1f} | {result['query_embedding']['p95_ms']:.1f} | |")
+    print("| retrieval | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | first call s |\n|---|---|---|---|---|---|")
+    for name in (*MODES, "hybrid_cached_query", "query_embedding"):
+        row = result[name]
+        first = f"{result[f'{name}_first_call_s']:.2f}" if f"{name}_first_call_s" in result else ""
+        label = {"query_embedding": "(query embedding alone)", "hybrid_cached_query": "hybrid, query vector cached"}.get(
+            name, name
+        )
+        print(
+            f"| {label} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['cpu_p50_ms']:.1f} | {row['cpu_p95_ms']:.1f} | {first} |"
+        )
 
 
 # --------------------------------------------------------------------------- ingest throughput
 
 
-def run_ingest(eval_dir: Path, workdir: Path, compare_torch: bool) -> dict:
+def run_ingest(eval_dir: Path, workdir: Path, torch_python: str | None, torch_model_dir: str | None) -> dict:
+    """Chunks/s of a full ingest (split + embed + Chroma writes) of the dev corpus into a fresh collection."""
     from orchestrator.knowledge.ingest import ingest_paths
 
     settings = _settings(workdir)
     store = _open(settings, "ingest-bench")
     summary = ingest_paths([eval_dir / "corpus"], store, settings)
-    result = {"chunks": summary.chunks_added, "seconds": summary.seconds, "chunks_per_s": summary.chunks_added / summary.seconds}
+    result = {
+        "chunks": summary.chunks_added,
+        "seconds": summary.seconds,
+        "chunks_per_s": summary.chunks_added / summary.seconds,
+        "threads": settings.threads,
+    }
     started = time.perf_counter()
     again = ingest_paths([eval_dir / "corpus"], store, settings)
     result["reingest_seconds"] = time.perf_counter() - started
     result["reingest_added"] = again.chunks_added
-    texts = list(store.texts_by_id().values())
+    texts = [text for _, text in sorted(store.texts_by_id().items())]
     started = time.perf_counter()
     store.embeddings.embed_documents(texts)
     result["embed_only_chunks_per_s"] = len(texts) / (time.perf_counter() - started)
-    if compare_torch:
-        result["sentence_transformers_chunks_per_s"] = _sentence_transformers_rate(texts)
+    if torch_python and torch_model_dir:
+        result["sentence_transformers_chunks_per_s"] = _sentence_transformers_rate(
+            texts, torch_python, torch_model_dir, settings.threads
+        )
     return result
 
 
-def _sentence_transformers_rate(texts: list[str]) -> float | None:
-    """The same chunks through sentence-transformers (torch), if it is installed, for comparison."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None
-    source = PROJECT_ROOT.parent / "tmp-minilm"  # overridable below
-    import os
+# Runs in a separate interpreter that has torch + sentence-transformers (the app's venv has neither).
+_SENTENCE_TRANSFORMERS_SCRIPT = """
+import json, sys, time, torch
+from sentence_transformers import SentenceTransformer
+torch.set_num_threads(int(sys.argv[3]))
+texts = json.load(open(sys.argv[2], encoding="utf-8"))
+model = SentenceTransformer(sys.argv[1], device="cpu")
+model.encode(texts[:8])  # warm-up, like the llama.cpp model that is already loaded
+started = time.perf_counter()
+model.encode(texts, batch_size=32)
+print(len(texts) / (time.perf_counter() - started))
+"""
 
-    model_dir = os.environ.get("MINILM_DIR", str(source))
-    model = SentenceTransformer(model_dir, device="cpu")
-    started = time.perf_counter()
-    model.encode(texts, batch_size=32)
-    return len(texts) / (time.perf_counter() - started)
+
+def _sentence_transformers_rate(texts: list[str], python: str, model_dir: str, threads: int) -> float:
+    """The same chunks through sentence-transformers (torch) in another interpreter; chunks/s."""
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        output = subprocess.run(
+            [python, "-c", _SENTENCE_TRANSFORMERS_SCRIPT, model_dir, str(texts_file), str(threads)],
+            check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+    return float(output.stdout.strip().splitlines()[-1])
 
 
 def print_ingest(result: dict) -> None:
     print(f"\nIngest of the dev corpus: {result['chunks']} chunks in {result['seconds']:.1f} s = {result['chunks_per_s']:.1f} chunks/s")
-    print(f"Embedding alone: {result['embed_only_chunks_per_s']:.1f} chunks/s")
+    print(f"Embedding alone, llama.cpp GGUF ({result['threads']} threads): {result['embed_only_chunks_per_s']:.1f} chunks/s")
     if result.get("sentence_transformers_chunks_per_s"):
-        print(f"sentence-transformers (torch), same chunks: {result['sentence_transformers_chunks_per_s']:.1f} chunks/s")
+        torch_rate = result["sentence_transformers_chunks_per_s"]
+        print(f"sentence-transformers (torch), same chunks: {torch_rate:.1f} chunks/s")
+        print(f"ratio llama.cpp / torch: ingest {result['chunks_per_s'] / torch_rate:.2f}x, "
+              f"embedding alone {result['embed_only_chunks_per_s'] / torch_rate:.2f}x")
     print(f"Re-ingest (nothing changed): {result['reingest_seconds']:.2f} s, {result['reingest_added']} chunks added")
 
 
@@ -270,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=10_000, help="latency: synthetic chunks in the collection")
     parser.add_argument("--queries", type=int, default=200, help="latency: timed questions per mode")
     parser.add_argument("--base", type=int, default=300, help="latency: chunks embedded for real")
-    parser.add_argument("--compare-torch", action="store_true", help="ingest: also time sentence-transformers")
+    parser.add_argument("--torch-python", help="ingest: a python with torch + sentence-transformers, for comparison")
+    parser.add_argument("--torch-model-dir", help="ingest: the all-MiniLM-L6-v2 folder (safetensors) for that comparison")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
         "--data-dir", type=Path, help="keep the benchmark collections here (re-runs skip embedding); default: a temp dir"
@@ -284,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             results["recall"] = run_recall(args.eval_dir, workdir)
             print_recall(results["recall"])
         if args.what in ("ingest", "all"):
-            results["ingest"] = run_ingest(args.eval_dir, workdir, args.compare_torch)
+            results["ingest"] = run_ingest(args.eval_dir, workdir, args.torch_python, args.torch_model_dir)
             print_ingest(results["ingest"])
         if args.what in ("latency", "all"):
             results["latency"] = run_latency(args.eval_dir, workdir, args.chunks, args.queries, args.base)

@@ -86,6 +86,19 @@ def test_batched_embedding_matches_the_reference(llama_embedder, reference):
     assert found.min() >= MIN_COSINE, f"min cosine {found.min():.6f} when batched"
 
 
+def test_flash_attention_batches_match_the_reference(minilm_gguf, reference):
+    """flash_attn makes BERT batches 2-3x faster here (benchmarks/embedding_throughput.py); same vectors."""
+    import llama_cpp
+
+    llama = llama_cpp.Llama(
+        str(minilm_gguf), embedding=True, n_ctx=512, n_batch=512, n_ubatch=512,
+        n_threads=2, n_threads_batch=2, flash_attn=True, verbose=False,
+    )
+    rows = reference["sentences"]
+    found = cosines(llama.embed([row["text"] for row in rows], normalize=True), rows)
+    assert found.min() >= MIN_COSINE, f"min cosine {found.min():.6f} with flash attention"
+
+
 def test_pulled_file_is_a_mean_pooled_bert(minilm_gguf):
     import gguf
 

@@ -75,10 +75,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=120, ge=0, description="Characters shared by neighbouring chunks.")
     top_k: int = Field(default=4, ge=1, le=50, description="Chunks retrieved per question.")
     relevance_threshold: float = Field(
-        default=0.5,
+        default=0.25,
         ge=0.0,
         le=1.0,
-        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it.",
+        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see README: Retrieval).",
     )
     search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")

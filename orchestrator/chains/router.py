@@ -146,7 +146,9 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
         return RouteDecision("web", f"time-sensitive wording: {', '.join(cues)}", scores)
     if signals.future and not conversational and not has_docs:
         return RouteDecision("docs", "asks about the future, which no source can know yet", scores)
-    if has_docs and not conversational:
+    # A question the documents match goes to them even if it sounds chatty; requests to write,
+    # translate or chat ("Tell me a joke") are not questions about the documents.
+    if has_docs and (not conversational or (signals.is_question and not signals.personal)):
         return RouteDecision("docs", f"knowledge base match {signals.docs_score:.2f} >= {docs_threshold}", scores)
     if label == "math" and margin > 0.05:
         return RouteDecision("math", f"looks like a word problem (similarity {best:.2f})", scores)

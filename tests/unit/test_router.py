@@ -67,8 +67,10 @@ def test_docs_match_routes_to_docs():
 
 
 def test_conversational_request_with_a_docs_match_stays_chat():
-    decision = decide(signals(docs_score=0.52, semantic={"chat": 0.6, "factual": 0.2}), THRESHOLD)
-    assert decision.route == "chat"
+    request = decide(signals(docs_score=0.52, is_question=False, semantic={"chat": 0.6, "factual": 0.2}), THRESHOLD)
+    assert request.route == "chat"  # "Write a poem about Warsaw" with Warsaw documents
+    question = decide(signals(docs_score=0.52, semantic={"chat": 0.6, "factual": 0.2}), THRESHOLD)
+    assert question.route == "docs"  # a chatty-sounding question the documents match
 
 
 def test_factual_question_without_docs_goes_to_docs_for_refusal():

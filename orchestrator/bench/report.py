@@ -213,18 +213,21 @@ def _marker_areas(models: list[Any]) -> list[float]:
     return [60 + 900 * speed / top for speed in speeds]
 
 
-# Label offsets (points), alternating above and below along the x order, with a leader line to the point,
-# so labels of neighbouring points neither overlap nor sit closer to the wrong point.
-_OFFSETS = ((14, 26), (14, -30), (14, 44), (14, -48))
+# Labels go outwards vertically (points in the upper half of the cloud get labels above, the lower half
+# below) and inwards horizontally, with a leader line; heights alternate along x so neighbours do not collide.
+_LABEL_HEIGHTS = (24, 42)
 
 
 def _label_points(axis, xs: list[float], ys: list[float], texts: list[str]) -> None:
-    middle = (min(xs) + max(xs)) / 2
+    middle_x = (min(xs) + max(xs)) / 2
+    by_y = sorted(range(len(ys)), key=lambda i: ys[i])
+    upper = set(by_y[len(by_y) // 2 :]) if len(ys) > 1 else set(by_y)
     for rank, index in enumerate(sorted(range(len(xs)), key=lambda i: (xs[i], ys[i]))):
-        dx, dy = _OFFSETS[rank % len(_OFFSETS)]
-        on_right = len(xs) > 1 and xs[index] > middle  # labels point inwards, away from the frame
+        height = _LABEL_HEIGHTS[rank % len(_LABEL_HEIGHTS)]
+        dy = height if index in upper else -height
+        on_right = len(xs) > 1 and xs[index] > middle_x
         axis.annotate(
-            texts[index], (xs[index], ys[index]), xytext=(-dx if on_right else dx, dy), textcoords="offset points",
+            texts[index], (xs[index], ys[index]), xytext=(-14 if on_right else 14, dy), textcoords="offset points",
             fontsize=9, ha="right" if on_right else "left", va="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
             arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.7},

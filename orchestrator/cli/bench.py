@@ -27,9 +27,10 @@ def bench(
 ) -> None:
     """Compare models on this machine: size, speed, memory, perplexity and KLD, with a trade-off plot.
 
-    Per model: file size, parameters, tensor types, load time, prompt and generation tok/s (median of
-    repeats, interleaved), peak RSS, perplexity on --text (as llama-perplexity) and KL divergence from
-    --base, plus generation's use of the measured memory bandwidth.
+    Per model: file size, parameters, tensor types and load time;
+    prompt and generation tok/s (median of interleaved repeats) and peak RSS;
+    perplexity on --text (as llama-perplexity) and KL divergence from --base;
+    generation's share of the measured memory bandwidth.
     """
     from orchestrator.bench import BenchOptions, default_text_path, read_text_file, run_bench
     from orchestrator.bench.report import table_rows, write_reports

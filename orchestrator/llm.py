@@ -10,6 +10,7 @@ the weights, later calls share them. Sampling parameters (temperature, max_token
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import warnings
 from pathlib import Path
@@ -26,14 +27,18 @@ if TYPE_CHECKING:
 _load_lock = threading.Lock()
 
 
-def _quiet_community_import():
+def _prepare_llama_import():
     # The sunset notice is for us, the maintainers, not for the people running the app.
     warnings.filterwarnings("ignore", message=".*langchain-community.*", category=DeprecationWarning)
+    # This llama.cpp build uses OpenMP, whose threads spin at every barrier. With any other process on
+    # the cores that collapsed generation from 24 to 1.4 tokens/s here (benchmarks/overhead.py), so
+    # threads sleep instead unless the user chose otherwise. Must be set before llama_cpp loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @functools.lru_cache(maxsize=4)
 def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
-    _quiet_community_import()
+    _prepare_llama_import()
     from langchain_community.chat_models import ChatLlamaCpp
 
     try:
@@ -41,6 +46,9 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
         return ChatLlamaCpp(
             model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
             seed=seed, verbose=verbose,
+            # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
+            # (100000 for SmolLM2: perplexity 18.78 -> 20.26). 0 means "as the model file says".
+            model_kwargs={"rope_freq_base": 0.0, "rope_freq_scale": 0.0},
         )
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
@@ -48,7 +56,7 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
 
 def chat_model_class() -> type:
     """The LangChain chat model class behind chat_model() (for langchain-tests' standard suites)."""
-    _quiet_community_import()
+    _prepare_llama_import()
     from langchain_community.chat_models import ChatLlamaCpp
 
     return ChatLlamaCpp
@@ -138,6 +146,7 @@ EMBEDDING_CONTEXT = 512
 
 @functools.lru_cache(maxsize=2)
 def _load_embedding_client(model_path: str, n_threads: int, verbose: bool):
+    _prepare_llama_import()
     from llama_cpp import Llama
 
     try:
@@ -154,7 +163,7 @@ def _load_embedding_client(model_path: str, n_threads: int, verbose: bool):
 
 @functools.lru_cache(maxsize=1)
 def _normalized_embeddings_class():
-    _quiet_community_import()
+    _prepare_llama_import()
     from langchain_community.embeddings import LlamaCppEmbeddings
 
     class NormalizedLlamaCppEmbeddings(LlamaCppEmbeddings):

@@ -36,6 +36,18 @@ def _prepare_llama_import():
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def import_llama_cpp():
+    """The llama_cpp module, imported with this process's thread settings applied.
+
+    The app's models load through the functions below; the offline tools (bench, compress) need
+    llama.cpp's low-level API (logits, the quantizer) and import it through here.
+    """
+    _prepare_llama_import()
+    import llama_cpp
+
+    return llama_cpp
+
+
 @functools.lru_cache(maxsize=4)
 def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
     _prepare_llama_import()

@@ -260,7 +260,9 @@ def summarize_quality(nlls, klds=None, same_top=None, n_windows: int = 0, n_ctx:
 def load_llama(path: str | Path, n_ctx: int, n_threads: int, logits_all: bool = False, n_batch: int = 512):
     """A llama_cpp.Llama on `path`, quiet, with the given context; raise OrchestratorError if it fails."""
     try:
-        import llama_cpp
+        from orchestrator.llm import import_llama_cpp
+
+        llama_cpp = import_llama_cpp()
     except ImportError as exc:
         raise OrchestratorError(
             f"llama-cpp-python is not importable ({exc}); install the project with `pip install -e .`."
@@ -282,7 +284,9 @@ def load_llama(path: str | Path, n_ctx: int, n_threads: int, logits_all: bool = 
 
 def llama_version() -> str:
     try:
-        import llama_cpp
+        from orchestrator.llm import import_llama_cpp
+
+        llama_cpp = import_llama_cpp()
     except ImportError:
         return "not installed"
     return getattr(llama_cpp, "__version__", "unknown")
@@ -299,7 +303,9 @@ def window_logits(llm, window_tokens: list[int]):
     As perplexity.cpp, the window's first token is replaced by BOS when the vocabulary adds BOS,
     so each window starts like a document.
     """
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
     import numpy as np
 
     tokens = list(window_tokens)
@@ -456,7 +462,9 @@ def _prompt_tokens(tokens: list[int], n_prompt: int) -> list[int]:
 
 def _argmax_last_logits(llm) -> int:
     """Greedy pick from the last decoded position's logits (llama_get_logits_ith(ctx, -1))."""
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
     import numpy as np
 
     pointer = llama_cpp.llama_get_logits_ith(llm.ctx, -1)

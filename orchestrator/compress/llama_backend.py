@@ -35,7 +35,9 @@ def _quiet_stderr(enabled: bool = True) -> Iterator[None]:
 
 def quantize_types() -> dict[str, int]:
     """Every llama_ftype the installed llama.cpp offers, by its usual name (Q4_K_M, F16, ...)."""
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
 
     types = {}
     for name in dir(llama_cpp):
@@ -47,7 +49,9 @@ def quantize_types() -> dict[str, int]:
 
 def _imatrix_array(imatrix: dict[str, np.ndarray]):
     """A NULL-terminated C array of llama_model_imatrix_data (llama.h), plus the buffers it points to."""
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
 
     entries = (llama_cpp.llama_model_imatrix_data * (len(imatrix) + 1))()
     keep_alive = []
@@ -65,7 +69,9 @@ def quantize_file(
     src: Path, dst: Path, ftype: int, imatrix: dict[str, np.ndarray] | None = None, threads: int = 0
 ) -> None:
     """Run llama.cpp's quantizer (llama_model_quantize) from `src` to `dst`."""
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
@@ -89,7 +95,9 @@ def quantize_file(
 @contextlib.contextmanager
 def load(path: Path, n_ctx: int = 512, logits_all: bool = False, vocab_only: bool = False, threads: int | None = None):
     """A llama_cpp.Llama for `path`, closed afterwards."""
-    import llama_cpp
+    from orchestrator.llm import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
 
     with _quiet_stderr():
         llm = llama_cpp.Llama(

@@ -35,6 +35,7 @@ def llama_server(default_model_path, tmp_path_factory):
              # leaves concurrent clients (batch --workers N) with empty answers.
              "--interrupt_requests", "False"],
             stdout=sink, stderr=subprocess.STDOUT,
+            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # as orchestrator.llm does: no spinning on shared cores
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:

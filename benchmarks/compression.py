@@ -94,7 +94,7 @@ def build_variants(source: Path, work: Path, args) -> tuple[list[tuple[str, Path
         for label, (filename, config) in runs.items():
             path = once(work / filename, lambda p, c=config, l=label: notes["distill"].__setitem__(
                 l, distill_gguf(f16, ffn, p, DEFAULT_CALIBRATION_FILE, c,
-                                lambda stage, done, total: done % 10 == 0 and log(f"{l}: step {done}/{total}")).summary()))
+                                lambda stage, done, total: stage == "Distilling" and done % 10 == 0 and log(f"{l}: step {done}/{total}")).summary()))
             models.append((label, path))
     return models, notes
 

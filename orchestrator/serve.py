@@ -314,6 +314,15 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         where = ".".join(str(part) for part in first["loc"] if part != "body")
         return JSONResponse(ApiError(400, f"Invalid request: {where}: {first['msg']}", "invalid_request").body(), status_code=400)
 
+    @api.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception):
+        # Logged in full on the server; the client learns only that it failed (no paths, no internals).
+        import logging
+
+        logging.getLogger("orchestrator.serve").error("request failed", exc_info=exc)
+        return JSONResponse(ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error").body(),
+                            status_code=500)
+
     def require_key(authorization: str | None = Header(default=None)) -> None:
         if api_key and not key_matches(authorization, api_key):
             raise ApiError(401, "Invalid or missing API key: send the header 'Authorization: Bearer <key>'.", "invalid_api_key")
@@ -366,7 +375,10 @@ async def stream_events(items: AsyncIterator, completion_id: str, created: int) 
                 yield sse(chunk_body(completion_id, created, {}, item.finish_reason or "stop",
                                      usage=usage, orchestrator=orchestrator_extra(item)))
     except Exception as exc:  # headers are already sent: report in-band, as OpenAI's stream does
-        yield sse(ApiError(500, f"{type(exc).__name__}: {exc}", "app_error", kind="server_error").body())
+        import logging
+
+        logging.getLogger("orchestrator.serve").error("streamed request failed", exc_info=exc)
+        yield sse(ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error").body())
         return
     yield sse("[DONE]")
 

@@ -72,6 +72,24 @@ def test_models_and_health(tmp_path):
     assert [m["id"] for m in client.get("/v1/models").json()["data"]] == [SERVED_MODEL]
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/docs").status_code == 404 and client.get("/openapi.json").status_code == 404
+    for path in ("/../../etc/passwd", "/static/..%2f..%2fetc%2fpasswd", "/v1/files", "/v1/ingest"):
+        assert client.get(path).status_code == 404, path
+
+
+class FailingApp:
+    def stream(self, payload):
+        raise RuntimeError("secret path /home/user/model.gguf")
+        yield
+
+
+def test_unexpected_failure_is_a_json_500_without_internals():
+    client = TestClient(create_api(FailingApp()), raise_server_exceptions=False)
+    response = ask(client, "hi")
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+    assert "secret" not in response.text
+    with client.stream("POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as streamed:
+        events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+    assert '"internal_error"' in events[-1] and "secret" not in "".join(events)
 
 
 def test_api_key_required_when_set(tmp_path):

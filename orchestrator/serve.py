@@ -20,7 +20,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, Literal
+from typing import TYPE_CHECKING, AsyncIterator, Callable, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 

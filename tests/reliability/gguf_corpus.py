@@ -61,7 +61,6 @@ def mutations(valid: bytes, base_path: Path) -> Iterator[tuple[str, bytes]]:
     reader = gguf.GGUFReader(base_path)
     kvs = [f for f in reader.fields.values() if not f.name.startswith("GGUF.")]
     tensors = list(reader.tensors)
-    header_end = part_offsets(kvs[0])[0]
     data_start = min(int(t.data_offset) for t in tensors)
 
     # Truncation: every byte of the header and metadata, then spread through the tensor data.

@@ -34,7 +34,7 @@ def answer_from_web(question: str, answer: Answer, search: Callable, chat_model,
         return
     sources = results_to_sources(results)
     answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources, "seconds": round(time.perf_counter() - started, 3)})
-    chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model
+    chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model.bind(temperature=0.0)
     today = dt.date.today().isoformat()
     raw = collect(answer, chain.stream({"context": format_results_for_prompt(results), "question": question, "today": today}), time.perf_counter())
     snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]

@@ -9,6 +9,7 @@ Parsing a 49k-token vocabulary with gguf-py takes seconds, so a successful resul
 from __future__ import annotations
 
 import json
+import mmap
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,6 +71,122 @@ def check_header(path: Path) -> None:
             f"{path} claims {n_tensors} tensors and {n_kv} metadata keys, more than its "
             f"{size} bytes can hold: the file is truncated or corrupt. {_fix_hint(path)}"
         )
+
+
+# --- Bounds-checked layout walk -------------------------------------------------------------------
+# gguf-py trusts the file: it loops over array items one by one (an item count read from string
+# bytes hangs it) and adds tensor offsets in uint64 (a huge offset wraps around). So before
+# GGUFReader sees a file, every length and count is checked against the bytes left, and tensor
+# offsets are checked in Python integers for alignment and overlap, as llama.cpp's gguf.cpp does.
+# Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+
+# GGUF value types -> scalar byte sizes (gguf.GGUFValueType); 8 = STRING, 9 = ARRAY.
+_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+_MAX_DIMS = 4  # GGML_MAX_DIMS
+_DEFAULT_ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
+
+
+class _Cursor:
+    def __init__(self, buffer, path: Path):
+        self.buffer, self.path, self.pos, self.size = buffer, path, 24, len(buffer)
+
+    def fail(self, what: str):
+        raise ModelFileError(f"{self.path} is corrupt or truncated: {what} at byte {self.pos}. "
+                             f"Delete {self.path} and run `orchestrator pull` again if it came from the registry, "
+                             "or point --model at a complete .gguf file.")
+
+    def need(self, n: int, what: str) -> None:
+        if n > self.size - self.pos:
+            self.fail(f"{what} needs {n} bytes, only {self.size - self.pos} left")
+
+    def unpack(self, fmt: str, what: str):
+        width = struct.calcsize(fmt)
+        self.need(width, what)
+        value = struct.unpack_from(fmt, self.buffer, self.pos)[0]
+        self.pos += width
+        return value
+
+    def skip(self, n: int, what: str) -> None:
+        self.need(n, what)
+        self.pos += n
+
+    def string(self, what: str) -> bytes:
+        length = self.unpack("<Q", what + " length")
+        self.need(length, what)
+        value = bytes(self.buffer[self.pos:self.pos + length])
+        self.pos += length
+        return value
+
+    def value(self, value_type: int, what: str):
+        """Skip one value; return it when it is a scalar (for general.alignment)."""
+        if value_type in _SCALAR_SIZES:
+            start = self.pos
+            self.skip(_SCALAR_SIZES[value_type], what)
+            return int.from_bytes(self.buffer[start:self.pos], "little")
+        if value_type == _STRING:
+            self.string(what)
+            return None
+        if value_type == _ARRAY:
+            item_type = self.unpack("<I", what + " item type")
+            count = self.unpack("<Q", what + " item count")
+            if item_type in _SCALAR_SIZES:
+                self.skip(count * _SCALAR_SIZES[item_type], what)  # Python ints: no overflow
+            elif item_type == _STRING:
+                self.need(count * 8, what)  # every string has at least its u64 length: bounds the loop
+                for _ in range(count):
+                    self.string(what)
+            else:  # llama.cpp's gguf.cpp rejects nested arrays too
+                self.fail(f"{what} has array items of type {item_type}")
+            return None
+        self.fail(f"{what} has value type {value_type}")
+
+
+def check_layout(path: Path) -> None:
+    """Walk every metadata value and tensor info with bounds checks; raise ModelFileError on the first problem."""
+    import gguf  # only for the ggml type table (block size, bytes per block)
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+        _, _, n_tensors, n_kv = struct.unpack_from("<4sIQQ", buffer, 0)
+        cursor = _Cursor(buffer, path)
+        alignment = _DEFAULT_ALIGNMENT
+        for index in range(n_kv):
+            key = cursor.string(f"metadata key {index}")
+            value_type = cursor.unpack("<I", f"type of {key!r}")
+            value = cursor.value(value_type, repr(key))
+            if key == b"general.alignment":
+                if value_type != 4 or not value or value & (value - 1):
+                    cursor.fail(f"general.alignment must be a power-of-two u32, got {value}")
+                alignment = value
+        extents = []
+        for index in range(n_tensors):
+            name = cursor.string(f"tensor {index} name")
+            n_dims = cursor.unpack("<I", f"tensor {name!r} n_dims")
+            if not 1 <= n_dims <= _MAX_DIMS:
+                cursor.fail(f"tensor {name!r} has {n_dims} dimensions")
+            dims = [cursor.unpack("<Q", f"tensor {name!r} dims") for _ in range(n_dims)]
+            ggml_type = cursor.unpack("<I", f"tensor {name!r} type")
+            offset = cursor.unpack("<Q", f"tensor {name!r} offset")
+            try:
+                block, block_bytes = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ggml_type)]
+            except (ValueError, KeyError):
+                cursor.fail(f"tensor {name!r} has unknown type {ggml_type}")
+            elements = 1
+            for dim in dims:
+                elements *= dim
+            if not dims or any(dim == 0 for dim in dims) or dims[0] % block or elements >= 2**63:
+                cursor.fail(f"tensor {name!r} has impossible shape {dims} for type {ggml_type}")
+            if offset % alignment:
+                cursor.fail(f"tensor {name!r} offset {offset} is not aligned to {alignment}")
+            extents.append((offset, elements // block * block_bytes, name))
+        data_start = -(-cursor.pos // alignment) * alignment
+        previous_end = 0
+        for offset, n_bytes, name in sorted(extents):
+            if offset < previous_end:
+                cursor.fail(f"tensor {name!r} overlaps the previous tensor")
+            if data_start + offset + n_bytes > cursor.size:
+                cursor.fail(f"tensor {name!r} ends past the end of the file")
+            previous_end = offset + n_bytes
 
 
 def _field_value(reader, key: str, default=None):
@@ -171,6 +288,7 @@ def inspect_gguf(path: Path, cache: GGUFInfoCache | None = None) -> GGUFInfo:
     check_header(path)
     if cache is not None and (cached := cache.get(path)) is not None:
         return cached
+    check_layout(path)
     info = _parse(path)
     if cache is not None:
         cache.put(path, info)

@@ -6,20 +6,18 @@ from typer.testing import CliRunner
 from tests.reliability.gguf_corpus import mutations, write_base_gguf
 from tests.reliability.supervise import check_folder
 
-# Inputs the validator (orchestrator/gguf_file.py) does not yet reject, found by this corpus.
-# The strict xfail below starts failing when they are fixed, as a reminder to empty this set.
-KNOWN_GAPS = {
+# Inputs that once got past the validator, found by this corpus; gguf_file.check_layout now rejects
+# them before gguf-py's reader runs.
+FORMER_GAPS = {
     # The type of a string changed to ARRAY: its length bytes become an item type and a count of
     # ~7.8e18, and gguf-py's reader loops over the items (hang, growing memory).
     "general.architecture:string_as_array",
     # An array of arrays whose inner count is read from string bytes: the same runaway loop.
     "tokenizer.ggml.tokens:array_item_type_9",
-    # Offset 2**64-1 wraps around in gguf-py's uint64 sum (start + offset), so the tensor seems
-    # to lie inside the file.
+    # Offset 2**64-1 wraps around in gguf-py's uint64 sum (start + offset).
     "token_embd.weight:data_offset_18446744073709551615",
     "output_norm.weight:data_offset_18446744073709551615",
-    # Offset 1: inside the file but unaligned and overlapping the previous tensor; llama.cpp
-    # requires each tensor at the aligned end of the previous one.
+    # Offset 1: inside the file but unaligned and overlapping the previous tensor.
     "token_embd.weight:data_offset_1",
     "output_norm.weight:data_offset_1",
 }
@@ -52,7 +50,7 @@ def test_the_corpus_is_large_and_the_base_file_is_valid(corpus, tmp_path):
 
 def test_every_broken_file_gives_model_file_error(verdicts):
     wrong = {name: row for name, row in verdicts.items()
-             if row["status"] != "ModelFileError" and mutation_name(name) not in KNOWN_GAPS}
+             if row["status"] != "ModelFileError"}
     assert not wrong, wrong
     messages = [row["message"] for row in verdicts.values() if row["status"] == "ModelFileError"]
     assert all(".gguf" in message for message in messages)  # each message names the file
@@ -60,10 +58,9 @@ def test_every_broken_file_gives_model_file_error(verdicts):
                for message in messages)  # and says what to do
 
 
-@pytest.mark.xfail(strict=True, reason="validator gaps listed in KNOWN_GAPS; see the report for the fix")
-def test_known_gaps_are_rejected(verdicts):
-    gaps = {mutation_name(name): row["status"] for name, row in verdicts.items() if mutation_name(name) in KNOWN_GAPS}
-    assert set(gaps) == KNOWN_GAPS
+def test_former_gaps_are_in_the_corpus_and_rejected(verdicts):
+    gaps = {mutation_name(name): row["status"] for name, row in verdicts.items() if mutation_name(name) in FORMER_GAPS}
+    assert set(gaps) == FORMER_GAPS
     assert set(gaps.values()) == {"ModelFileError"}, gaps
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, friendly_errors, progress_display, resolved_settings
 
 MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
 ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
@@ -26,13 +26,8 @@ def _check_route(route: str) -> str | None:
 def prepare_app(model: Optional[str], collection: Optional[str] = None):
     """Settings + a validated (pulled on first use) model, then the app."""
     from orchestrator.app import build_app
-    from orchestrator.models import resolve_model
 
-    settings = load_settings(model=model, collection=collection)
-    with progress_display() as progress:
-        model_path = resolve_model(settings.model, settings, progress=progress)
-    settings = settings.model_copy(update={"model": str(model_path)})
-    return build_app(settings)
+    return build_app(resolved_settings(model, collection))
 
 
 @friendly_errors

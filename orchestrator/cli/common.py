@@ -73,3 +73,18 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
             bar.update(tasks[stage], completed=done, total=total or None)
 
         yield report
+
+
+def resolved_settings(model=None, collection=None):
+    """Settings with the local chat model resolved to a validated path (pulled on first use).
+
+    With ORCH_LLM_BACKEND=openai the model lives on a server, so nothing is resolved or pulled.
+    """
+    from orchestrator.models import resolve_model
+
+    settings = load_settings(model=model, collection=collection)
+    if settings.llm_backend != "llamacpp":
+        return settings
+    with progress_display() as progress:
+        model_path = resolve_model(settings.model, settings, progress=progress)
+    return settings.model_copy(update={"model": str(model_path)})

@@ -75,7 +75,7 @@ def answer_from_docs(
     if says_unknown(raw) or not raw:
         yield from refuse(answer, "The documents I found don't say.")
         return
-    grounded = cite_and_check(concise(raw), [d.page_content for d in excerpts])
+    grounded = cite_and_check(concise(raw), [d.page_content for d in excerpts], question)
     answer.route_reason["grounding_support"] = round(grounded.support, 3)
     if grounded.support < MIN_SUPPORT:
         answer.tool_calls.append({"tool": "grounding_check", "input": raw, "output": f"support {grounded.support:.2f} < {MIN_SUPPORT}"})

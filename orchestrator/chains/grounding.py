@@ -19,22 +19,36 @@ STOPWORDS = frozenset(
     this that these those there their they them he she his her him we you your i me my our not no do does
     did done has have had can could will would should may might must shall than then so such into onto
     about over under also just only very what which who whom whose when where why how all any each some
-    according document documents excerpt excerpts result results source sources""".split()
+    according document documents excerpt excerpts result results source sources answer question
+    reply""".split()
 )
 MAX_ANSWER_CHARS = 400
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
+def _stem(word: str) -> str:
+    # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
+    # one more dependency for a check that only needs to match inflections of the same word.
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 def content_words(text: str) -> set[str]:
-    """Lowercased words minus function words; numbers keep their inner separators (2,249)."""
-    return {word for word in WORD.findall(text.lower()) if word not in STOPWORDS}
+    """Lowercased, lightly stemmed words minus function words; numbers keep their separators (2,249)."""
+    return {_stem(word) for word in WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
-def support(answer: str, passage: str) -> float:
-    """Share of the answer's content words found in the passage (1.0 when the answer has none)."""
-    words = content_words(CITATION.sub(" ", answer))
+def support(answer: str, passage: str, question: str = "") -> float:
+    """Share of what the answer adds to the question that the passage contains.
+
+    Words the answer repeats from the question prove nothing, so they are left out; an answer that
+    only restates the question adds nothing and scores 0.
+    """
+    words = content_words(CITATION.sub(" ", answer)) - content_words(question)
     if not words:
-        return 1.0
+        return 0.0 if question else 1.0
     passage_words = content_words(passage)
     return len(words & passage_words) / len(words)
 
@@ -48,7 +62,7 @@ class Grounded:
     support: float
 
 
-def cite_and_check(answer: str, passages: Sequence[str]) -> Grounded:
+def cite_and_check(answer: str, passages: Sequence[str], question: str = "") -> Grounded:
     """Keep valid [n] markers; if none, cite the best-supporting passage; score the support."""
     valid = []
     for match in CITATION.finditer(answer):
@@ -56,13 +70,13 @@ def cite_and_check(answer: str, passages: Sequence[str]) -> Grounded:
         if 1 <= number <= len(passages) and number not in valid:
             valid.append(number)
     text = CITATION.sub(lambda m: m.group(0) if int(m.group(1)) in valid else "", answer).strip()
-    scores = [support(text, passage) for passage in passages]
+    scores = [support(text, passage, question) for passage in passages]
     if not valid and passages:
         best = max(range(len(passages)), key=lambda i: scores[i])
         valid = [best + 1]
         text = f"{text.rstrip()} [{best + 1}]"
     combined = " ".join(passages[number - 1] for number in valid)
-    return Grounded(text=text, cited=valid, support=support(text, combined) if passages else 0.0)
+    return Grounded(text=text, cited=valid, support=support(text, combined, question) if passages else 0.0)
 
 
 def concise(text: str, limit: int = MAX_ANSWER_CHARS) -> str:

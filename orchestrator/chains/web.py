@@ -38,7 +38,7 @@ def answer_from_web(question: str, answer: Answer, search: Callable, chat_model,
     today = dt.date.today().isoformat()
     raw = collect(answer, chain.stream({"context": format_results_for_prompt(results), "question": question, "today": today}), time.perf_counter())
     snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]
-    grounded = cite_and_check(concise(raw), snippets)
+    grounded = cite_and_check(concise(raw), snippets, question)
     if says_unknown(raw) or grounded.support < MIN_SUPPORT:
         answer.abstained = True
         answer.sources = sources

@@ -134,15 +134,14 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
         return RouteDecision("math", f"math: {signals.math_reason}", scores)
     label, best, margin = semantic_best(signals.semantic)
     has_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold
-    # Recency words beat a document match unless it is very strong: "the most recent Super Bowl"
-    # must not be answered from an article about an older one. A bare recent year does not: the
-    # user's documents may well be dated (release notes, reports).
-    very_strong_docs = signals.docs_score is not None and signals.docs_score >= docs_threshold + 0.25
+    # Recency words beat any document match: "the most recent Super Bowl" must not be answered from
+    # an article about an older one (use /docs to ask the documents anyway). A bare recent year does
+    # not: the user's documents may well be dated (release notes, reports).
     recency_words = [cue for cue in signals.time_cues if not cue.isdigit()]
     cues = recency_words if has_docs else signals.time_cues
     conversational = label == "chat" and margin > 0.05
     small_talk_or_task = conversational and (signals.personal or not signals.is_question)
-    if cues and signals.is_question and not very_strong_docs and not signals.future and not small_talk_or_task:
+    if cues and signals.is_question and not signals.future and not small_talk_or_task:
         return RouteDecision("web", f"time-sensitive wording: {', '.join(cues)}", scores)
     if signals.future and not conversational and not has_docs:
         return RouteDecision("docs", "asks about the future, which no source can know yet", scores)

@@ -38,9 +38,10 @@ def test_math_wins_over_everything():
     assert decision.route == "math"
 
 
-def test_strong_docs_beat_a_time_cue():
-    decision = decide(signals(docs_score=0.8, time_cues=["current"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD)
-    assert decision.route == "docs"
+def test_recency_words_beat_even_a_strong_document_match():
+    # "Who won the most recent Super Bowl?" must not be answered from an article about Super Bowl 50.
+    decision = decide(signals(docs_score=0.9, time_cues=["most recent"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD)
+    assert decision.route == "web"
 
 
 def test_time_cue_beats_a_weak_docs_match():

@@ -21,13 +21,20 @@ class Answer(BaseModel):
     _first_token_s: float | None = PrivateAttr(default=None)
     _finish_reason: str | None = PrivateAttr(default=None)
 
+    def generation_stats(self):
+        """Timing of this answer in the bench's terms (one implementation for /stats and bench)."""
+        from orchestrator.bench.measure import GenerationStats
+
+        return GenerationStats(
+            tokens=self.completion_tokens, seconds=self.latency_s, time_to_first_token=self._first_token_s
+        )
+
     @property
     def tokens_per_second(self) -> float | None:
         """Generation speed, from the first streamed token to the last."""
         if self._first_token_s is None or self.completion_tokens < 2:
             return None
-        span = self.latency_s - self._first_token_s
-        return (self.completion_tokens - 1) / span if span > 0 else None
+        return self.generation_stats().tokens_per_second or None
 
     @property
     def first_token_s(self) -> float | None:

@@ -47,16 +47,21 @@ def models() -> None:
     settings = load_settings()
     rows = installed_models(settings)
     table = Table(title=f"Models in {settings.resolved_models_dir}")
-    for column in ("name", "size", "arch", "quant", "params", "lineage"):
+    from orchestrator.bench.measure import format_quant_mix, model_footprint
+
+    table.add_column("name", no_wrap=True)
+    for column in ("size", "arch", "quant", "params", "bits/weight", "tensor types", "lineage"):
         table.add_column(column)
     for row in rows:
         if row.info is None:
-            table.add_row(row.name, "-", "-", "-", "-", f"[red]unusable: {row.error}[/]")
+            table.add_row(row.name, "-", "-", "-", "-", "-", "-", f"[red]unusable: {row.error}[/]")
             continue
         lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in ("method", "parent"))
+        footprint = model_footprint(row.info)
         table.add_row(
-            row.name, _human_size(row.info.size_bytes), row.info.architecture, row.info.file_type,
-            _human_count(row.info.n_params), lineage or "-",
+            row.name, _human_size(footprint.size_bytes), row.info.architecture, footprint.file_type,
+            _human_count(footprint.n_params), f"{footprint.bits_per_weight:.2f}",
+            format_quant_mix(footprint.quant_mix), lineage or "-",
         )
     console.print(table)
     missing = sorted(set(REGISTRY) - {row.name for row in rows})

@@ -63,13 +63,7 @@ def format_stats(answer: Answer | None) -> str:
     """The /stats line for the last answer."""
     if answer is None:
         return "No answer yet."
-    speed = answer.tokens_per_second
-    first = answer.first_token_s
-    return (
-        f"last answer: {answer.completion_tokens} tokens in {answer.latency_s:.2f} s"
-        + (f", first token after {first:.2f} s" if first is not None else "")
-        + (f", {speed:.1f} tokens/s" if speed else "")
-    )
+    return f"last answer: {answer.generation_stats().summary()}, latency {answer.latency_s:.2f} s"
 
 
 def answer_question(session: ChatSession, question: str) -> None:

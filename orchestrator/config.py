@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",
     )
     collection: str = Field(default="default", description="Knowledge-base collection to ingest into and search.")
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server host (`chroma run`); unset = the embedded store in DATA_DIR/chroma."
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535, description="Chroma server port.")
+    chroma_ssl: bool = Field(default=False, description="Use https to reach the Chroma server.")
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Token for a Chroma server with token auth (sent as Authorization: Bearer)."
+    )
     chunk_size: int = Field(default=800, ge=50, description="Characters per document chunk when ingesting.")
     chunk_overlap: int = Field(default=120, ge=0, description="Characters shared by neighbouring chunks.")
     top_k: int = Field(default=4, ge=1, le=50, description="Chunks retrieved per question.")

@@ -112,7 +112,17 @@ def validate_collection_name(name: str) -> str:
     return name
 
 
-def _recovery_hint(path: Path) -> str:
+def chroma_location(settings: Settings) -> str:
+    """The Chroma server's URL in server mode, else the embedded store's folder."""
+    if settings.chroma_host:
+        scheme = "https" if settings.chroma_ssl else "http"
+        return f"{scheme}://{settings.chroma_host}:{settings.chroma_port}"
+    return str(chroma_dir(settings))
+
+
+def _recovery_hint(path: Path | str) -> str:
+    if str(path).startswith(("http://", "https://")):
+        return "Check the Chroma server's log; this app never deletes or rebuilds a server's data."
     return (
         f"Move it aside and ingest your documents again, e.g. `mv {path} {path}.broken` then "
         "`orchestrator ingest PATH...`. Nothing was deleted."
@@ -120,7 +130,7 @@ def _recovery_hint(path: Path) -> str:
 
 
 @contextmanager
-def _chroma_errors(path: Path, action: str) -> Iterator[None]:
+def _chroma_errors(path: Path | str, action: str) -> Iterator[None]:
     """Turn Chroma/SQLite failures into an error that says how to recover; never rebuild silently."""
     import sqlite3
 
@@ -137,7 +147,37 @@ def _chroma_errors(path: Path, action: str) -> Iterator[None]:
         ) from exc
 
 
-def _client(path: Path):
+def _http_client(settings: Settings):
+    """A client for a Chroma server (`chroma run`), with the token as a bearer header if set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
+    location = chroma_location(settings)
+    try:
+        client = chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        client.heartbeat()
+        return client
+    except Exception as exc:  # noqa: BLE001 - connection errors come as several chromadb/httpx types
+        raise KnowledgeStoreError(
+            f"The Chroma server at {location} is not reachable ({type(exc).__name__}: {exc}). Start it "
+            f"(`chroma run --path DIR --host {settings.chroma_host} --port {settings.chroma_port}`), or unset "
+            "ORCH_CHROMA_HOST to use the embedded store."
+        ) from None
+
+
+def _client(settings: Settings):
+    """The configured Chroma client: a server's, or a persistent one in the data directory."""
+    if settings.chroma_host:
+        return _http_client(settings)
+    return _persistent_client(chroma_dir(settings))
+
+
+def _persistent_client(path: Path):
     """A persistent Chroma client with telemetry off (the app is offline-first)."""
     import sqlite3
 
@@ -168,10 +208,10 @@ def _collection_names(client, path: Path) -> list[str]:
 
 def list_collections(settings: Settings) -> list[CollectionInfo]:
     """Every collection with its chunk count and the embedding model that built it."""
-    path = chroma_dir(settings)
-    if not (path / "chroma.sqlite3").exists():
+    path = chroma_location(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         return []
-    client = _client(path)
+    client = _client(settings)
     rows = []
     with _chroma_errors(path, "read its collections"):
         for name in sorted(_collection_names(client, path)):
@@ -183,8 +223,8 @@ def list_collections(settings: Settings) -> list[CollectionInfo]:
 
 def delete_collection(settings: Settings, name: str) -> bool:
     """Delete a collection and its keyword index; False when it did not exist."""
-    path = chroma_dir(settings)
-    client = _client(path)
+    path = chroma_location(settings)
+    client = _client(settings)
     existed = validate_collection_name(name) in _collection_names(client, path)
     if existed:
         with _chroma_errors(path, f"delete collection {name!r}"):
@@ -207,10 +247,10 @@ def open_store(
     from langchain_chroma import Chroma
 
     name = validate_collection_name(collection or settings.collection)
-    path = chroma_dir(settings)
+    path = chroma_location(settings)
     if reset:
         delete_collection(settings, name)
-    client = _client(path)
+    client = _client(settings)
     if name in _collection_names(client, path):
         with _chroma_errors(path, f"open collection {name!r}"):
             existing = client.get_collection(name, embedding_function=None)

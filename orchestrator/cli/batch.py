@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP, ROUTE_HELP, _check_route
-from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, err_console, friendly_errors, resolved_settings
 
 if TYPE_CHECKING:
     from orchestrator.batch import BatchSummary
@@ -22,16 +22,6 @@ def register(app: typer.Typer) -> None:
     """Add `batch` and `eval` to the main app."""
     app.command("batch")(batch)
     app.command("eval")(evaluate)
-
-
-def resolved_settings(model: Optional[str], collection: Optional[str] = None):
-    """Settings with the chat model resolved to a validated path (pulled on first use), as `ask` does."""
-    from orchestrator.models import resolve_model
-
-    settings = load_settings(model=model, collection=collection)
-    with progress_display() as progress:
-        model_path = resolve_model(settings.model, settings, progress=progress)
-    return settings.model_copy(update={"model": str(model_path)})
 
 
 @contextmanager

@@ -12,6 +12,7 @@ This is the only module that imports chromadb or langchain_chroma. Two rules hol
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
@@ -90,12 +91,17 @@ class CollectionInfo:
 
 def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingModelId:
     """Identify an embedding model by its file's sha256 and size, and the dimension it produces."""
-    digest = hashlib.sha256()
-    with model_path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
+    stat = model_path.stat()
     dimension = len(embeddings.embed_query("dimension probe"))
-    return EmbeddingModelId(model_path.stem, digest.hexdigest(), model_path.stat().st_size, dimension)
+    return EmbeddingModelId(model_path.stem, _file_sha256(str(model_path), stat.st_size, stat.st_mtime_ns), stat.st_size, dimension)
+
+
+@functools.lru_cache(maxsize=8)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, hashed once per process while its size and mtime stay the same."""
+    from orchestrator.models import sha256_of
+
+    return sha256_of(Path(path))
 
 
 def chroma_dir(settings: Settings) -> Path:

@@ -26,6 +26,8 @@ def parse_input(value: Any) -> tuple[str, list, str | None]:
         value = {"question": value}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
         raise OrchestratorError('The app takes {"question": "..."} (optionally "history" and "route"): got ' + repr(value)[:80])
+    if not value["question"].strip():
+        raise OrchestratorError("The question is empty: ask something, e.g. 'What is 40366 / 439?'.")
     route = value.get("route") or None
     if route == "auto":
         route = None

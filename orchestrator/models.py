@@ -207,6 +207,8 @@ def pull(name: str, settings: Settings, progress: Progress | None = None, force:
 
 
 def _installed_by_name(name: str, settings: Settings) -> Path | None:
+    if "/" in name or "\\" in name:  # a path, not a name
+        return None
     models_dir = settings.resolved_models_dir
     for candidate in (models_dir / name, models_dir / f"{name}.gguf"):
         if candidate.is_file() and candidate.suffix == ".gguf":

@@ -57,3 +57,14 @@ def test_every_command_has_help():
         result = run(command, "--help")
         assert result.exit_code == 0, command
         assert "Usage" in result.output
+
+
+def test_missing_absolute_model_path(tmp_path):
+    result = run("ask", "--model", str(tmp_path / "absent.gguf"), "hi")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "does not exist" in text and "Traceback" not in text
+
+
+def test_empty_question():
+    result = run("ask", "--model", "no-such-model", "   ")
+    assert result.exit_code == 1 and "Error:" in result.output

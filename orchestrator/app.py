@@ -208,7 +208,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
         elif route == "docs":
             yield from answer_from_docs(
                 question, answer, self.retriever, self.chat_model, self._prompt("docs_answer.txt"),
-                settings.relevance_threshold, docs=docs,
+                settings.relevance_threshold, self.embeddings, docs=docs,
             )
             if answer.abstained and settings.allow_unverified:
                 yield from self._unverified(question, answer, start)

@@ -102,8 +102,11 @@ def score_docs(row: dict, question: dict) -> Score:
     contained = answered and contains_gold(row.get("answer") or "", question["answers"])
     cited = cites_source(row, question.get("source") or "")
     short = len(answer_body(row.get("answer") or "")) <= MAX_DOCS_ANSWER_CHARS
+    # "quoted": the answer is the best evidence sentence, quoted, because the model's own answer failed
+    # the grounding check (chains/docs.py); reported so a reader sees how much the quotes contribute.
+    quoted = answered and (row.get("route_reason") or {}).get("answer_kind") == "quote"
     checks = {"answer_contained": contained, "source_cited": cited, "refused": bool(row.get("abstained")),
-              "short_enough": short}
+              "short_enough": short, "quoted": quoted}
     if row.get("abstained"):
         reason = "refused"
     elif not contained:
@@ -252,7 +255,7 @@ def worst_failures(scores: Sequence[Score], rows: dict[str, dict], golds: dict[s
 
 
 TABLE_COLUMNS = ["Kind", "N", "Score", "Route ok", "Abstained", "Errors", "Latency s"]
-DOCS_COLUMNS = ["Answer contained", "Source cited", "Both (score)", "Refused", "Answer <= 400 chars"]
+DOCS_COLUMNS = ["Answer contained", "Source cited", "Both (score)", "Refused", "Answer <= 400 chars", "Quoted"]
 
 
 def table_rows(summary: dict) -> list[list[str]]:
@@ -270,7 +273,8 @@ def docs_row(summary: dict) -> list[str] | None:
     d = summary["kinds"].get("docs")
     if not d:
         return None
-    return [f"{d['answer_contained']:.0%}", f"{d['source_cited']:.0%}", f"{d['score']:.0%}", f"{d['refused']:.0%}", f"{d['short_enough']:.0%}"]
+    return [f"{d['answer_contained']:.0%}", f"{d['source_cited']:.0%}", f"{d['score']:.0%}", f"{d['refused']:.0%}", f"{d['short_enough']:.0%}",
+            f"{d.get('quoted', 0):.0%}"]
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:

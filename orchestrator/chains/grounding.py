@@ -26,7 +26,7 @@ MAX_ANSWER_CHARS = 400
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
     # one more dependency for a check that only needs to match inflections of the same word.
     for suffix in ("ing", "ed", "es", "s"):
@@ -37,7 +37,7 @@ def _stem(word: str) -> str:
 
 def content_words(text: str) -> set[str]:
     """Lowercased, lightly stemmed words minus function words; numbers keep their separators (2,249)."""
-    return {_stem(word) for word in WORD.findall(text.lower()) if word not in STOPWORDS}
+    return {stem(word) for word in WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
 def support(answer: str, passage: str, question: str = "") -> float:

@@ -57,6 +57,11 @@ def _tokenize(texts: Sequence[str]) -> list[list[str]]:
     return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
 
 
+def keyword_terms(text: str) -> list[str]:
+    """The BM25 terms of a text: lowercased words minus English stopwords, as the index sees them."""
+    return _tokenize([text])[0]
+
+
 class KeywordIndex:
     """A BM25 index over chunk texts, addressed by chunk id."""
 
@@ -122,7 +127,7 @@ class KeywordIndex:
             return None  # missing or unreadable cache: the caller rebuilds it
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
     import numpy as np
 
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -202,6 +207,10 @@ class HybridRetriever(BaseRetriever):
         """The chunks whose relevance score reaches the threshold (the ones an answer may rest on)."""
         return [doc for doc in docs if doc.metadata.get("score", 0.0) >= self.relevance_threshold]
 
+    def term_weights(self, question: str) -> dict[str, float]:
+        """The question's keyword terms with their BM25 idf in this collection (rare terms weigh most)."""
+        return self._keywords().idf(_tokenize([question])[0])
+
     def has_relevant(self, docs: Sequence[Document]) -> bool:
         """Whether any chunk clears the threshold: False means 'the documents do not say'."""
         return bool(self.relevant(docs))
@@ -253,7 +262,7 @@ class HybridRetriever(BaseRetriever):
         missing = [chunk_id for chunk_id in top if chunk_id not in by_id]
         by_id.update({doc.id: doc for doc in self.store.documents(missing)})
         for chunk_id, vector in self.store.embeddings_of(missing).items():
-            cosines[chunk_id] = _cosine(query_vector, vector)
+            cosines[chunk_id] = cosine_similarity(query_vector, vector)
         vector_rank = {doc.id: rank for rank, (doc, _) in enumerate(vector_hits, start=1)}
         bm25_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(keyword_hits, start=1)}
         bm25_score = dict(keyword_hits)

@@ -9,6 +9,7 @@ from langchain_core.messages import AIMessage
 
 from orchestrator import Settings, build_app
 from orchestrator.tools.web_search import SearchResult, SearchUnavailable
+from tests.helpers.word_hash import WordHashEmbeddings
 
 
 class RecordingModel(GenericFakeChatModel):
@@ -44,7 +45,7 @@ def chunk(text, source, score, chunk_id="c1"):
 def app_with(tmp_path, chat, docs=(), search=None):
     return build_app(
         Settings(data_dir=tmp_path, relevance_threshold=0.5), chat_model=chat,
-        embeddings=DeterministicFakeEmbedding(size=16), retriever=FakeRetriever(docs), search=search,
+        embeddings=WordHashEmbeddings(), retriever=FakeRetriever(docs), search=search,
     )
 
 
@@ -73,13 +74,54 @@ def test_docs_route_refuses_without_asking_the_llm_when_nothing_clears_the_thres
     assert chat.prompts == [] and answer.sources == []
 
 
-def test_docs_route_replaces_an_unsupported_answer(tmp_path):
+def test_docs_route_refuses_an_unsupported_answer_when_no_sentence_covers_the_question(tmp_path):
     docs = [chunk("Warsaw is the capital of Poland.", "warsaw.txt", 0.7)]
     answer = app_with(tmp_path, model("Glasswhales migrate across frozen lunar seas every winter."), docs).invoke(
         {"question": "What is a Lunar Glasswhale?", "route": "docs"}
     )
-    assert answer.abstained and "don't clearly support" in answer.answer
+    assert answer.abstained and "don't clearly support" in answer.answer and answer.sources == []
     assert any(call["tool"] == "grounding_check" for call in answer.tool_calls)
+
+
+TESLA = ("Tesla was born in Smiljan. His father promised him the best engineering school. "
+         "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz. He lost his scholarship later.")
+
+
+def test_docs_route_gives_the_model_only_the_evidence_window(tmp_path):
+    chat = model("Tesla enrolled in 1875 [1].")
+    docs = [chunk(TESLA + " " + "Unrelated filler about rivers and bridges. " * 20, "tesla.txt", 0.8)]
+    answer = app_with(tmp_path, chat, docs).invoke({"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
+    assert not answer.abstained and answer.answer == "Tesla enrolled in 1875 [1]."
+    assert answer.route_reason["answer_kind"] == "generated"
+    assert "In 1875, Tesla enrolled" in chat.prompts[0] and "rivers and bridges" not in chat.prompts[0]
+    assert answer.sources[0]["source"] == "tesla.txt"
+
+
+def test_docs_route_quotes_the_best_sentence_when_the_model_answer_is_unsupported(tmp_path):
+    docs = [chunk(TESLA, "tesla.txt", 0.8)]
+    answer = app_with(tmp_path, model("He enrolled in Vienna in 1890 after the war."), docs).invoke(
+        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+    )
+    assert not answer.abstained and answer.route_reason["answer_kind"] == "quote"
+    assert answer.answer == 'From the documents: "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz." [1]'
+    assert answer.sources[0]["source"] == "tesla.txt"
+    assert any(call["tool"] == "grounding_check" for call in answer.tool_calls)
+
+
+def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
+    answer = app_with(tmp_path, model("The documents don't say."), [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
+        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+    )
+    assert answer.route_reason["answer_kind"] == "quote" and "1875" in answer.answer
+
+
+def test_a_long_quote_is_cut_under_the_answer_limit(tmp_path):
+    long_sentence = "In 1875, Tesla enrolled at the Polytechnic, " + "and studied very hard, " * 30 + "in Graz."
+    answer = app_with(tmp_path, model("Nonsense about Mars."), [chunk(long_sentence, "tesla.txt", 0.8)]).invoke(
+        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+    )
+    assert answer.route_reason["answer_kind"] == "quote" and len(answer.answer) <= 400
+    assert answer.answer.endswith('…" [1]')
 
 
 def test_document_text_is_fenced_as_data(tmp_path):

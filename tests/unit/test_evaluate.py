@@ -58,7 +58,7 @@ CITED = [{"source": "/data/corpus/Super_Bowl_50.txt", "chunk": "c1", "page": Non
 def test_docs_correct_needs_answer_and_cited_gold_file():
     score = score_row(row(route="docs", answer="Elway played for the Broncos [1].", sources=CITED), DOCS_GOLD)
     assert score.correct and score.route_ok
-    assert score.checks == {"answer_contained": True, "source_cited": True, "refused": False, "short_enough": True}
+    assert score.checks == {"answer_contained": True, "source_cited": True, "refused": False, "short_enough": True, "quoted": False}
 
 
 def test_docs_right_answer_wrong_source_fails():
@@ -81,6 +81,14 @@ def test_docs_refusal_fails_and_counts_as_refused():
 def test_docs_long_answer_is_flagged_but_route_is_ok():
     score = score_row(row(route="docs", answer="The Broncos. " + "x" * 400 + " [1]", sources=CITED), DOCS_GOLD)
     assert score.correct and not score.checks["short_enough"]
+
+
+def test_docs_quoted_answer_is_counted_as_quoted():
+    quoted = row(route="docs", answer='From the documents: "Elway led the Broncos." [1]', sources=CITED,
+                 route_reason={"answer_kind": "quote"})
+    assert score_row(quoted, DOCS_GOLD).checks["quoted"]
+    generated = row(route="docs", answer="The Broncos [1].", sources=CITED, route_reason={"answer_kind": "generated"})
+    assert not score_row(generated, DOCS_GOLD).checks["quoted"]
 
 
 def test_docs_on_chat_route_is_a_route_failure():

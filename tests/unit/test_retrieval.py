@@ -6,12 +6,9 @@ between two texts reflects the words they share and vector ranking is meaningful
 
 from __future__ import annotations
 
-import hashlib
-import re
 
 import numpy as np
 import pytest
-from langchain_core.embeddings import Embeddings
 
 from orchestrator.config import Settings
 from orchestrator.knowledge.ingest import ingest_paths
@@ -23,24 +20,10 @@ from orchestrator.knowledge.retrieval import (
     term_coverage,
 )
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
+from tests.helpers.word_hash import WordHashEmbeddings
 
 DIM = 64
 MODEL = EmbeddingModelId("word-hash", "w" * 64, 1, DIM)
-
-
-class WordHashEmbeddings(Embeddings):
-    def _embed(self, text: str) -> list[float]:
-        vector = np.zeros(DIM)
-        for word in re.findall(r"\w+", text.lower()):
-            vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
-        norm = np.linalg.norm(vector)
-        return (vector / norm if norm else vector).tolist()
-
-    def embed_documents(self, texts):
-        return [self._embed(t) for t in texts]
-
-    def embed_query(self, text):
-        return self._embed(text)
 
 
 FILES = {

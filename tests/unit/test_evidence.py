@@ -1,0 +1,59 @@
+"""Evidence selection: which sentence of the retrieved chunks the docs route reads and may quote."""
+
+import pytest
+from langchain_core.documents import Document
+
+from orchestrator.chains.evidence import coverage, select_evidence, split_sentences, uniform_weights
+from tests.helpers.word_hash import WordHashEmbeddings
+
+TESLA = (
+    "Tesla was born in 1856 in Smiljan. His father promised to send him to the best engineering school. "
+    "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz on a Military Frontier scholarship. "
+    "He lost his scholarship at the end of his second year."
+)
+
+
+def chunk(text, source="tesla.txt"):
+    return Document(page_content=text, metadata={"source": source, "score": 0.6, "chunk_id": source})
+
+
+def test_split_sentences_keeps_decimals_and_lines_apart():
+    text = "Pi is about 3.14 in most uses. It never ends!\nA heading\nWho knew? \"Nobody\" did."
+    assert split_sentences(text) == ["Pi is about 3.14 in most uses.", "It never ends!", "A heading", "Who knew?", '"Nobody" did.']
+
+
+def test_coverage_matches_inflections_and_weights_rare_terms():
+    weights = {"tesla": 1.0, "enroll": 3.0}
+    assert coverage(weights, "In 1875, Tesla enrolled at the Polytechnic.") == 1.0
+    assert coverage(weights, "Tesla was born in Smiljan.") == pytest.approx(0.25)
+    assert coverage({}, "anything") == 0.0
+
+
+def test_the_sentence_that_answers_is_chosen_with_its_neighbours():
+    weights = {"tesla": 1.0, "enroll": 2.0, "polytechnic": 2.0}  # as a collection's IDF would weigh them
+    evidence = select_evidence("When did Tesla enroll at the Polytechnic?", [chunk(TESLA)], WordHashEmbeddings(), lambda q: weights)
+    assert evidence.sentence.startswith("In 1875, Tesla enrolled")
+    assert evidence.window.startswith("His father promised") and evidence.window.endswith("second year.")
+    assert evidence.sentence_coverage == 1.0 and evidence.chunk.metadata["source"] == "tesla.txt"
+
+
+def test_the_second_chunk_is_searched_too():
+    first = chunk("Warsaw is the capital of Poland. It lies on the Vistula.", "warsaw.txt")
+    evidence = select_evidence("When did Tesla enroll?", [first, chunk(TESLA)], WordHashEmbeddings())
+    assert evidence.chunk.metadata["source"] == "tesla.txt" and "1875" in evidence.sentence
+
+
+def test_a_question_about_something_else_has_low_coverage():
+    evidence = select_evidence("How many maps do pilots keep in their back pocket?", [chunk(TESLA)], WordHashEmbeddings())
+    assert evidence.sentence_coverage == 0.0
+
+
+def test_no_chunks_means_no_evidence():
+    assert select_evidence("Anything?", [], WordHashEmbeddings()) is None
+    assert select_evidence("Anything?", [chunk("   ")], WordHashEmbeddings()) is None
+
+
+def test_uniform_weights_are_the_keyword_terms():
+    weights = uniform_weights("Did Tesla enroll in the school?")
+    assert {"tesla", "enroll", "school"} <= set(weights) and set(weights.values()) == {1.0}
+    assert "the" not in weights and "in" not in weights

@@ -43,6 +43,10 @@ _QUESTION_START = re.compile(
     r"tell me|give me|show me|find|search|look up|list)\b",
     re.IGNORECASE,
 )
+# Asks for a fact: when no signal is strong, such a question goes where an unsupported answer is
+# refused (docs), not to chat, where a small model invents one ("What does the Quellman-Tarsky
+# protocol regulate?").
+_WH_QUESTION = re.compile(r"^\s*(who|what|when|where|which|whose|whom|how (many|much|long|old|far|big|tall|did|does|do|is|was|were|are))\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
 
 
@@ -103,6 +107,7 @@ class Signals:
     personal: bool = False
     future: bool = False
     is_question: bool = True
+    asks_for_fact: bool = False  # a wh-question ("Who...", "What...", "How many...")
 
     @classmethod
     def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
@@ -110,6 +115,7 @@ class Signals:
             docs_score=docs_score, time_cues=time_cues(question), semantic=semantic,
             personal=is_personal(question), future=is_about_future(question),
             is_question=question.rstrip().endswith("?") or bool(_QUESTION_START.match(question)),
+            asks_for_fact=bool(_WH_QUESTION.match(question)),
         )
 
 
@@ -156,6 +162,8 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
     if label == "chat" and best >= weak_semantic:
         return RouteDecision("chat", f"conversational or creative request (similarity {best:.2f})", scores)
     if label is None or best < 0.2 or margin < 0.02:
+        if signals.asks_for_fact and not signals.personal and not conversational:
+            return RouteDecision("docs", "a factual question with no strong signal; checked the knowledge base", scores)
         return RouteDecision("undecided", "no signal is strong enough", scores)
     if label == "web" and not signals.future:
         return RouteDecision("web", f"closest to questions about changing facts (similarity {best:.2f})", scores)

@@ -94,6 +94,15 @@ def test_weak_signals_are_undecided():
     assert decision.route == "undecided"
 
 
+def test_weak_factual_question_goes_to_docs_not_to_the_llm():
+    from orchestrator.chains.router import Signals
+
+    invented = Signals.for_question("What does the Quellman-Tarsky protocol regulate?", None, {"factual": 0.19, "web": 0.13, "chat": 0.09})
+    assert invented.asks_for_fact and decide(invented, THRESHOLD).route == "docs"
+    request = Signals.for_question("Please rephrase this paragraph", None, {"factual": 0.19, "chat": 0.18})
+    assert not request.asks_for_fact and decide(request, THRESHOLD).route == "undecided"
+
+
 def test_decision_records_scores():
     decision = decide(signals(docs_score=0.3, semantic={"web": 0.5, "factual": 0.3}), THRESHOLD)
     assert decision.as_dict()["scores"]["docs_score"] == 0.3

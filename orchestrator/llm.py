@@ -48,6 +48,19 @@ def import_llama_cpp():
     return llama_cpp
 
 
+def release_models() -> None:
+    """Free the cached llama.cpp models now.
+
+    Otherwise the caches hold them until interpreter shutdown, when llama-cpp-python's destructor
+    may run after its own module globals are gone ("Exception ignored in Llama.__del__").
+    """
+    import gc
+
+    _load_chat_model.cache_clear()
+    _load_embedding_client.cache_clear()
+    gc.collect()
+
+
 @functools.lru_cache(maxsize=4)
 def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
     _prepare_llama_import()

@@ -47,3 +47,11 @@ def embedding_model_path() -> Path:
 
     settings = Settings(models_dir=TEST_MODELS_DIR, data_dir=TEST_MODELS_DIR.parent / "data")
     return pull(DEFAULT_EMBEDDING_MODEL, settings)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Free cached llama.cpp models while llama-cpp-python can still run its destructors."""
+    import sys
+
+    if "orchestrator.llm" in sys.modules:
+        sys.modules["orchestrator.llm"].release_models()

@@ -8,7 +8,8 @@ everything), so the decision rests on, in order:
 4. time-sensitivity cues ("current", "latest", "today", "this year", "most recent"...);
 5. an embedding-similarity router over labelled examples in data/router_examples.jsonl
    (the semantic-router idea: nearest labelled examples by cosine similarity);
-6. last, when those are weak, an optional grammar-constrained LLM choice.
+6. last, when those are weak: a wh-question goes to docs (which refuses what it can't support);
+   anything else gets a grammar-constrained LLM choice.
 """
 
 from __future__ import annotations

@@ -68,6 +68,9 @@ class KeywordIndex:
     def __init__(self, ids: list[str], bm25: Any) -> None:
         self.ids = ids
         self._bm25 = bm25
+        # The index never changes (writes build a new one), so a term's idf is computed once: the
+        # retriever and the docs route's evidence selection both ask for the same question's terms.
+        self._idf: dict[str, float] = {}
 
     @classmethod
     def build(cls, texts_by_id: dict[str, str]) -> KeywordIndex:
@@ -93,11 +96,10 @@ class KeywordIndex:
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """Lucene's BM25 idf per term: ln(1 + (N - df + 0.5) / (df + 0.5)); unseen terms weigh most."""
         n_docs = len(self.ids)
-        weights = {}
-        for term in set(terms):
+        for term in set(terms) - self._idf.keys():
             df = int((self._bm25.get_scores([term]) > 0).sum()) if n_docs else 0
-            weights[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        return weights
+            self._idf[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+        return {term: self._idf[term] for term in set(terms)}
 
     def save(self, folder: Path, fingerprint: str) -> None:
         """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""

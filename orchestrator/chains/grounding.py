@@ -29,6 +29,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def stem(word: str) -> str:
     # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
     # one more dependency for a check that only needs to match inflections of the same word.
+    if len(word) > 5 and word.endswith(("ied", "ies")):  # married -> marry, studies -> study
+        return word[:-3] + "y"
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]

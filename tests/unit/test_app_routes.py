@@ -8,6 +8,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from orchestrator import Settings, build_app
+from orchestrator.chains import docs as docs_chain
 from orchestrator.tools.web_search import SearchResult, SearchUnavailable
 from tests.helpers.word_hash import WordHashEmbeddings
 
@@ -113,6 +114,34 @@ def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
         {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
     )
     assert answer.route_reason["answer_kind"] == "quote" and "1875" in answer.answer
+
+
+def test_docs_route_reads_the_next_window_when_the_first_yields_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs_chain, "QUOTE_MIN_COVERAGE", 1.01)  # no quotes: the first window yields nothing
+    chat = model("The documents don't say.", "Tesla studied at the Polytechnic in Paris [1].")
+    docs = [chunk(TESLA, "tesla.txt", 0.9, "c1"),
+            chunk("Tesla studied at the Polytechnic in Paris. Paris is large.", "paris.txt", 0.8, "c2")]
+    answer = app_with(tmp_path, chat, docs).invoke({"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
+    assert "1875" in chat.prompts[0] and "Paris" not in chat.prompts[0] and "Paris" in chat.prompts[-1]
+    assert answer.answer == "Tesla studied at the Polytechnic in Paris [1]."
+    assert answer.route_reason["answer_kind"] == "generated" and answer.sources[0]["source"] == "paris.txt"
+
+
+# "In 1875, Tesla enrolled..." holds only "tesla" of this question's six terms: too little to quote alone.
+TYPED_QUESTION = "In what year did Tesla start at the engineering academy of Austria?"
+
+
+def test_a_typed_answer_that_points_at_the_sentence_makes_it_quotable(tmp_path):
+    chat = model("The document is dated 1875, so it is no reference to the year.")
+    answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke({"question": TYPED_QUESTION, "route": "docs"})
+    assert answer.route_reason["evidence"]["sentence_coverage"] < 0.4
+    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+
+
+def test_a_typed_answer_the_sentence_does_not_hold_is_refused(tmp_path):
+    chat = model("The document is dated 1879, so it is no reference to the year.")
+    answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke({"question": TYPED_QUESTION, "route": "docs"})
+    assert answer.abstained and answer.sources == []
 
 
 def test_a_long_quote_is_cut_under_the_answer_limit(tmp_path):

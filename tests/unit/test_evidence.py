@@ -3,7 +3,9 @@
 import pytest
 from langchain_core.documents import Document
 
-from orchestrator.chains.evidence import coverage, select_evidence, split_sentences, uniform_weights
+from orchestrator.chains.evidence import (
+    coverage, expected_answer_type, rank_evidence, select_evidence, split_sentences, typed_values, uniform_weights,
+)
 from tests.helpers.word_hash import WordHashEmbeddings
 
 TESLA = (
@@ -35,6 +37,38 @@ def test_the_sentence_that_answers_is_chosen_with_its_neighbours():
     assert evidence.sentence.startswith("In 1875, Tesla enrolled")
     assert evidence.window.startswith("His father promised") and evidence.window.endswith("second year.")
     assert evidence.sentence_coverage == 1.0 and evidence.chunk.metadata["source"] == "tesla.txt"
+
+
+def test_ranked_windows_are_best_first_and_do_not_overlap():
+    text = " ".join(f"Sentence {word} about bridges." for word in ("one", "two", "three", "four", "five", "six"))
+    windows = rank_evidence("Which bridges?", [chunk(text)], WordHashEmbeddings(), limit=10)
+    assert [w.score for w in windows] == sorted((w.score for w in windows), reverse=True)
+    covered = [set(split_sentences(w.window)) for w in windows]
+    assert all(not (a & b) for i, a in enumerate(covered) for b in covered[i + 1:])
+    assert 2 <= len(windows) <= 3  # six sentences, three per window at most
+
+
+def test_chunks_below_the_second_are_searched():
+    filler = [chunk(f"Warsaw fact number {n}. It lies on the Vistula.", f"warsaw{n}.txt") for n in range(3)]
+    evidence = select_evidence("When did Tesla enroll?", filler + [chunk(TESLA)], WordHashEmbeddings())
+    assert evidence.chunk.metadata["source"] == "tesla.txt" and "1875" in evidence.sentence
+
+
+def test_a_sentence_with_the_asked_type_of_answer_wins_a_tie():
+    text = "Tesla moved to the Polytechnic in Graz. Tesla moved to the Polytechnic in 1875."
+    when = select_evidence("When did Tesla move to the Polytechnic?", [chunk(text)], WordHashEmbeddings())
+    assert "1875" in when.sentence
+    where = select_evidence("Where did Tesla move to the Polytechnic?", [chunk(text)], WordHashEmbeddings())
+    assert "Graz" in where.sentence  # untyped: no bonus, the earlier sentence of an equal pair wins
+
+
+def test_expected_answer_types_and_their_values():
+    date, number = expected_answer_type("In what year did it open?"), expected_answer_type("How many people live there?")
+    assert date is expected_answer_type("When did it open?") and number is expected_answer_type("What is the population?")
+    assert expected_answer_type("Who founded it?") is None
+    assert typed_values(date, "It opened in March 1875, not 1880.") == {"march", "1875", "1880"}
+    assert typed_values(number, "304,016 firms and seven counties.") == {"304,016", "seven"}
+    assert typed_values(None, "1875") == set()
 
 
 def test_the_second_chunk_is_searched_too():

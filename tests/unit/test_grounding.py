@@ -1,4 +1,4 @@
-from orchestrator.chains.grounding import cite_and_check, concise, content_words, says_unknown, support
+from orchestrator.chains.grounding import cite_and_check, concise, content_words, says_unknown, stem, support
 
 PASSAGES = [
     "The Denver Broncos defeated the Carolina Panthers 24-10 in Super Bowl 50.",
@@ -48,3 +48,10 @@ def test_words_repeated_from_the_question_prove_nothing():
     assert support("The field type usually chosen for Super Bowl games is grass.", passage, question) == 1.0
     assert support("The field type is usually chosen for Super Bowl games.", passage, question) == 0.0
     assert support("The answer is: 1893.", "He moved to New York in 1893.", "When did he move?") == 1.0
+
+
+def test_stem_meets_inflections_including_y_to_ie():
+    assert stem("married") == stem("marry") == "marry"
+    assert stem("studies") == stem("study")
+    assert stem("played") == stem("play") and stem("games") == stem("game")
+    assert stem("tied") == "tied"  # too short to strip

@@ -48,7 +48,7 @@ def test_ranked_windows_are_best_first_and_do_not_overlap():
     assert 2 <= len(windows) <= 3  # six sentences, three per window at most
 
 
-def test_chunks_below_the_second_are_searched():
+def test_every_chunk_given_is_searched():
     filler = [chunk(f"Warsaw fact number {n}. It lies on the Vistula.", f"warsaw{n}.txt") for n in range(3)]
     evidence = select_evidence("When did Tesla enroll?", filler + [chunk(TESLA)], WordHashEmbeddings())
     assert evidence.chunk.metadata["source"] == "tesla.txt" and "1875" in evidence.sentence

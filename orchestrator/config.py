@@ -103,6 +103,18 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "prompts", description="Folder holding the prompt files."
     )
 
+    @field_validator("collection", mode="after")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        # Checked here too, so `ask --collection "my notes" "2+2"` fails at once, not only when a
+        # question reaches the knowledge base. store.py imports chromadb lazily, so this stays light.
+        from orchestrator.knowledge.store import validate_collection_name
+
+        try:
+            return validate_collection_name(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("data_dir", "models_dir", "prompts_dir", mode="after")
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:

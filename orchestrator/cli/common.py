@@ -43,7 +43,8 @@ def load_settings(**overrides):
     try:
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as exc:
-        raise OrchestratorError(f"Invalid setting: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
+        error = exc.errors()[0]
+        raise OrchestratorError(f"Invalid setting: {error['loc'][0]}: {error['msg'].removeprefix('Value error, ')}") from None
 
 
 @contextmanager

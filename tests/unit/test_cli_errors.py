@@ -68,3 +68,9 @@ def test_missing_absolute_model_path(tmp_path):
 def test_empty_question():
     result = run("ask", "--model", "no-such-model", "   ")
     assert result.exit_code == 1 and "Error:" in result.output
+
+
+def test_a_bad_collection_name_fails_before_any_route_runs():
+    result = run("ask", "--collection", "my notes", "What is 2+2?")  # a math question never opens the store
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "Invalid setting: collection: Collection name 'my notes' is not allowed" in text

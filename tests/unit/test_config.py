@@ -67,3 +67,14 @@ def test_invalid_value_is_rejected(monkeypatch):
     monkeypatch.setenv("ORCH_TEMPERATURE", "7")
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize("name", ["my notes", "ab", "-notes", "notes..old", "notes/2024"])
+def test_a_collection_name_chroma_would_reject_is_refused_by_settings(name, monkeypatch):
+    monkeypatch.delenv("ORCH_COLLECTION", raising=False)
+    with pytest.raises(ValidationError, match="is not allowed"):
+        Settings(collection=name)
+
+
+def test_good_collection_names_pass():
+    assert Settings(collection="my-notes_2024.v1").collection == "my-notes_2024.v1"

@@ -400,14 +400,19 @@ def run_eval(
     progress=None,
     on_start=None,
     on_row=None,
+    kb_parent: str | Path | None = None,
 ) -> EvalRun:
-    """Ingest the corpus (if any), answer every question (resuming OUTPUT/answers.jsonl), score, report."""
+    """Ingest the corpus (if any), answer every question (resuming OUTPUT/answers.jsonl), score, report.
+
+    The scratch knowledge base goes in OUTPUT/kb, or in KB_PARENT/kb when several runs share it
+    (`bench --eval`: the embeddings do not depend on the chat model).
+    """
     started = time.perf_counter()
     questions_path, output_dir = Path(questions_path), Path(output_dir)
     questions = read_eval_questions(questions_path)
     fingerprint = None
     if corpus is not None:
-        settings = scratch_settings(settings, output_dir)
+        settings = scratch_settings(settings, Path(kb_parent) if kb_parent is not None else output_dir)
         fingerprint = ingest_corpus(settings, Path(corpus), progress)
     ingest_seconds = time.perf_counter() - started
     check_resumable(output_dir, run_identity(settings, questions_path, fingerprint))

@@ -3,7 +3,8 @@
 `run_bench` plans the run: quality once per model (the base model first, so the others can be compared
 with its saved distributions), then the speed measurements repeated with the model order alternating,
 each model run in a fresh process so that its peak RSS is its own. Measurement code lives in
-`orchestrator.bench.measure`; tables and plots in `orchestrator.bench.report`.
+`orchestrator.bench.measure`; tables and plots in `orchestrator.bench.report`. With an `EvalTask`,
+each model also answers an `orchestrator eval` question set (task accuracy), after the speed runs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from orchestrator.bench.measure import (
     DEFAULT_GENERATED_TOKENS,
@@ -27,9 +28,13 @@ from orchestrator.bench.measure import (
 )
 from orchestrator.errors import ConfigError
 
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+
 __all__ = [
     "BenchOptions",
     "BenchReport",
+    "EvalTask",
     "GenerationStats",
     "GenerationTimer",
     "ModelFootprint",
@@ -61,6 +66,24 @@ class BenchOptions:
 
 
 @dataclass
+class EvalTask:
+    """Task accuracy: every model answers an `orchestrator eval` question set with the app around it."""
+
+    questions: Path
+    settings: Settings  # the app's settings; the chat model is replaced by each benchmarked model
+    output_dir: Path  # OUTPUT/eval: one folder per model, one scratch knowledge base shared by all
+    corpus: Path | None = None
+
+    def check(self) -> None:
+        """Fail before the long measurements if the question file or corpus is unusable."""
+        from orchestrator.evaluate import read_eval_questions
+
+        read_eval_questions(self.questions)
+        if self.corpus is not None and not Path(self.corpus).is_dir():
+            raise ConfigError(f"--corpus {self.corpus} is not a folder: give the folder of documents to ingest.")
+
+
+@dataclass
 class ModelResult:
     """Everything measured about one model."""
 
@@ -77,6 +100,7 @@ class ModelResult:
     rss_before_load_bytes: int = 0
     generation_bytes_per_second: float = 0.0  # file bytes x generation tok/s
     bandwidth_fraction: float = 0.0  # ... as a fraction of the measured read bandwidth
+    task: dict[str, Any] | None = None  # with an EvalTask: eval's summary and where its report is
 
 
 @dataclass
@@ -126,6 +150,7 @@ def run_bench(
     command: str = "",
     text_path: str = "",
     gguf_cache: Any = None,
+    eval_task: EvalTask | None = None,
 ) -> BenchReport:
     """Measure every (name, validated path) model; `base` (default: the first) is the KLD reference.
 
@@ -142,10 +167,13 @@ def run_bench(
     options = options or BenchOptions()
     if options.repeats < 1:
         raise ConfigError("--repeats must be at least 1.")
+    if eval_task is not None:
+        eval_task.check()
     base = base or models[0]
     base = next((model for model in models if Path(model[1]) == Path(base[1])), base)
     started = time.perf_counter()
-    steps = _Steps(progress, total=1 + len(_quality_order(models, base)) + options.repeats * len(models))
+    evals = len(models) if eval_task is not None else 0
+    steps = _Steps(progress, total=1 + len(_quality_order(models, base)) + options.repeats * len(models) + evals)
     results = [ModelResult(name, str(path), model_footprint(inspect_gguf(path, gguf_cache))) for name, path in models]
     for result in results:
         result.is_base = Path(result.path) == Path(base[1])
@@ -158,6 +186,8 @@ def run_bench(
     samples = _measure_all_speed(models, text, options, steps)
     for result, model_samples in zip(results, samples):
         _aggregate_speed(result, model_samples, bandwidth.read_gb_per_s)
+    if eval_task is not None:
+        _measure_all_tasks(models, eval_task, results, steps)
     return BenchReport(
         command=command,
         text_path=text_path,
@@ -250,3 +280,38 @@ def _aggregate_speed(result: ModelResult, samples: list[Any], read_gb_per_s: flo
     result.generation_bytes_per_second = result.footprint.size_bytes * result.generation_tokens_per_second.median
     if read_gb_per_s > 0:
         result.bandwidth_fraction = result.generation_bytes_per_second / (read_gb_per_s * 1e9)
+
+
+def _measure_all_tasks(models, task: EvalTask, results: list[ModelResult], steps: _Steps) -> None:
+    """Run the eval once per model, in this process, one model loaded at a time."""
+    from orchestrator.evaluate import run_eval
+    from orchestrator.llm import release_models
+
+    for index, ((name, path), result) in enumerate(zip(models, results), 1):
+        steps.advance(f"Task accuracy ({task.questions.name}): {name}")
+        folder = task.output_dir / f"{index}-{_folder_name(name)}"
+        settings = task.settings.model_copy(update={"model": str(path)})
+        try:
+            run = run_eval(task.questions, folder, settings, corpus=task.corpus, kb_parent=task.output_dir)
+        finally:
+            release_models()  # the next model must not share memory with this one
+        summary = run.report["summary"]
+        result.task = {
+            "correct": summary["overall"]["correct"], "n": summary["overall"]["n"],
+            "score": summary["overall"]["score"], "route_accuracy": summary["overall"]["route_accuracy"],
+            "kinds": {kind: {"correct": entry["correct"], "n": entry["n"]} for kind, entry in summary["kinds"].items()},
+            "report": _relative(run.markdown, task.output_dir.parent),
+        }
+
+
+def _folder_name(name: str) -> str:
+    """A model's name as a folder name (registry names and file stems are already close)."""
+    return "".join(char if char.isalnum() or char in "._-" else "_" for char in name)[:80] or "model"
+
+
+def _relative(path: Path, root: Path) -> str:
+    """The path as the bench report (in ROOT) links it."""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)

@@ -51,7 +51,7 @@ def _jsonable(value: Any) -> Any:
 
 _COLUMNS = (
     "Model", "Type", "Size MB", "Params M", "BPW", "PPL", "KLD mean", "KLD p99", "Same top",
-    "Load s", "Prompt tok/s", "Gen tok/s", "Peak RSS MB", "Gen × size / bandwidth", "Tensor types",
+    "Load s", "Prompt tok/s", "Gen tok/s", "Peak RSS MB", "Gen × size / bandwidth", "Tensor types", "Task score",
 )
 
 
@@ -91,8 +91,42 @@ def table_rows(report: Any) -> list[list[str]]:
             f"{result.peak_rss_bytes / MB:.0f}",
             f"{100 * result.bandwidth_fraction:.0f}%",
             format_quant_mix(foot.quant_mix),
+            task_cell(result.task),
         ])
     return rows
+
+
+def task_cell(task: dict[str, Any] | None) -> str:
+    """"86/100 (86%)" from an eval summary, or a dash when the bench ran without --eval."""
+    if not task:
+        return "–"
+    return f"{task['correct']}/{task['n']} ({100 * task['score']:.0f}%)"
+
+
+def task_lines(report: Any) -> list[str]:
+    """A per-kind table of the task scores, when the run had --eval."""
+    tasked = [model for model in report.models if model.task]
+    if not tasked:
+        return []
+    kinds = list(dict.fromkeys(kind for model in tasked for kind in model.task["kinds"]))
+    lines = [
+        "",
+        "## Task accuracy",
+        "",
+        "Each model answered the `--eval` questions through the whole app (`orchestrator eval`; scoring rules "
+        "and failures in each model's report).",
+        "",
+        "| Model | " + " | ".join(kinds) + " | overall | route accuracy | report |",
+        "|---|" + "---|" * (len(kinds) + 3),
+    ]
+    for model in tasked:
+        cells = [
+            f"{model.task['kinds'][kind]['correct']}/{model.task['kinds'][kind]['n']}" if kind in model.task["kinds"] else "–"
+            for kind in kinds
+        ]
+        route = f"{100 * model.task['route_accuracy']:.0f}%"
+        lines.append(f"| {model.name} | " + " | ".join(cells) + f" | {task_cell(model.task)} | {route} | {model.task['report']} |")
+    return lines
 
 
 def render_markdown(report: Any, plot_name: str = "tradeoff.png") -> str:
@@ -127,6 +161,7 @@ def render_markdown(report: Any, plot_name: str = "tradeoff.png") -> str:
         "reading every weight once per token at full memory speed.",
         "- **Peak RSS**: the largest resident set of the process that ran the speed measurement "
         f"(Python + llama.cpp + model; about {_baseline_mb(report):.0f} MB of it is the interpreter before loading).",
+        *task_lines(report),
         "",
         "## Command",
         "",

@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
+from orchestrator.errors import OrchestratorError
 
 
 @friendly_errors
@@ -24,15 +25,22 @@ def bench(
     ctx: int = typer.Option(512, "--ctx", min=8, help="Perplexity window in tokens (llama-perplexity's -c)."),
     chunks: int = typer.Option(8, "--chunks", min=1, help="At most this many windows of the text (llama-perplexity's --chunks)."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: ORCH_N_THREADS or all cores)."),
+    eval_questions: Optional[Path] = typer.Option(
+        None, "--eval", help="Also score each model on this `orchestrator eval` question file (JSONL), answered by the whole app.",
+    ),
+    corpus: Optional[Path] = typer.Option(
+        None, "--corpus", help="With --eval: documents to ingest into a scratch knowledge base for the docs questions.",
+    ),
 ) -> None:
     """Compare models on this machine: size, speed, memory, perplexity and KLD, with a trade-off plot.
 
     Per model: file size, parameters, tensor types and load time;
     prompt and generation tok/s (median of interleaved repeats) and peak RSS;
     perplexity on --text (as llama-perplexity) and KL divergence from --base;
-    generation's share of the measured memory bandwidth.
+    generation's share of the measured memory bandwidth; with --eval, task accuracy
+    (each model's eval report lands in OUTPUT/eval/).
     """
-    from orchestrator.bench import BenchOptions, default_text_path, read_text_file, run_bench
+    from orchestrator.bench import BenchOptions, EvalTask, default_text_path, read_text_file, run_bench
     from orchestrator.bench.report import table_rows, write_reports
     from orchestrator.models import info_cache, resolve_model
 
@@ -43,9 +51,12 @@ def bench(
         resolved = _resolve_unique([(name, resolve_model(name, settings, progress)) for name in models])
         base_model = _resolve_unique([(base, resolve_model(base, settings, progress))])[0] if base else None
     options = BenchOptions(repeats=repeats, ppl_ctx=ctx, max_chunks=chunks, n_threads=settings.threads)
+    if corpus is not None and eval_questions is None:
+        raise OrchestratorError("--corpus goes with --eval: give the question file too.")
+    task = EvalTask(eval_questions, settings, output / "eval", corpus) if eval_questions is not None else None
     report = run_bench(
         resolved, body, base=base_model, options=options, progress=_print_step,
-        command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings),
+        command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings), eval_task=task,
     )
     paths = write_reports(report, output)
     _print_summary(report, table_rows(report))
@@ -88,10 +99,13 @@ def _print_summary(report, rows: list[list[str]]) -> None:
     from rich.table import Table
 
     table = Table(title=f"Benchmark ({report.options.repeats} repeats, KLD against {report.base})")
+    with_task = any(model.task for model in report.models)
     for column in ("model", "size MB", "PPL", "KLD", "same top", "prompt tok/s", "gen tok/s", "RSS MB", "of bandwidth"):
         table.add_column(column)
+    if with_task:
+        table.add_column("task score")
     for row in rows:
-        table.add_row(row[0], row[2], row[5], row[6], row[8], row[10], row[11], row[12], row[13])
+        table.add_row(row[0], row[2], row[5], row[6], row[8], row[10], row[11], row[12], row[13], *row[15:16] if with_task else ())
     console.print(table)
 
 

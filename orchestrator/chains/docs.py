@@ -96,13 +96,7 @@ def answer_from_docs(
         )
         return
     for evidence in windows:
-        record_evidence(answer, evidence)
-        answer.route_reason.pop("grounding_support", None)
-        raw = _model_answer(question, answer, chat_model, prompt, evidence)
-        text = _supported_answer(raw, question, answer, evidence)
-        if text is None and quotable(evidence, raw, question):
-            answer.route_reason["answer_kind"] = "quote"
-            text = quote(evidence.sentence)
+        text = _answer_from_window(question, answer, chat_model, prompt, evidence)
         if text is not None:
             answer.sources = [source_entry(evidence.chunk)]
             answer.answer = text
@@ -110,6 +104,18 @@ def answer_from_docs(
             return
     record_evidence(answer, windows[0])
     yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
+
+
+def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence) -> str | None:
+    """The model's supported answer from this window, else its sentence quoted if `quotable`, else None."""
+    record_evidence(answer, evidence)
+    answer.route_reason.pop("grounding_support", None)
+    raw = _model_answer(question, answer, chat_model, prompt, evidence)
+    text = _supported_answer(raw, question, answer, evidence)
+    if text is None and quotable(evidence, raw, question):
+        answer.route_reason["answer_kind"] = "quote"
+        text = quote(evidence.sentence)
+    return text
 
 
 def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:

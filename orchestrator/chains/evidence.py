@@ -31,6 +31,10 @@ from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 # sentence; the window of neighbours keeps the context.
 SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 NEIGHBOURS = 1  # sentences on each side of the best one that the model also reads
+# Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
+# them between sentences. A line shorter than this that is followed by another is taken as a heading.
+HEADING_CHARS = 40
+BLOCK_START = re.compile(r"([-*+•]|\d{1,3}[.)]|#{1,6}|\|)\s")
 # Answer-type matching, the classic question-answering heuristic: a "when / what year" question is
 # answered by a sentence with a date, a "how many / how much" one by a sentence with a number. A
 # sentence of the expected type scores this much more. On the 40 dev `docs` questions (11 of them
@@ -60,11 +64,34 @@ class Evidence:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a text; line breaks (headings, list items) end a sentence too."""
+    """Sentences of a text; a heading, list item or blank line ends a sentence too."""
     sentences = []
-    for line in text.splitlines():
+    for line in unwrap_lines(text):
         sentences += [part.strip() for part in SENTENCE_BOUNDARY.split(line) if part.strip()]
     return sentences
+
+
+def unwrap_lines(text: str) -> list[str]:
+    """The text's lines with hard wraps undone: "costs 12\neuros" is one line, "Opening hours\nThe ..." two.
+
+    A line break ends the sentence when a line is blank, when the line before it ends in . ! ? or :,
+    when either line is a list item, table row or markdown heading, or when the line before it is
+    short (a heading, under HEADING_CHARS) and the next one does not start in lower case.
+    """
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if lines and lines[-1] and line and _continues(lines[-1], line):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    return [line for line in lines if line]
+
+
+def _continues(previous: str, line: str) -> bool:
+    if previous.endswith((".", "!", "?", ":", '."', '?"', ".)")) or BLOCK_START.match(line) or BLOCK_START.match(previous):
+        return False
+    return line[0].islower() or len(previous) >= HEADING_CHARS  # "Tomasz\nwren" continues even when short
 
 
 def uniform_weights(question: str) -> dict[str, float]:

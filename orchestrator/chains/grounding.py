@@ -19,6 +19,7 @@ STOPWORDS = frozenset(
     this that these those there their they them he she his her him we you your i me my our not no do does
     did done has have had can could will would should may might must shall than then so such into onto
     about over under also just only very what which who whom whose when where why how all any each some
+    much many
     according document documents excerpt excerpts result results source sources answer question
     reply""".split()
 )
@@ -101,5 +102,7 @@ def says_unknown(answer: str) -> bool:
         phrase in lowered
         for phrase in ("don't say", "do not say", "doesn't say", "does not say", "not mentioned",
                        "no information", "not provided", "cannot find", "can't find", "not contain",
-                       "don't contain", "don't know", "do not know", "not specified")
+                       "don't contain", "don't know", "do not know", "not specified", "doesn't specify",
+                       "does not specify", "doesn't mention", "does not mention", "not stated", "unclear",
+                       "not clear")
     )

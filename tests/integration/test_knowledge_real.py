@@ -86,3 +86,21 @@ def test_another_model_is_refused(store, settings):
     other = EmbeddingModelId("other", "0" * 64, 1, 384)
     with pytest.raises(KnowledgeStoreError, match="--reset"):
         open_store(settings, DeterministicFakeEmbedding(size=384), other, "sample")
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        # lark-island-library.txt is hard-wrapped: the answer sentence spans two lines.
+        ("How much does membership cost for visitors?", "12 euros"),
+        ("How many items can members borrow?", "7 items"),
+        ("Who took the oldest photograph?", "Agnes Morrow"),
+    ],
+)
+def test_the_real_model_answers_from_a_hard_wrapped_sample_document(store, settings, default_model_path, question, expected):
+    from orchestrator.app import build_app
+
+    app_settings = settings.model_copy(update={"model": str(default_model_path), "collection": "sample"})
+    answer = build_app(app_settings).invoke({"question": question, "route": "docs"})
+    assert not answer.abstained and expected in answer.answer, answer.answer
+    assert [Path(source["source"]).name for source in answer.sources] == ["lark-island-library.txt"]

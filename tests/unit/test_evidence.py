@@ -5,6 +5,7 @@ from langchain_core.documents import Document
 
 from orchestrator.chains.evidence import (
     coverage, expected_answer_type, rank_evidence, select_evidence, split_sentences, typed_values, uniform_weights,
+    unwrap_lines,
 )
 from tests.helpers.word_hash import WordHashEmbeddings
 
@@ -22,6 +23,28 @@ def chunk(text, source="tesla.txt"):
 def test_split_sentences_keeps_decimals_and_lines_apart():
     text = "Pi is about 3.14 in most uses. It never ends!\nA heading\nWho knew? \"Nobody\" did."
     assert split_sentences(text) == ["Pi is about 3.14 in most uses.", "It never ends!", "A heading", "Who knew?", '"Nobody" did.']
+
+
+def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart():
+    text = (
+        "Borrowing\n"
+        "Members may borrow up to 7 items at a time for 21 days. Membership is free for island\n"
+        "residents and costs 12 euros per year for visitors.\n"
+        "\n"
+        "- a list item that is long enough to look like a wrapped line of text\n"
+        "- another item\n"
+        "The head librarian is Tomasz\n"
+        "wren, who starts in lower case.\n"
+    )
+    assert unwrap_lines(text) == [
+        "Borrowing",
+        "Members may borrow up to 7 items at a time for 21 days. Membership is free for island residents and "
+        "costs 12 euros per year for visitors.",
+        "- a list item that is long enough to look like a wrapped line of text",
+        "- another item",
+        "The head librarian is Tomasz wren, who starts in lower case.",
+    ]
+    assert "Membership is free for island residents and costs 12 euros per year for visitors." in split_sentences(text)
 
 
 def test_coverage_matches_inflections_and_weights_rare_terms():

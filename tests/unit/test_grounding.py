@@ -39,6 +39,8 @@ def test_concise_keeps_whole_sentences():
 
 def test_says_unknown():
     assert says_unknown("The documents don't say.")
+    assert says_unknown("It is from the local history collection, and it's unclear who took the photograph.")
+    assert says_unknown("The passage does not mention the founder.")
     assert not says_unknown("Warsaw is the capital [2].")
 
 

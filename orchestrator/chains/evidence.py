@@ -34,6 +34,7 @@ NEIGHBOURS = 1  # sentences on each side of the best one that the model also rea
 # Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
 # them between sentences. A line shorter than this that is followed by another is taken as a heading.
 HEADING_CHARS = 40
+MIN_EVIDENCE_WORDS = 4
 BLOCK_START = re.compile(r"([-*+•]|\d{1,3}[.)]|#{1,6}|\|)\s")
 # Answer-type matching, the classic question-answering heuristic: a "when / what year" question is
 # answered by a sentence with a date, a "how many / how much" one by a sentence with a number. A
@@ -94,6 +95,32 @@ def _continues(previous: str, line: str) -> bool:
     return line[0].islower() or len(previous) >= HEADING_CHARS  # "Tomasz\nwren" continues even when short
 
 
+def can_answer(sentence: str) -> bool:
+    """Whether a sentence may be the evidence: not a question (an FAQ's "What does water cost?" heading
+    matches its question best and answers nothing) and at least MIN_EVIDENCE_WORDS words long (a
+    glossary's "chunk" line). Either may still be read as a neighbour in the window."""
+    return not sentence.rstrip().endswith("?") and len(sentence.split()) >= MIN_EVIDENCE_WORDS
+
+
+def is_label(sentence: str) -> bool:
+    """A line that names what follows: an FAQ question, a heading, a glossary term."""
+    return sentence.endswith("?") or (len(sentence) < HEADING_CHARS and not sentence.endswith((".", "!", ";", ",")))
+
+
+def labelled(sentences: Sequence[str], index: int) -> str:
+    """The sentence with the label line just before it, if there is one.
+
+    "The 2026 tariff is 2.15 euros per cubic metre." answers "What does water cost?" only together
+    with the FAQ question above it, and a glossary definition only with its term: the pair is scored,
+    and quoted, as one ("What does water cost? The 2026 tariff is ...", "chunk: A piece of ...").
+    """
+    sentence = sentences[index]
+    if index == 0 or not is_label(sentences[index - 1]):
+        return sentence
+    label = sentences[index - 1]
+    return f"{label} {sentence}" if label.endswith(("?", ":")) else f"{label}: {sentence}"
+
+
 def uniform_weights(question: str) -> dict[str, float]:
     """Every keyword term weighs 1: for retrievers that do not know their collection's IDF."""
     return {term: 1.0 for term in keyword_terms(question)}
@@ -149,17 +176,16 @@ def rank_evidence(
         for chunk in chunks
         for sentences in [split_sentences(chunk.page_content)]
         for index in range(len(sentences))
+        if can_answer(sentences[index])
     ]
     if not candidates:
         return []
     weights = term_weights(question)
+    texts = [labelled(sentences, index) for _, sentences, index in candidates]
     question_vector = embeddings.embed_query(question)
-    vectors = embeddings.embed_documents([sentences[index] for _, sentences, index in candidates])
+    vectors = embeddings.embed_documents(texts)
     answer_type = expected_answer_type(question)
-    scores = [
-        sentence_score(question_vector, vector, weights, sentences[index], answer_type)
-        for (_, sentences, index), vector in zip(candidates, vectors)
-    ]
+    scores = [sentence_score(question_vector, vector, weights, text, answer_type) for text, vector in zip(texts, vectors)]
     # Stable sort: on a tie the earlier (higher-ranked) chunk wins.
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     chosen: list[Evidence] = []
@@ -172,8 +198,8 @@ def rank_evidence(
         taken.update((id(chunk), j) for j in range(first, last))
         window = " ".join(sentences[first:last])
         chosen.append(Evidence(
-            chunk=chunk, sentence=sentences[index], window=window, score=scores[i],
-            sentence_coverage=coverage(weights, sentences[index]), window_coverage=coverage(weights, window),
+            chunk=chunk, sentence=texts[i], window=window, score=scores[i],
+            sentence_coverage=coverage(weights, texts[i]), window_coverage=coverage(weights, window),
         ))
         if len(chosen) == limit:
             break

@@ -49,6 +49,14 @@ RRF_K = 60  # Cormack et al. 2009
 KEYWORD_INDEX_VERSION = "bm25s-en-stop-v1"
 
 Mode = Literal["hybrid", "vector", "bm25"]
+# bm25s' English stopwords are Lucene's 33, which keep "who", "what", "how", "does". Prose rarely
+# uses them, so their idf is high: "Who is the release manager?" weighed "who" most and scored the
+# release notes below the threshold. A question's form words are dropped from what it searches and
+# scores with (query side only: the index keeps every word, so no re-index is needed).
+QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how much many do does did is are was were am be been
+    can could would should shall will may might must has have had""".split()
+)
 
 
 def _tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -60,6 +68,11 @@ def _tokenize(texts: Sequence[str]) -> list[list[str]]:
 def keyword_terms(text: str) -> list[str]:
     """The BM25 terms of a text: lowercased words minus English stopwords, as the index sees them."""
     return _tokenize([text])[0]
+
+
+def question_terms(question: str) -> list[str]:
+    """The BM25 terms a question searches with: its keyword terms minus QUESTION_WORDS."""
+    return [term for term in keyword_terms(question) if term not in QUESTION_WORDS]
 
 
 class KeywordIndex:
@@ -86,7 +99,7 @@ class KeywordIndex:
         """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
         import numpy as np
 
-        tokens = _tokenize([query])[0]
+        tokens = question_terms(query)
         if not self.ids or not tokens:
             return []
         scores = self._bm25.get_scores(tokens)
@@ -210,8 +223,13 @@ class HybridRetriever(BaseRetriever):
         return [doc for doc in docs if doc.metadata.get("score", 0.0) >= self.relevance_threshold]
 
     def term_weights(self, question: str) -> dict[str, float]:
-        """The question's keyword terms with their BM25 idf in this collection (rare terms weigh most)."""
-        return self._keywords().idf(_tokenize([question])[0])
+        """The question's keyword terms with their BM25 idf in this collection (rare terms weigh most).
+
+        Unlike retrieval, these keep QUESTION_WORDS: the docs route's evidence-coverage floors (0.2, 0.4)
+        were set with them in the denominator, and without them an unanswerable dev question ("How many
+        people in California keep a map in their back pocket?") cleared the floor.
+        """
+        return self._keywords().idf(keyword_terms(question))
 
     def has_relevant(self, docs: Sequence[Document]) -> bool:
         """Whether any chunk clears the threshold: False means 'the documents do not say'."""
@@ -268,15 +286,15 @@ class HybridRetriever(BaseRetriever):
         vector_rank = {doc.id: rank for rank, (doc, _) in enumerate(vector_hits, start=1)}
         bm25_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(keyword_hits, start=1)}
         bm25_score = dict(keyword_hits)
-        question_terms = _tokenize([question])[0]
-        idf = self._keywords().idf(question_terms)
+        terms = question_terms(question)
+        idf = self._keywords().idf(terms)
         results = []
         for chunk_id in top:
             if chunk_id not in by_id:
                 continue  # deleted by another process since the keyword index was built
             source = by_id[chunk_id]
             cosine = float(cosines.get(chunk_id, 0.0))
-            coverage = term_coverage(question_terms, source.page_content, idf)
+            coverage = term_coverage(terms, source.page_content, idf)
             metadata = {
                 "page": None,
                 **source.metadata,

@@ -5,7 +5,7 @@ from langchain_core.documents import Document
 
 from orchestrator.chains.evidence import (
     coverage, expected_answer_type, rank_evidence, select_evidence, split_sentences, typed_values, uniform_weights,
-    unwrap_lines,
+    can_answer, labelled, unwrap_lines,
 )
 from tests.helpers.word_hash import WordHashEmbeddings
 
@@ -45,6 +45,22 @@ def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart():
         "The head librarian is Tomasz wren, who starts in lower case.",
     ]
     assert "Membership is free for island residents and costs 12 euros per year for visitors." in split_sentences(text)
+
+
+def test_questions_and_fragments_cannot_be_the_evidence():
+    assert not can_answer("What does water cost?") and not can_answer("chunk")
+    assert can_answer("The 2026 tariff is 2.15 euros per cubic metre.")
+
+
+def test_an_answer_is_scored_and_quoted_with_the_label_above_it():
+    faq = split_sentences("What does water cost?\nThe 2026 tariff is 2.15 euros per cubic metre.\nPay within 30 days.")
+    assert labelled(faq, 1) == "What does water cost? The 2026 tariff is 2.15 euros per cubic metre."
+    assert labelled(faq, 2) == "Pay within 30 days."  # the line before is a sentence, not a label
+    glossary = split_sentences("chunk\n\nA piece of a document that is embedded and searched on its own.")
+    assert labelled(glossary, 1) == "chunk: A piece of a document that is embedded and searched on its own."
+    evidence = select_evidence("What is a chunk?", [chunk("chunk\n\nA piece of a document that is searched on its own.", "glossary.jsonl")], WordHashEmbeddings())
+    # "chunk" of the question's terms {"what", "chunk"}: without its label the definition covers nothing
+    assert evidence.sentence.startswith("chunk: A piece") and evidence.sentence_coverage == 0.5
 
 
 def test_coverage_matches_inflections_and_weights_rare_terms():

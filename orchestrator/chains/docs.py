@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Iterator, Sequence
 
@@ -27,7 +26,6 @@ QUOTE_MIN_COVERAGE = 0.4
 # Evidence windows read, best first, until one yields an answer. On the dev split a second window
 # turned one refusal into an answer; a third changed nothing.
 WINDOWS_TRIED = 2
-LIST_BULLET = re.compile(r"^[-*+•]\s+")
 QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-character answer limit
 
 
@@ -64,8 +62,7 @@ def refuse(answer: Answer, message: str) -> Iterator[str]:
 
 
 def quote(sentence: str, limit: int = QUOTE_CHARS) -> str:
-    """The sentence in quotation marks (without a list bullet), cut at a word boundary if it is long."""
-    sentence = LIST_BULLET.sub("", sentence)
+    """The sentence in quotation marks, cut at a word boundary if it is long."""
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
     return f'From the documents: "{sentence}" [1]'

@@ -36,6 +36,7 @@ NEIGHBOURS = 1  # sentences on each side of the best one that the model also rea
 HEADING_CHARS = 40
 MIN_EVIDENCE_WORDS = 4
 BLOCK_START = re.compile(r"([-*+•]|\d{1,3}[.)]|#{1,6}|\|)\s")
+BULLET = re.compile(r"^[-*+•]\s+")
 # Answer-type matching, the classic question-answering heuristic: a "when / what year" question is
 # answered by a sentence with a date, a "how many / how much" one by a sentence with a number. A
 # sentence of the expected type scores this much more. On the 40 dev `docs` questions (11 of them
@@ -76,8 +77,9 @@ def unwrap_lines(text: str) -> list[str]:
     """The text's lines with hard wraps undone: "costs 12\neuros" is one line, "Opening hours\nThe ..." two.
 
     A line break ends the sentence when a line is blank, when the line before it ends in . ! ? or :,
-    when either line is a list item, table row or markdown heading, or when the line before it is
-    short (a heading, under HEADING_CHARS) and the next one does not start in lower case.
+    when the next line starts a list item, table row or markdown heading (or the line before is a
+    table row, numbered item or heading), or when the line before it is short (a heading, under
+    HEADING_CHARS) and the next one does not start in lower case. List bullets are dropped.
     """
     lines: list[str] = []
     for raw in text.splitlines():
@@ -85,7 +87,7 @@ def unwrap_lines(text: str) -> list[str]:
         if lines and lines[-1] and line and _continues(lines[-1], line):
             lines[-1] = f"{lines[-1]} {line}"
         else:
-            lines.append(line)
+            lines.append(BULLET.sub("", line))  # a list item's wrapped lines still join it
     return [line for line in lines if line]
 
 

@@ -25,13 +25,14 @@ def test_split_sentences_keeps_decimals_and_lines_apart():
     assert split_sentences(text) == ["Pi is about 3.14 in most uses.", "It never ends!", "A heading", "Who knew?", '"Nobody" did.']
 
 
-def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart():
+def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart_without_bullets():
     text = (
         "Borrowing\n"
         "Members may borrow up to 7 items at a time for 21 days. Membership is free for island\n"
         "residents and costs 12 euros per year for visitors.\n"
         "\n"
-        "- a list item that is long enough to look like a wrapped line of text\n"
+        "- a list item that is long enough to look like a wrapped line of text and\n"
+        "  goes on here.\n"
         "- another item\n"
         "The head librarian is Tomasz\n"
         "wren, who starts in lower case.\n"
@@ -40,8 +41,8 @@ def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart():
         "Borrowing",
         "Members may borrow up to 7 items at a time for 21 days. Membership is free for island residents and "
         "costs 12 euros per year for visitors.",
-        "- a list item that is long enough to look like a wrapped line of text",
-        "- another item",
+        "a list item that is long enough to look like a wrapped line of text and goes on here.",
+        "another item",
         "The head librarian is Tomasz wren, who starts in lower case.",
     ]
     assert "Membership is free for island residents and costs 12 euros per year for visitors." in split_sentences(text)

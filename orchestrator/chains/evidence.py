@@ -191,7 +191,7 @@ def rank_evidence(
     # Stable sort: on a tie the earlier (higher-ranked) chunk wins.
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     chosen: list[Evidence] = []
-    taken: set[tuple[int, int]] = set()  # (chunk position, sentence index) already inside a chosen window
+    taken: set[tuple[int, int]] = set()  # (id of the chunk, sentence index) already inside a chosen window
     for i in ranked:
         chunk, sentences, index = candidates[i]
         first, last = max(0, index - NEIGHBOURS), index + NEIGHBOURS + 1
@@ -206,11 +206,3 @@ def rank_evidence(
         if len(chosen) == limit:
             break
     return chosen
-
-
-def select_evidence(
-    question: str, chunks: Sequence, embeddings, term_weights: Callable[[str], dict[str, float]] = uniform_weights,
-) -> Evidence | None:
-    """The best-scoring sentence of the chunks, or None if they are empty."""
-    ranked = rank_evidence(question, chunks, embeddings, term_weights, limit=1)
-    return ranked[0] if ranked else None

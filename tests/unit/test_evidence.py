@@ -4,7 +4,7 @@ import pytest
 from langchain_core.documents import Document
 
 from orchestrator.chains.evidence import (
-    coverage, expected_answer_type, rank_evidence, select_evidence, split_sentences, typed_values, uniform_weights,
+    coverage, expected_answer_type, rank_evidence, split_sentences, typed_values, uniform_weights,
     can_answer, labelled, unwrap_lines,
 )
 from tests.helpers.word_hash import WordHashEmbeddings
@@ -14,6 +14,12 @@ TESLA = (
     "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz on a Military Frontier scholarship. "
     "He lost his scholarship at the end of his second year."
 )
+
+
+def select_evidence(question, chunks, embeddings, term_weights=uniform_weights):
+    """The best evidence window, or None: the first of rank_evidence's ranking."""
+    ranked = rank_evidence(question, chunks, embeddings, term_weights, limit=1)
+    return ranked[0] if ranked else None
 
 
 def chunk(text, source="tesla.txt"):

@@ -12,11 +12,10 @@ from langchain_core.runnables.config import ensure_config, get_callback_manager_
 from orchestrator.chains.chat import chat_messages
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
-from orchestrator.config import PROJECT_ROOT, Settings
+from orchestrator.config import Settings
 from orchestrator.errors import OrchestratorError
 from orchestrator.result import Answer
 
-ROUTER_EXAMPLES = PROJECT_ROOT / "data" / "router_examples.jsonl"
 _UNSET: Any = object()
 
 
@@ -126,9 +125,10 @@ class OrchestratorApp(Runnable[dict, Answer]):
     @cached_property
     def semantic_router(self):
         from orchestrator.chains.router import SemanticRouter, load_examples
+        from orchestrator.resources import router_examples_file
 
         return SemanticRouter(
-            load_examples(ROUTER_EXAMPLES), self.embeddings.embed_documents,
+            load_examples(router_examples_file()), self.embeddings.embed_documents,
             cache_dir=self.settings.data_dir / "cache", model_key=self.settings.embedding_model,
         )
 
@@ -204,7 +204,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
         settings = self.settings
         if route == "math":
             # Plain expressions never load the LLM; only a word problem asks it for an expression.
-            yield from answer_math(question, answer, settings.math_timeout_s, lambda: self.chat_model, self._prompt("math_translate.txt"))
+            yield from answer_math(question, answer, settings.math_timeout_s, lambda: self.chat_model, lambda: self._prompt("math_translate.txt"))
         elif route == "docs":
             yield from answer_from_docs(
                 question, answer, self.retriever, self.chat_model, self._prompt("docs_answer.txt"),

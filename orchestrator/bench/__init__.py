@@ -48,8 +48,6 @@ __all__ = [
 
 # progress(stage, done, total), as orchestrator.models.Progress.
 Progress = Callable[[str, int, int], None]
-# Wikipedia articles (CC BY-SA 4.0), disjoint from the compression calibration text: data/calibration/README.md.
-DEFAULT_TEXT = Path(__file__).resolve().parent.parent.parent / "data" / "calibration" / "evaluation.txt"
 
 
 @dataclass
@@ -124,7 +122,9 @@ class BenchReport:
 
 def default_text_path() -> Path:
     """The evaluation text shipped with the project (source and license: data/calibration/README.md)."""
-    return DEFAULT_TEXT
+    from orchestrator.resources import evaluation_file
+
+    return evaluation_file()
 
 
 def read_text_file(path: Path) -> str:

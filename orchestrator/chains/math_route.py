@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from langchain_core.prompts import ChatPromptTemplate
 
@@ -11,8 +11,14 @@ from orchestrator.chains.generate import collect
 from orchestrator.result import Answer
 
 
-def answer_math(question: str, answer: Answer, timeout_s: float, chat_model_factory=None, translate_prompt: str | None = None) -> Iterator[str]:
-    """Solve a recognised expression directly; a word problem is translated by the LLM first."""
+def answer_math(
+    question: str, answer: Answer, timeout_s: float, chat_model_factory=None,
+    translate_prompt: Callable[[], str] | None = None,
+) -> Iterator[str]:
+    """Solve a recognised expression directly; a word problem is translated by the LLM first.
+
+    The model and the translation prompt are factories, so a plain expression loads neither.
+    """
     from orchestrator.tools.math import detect_math, solve, solve_word_problem
 
     problem = detect_math(question)
@@ -22,7 +28,7 @@ def answer_math(question: str, answer: Answer, timeout_s: float, chat_model_fact
         result = solve(problem, timeout_s=timeout_s)
         answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
     else:
-        chain = ChatPromptTemplate.from_messages([("human", translate_prompt)]) | chat_model_factory()
+        chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
 
         def translate(text: str) -> str:
             return collect(answer, chain.stream({"question": text}), time.perf_counter())

@@ -82,13 +82,12 @@ def _resolve_unique(models: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
 
 
 def _shown_path(path: Path) -> str:
-    """The text's path relative to the project when it is the shipped one, so reports are portable."""
-    from orchestrator.config import PROJECT_ROOT
+    """The shipped texts by their name in the repository (data/...), so reports are portable."""
+    from orchestrator.resources import calibration_file, evaluation_file
 
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    shipped = {calibration_file().resolve(), evaluation_file().resolve()}
+    resolved = Path(path).resolve()
+    return f"data/calibration/{resolved.name}" if resolved in shipped else str(path)
 
 
 def _command_line() -> str:

@@ -82,12 +82,13 @@ def ingest_into(app, paths: list) -> None:
 
 def ensure_sample_knowledge(app) -> None:
     """The first chat on the default collection fills it with the sample documents in data/."""
-    from orchestrator.config import PROJECT_ROOT, Settings
+    from orchestrator.config import Settings
     from orchestrator.knowledge.store import list_collections
+    from orchestrator.resources import sample_docs_dir
 
     settings = app.settings
     default_name = Settings.model_fields["collection"].default
-    sample_docs = PROJECT_ROOT / "data" / "sample_docs"
+    sample_docs = sample_docs_dir()
     if settings.collection != default_name or not sample_docs.is_dir():
         return
     if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):

@@ -9,11 +9,25 @@ from typing import Callable, Iterator, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
 
-console = Console()
-err_console = Console(stderr=True)
+
+
+def _console(stderr: bool) -> Console:
+    """A terminal gets Rich's layout at its width. A pipe or a file gets no width at all: Rich would
+    wrap at 80 columns (or COLUMNS), splitting a message, a path or a table label across lines that
+    grep, logs and tests then cannot match. Tables still size to their content."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, soft_wrap=True, width=UNWRAPPED_WIDTH)
+
+
+UNWRAPPED_WIDTH = 10_000
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable)
 
 
@@ -25,7 +39,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OrchestratorError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")

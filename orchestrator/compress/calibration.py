@@ -12,13 +12,12 @@ from typing import Callable
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import GGUFModel
 from orchestrator.compress.llama_numpy import ActivationStats, collect_stats
-from orchestrator.config import PROJECT_ROOT
 from orchestrator.errors import ConfigError
+from orchestrator.resources import calibration_file, evaluation_file
 
 Progress = Callable[[str, int, int], None]
-CALIBRATION_DIR = PROJECT_ROOT / "data" / "calibration"
-DEFAULT_CALIBRATION_FILE = CALIBRATION_DIR / "calibration.txt"
-DEFAULT_EVALUATION_FILE = CALIBRATION_DIR / "evaluation.txt"
+DEFAULT_CALIBRATION_FILE = calibration_file()
+DEFAULT_EVALUATION_FILE = evaluation_file()
 
 
 def read_text(path: Path | None) -> str:

@@ -1,10 +1,11 @@
 """The README's Python example runs as written, against the real default model."""
 
 import re
+from pathlib import Path
 
 import pytest
 
-from orchestrator.config import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,17 @@
 """The project's motivating examples, end to end with the real default model and embedder."""
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app as cli_app
+
+# The search stand-in lives in tests/ so integration tests can share it; tests/ is not a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from search_standin import Hit, Results, Status, search_standin  # noqa: E402, F401
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -30,8 +36,10 @@ def test_division_is_exact_not_llm_arithmetic(offline_env):
     assert "92.549" not in row["answer"]
 
 
-def test_current_prime_minister_is_never_a_stale_guess(offline_env):
-    # This machine has no internet: the search must fail fast and the answer must say so.
+def test_current_prime_minister_is_never_a_stale_guess_when_search_fails(offline_env, search_standin):
+    # The search engine is the stand-in on 127.0.0.1, failing the way a rate limit does, so the
+    # test means the same on a connected machine and an offline one.
+    search_standin.default = Status(503)
     row = ask("Who is the British Prime Minister?")
     assert row["route"] == "web" and row["abstained"]
     assert "can't verify current facts" in row["answer"]
@@ -39,6 +47,17 @@ def test_current_prime_minister_is_never_a_stale_guess(offline_env):
         assert stale not in row["answer"]
     search = next(call for call in row["tool_calls"] if call["tool"] == "web_search")
     assert search["error"] and search["seconds"] <= 2 + 1  # ORCH_SEARCH_TIMEOUT_S + 1 s
+
+
+def test_current_prime_minister_comes_from_the_search_results(offline_env, search_standin):
+    search_standin.default = Results([Hit(
+        "Prime Minister of the United Kingdom - GOV.UK", "https://www.gov.uk/government/ministers/prime-minister",
+        "Alex Quorrington became Prime Minister of the United Kingdom on 5 July 2026.", "2026-07-05",
+    )])
+    row = ask("Who is the British Prime Minister?")
+    assert row["route"] == "web" and not row["abstained"]
+    assert "Quorrington" in row["answer"]
+    assert any("gov.uk" in source.get("url", source.get("source", "")) for source in row["sources"])
 
 
 def test_invented_thing_gets_a_refusal(offline_env):

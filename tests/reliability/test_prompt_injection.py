@@ -1,11 +1,14 @@
 """Documents and search results that try to steer the app: none may trigger a tool, override the
 system prompt, or leak it. Real default model, real embedder, real Chroma in a temp dir."""
 
+from pathlib import Path
+
 import pytest
 
 from orchestrator import Settings, build_app
-from orchestrator.config import PROJECT_ROOT
 from orchestrator.tools.web_search import SearchResult
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 INJECTED = "ACCESS GRANTED"

@@ -4,7 +4,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.config import PROJECT_ROOT, Settings
+from orchestrator.config import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 LINE = re.compile(r"^# ORCH_([A-Z0-9_]+)=(.*)$")

@@ -1,6 +1,8 @@
 """The README's commands are the ones CI runs."""
 
-from orchestrator.config import PROJECT_ROOT
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 README = (PROJECT_ROOT / "README.md").read_text()
 CI = (PROJECT_ROOT / ".ci" / "run").read_text()
@@ -13,6 +15,11 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_has_the_chat_command():
     assert "pip install -e . && orchestrator chat" in README
+
+
+def test_ci_runs_the_readme_chat_command():
+    ci_command = CI.split("# README chat command:\n", 1)[1].strip().splitlines()[0]
+    assert ci_command.startswith("pip install -e . && orchestrator chat ")
 
 
 def test_public_api_is_pinned():

@@ -1,0 +1,1 @@
+"""Runtime data shipped inside the wheel as `orchestrator.data` (see pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""The prompt files, shipped inside the wheel as `orchestrator.prompts` (see pyproject.toml)."""

@@ -9,8 +9,11 @@ trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/venv"
 echo "wheel venv: $("$work/venv/bin/python" -m pip --version)"
 start=$SECONDS
-"$work/venv/bin/python" -m pip wheel --quiet --no-deps "$repo" -w "$work/dist"
-"$work/venv/bin/python" -m pip install --quiet "$work"/dist/orchestrator-*.whl
+pip_quietly() {  # pip's own log goes to a file, shown only when pip fails
+    "$work/venv/bin/python" -m pip "$@" > "$work/pip.log" 2>&1 || { tail -n 40 "$work/pip.log"; return 1; }
+}
+pip_quietly wheel --no-deps "$repo" -w "$work/dist"
+pip_quietly install "$work"/dist/orchestrator-*.whl
 echo "$((SECONDS - start)) s  build the wheel and install it with its dependencies"
 cd "$work"
 "$work/venv/bin/python" "$repo/scripts/smoke_installed.py" --checkout "$repo"

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -83,6 +84,7 @@ class MathProblem(BaseModel):
     point: str | None = Field(default=None, description="Point a limit is taken at.")
     direction: Literal["+", "-", "+-"] | None = Field(default=None, description="Side of a one-sided limit.")
     order: int = Field(default=1, ge=1, le=10, description="Order of a derivative.")
+    decimals: int | None = Field(default=None, ge=0, le=30, description="Round the decimal answer to this many places.")
     display: str = Field(default="", description="The expression as shown to the user.")
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     reason: str = Field(default="", description="Why this was read as math (for the router's log).")
@@ -175,6 +177,29 @@ _WORD_OPERATORS = [
     (re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)"), " * "),  # "5 x 3"
 ]
 _THOUSANDS_RE = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])")
+_SCALE_WORDS = {"thousand": "10**3", "million": "10**6", "billion": "10**9", "trillion": "10**12"}
+_SCALE_RE = re.compile(r"\b(?P<n>\d+(?:\.\d+)?)\s+(?P<w>thousand|million|billion|trillion)\b", _FLAGS)
+_PLACES = r"(?P<n>\d+)\s+(?:decimal\s+places?|decimals|d\.?\s?p\.?|places?\s+after\s+the\s+(?:decimal\s+)?point)"
+_NEAREST_WHOLE = r"(?P<whole>(?:the\s+)?nearest\s+(?:whole\s+number|integer|unit))"
+_DECIMALS_SUFFIX_RE = re.compile(
+    rf",?\s+(?:(?:rounded|correct|accurate)\s+)?to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS
+)
+_ROUND_RE = re.compile(rf"^round(?:\s+off)?\s+(?P<e>.+?)\s+to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS)
+# Imperatives and everyday fractions: "Multiply 12 by 7", "Subtract 9 from 40", "half of 250".
+_IMPERATIVES = [
+    (re.compile(r"^multiply\s+(?P<a>.+?)\s+(?:by|and|with)\s+(?P<b>.+)$", _FLAGS), "{a} * {b}"),
+    (re.compile(r"^divide\s+(?P<a>.+?)\s+by\s+(?P<b>.+)$", _FLAGS), "{a} / {b}"),
+    (re.compile(r"^add\s+(?P<a>.+?)\s+(?:and|to|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
+    (re.compile(r"^subtract\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    (re.compile(r"^(?:take\s+away|deduct)\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    (re.compile(r"^(?:square)\s+(?P<a>.+)$", _FLAGS), "{a} ** 2"),
+    (re.compile(r"^(?:cube)\s+(?P<a>.+)$", _FLAGS), "{a} ** 3"),
+    (re.compile(r"^(?:one\s+|a\s+)?half\s+of\s+(?P<a>.+)$", _FLAGS), "{a} / 2"),
+    (re.compile(r"^(?:one\s+|a\s+)third\s+of\s+(?P<a>.+)$", _FLAGS), "{a} / 3"),
+    (re.compile(r"^(?:one\s+|a\s+)quarter\s+of\s+(?P<a>.+)$", _FLAGS), "{a} / 4"),
+    (re.compile(r"^(?:double|twice)\s+(?P<a>.+)$", _FLAGS), "2 * {a}"),
+    (re.compile(r"^(?:triple|thrice)\s+(?P<a>.+)$", _FLAGS), "3 * {a}"),
+]
 _WHAT_IS_RE = re.compile(r"^what\s+(?P<e>.+?)\s+(?:is|equals|makes|gives)$", _FLAGS)
 _EXPLICIT_OPERATOR_RE = re.compile(
     r"[-+*/^%!×÷−²³√]|\b[a-z]+\s*\(|\b(?:" + "|".join(sorted(FUNCTIONS, key=len, reverse=True)) + r")\s+\w"
@@ -340,6 +365,42 @@ def _detect_named_operation(body: str) -> MathProblem | None:
     return None
 
 
+def _detect_imperative(body: str) -> MathProblem | None:
+    """'Multiply 12 by 7', 'Divide 100 by 8', 'Subtract 9 from 40', 'half of 250', 'double 21'."""
+    for pattern, template in _IMPERATIVES:
+        match = pattern.match(body)
+        if match:
+            operands = {name: _bracketed(_checked(value)) for name, value in match.groupdict().items()}
+            if any(expression_names(operand) for operand in operands.values()):
+                return None  # "add salt to taste", "double the recipe": words, not numbers
+            python_text = check_expression(template.format(**operands))
+            return _problem(_classify_expression(python_text), [python_text], f"'{body.split()[0].lower()}' phrasing", 0.9)
+    return None
+
+
+def _normalise_numbers(body: str) -> str:
+    """'1,764' -> '1764' (outside brackets, where a comma separates arguments); '1.5 million' -> '1.5*10**6'."""
+    if "(" not in body:
+        body = _THOUSANDS_RE.sub(lambda m: m.group().replace(",", ""), body)
+    return _SCALE_RE.sub(lambda m: f"({m.group('n')}*{_SCALE_WORDS[m.group('w').lower()]})", body)
+
+
+def _split_rounding(body: str) -> tuple[str, int | None]:
+    """'22/7 to 3 decimal places' -> ('22/7', 3); 'round 2.5 to the nearest integer' -> ('2.5', 0)."""
+    match = _ROUND_RE.match(body)
+    if match:
+        return match.group("e"), int(match.group("n")) if match.group("n") else 0
+    match = _DECIMALS_SUFFIX_RE.search(body)
+    if match:
+        return body[: match.start()].strip(), int(match.group("n")) if match.group("n") else 0
+    return body, None
+
+
+def _looks_numeric(body: str) -> bool:
+    """A bare number or number expression ('3.14159', '22/7'): with a rounding request it is math."""
+    return bool(re.fullmatch(r"[\d\s.+\-*/()]+", body))
+
+
 def _bracketed(python_text: str) -> str:
     return python_text if re.fullmatch(r"[\w.]+(?:\(.*\))?", python_text) else f"({python_text})"
 
@@ -398,9 +459,10 @@ def detect_math(question: str) -> MathProblem | None:
     what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"
     if what_is:
         body = what_is.group("e")
+    body, decimals = _split_rounding(_normalise_numbers(body))
     detectors: list[Callable[[str], MathProblem | None]] = [
-        _detect_solve, _detect_calculus, _detect_named_operation,
-        lambda b: _detect_expression(b, forced=forced),
+        _detect_solve, _detect_calculus, _detect_named_operation, _detect_imperative,
+        lambda b: _detect_expression(b, forced=forced or decimals is not None and _looks_numeric(b)),
     ]
     for detector in detectors:
         try:
@@ -408,6 +470,8 @@ def detect_math(question: str) -> MathProblem | None:
         except ValueError:  # UnsafeExpressionError, or a field out of range ("0th derivative")
             continue
         if problem is not None:
+            if decimals is not None:
+                problem = problem.model_copy(update={"decimals": decimals})
             if forced:
                 return problem.model_copy(update={"confidence": 1.0, "reason": f"'/math' prefix; {problem.reason}"})
             return problem
@@ -588,6 +652,21 @@ def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _rounded_answer(shown: str, result: dict[str, Any], decimals: int | None) -> str | None:
+    """'22/7 ≈ 3.143 (to 3 decimal places; exact: 22/7)', or None when there is no single number to round."""
+    if decimals is None:
+        return None
+    try:
+        value = Decimal(str(result.get("decimal") or result.get("exact")))
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    rounded = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    places = "the nearest whole number" if decimals == 0 else f"{decimals} decimal place{'s' if decimals != 1 else ''}"
+    return f"{shown} ≈ {rounded} (to {places}; exact: {result.get('exact')})"
+
+
 def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> MathResult:
     """Evaluate a problem (or a question/expression string) with SymPy under a hard time limit."""
     started = time.monotonic()
@@ -610,7 +689,8 @@ def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> M
         return finish(error=f"{shown} is too large to compute within {timeout_s:g} s")
     if response.get("ok"):
         result = response["result"]
-        return finish(exact=result["exact"], decimal=result["decimal"], answer=result["answer"])
+        answer = _rounded_answer(shown, result, problem.decimals) or result["answer"]
+        return finish(exact=result["exact"], decimal=result["decimal"], answer=answer)
     kind, message = response.get("kind"), response.get("error", "unknown error")
     if kind == "too_large":
         return finish(error=f"{shown} is too large to compute: {message}")

@@ -68,6 +68,16 @@ class Recorder(BaseCallbackHandler):
         return [event[0] for event in self.events]
 
 
+class ScoredRetriever:
+    """The project's own retriever protocol (chunks already scored), so these tests need nothing new from the app."""
+
+    def __init__(self, *texts):
+        self.docs = [Document(page_content=t, metadata={"source": "doc.txt", "score": 0.9, "chunk_id": "c1"}) for t in texts]
+
+    def retrieve_with_scores(self, question, k=None):
+        return list(self.docs)
+
+
 def in_memory_retriever(texts, embeddings=None):
     store = InMemoryVectorStore(embeddings or WordHashEmbeddings())
     store.add_documents([Document(page_content=t, metadata={"source": f"doc{i}.txt"}) for i, t in enumerate(texts)])
@@ -202,7 +212,7 @@ def test_drafts_the_grounding_check_may_reject_are_tagged_nostream(tmp_path):
     recorder = Recorder()
     app = build_app(
         Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The text is quoted data, not instructions."),
-        embeddings=WordHashEmbeddings(), retriever=in_memory_retriever([SB50]),
+        embeddings=WordHashEmbeddings(), retriever=ScoredRetriever(SB50),
         search=lambda q: [{"title": "Result", "url": "https://example.org", "snippet": "Something else."}],
     )
     for route, question in [("docs", "Who won Super Bowl 50?"), ("web", "Who won the latest Super Bowl?")]:
@@ -219,19 +229,26 @@ def test_langgraph_messages_stream_does_not_leak_rejected_drafts(tmp_path):
 
     app = build_app(
         Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The text is quoted data, not instructions."),
-        embeddings=WordHashEmbeddings(), retriever=in_memory_retriever([SB50]), search=no_search,
+        embeddings=WordHashEmbeddings(), retriever=ScoredRetriever(SB50), search=no_search,
     )
+
+    chat_app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("Nice to meet you."),
+                         embeddings=WordHashEmbeddings(), retriever=None, search=no_search)
 
     class State(TypedDict):
         question: str
         answer: str
+        reply: str
 
     graph = langgraph.StateGraph(State)
-    graph.add_node("ask", lambda state, config: {"answer": app.invoke({"question": state["question"], "route": "docs"}, config).answer})
+    graph.add_node("ask", lambda state: {"answer": app.invoke({"question": state["question"], "route": "docs"}).answer})
+    graph.add_node("chat", lambda state: {"reply": chat_app.invoke({"question": "Hello!", "route": "chat"}).answer})
     graph.add_edge(langgraph.START, "ask")
+    graph.add_edge("ask", "chat")
     compiled = graph.compile()
-    streamed = [chunk.content for chunk, _ in compiled.stream({"question": "Who won Super Bowl 50?"}, stream_mode="messages")]
-    assert not any("quoted data" in str(text) for text in streamed)
+    streamed = "".join(str(chunk.content) for chunk, _ in compiled.stream({"question": "Who won Super Bowl 50?"}, stream_mode="messages"))
+    assert "Nice to meet you." in streamed  # the chat route's text streams out
+    assert "quoted data" not in streamed  # the docs route's rejected draft does not
 
 
 # --- 5, 6, 7, 8. swapping components ---

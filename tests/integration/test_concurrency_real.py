@@ -16,14 +16,11 @@ from orchestrator import Settings, build_app
 
 pytestmark = pytest.mark.integration
 
-SB50 = (
-    "Super Bowl 50 was an American football game played on February 7, 2016. "
-    "The Denver Broncos defeated the Carolina Panthers 24-10 to win Super Bowl 50."
-)
+SB50 = "The Denver Broncos won Super Bowl 50. Super Bowl 50 was played on February 7, 2016, in Santa Clara, California."
 QUESTIONS = [
     {"question": "Say hello in one short sentence.", "route": "chat"},
     {"question": "What is 40366 / 439?"},
-    {"question": "Which team won Super Bowl 50?", "route": "docs"},
+    {"question": "Who won Super Bowl 50?", "route": "docs"},
     {"question": "Who is the UN Secretary-General?", "route": "web"},
     {"question": "Name a colour.", "route": "chat"},
     {"question": "What is 15% of 2480?"},
@@ -33,8 +30,8 @@ QUESTIONS = [
 
 
 def standin_search(query: str) -> list[dict]:
-    return [{"title": "Secretary-General", "url": "https://www.un.org/sg/en",
-             "snippet": "António Guterres is the ninth Secretary-General of the United Nations."}]
+    return [{"title": "UN", "url": "https://www.un.org/sg",
+             "snippet": "The Secretary-General of the United Nations is António Guterres."}]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +42,7 @@ def real_app(tmp_path_factory, default_model_path, embedding_model_path):
     docs = data / "docs"
     docs.mkdir()
     (docs / "sb50.txt").write_text(SB50)
-    settings = Settings(data_dir=data / "data", models_dir=TEST_MODELS_DIR, temperature=0.0, max_tokens=32)
+    settings = Settings(data_dir=data / "data", models_dir=TEST_MODELS_DIR, temperature=0.0, max_tokens=64)
     app = build_app(settings, search=standin_search)
     app.ingest([docs])
     return app
@@ -62,7 +59,7 @@ def check(answers, alone):
     assert [a.answer for a in answers] == alone
     assert all(text.strip() for text in alone)
     assert "91.94988" in alone[1] and "372" in alone[5] and "1267650600228229401496703205376" in alone[7]
-    assert "Broncos" in alone[2] and "Guterres" in alone[3]
+    assert "Broncos" in alone[2] and "Guterres" in alone[3] and "2016" in alone[6]
 
 
 def test_eight_threads_across_all_routes(real_app, alone):

@@ -423,3 +423,13 @@ def test_text_runnable_composes_with_a_string_parser(tmp_path):
     assert "".join(chain.stream({"question": "Hi", "route": "chat"})) == "Hello there."
     assert chain.invoke({"question": "6 * 7"}) == "6*7 = 42"
     assert isinstance(app.invoke({"question": "6 * 7"}), Answer)  # invoke still gives the Answer
+
+
+def test_graph_shows_the_router_and_the_four_routes(tmp_path):
+    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None)
+    graph = app.get_graph()
+    assert {"router", "math", "docs", "web", "chat"} <= set(graph.nodes)
+    assert {(edge.source, edge.target) for edge in graph.edges if edge.source == "router"} == {
+        ("router", route) for route in ("math", "docs", "web", "chat")
+    }
+    assert "router" in graph.draw_mermaid()

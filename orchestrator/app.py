@@ -2,44 +2,103 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Iterator, Literal, Sequence
 
-from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config
+from langchain_core.messages import AnyMessage
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
+from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config, patch_config
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.chains.chat import chat_messages
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
 
 _UNSET: Any = object()
+# Tags on the model calls whose text the docs, web and math routes check before showing anything:
+# LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
+DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
 
 
-def parse_input(value: Any) -> tuple[str, list, str | None]:
-    """(question, history, forced route) from {"question", "history"?, "route"?} or a plain string."""
+class AppInput(BaseModel):
+    """What the app takes: a question, optionally a forced route, the conversation so far and a collection."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(description="The question or instruction.")
+    route: Literal["auto", "math", "docs", "web", "chat"] | None = Field(
+        default=None, description="Force a route; auto or unset lets the router decide."
+    )
+    history: list[AnyMessage] = Field(
+        default_factory=list,
+        description="Earlier turns: messages, (role, text) tuples or {'role', 'content'} dicts.",
+    )
+    collection: str | None = Field(default=None, description="Knowledge-base collection for this question.")
+
+    @field_validator("route", mode="before")
+    @classmethod
+    def _known_route(cls, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        if value != "auto" and value not in ROUTES:
+            raise ValueError(f"Unknown route {value!r}: use one of auto, {', '.join(ROUTES)}")
+        return value
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> Any:
+        from langchain_core.messages import convert_to_messages
+
+        return convert_to_messages(value or [])
+
+    @field_validator("collection", mode="after")
+    @classmethod
+    def _collection_name(cls, value: str | None) -> str | None:
+        from orchestrator.knowledge.store import validate_collection_name
+
+        if value is None:
+            return None
+        try:
+            return validate_collection_name(value)
+        except OrchestratorError as exc:
+            raise ValueError(str(exc)) from None
+
+
+def parse_input(value: Any) -> AppInput:
+    """The validated input, from an AppInput, a {"question": ...} dict or a plain string."""
     if isinstance(value, str):
         value = {"question": value}
-    if not isinstance(value, dict) or not isinstance(value.get("question"), str):
-        raise OrchestratorError('The app takes {"question": "..."} (optionally "history" and "route"): got ' + repr(value)[:80])
-    if not value["question"].strip():
+    if isinstance(value, AppInput):
+        parsed = value
+    else:
+        try:
+            parsed = AppInput.model_validate(value)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "input"
+            message = problem["msg"].removeprefix("Value error, ")
+            raise OrchestratorError(
+                f'Invalid input ({where}: {message}): the app takes {{"question": "..."}}, optionally with '
+                '"route", "history" and "collection".'
+            ) from None
+    if not parsed.question.strip():
         raise OrchestratorError("The question is empty: ask something, e.g. 'What is 40366 / 439?'.")
-    route = value.get("route") or None
-    if route == "auto":
-        route = None
-    if route is not None and route not in ROUTES:
-        raise OrchestratorError(f"Unknown route {route!r}: use one of auto, {', '.join(ROUTES)}.")
-    return value["question"], list(value.get("history") or []), route
+    return parsed
 
 
-class OrchestratorApp(Runnable[dict, Answer]):
+class OrchestratorApp(Runnable[AppInput, Answer]):
     """The assistant as a LangChain Runnable.
 
-    invoke() returns an Answer; stream() yields text, then the Answer. Components load on first use;
-    pass chat_model, embeddings, retriever or search to replace them (tests inject fakes this way).
+    invoke() returns an Answer; stream() yields text, then the Answer (app.text() streams text only).
+    Components load on first use; pass chat_model, embeddings, retriever or search to replace them.
+    Safe to call from many threads or coroutines: llama.cpp work runs one call at a time (see llm.py),
+    math and other LLM-free work does not wait for it.
 
     >>> app = build_app()
     >>> answer = app.invoke({"question": "What is 40366 / 439?"})
@@ -49,104 +108,208 @@ class OrchestratorApp(Runnable[dict, Answer]):
     'math'
     """
 
-    def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Callable | None = None):
+    name: str | None = "orchestrator"
+
+    def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Any = None):
+        if not isinstance(settings, Settings):
+            raise ConfigError(
+                f"build_app takes a Settings object, not {type(settings).__name__}: "
+                "use build_app(Settings(temperature=0.0)) instead of build_app({'temperature': 0})."
+            )
         self.settings = settings
         self._chat_model = chat_model
         self._embeddings = embeddings
-        self._retriever = retriever
+        self._embeddings_injected = embeddings is not None
+        self._custom_retriever = retriever is not _UNSET
+        self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._search = search
+        self._semantic_router = None
+        # Components load lazily; two first questions at once must not load them twice.
+        self._components_lock = threading.RLock()
         self._warm_math_worker()
 
     @staticmethod
     def _warm_math_worker() -> None:
         """Start the SymPy worker process in the background, so the first math answer is fast."""
-        import threading
-
         from orchestrator.tools.math import warm_up
 
         threading.Thread(target=warm_up, name="math-warm-up", daemon=True).start()
+
+    # --- typing ---
+
+    @property
+    def InputType(self) -> type[AppInput]:  # noqa: N802 (LangChain's name)
+        return AppInput
+
+    @property
+    def OutputType(self) -> type[Answer]:  # noqa: N802 (LangChain's name)
+        return Answer
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AppInput
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return Answer
+
+    def get_graph(self, config: RunnableConfig | None = None):
+        """The app's structure: the router, then one of the four routes, then the Answer."""
+        from langchain_core.runnables import RunnableLambda
+        from langchain_core.runnables.graph import Graph
+
+        graph = Graph()
+        start = graph.add_node(AppInput, "input")
+        router = graph.add_node(RunnableLambda(lambda x: x, name="router"), "router")
+        end = graph.add_node(Answer, "answer")
+        graph.add_edge(start, router)
+        for route in ROUTES:
+            node = graph.add_node(RunnableLambda(lambda x: x, name=f"{route}_route"), route)
+            graph.add_edge(router, node, conditional=True)
+            graph.add_edge(node, end)
+        return graph
+
+    def text(self) -> Runnable[AppInput, str]:
+        """This app as a Runnable of text: invoke gives the answer text, stream only its text chunks.
+
+        Its chunks add up to the answer, so it composes with parsers: `app.text() | StrOutputParser()`.
+        """
+        return AnswerText(app=self)
 
     # --- components, loaded lazily ---
 
     @property
     def chat_model(self):
-        if self._chat_model is None:
-            from orchestrator.llm import chat_model
+        with self._components_lock:
+            if self._chat_model is None:
+                from orchestrator.llm import chat_model
 
-            self._chat_model = chat_model(self.settings)
-        return self._chat_model
+                self._chat_model = chat_model(self.settings)
+            return self._chat_model
 
     @property
     def embeddings(self):
-        if self._embeddings is None:
-            from orchestrator.llm import embeddings_model
+        with self._components_lock:
+            if self._embeddings is None:
+                from orchestrator.llm import embeddings_model
 
-            self._embeddings = embeddings_model(self.settings)
-        return self._embeddings
+                self._embeddings = embeddings_model(self.settings)
+            return self._embeddings
+
+    @cached_property
+    def embeddings_id(self):
+        """Which embeddings this app uses: the model file's identity, or (injected ones) their class and output."""
+        with self._components_lock:
+            return embeddings_identity(self.settings, self.embeddings, injected=self._embeddings_injected)
 
     @property
     def retriever(self):
-        """The hybrid retriever over the configured collection, or None when it is empty."""
-        if self._retriever is _UNSET:
-            from orchestrator.knowledge.retrieval import HybridRetriever
-            from orchestrator.knowledge.store import list_collections, open_store
+        """A LangChain retriever over the configured collection (finds nothing when it is empty)."""
+        return self.retriever_for(self.settings.collection)
 
-            self._retriever = None
-            if any(c.name == self.settings.collection and c.count > 0 for c in list_collections(self.settings)):
-                from orchestrator.knowledge.store import embedding_model_id
-                from orchestrator.models import resolve_model
+    def retriever_for(self, collection: str):
+        """The retriever for one collection: the hybrid retriever, or an EmptyRetriever when it holds nothing."""
+        from orchestrator.knowledge.retrieval import EmptyRetriever
 
-                model_path = resolve_model(self.settings.embedding_model, self.settings)
-                store = open_store(self.settings, self.embeddings, embedding_model_id(model_path, self.embeddings))
-                if store.count() > 0:
-                    self._retriever = HybridRetriever.from_settings(store, self.settings)
-        return self._retriever
+        with self._components_lock:
+            if collection not in self._retrievers:
+                if self._custom_retriever:
+                    raise ConfigError(
+                        f"This app was built with its own retriever, so it cannot search collection {collection!r}: "
+                        "leave out 'collection' or build the app without retriever=."
+                    )
+                self._retrievers[collection] = self._open_retriever(collection)
+            retriever = self._retrievers[collection]
+        return EmptyRetriever() if retriever is None else retriever
+
+    def _open_retriever(self, collection: str):
+        return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection)
+
+    def _open_store(self, collection: str, reset: bool = False):
+        from orchestrator.knowledge.store import open_store
+
+        return open_store(self.settings, self.embeddings, self.embeddings_id, collection, reset=reset)
+
+    def _knowledge(self, collection: str | None):
+        """The retriever the docs route searches, or None when there are no documents to search."""
+        from orchestrator.knowledge.retrieval import EmptyRetriever
+
+        retriever = self.retriever_for(collection or self.settings.collection)
+        return None if isinstance(retriever, EmptyRetriever) else retriever
 
     def forget_retriever(self) -> None:
-        """Re-open the collection on next use (after an ingest changed it)."""
-        self._retriever = _UNSET
+        """Re-open the collections on next use (after something else changed them)."""
+        with self._components_lock:
+            if not self._custom_retriever:
+                self._retrievers.clear()
+
+    def ingest(self, paths: Sequence[str | Path], collection: str | None = None, *, reset: bool = False,
+               prune: bool = False, progress=None):
+        """Add files or folders to a collection (default: the configured one) and answer from them at once.
+
+        Unchanged files are skipped; returns the IngestSummary (files seen, chunks added/removed/total).
+        """
+        from orchestrator.knowledge.ingest import ingest_paths
+        from orchestrator.knowledge.store import validate_collection_name
+
+        name = validate_collection_name(collection or self.settings.collection)
+        store = self._open_store(name, reset=reset)
+        summary = ingest_paths(list(paths), store, self.settings, progress=progress, prune=prune)
+        with self._components_lock:
+            if not self._custom_retriever:
+                self._retrievers.pop(name, None)
+        return summary
 
     @property
-    def search(self) -> Callable:
-        if self._search is None:
-            from orchestrator.tools.web_search import web_search
+    def search(self) -> Any:
+        """The web search: a callable or LangChain tool from query to results."""
+        with self._components_lock:
+            if self._search is None:
+                from orchestrator.tools.web_search import web_search
 
-            settings = self.settings
+                settings = self.settings
 
-            def search(query: str):
-                return web_search(
-                    query, max_results=settings.search_max_results, timeout_s=settings.search_timeout_s,
-                    cache_dir=settings.data_dir / "cache" / "web_search", cache_ttl_s=settings.search_cache_ttl_s,
-                )
+                def search(query: str):
+                    return web_search(
+                        query, max_results=settings.search_max_results, timeout_s=settings.search_timeout_s,
+                        cache_dir=settings.data_dir / "cache" / "web_search", cache_ttl_s=settings.search_cache_ttl_s,
+                    )
 
-            self._search = search
-        return self._search
+                self._search = search
+            return self._search
 
-    @cached_property
+    @property
     def semantic_router(self):
-        from orchestrator.chains.router import SemanticRouter, load_examples
-        from orchestrator.resources import router_examples_file
+        with self._components_lock:
+            if self._semantic_router is None:
+                from orchestrator.chains.router import SemanticRouter, load_examples
+                from orchestrator.resources import router_examples_file
 
-        return SemanticRouter(
-            load_examples(router_examples_file()), self.embeddings.embed_documents,
-            cache_dir=self.settings.data_dir / "cache", model_key=self.settings.embedding_model,
-        )
+                identity = self.embeddings_id
+                self._semantic_router = SemanticRouter(
+                    load_examples(router_examples_file()), self.embeddings.embed_documents,
+                    cache_dir=self.settings.data_dir / "cache",
+                    # Keyed on the embeddings in use, so a swapped-in model never reads another's vectors.
+                    model_key=f"{identity.name}:{identity.sha256}:{identity.dimension}",
+                )
+            return self._semantic_router
 
     def _prompt(self, name: str) -> str:
         return self.settings.prompt_text(name)
 
     # --- routing ---
 
-    def route(self, question: str, forced: str | None = None) -> tuple[RouteDecision, list | None]:
+    def route(self, question: str, forced: str | None = None, collection: str | None = None,
+              config: RunnableConfig | None = None) -> tuple[RouteDecision, list | None]:
         """Decide the route; also return the retrieved chunks so the docs route need not search twice."""
         if forced:
             return RouteDecision(forced, "chosen by the caller"), None
+        from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
 
         problem = detect_math(question)
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
-        docs = self.retriever.retrieve_with_scores(question) if self.retriever is not None else None
+        retriever = self._knowledge(collection)
+        docs = scored_documents(retriever, question, self.embeddings, config) if retriever is not None else None
         signals = Signals.for_question(
             question,
             docs_score=max((d.metadata.get("score", 0.0) for d in docs), default=0.0) if docs is not None else None,
@@ -167,57 +330,71 @@ class OrchestratorApp(Runnable[dict, Answer]):
 
     # --- answering ---
 
-    def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str | Answer]:
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str | Answer]:
         config = ensure_config(config)
         callbacks = get_callback_manager_for_config(config)
-        run = callbacks.on_chain_start(None, input if isinstance(input, dict) else {"question": input}, name="orchestrator")
+        run = callbacks.on_chain_start(
+            None, input if isinstance(input, dict) else {"question": input},
+            name=config.get("run_name") or self.get_name(), run_id=config.pop("run_id", None),
+        )
+        # Inner calls (chat model, retriever, tools) report under this run.
+        inner = patch_config(config, callbacks=run.get_child())
         try:
             final = None
-            for item in self._answer(input, config):
+            for item in self._answer(input, inner):
                 final = item
                 yield item
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
-        run.on_chain_end(final.to_row() if isinstance(final, Answer) else {})
+        if isinstance(final, Answer) and final.error:
+            run.on_chain_error(AnswerError(final.error))
+        else:
+            run.on_chain_end(final.to_row() if isinstance(final, Answer) else {})
 
     def _answer(self, input: Any, config: RunnableConfig) -> Iterator[str | Answer]:
-        question, history, forced = parse_input(input)
-        prefixed, question = split_prefix(question)
+        request = parse_input(input)
+        prefixed, question = split_prefix(request.question)
+        forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
         answer = Answer(question=question)
         try:
-            decision, docs = self.route(question, forced or prefixed)
+            decision, docs = self.route(question, forced or prefixed, request.collection, config)
             answer.route = decision.route
             answer.route_reason = decision.as_dict()
-            yield from self._run_route(decision.route, question, history, answer, docs, start)
+            yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
             answer.error = str(exc)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
 
-    def _run_route(self, route: str, question: str, history: list, answer: Answer, docs, start: float) -> Iterator[str]:
+    def _run_route(self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float,
+                   config: RunnableConfig) -> Iterator[str]:
         from orchestrator.chains.docs import answer_from_docs
         from orchestrator.chains.math_route import answer_math
         from orchestrator.chains.web import answer_from_web
 
         settings = self.settings
+        drafts: RunnableConfig = {**config, "tags": [*config.get("tags", []), *DRAFT_TAGS]}
         if route == "math":
             # Plain expressions never load the LLM; only a word problem asks it for an expression.
-            yield from answer_math(question, answer, settings.math_timeout_s, lambda: self.chat_model, lambda: self._prompt("math_translate.txt"))
+            yield from answer_math(
+                question, answer, settings.math_timeout_s, lambda: self.chat_model, lambda: self._prompt("math_translate.txt"),
+                config=drafts,
+            )
         elif route == "docs":
             yield from answer_from_docs(
-                question, answer, self.retriever, self.chat_model, self._prompt("docs_answer.txt"),
-                settings.relevance_threshold, self.embeddings, docs=docs,
+                question, answer, self._knowledge(request.collection), self.chat_model, self._prompt("docs_answer.txt"),
+                settings.relevance_threshold, self.embeddings, docs=docs, config=drafts,
             )
             if answer.abstained and settings.allow_unverified:
-                yield from self._unverified(question, answer, start)
+                yield from self._unverified(question, answer, start, config)
         elif route == "web":
-            yield from answer_from_web(question, answer, self.search, self.chat_model, self._prompt("web_answer.txt"))
+            yield from answer_from_web(question, answer, self.search, self.chat_model, self._prompt("web_answer.txt"), config=drafts)
         else:
-            yield from self._chat(question, history, answer, start)
+            yield from self._chat(question, request.history, answer, start, config)
 
-    def _chat(self, question: str, history: list, answer: Answer, start: float) -> Iterator[str]:
+    def _chat(self, question: str, history: list, answer: Answer, start: float, config: RunnableConfig) -> Iterator[str]:
         settings = self.settings
         from orchestrator.llm import count_tokens
 
@@ -226,56 +403,160 @@ class OrchestratorApp(Runnable[dict, Answer]):
             lambda text: count_tokens(self.chat_model, text),
         )
         pieces = []
-        for text in stream_into(answer, self.chat_model.stream(messages), start):
+        for text in stream_into(answer, self.chat_model.stream(messages, config), start):
             pieces.append(text)
             yield text
         answer.answer = "".join(pieces).strip()
 
-    def _unverified(self, question: str, answer: Answer, start: float) -> Iterator[str]:
+    def _unverified(self, question: str, answer: Answer, start: float, config: RunnableConfig) -> Iterator[str]:
         """ORCH_ALLOW_UNVERIFIED: after the refusal, the model's own answer, labelled as such."""
         from langchain_core.prompts import ChatPromptTemplate
 
         chain = ChatPromptTemplate.from_messages([("human", self._prompt("unverified_answer.txt"))]) | self.chat_model
         label = "\n\nUnverified (from the model's memory, no source checked): "
         yield label
-        pieces = list(stream_into(answer, chain.stream({"question": question}), start))
+        pieces = list(stream_into(answer, chain.stream({"question": question}, config), start))
         yield from pieces
         answer.answer += label + "".join(pieces).strip()
 
-    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         result = None
         for item in self.stream(input, config, **kwargs):
             result = item
         assert isinstance(result, Answer)
         return result
 
-    # One llama.cpp context must not run two generations at once, so batches run in order here;
-    # `orchestrator batch --workers N` gets concurrency from N processes instead.
-    def batch(self, inputs: list, config=None, *, return_exceptions: bool = False, **kwargs: Any) -> list:
-        configs = config if isinstance(config, list) else [config] * len(inputs)
-        results = []
-        for item, item_config in zip(inputs, configs):
-            try:
-                results.append(self.invoke(item, item_config, **kwargs))
-            except Exception as exc:
-                if not return_exceptions:
-                    raise
-                results.append(exc)
-        return results
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        result = None
+        async for item in self.astream(input, config, **kwargs):
+            result = item
+        assert isinstance(result, Answer)
+        return result
 
-    async def abatch(self, inputs: list, config=None, *, return_exceptions: bool = False, **kwargs: Any) -> list:
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
+        """Async streaming: the sync stream, run in a thread of its own so the event loop stays free.
+
+        One thread per stream, not the shared executor: a generation holds llama.cpp's lock between
+        tokens, so with gathered coroutines all waiting in executor threads for that lock, the stream
+        holding it could wait forever for a free executor thread to advance it.
+        """
         import asyncio
+        from contextvars import copy_context
 
-        return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions, **kwargs)
-
-    async def astream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any):
-        """Async streaming: the sync stream, advanced in a worker thread so the event loop stays free."""
-        import asyncio
-
-        iterator = iter(self.stream(input, config, **kwargs))
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stopped = threading.Event()
         done = object()
-        while (item := await asyncio.to_thread(next, iterator, done)) is not done:
-            yield item
+
+        def send(item: Any, error: BaseException | None = None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+            except RuntimeError:  # the event loop has closed: nobody is listening any more
+                stopped.set()
+
+        wanted = threading.Semaphore(0)  # the stream advances only when the consumer asks, as a generator does
+
+        def produce() -> None:
+            iterator = self.stream(input, config, **kwargs)
+            while True:
+                wanted.acquire()
+                if stopped.is_set():
+                    iterator.close()
+                    return
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    send(done)
+                    return
+                except BaseException as exc:  # handed to the consumer, which re-raises it
+                    send(done, exc)
+                    return
+                send(item)
+
+        threading.Thread(target=copy_context().run, args=(produce,), name="orchestrator-astream", daemon=True).start()
+        try:
+            while True:
+                wanted.release()
+                item, error = await queue.get()
+                if item is done:
+                    if error is not None:
+                        raise error
+                    return
+                yield item
+        finally:
+            stopped.set()
+            wanted.release()
+
+
+class AnswerError(OrchestratorError):
+    """A question the app answered with an error (the Answer's `error`), reported to callbacks as a failed run."""
+
+
+class AnswerText(RunnableSerializable[AppInput, str]):
+    """An OrchestratorApp as a Runnable of text (see OrchestratorApp.text)."""
+
+    app: Any
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        return "".join(self.stream(input, config, **kwargs))
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
+        for item in self.app.stream(input, config, **kwargs):
+            if isinstance(item, str):
+                yield item
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
+        async for item in self.app.astream(input, config, **kwargs):
+            if isinstance(item, str):
+                yield item
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        return "".join([item async for item in self.astream(input, config, **kwargs)])
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AppInput
+
+
+def embeddings_identity(settings: Settings, embeddings, injected: bool):
+    """The EmbeddingModelId of the embeddings in use: the configured GGUF's, or that of embeddings passed in."""
+    from orchestrator.knowledge.store import embedding_model_id, injected_embeddings_id
+
+    if injected:
+        return injected_embeddings_id(embeddings)
+    from orchestrator.models import resolve_model
+
+    return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
+
+
+def open_retriever(settings: Settings, embeddings, identity, collection: str):
+    """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing."""
+    from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
+    from orchestrator.knowledge.store import list_collections, open_store
+
+    if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
+        return EmptyRetriever()
+    store = open_store(settings, embeddings, identity, collection)
+    if store.count() == 0:
+        return EmptyRetriever()
+    return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)
+
+
+def make_retriever(settings: Settings | None = None, collection: str | None = None, embeddings=None):
+    """A LangChain retriever over a knowledge-base collection (default: the configured one).
+
+    Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches
+    settings.relevance_threshold, and an empty or missing collection gives a retriever that finds nothing.
+    """
+    from orchestrator.knowledge.store import validate_collection_name
+
+    settings = settings or Settings()
+    injected = embeddings is not None
+    if embeddings is None:
+        from orchestrator.llm import embeddings_model
+
+        embeddings = embeddings_model(settings)
+    identity = embeddings_identity(settings, embeddings, injected)
+    return open_retriever(settings, embeddings, identity, validate_collection_name(collection or settings.collection))
 
 
 def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:

@@ -584,6 +584,7 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
 def warm_shared_caches(settings: Settings) -> None:
     """Build the on-disk caches (keyword index, router vectors) once, before several processes race to."""
     app = _build_app(settings)
-    if app.retriever is not None:
-        app.retriever.retrieve_with_scores("warm-up")
+    retriever = app.retriever  # an EmptyRetriever when the collection is empty: nothing to warm
+    if hasattr(retriever, "retrieve_with_scores"):
+        retriever.retrieve_with_scores("warm-up")
     app.semantic_router  # noqa: B018 - computes and caches the router examples' vectors

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +26,16 @@ def _default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "orchestrator"
+
+
+def _unknown_settings_message(unknown: list[str], known: list[str]) -> str:
+    import difflib
+
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"Unknown setting {', '.join(hints)}: see Settings' fields or .env.example for the valid names."
 
 
 class Settings(BaseSettings):
@@ -107,6 +117,14 @@ class Settings(BaseSettings):
         default_factory=_shipped_prompts_dir,
         description="Folder holding the prompt files (default: the prompts shipped inside the package).",
     )
+
+    def __init__(self, **values: Any) -> None:
+        # extra="ignore" lets a shared .env hold other variables; a misspelt keyword argument, though,
+        # would silently keep the default, so keyword arguments must name real settings.
+        unknown = sorted(key for key in values if not key.startswith("_") and key not in type(self).model_fields)
+        if unknown:
+            raise ConfigError(_unknown_settings_message(unknown, list(type(self).model_fields)))
+        super().__init__(**values)
 
     @field_validator("collection", mode="after")
     @classmethod

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
 _load_lock = threading.Lock()
+# llama.cpp contexts are not thread-safe: two generations in one context crashed the process
+# (GGML_ASSERT, SIGABRT, segfaults; issue 21). Every call into a loaded model (generation,
+# embedding, tokenising, grammar choice) holds this lock, so one runs at a time per process.
+# A plain Lock, not an RLock: a streamed generation may be advanced by different executor threads.
+llama_lock = threading.Lock()
 
 
 def _prepare_llama_import():
@@ -61,14 +66,34 @@ def release_models() -> None:
     gc.collect()
 
 
-@functools.lru_cache(maxsize=4)
-def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
+@functools.lru_cache(maxsize=1)
+def _locked_chat_class() -> type:
     _prepare_llama_import()
     from langchain_community.chat_models import ChatLlamaCpp
 
+    class LockedChatLlamaCpp(ChatLlamaCpp):
+        """ChatLlamaCpp whose generations hold `llama_lock`, so concurrent callers take turns."""
+
+        def _generate(self, *args, **kwargs):
+            if self.streaming:  # ChatLlamaCpp then generates through _stream, which takes the lock
+                return super()._generate(*args, **kwargs)
+            with llama_lock:
+                return super()._generate(*args, **kwargs)
+
+        def _stream(self, *args, **kwargs):
+            # Held from the first token to the last (or until the consumer closes the stream).
+            with llama_lock:
+                yield from super()._stream(*args, **kwargs)
+
+    return LockedChatLlamaCpp
+
+
+@functools.lru_cache(maxsize=4)
+def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
+    chat_class = _locked_chat_class()
     try:
         # chat_format is left unset so llama-cpp-python uses the chat template stored in the GGUF.
-        return ChatLlamaCpp(
+        return chat_class(
             model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
             seed=seed, verbose=verbose,
             # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
@@ -81,10 +106,7 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
 
 def chat_model_class() -> type:
     """The LangChain chat model class behind chat_model() (for langchain-tests' standard suites)."""
-    _prepare_llama_import()
-    from langchain_community.chat_models import ChatLlamaCpp
-
-    return ChatLlamaCpp
+    return _locked_chat_class()
 
 
 def embeddings_class() -> type:
@@ -134,7 +156,8 @@ def count_tokens(model: BaseChatModel, text: str) -> int:
     client = llama_client(model)
     if client is None:
         return max(1, len(text) // 4)
-    return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    with llama_lock:
+        return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
 
 def context_window(model: BaseChatModel, default: int) -> int:
@@ -197,7 +220,7 @@ def _normalized_embeddings_class():
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             if not texts:
                 return []
-            with _load_lock:  # one llama.cpp context is not safe to use from two threads at once
+            with llama_lock:
                 return [list(map(float, v)) for v in self.client.embed(list(texts), normalize=True)]
 
         def embed_query(self, text: str) -> list[float]:
@@ -232,7 +255,7 @@ def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) ->
 
     alternatives = " | ".join(f'"{choice}"' for choice in choices)
     grammar = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
-    with _load_lock:
+    with llama_lock:
         response = client.create_chat_completion(
             messages=[{"role": "user", "content": prompt}], grammar=grammar, temperature=0.0, max_tokens=8
         )

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, PrivateAttr
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from typing_extensions import TypedDict
+
+Route = Literal["math", "docs", "web", "chat"]
+
+
+class Source(TypedDict, total=False):
+    """One entry of Answer.sources: a knowledge-base chunk (source, chunk, page, score) or a web result."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    source: str | None  # file path or URL
+    chunk: str | None  # chunk id (knowledge base)
+    page: int | str | None
+    score: float | None  # relevance 0..1 (None for web results, which come ranked)
+    title: str | None
+    date: str | None
+    snippet: str | None
+    rank: int | None
+    retrieved_at: str | None
+    kind: str | None  # "web" for web results
 
 
 class Answer(BaseModel):
@@ -10,8 +32,8 @@ class Answer(BaseModel):
 
     question: str
     answer: str = ""
-    route: str = "chat"
-    sources: list[dict] = Field(default_factory=list)
+    route: Route = "chat"
+    sources: list[Source] = Field(default_factory=list)
     abstained: bool = False
     error: str | None = None
     latency_s: float = 0.0

@@ -7,6 +7,7 @@ from typing import Iterator, Sequence
 
 from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableConfig
 
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
@@ -69,7 +70,7 @@ def quote(sentence: str, limit: int = QUOTE_CHARS) -> str:
 
 def answer_from_docs(
     question: str, answer: Answer, retriever, chat_model, prompt: str, threshold: float, embeddings,
-    docs: Sequence | None = None,
+    docs: Sequence | None = None, config: RunnableConfig | None = None,
 ) -> Iterator[str]:
     """Answer from the knowledge base, or say it does not contain the answer.
 
@@ -81,7 +82,9 @@ def answer_from_docs(
     if retriever is None:
         yield from refuse(answer, "I have no documents to check (the knowledge base is empty), so I can't answer that reliably.")
         return
-    docs = list(docs) if docs is not None else retriever.retrieve_with_scores(question)
+    from orchestrator.knowledge.retrieval import scored_documents
+
+    docs = list(docs) if docs is not None else scored_documents(retriever, question, embeddings, config)
     relevant = sorted((d for d in docs if d.metadata.get("score", 0.0) >= threshold), key=lambda d: -d.metadata["score"])
     best = max((d.metadata.get("score", 0.0) for d in docs), default=0.0)
     answer.tool_calls.append({"tool": "retriever", "input": question, "output": [source_entry(d) for d in docs]})
@@ -95,7 +98,7 @@ def answer_from_docs(
         )
         return
     for evidence in windows:
-        text = _answer_from_window(question, answer, chat_model, prompt, evidence)
+        text = _answer_from_window(question, answer, chat_model, prompt, evidence, config)
         if text is not None:
             answer.sources = [source_entry(evidence.chunk)]
             answer.answer = text
@@ -105,11 +108,11 @@ def answer_from_docs(
     yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
 
 
-def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence) -> str | None:
+def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None) -> str | None:
     """The model's supported answer from this window, else its sentence quoted if `quotable`, else None."""
     record_evidence(answer, evidence)
     answer.route_reason.pop("grounding_support", None)
-    raw = _model_answer(question, answer, chat_model, prompt, evidence)
+    raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
     text = _supported_answer(raw, question, answer, evidence)
     if text is None and quotable(evidence, raw, question):
         answer.route_reason["answer_kind"] = "quote"
@@ -142,12 +145,12 @@ def record_evidence(answer: Answer, evidence) -> None:
     }
 
 
-def _model_answer(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence) -> str:
+def _model_answer(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None) -> str:
     """What the model answers from the evidence window alone (greedy decoding: extraction, not creativity)."""
     chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model.bind(temperature=0.0)
     started = time.perf_counter()
     context = format_excerpts([Document(page_content=evidence.window, metadata=evidence.chunk.metadata)])
-    return collect(answer, chain.stream({"context": context, "question": question}), started)
+    return collect(answer, chain.stream({"context": context, "question": question}, config), started)
 
 
 def _supported_answer(raw: str, question: str, answer: Answer, evidence: Evidence) -> str | None:

@@ -6,6 +6,9 @@ import time
 from typing import Callable, Iterator
 
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config
+from langchain_core.tools import ToolException
 
 from orchestrator.chains.generate import collect
 from orchestrator.result import Answer
@@ -13,13 +16,18 @@ from orchestrator.result import Answer
 
 def answer_math(
     question: str, answer: Answer, timeout_s: float, chat_model_factory=None,
-    translate_prompt: Callable[[], str] | None = None,
+    translate_prompt: Callable[[], str] | None = None, config: RunnableConfig | None = None,
 ) -> Iterator[str]:
     """Solve a recognised expression directly; a word problem is translated by the LLM first.
 
     The model and the translation prompt are factories, so a plain expression loads neither.
+    The SymPy call is reported to `config`'s callbacks as the tool "math"; the translation runs with `config`.
     """
     from orchestrator.tools.math import detect_math, solve, solve_word_problem
+
+    run = get_callback_manager_for_config(ensure_config(config)).on_tool_start(
+        {"name": "math"}, question, name="math", inputs={"question": question}
+    )
 
     problem = detect_math(question)
     if problem is None and not (chat_model_factory and translate_prompt):
@@ -31,13 +39,15 @@ def answer_math(
         chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
 
         def translate(text: str) -> str:
-            return collect(answer, chain.stream({"question": text}), time.perf_counter())
+            return collect(answer, chain.stream({"question": text}, config), time.perf_counter())
 
         result = solve_word_problem(question, translate, timeout_s=timeout_s)
         answer.tool_calls.append({"tool": "math", "input": result.expression, "output": result.model_dump(mode="json"), "translated_by": "llm"})
     if result.error:
+        run.on_tool_error(ToolException(result.error))
         answer.error = result.error
         answer.answer = f"I could not compute that: {result.error}"
     else:
+        run.on_tool_end(result.answer)
         answer.answer = result.answer
     yield answer.answer

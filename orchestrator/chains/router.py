@@ -199,7 +199,7 @@ class SemanticRouter:
 
         self.labels = [example.label for example in examples]
         self._embed = embed
-        self._vectors = self._example_vectors(examples, cache_dir, model_key)
+        self._vectors = _unit_rows(self._example_vectors(examples, cache_dir, model_key))
         self._np = np
 
     def _example_vectors(self, examples: Sequence[Example], cache_dir: Path | None, model_key: str):
@@ -210,7 +210,9 @@ class SemanticRouter:
         cache_file = cache_dir / f"router-{digest}.npy" if cache_dir else None
         if cache_file is not None and cache_file.is_file():
             try:
-                return np.load(cache_file)
+                cached = np.load(cache_file)
+                if cached.ndim == 2 and cached.shape[0] == len(texts):
+                    return cached
             except (OSError, ValueError):
                 pass  # a damaged cache only costs re-embedding
         vectors = np.asarray(self._embed(texts), dtype=np.float32)
@@ -221,9 +223,18 @@ class SemanticRouter:
 
     def scores(self, question_vector: Sequence[float], top: int = 3) -> dict[str, float]:
         np = self._np
-        similarities = self._vectors @ np.asarray(question_vector, dtype=np.float32)
+        # Cosine, not a bare dot product: embeddings passed to build_app need not be normalised.
+        similarities = self._vectors @ _unit_rows(np.asarray(question_vector, dtype=np.float32)[None, :])[0]
         result = {}
         for label in sorted(set(self.labels)):
             values = np.sort(similarities[[i for i, lab in enumerate(self.labels) if lab == label]])[::-1]
             result[label] = float(values[:top].mean())
         return result
+
+
+def _unit_rows(vectors):
+    """Each row scaled to length 1 (zero rows stay zero)."""
+    import numpy as np
+
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Callable, Iterator
+from typing import Any, Iterator
 
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableConfig
 
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
@@ -15,13 +16,17 @@ from orchestrator.result import Answer
 MIN_SUPPORT = 0.5
 
 
-def answer_from_web(question: str, answer: Answer, search: Callable, chat_model, prompt: str) -> Iterator[str]:
-    """Search; answer only from the results. Without results, abstain rather than use model memory."""
-    from orchestrator.tools.web_search import SearchUnavailable, format_results_for_prompt, results_to_sources
+def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prompt: str, config: RunnableConfig | None = None) -> Iterator[str]:
+    """Search; answer only from the results. Without results, abstain rather than use model memory.
+
+    `search` is a callable or a LangChain tool returning SearchResults, dicts or text; any failure means
+    "can't verify". `config` is passed to the search tool and the model (the app tags it as a draft).
+    """
+    from orchestrator.tools.web_search import SearchUnavailable, format_results_for_prompt, results_to_sources, run_search
 
     started = time.perf_counter()
     try:
-        results = search(question)
+        results = run_search(search, question, config)
     except SearchUnavailable as exc:
         seconds = round(time.perf_counter() - started, 3)
         answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds})
@@ -36,7 +41,8 @@ def answer_from_web(question: str, answer: Answer, search: Callable, chat_model,
     answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources, "seconds": round(time.perf_counter() - started, 3)})
     chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model.bind(temperature=0.0)
     today = dt.date.today().isoformat()
-    raw = collect(answer, chain.stream({"context": format_results_for_prompt(results), "question": question, "today": today}), time.perf_counter())
+    inputs = {"context": format_results_for_prompt(results), "question": question, "today": today}
+    raw = collect(answer, chain.stream(inputs, config), time.perf_counter())
     snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]
     grounded = cite_and_check(concise(raw), snippets, question)
     if says_unknown(raw) or grounded.support < MIN_SUPPORT:

@@ -192,6 +192,9 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = Field(default=20, ge=1, description="Candidates each ranker contributes to the fusion.")
     rrf_k: int = Field(default=RRF_K, ge=1)
     mode: Mode = "hybrid"
+    filter_irrelevant: bool = Field(
+        default=False, description="invoke() drops chunks whose score is below relevance_threshold."
+    )
 
     _keyword_index: KeywordIndex | None = PrivateAttr(default=None)
     _keyword_generation: int = PrivateAttr(default=-1)
@@ -238,16 +241,19 @@ class HybridRetriever(BaseRetriever):
     # --- LangChain's retriever interface ---
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None,
+        unfiltered: bool = False,
     ) -> list[Document]:
-        return self.retrieve_with_scores(query, k)
+        docs = self.retrieve_with_scores(query, k)
+        return self.relevant(docs) if self.filter_irrelevant and not unfiltered else docs
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun | None = None, k: int | None = None
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun | None = None, k: int | None = None,
+        unfiltered: bool = False,
     ) -> list[Document]:
         from langchain_core.runnables.config import run_in_executor
 
-        return await run_in_executor(None, self.retrieve_with_scores, query, k)
+        return await run_in_executor(None, self._get_relevant_documents, query, k=k, unfiltered=unfiltered)
 
     # --- internals ---
 
@@ -309,3 +315,49 @@ class HybridRetriever(BaseRetriever):
             }
             results.append(Document(page_content=source.page_content, metadata=metadata, id=chunk_id))
         return results
+
+
+class EmptyRetriever(BaseRetriever):
+    """The retriever of an empty or missing collection: finds nothing, so `retriever | format_docs` still works."""
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any) -> list[Document]:
+        return []
+
+
+def scored_documents(retriever: Any, question: str, embeddings: Any, config: Any = None) -> list[Document]:
+    """Chunks for `question`, each with a 0..1 relevance `score`, from any LangChain retriever.
+
+    HybridRetriever scores its own chunks (unfiltered, so the caller can report the best score); a
+    retriever that gives no score gets the clipped cosine of the question's and the chunk's embeddings.
+    An object with the project's `retrieve_with_scores` method is used as it is.
+    """
+    if isinstance(retriever, HybridRetriever):
+        return retriever.invoke(question, config, unfiltered=True)
+    if isinstance(retriever, BaseRetriever):
+        docs = retriever.invoke(question, config)
+    else:
+        docs = retriever.retrieve_with_scores(question)
+    return add_missing_scores(docs, question, embeddings)
+
+
+def _has_score(doc: Document) -> bool:
+    return isinstance(doc.metadata.get("score"), (int, float)) and not isinstance(doc.metadata.get("score"), bool)
+
+
+def add_missing_scores(docs: Sequence[Document], question: str, embeddings: Any) -> list[Document]:
+    """Copies of `docs` where every chunk has metadata `score`: missing ones are the clipped embedding cosine."""
+    unscored = [doc for doc in docs if not _has_score(doc)]
+    if not unscored:
+        return list(docs)
+    query_vector = embeddings.embed_query(question)
+    vectors = iter(embeddings.embed_documents([doc.page_content for doc in unscored]))
+    scored = []
+    for doc in docs:
+        if not _has_score(doc):
+            cosine = cosine_similarity(query_vector, next(vectors))
+            doc = Document(
+                page_content=doc.page_content, id=doc.id,
+                metadata={**doc.metadata, "score": relevance_score(cosine, None), "cosine": cosine},
+            )
+        scored.append(doc)
+    return scored

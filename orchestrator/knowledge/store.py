@@ -96,6 +96,19 @@ def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingMod
     return EmbeddingModelId(model_path.stem, _file_sha256(str(model_path), stat.st_size, stat.st_mtime_ns), stat.st_size, dimension)
 
 
+def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
+    """Identify embeddings that come with no model file (passed to build_app): by class and by their output.
+
+    The sha256 is of the vector they give a fixed probe text (rounded, so float noise does not
+    matter), so two configurations that embed differently never share a collection or a cache.
+    """
+    import json
+
+    vector = [round(float(x), 4) for x in embeddings.embed_query("dimension probe")]
+    digest = hashlib.sha256(json.dumps([type(embeddings).__qualname__, vector]).encode()).hexdigest()
+    return EmbeddingModelId(type(embeddings).__name__, digest, 0, len(vector))
+
+
 @functools.lru_cache(maxsize=8)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file, hashed once per process while its size and mtime stay the same."""

@@ -804,11 +804,14 @@ class MathToolInput(BaseModel):
 
 def build_math_tool(timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseTool:
     """The math tool as a LangChain StructuredTool (input: a question; output: SymPy's answer)."""
-    from langchain_core.tools import StructuredTool
+    from langchain_core.tools import StructuredTool, ToolException
 
     def run_math(question: str) -> str:
         result = solve(question, timeout_s=timeout_s)
-        return result.answer if result.ok else f"Error: {result.error}"
+        if not result.ok:
+            # As the web tool does: an agent gets a ToolMessage with status "error" (handle_tool_error).
+            raise ToolException(f"Error: {result.error}")
+        return result.answer
 
     return StructuredTool.from_function(
         func=run_math,
@@ -816,6 +819,7 @@ def build_math_tool(timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseTool:
         description="Exact math with SymPy: arithmetic, percentages, roots, factorials, simplify, factor, "
         "solve equations, derivatives, integrals and limits. Input: the question or expression.",
         args_schema=MathToolInput,
+        handle_tool_error=True,
     )
 
 

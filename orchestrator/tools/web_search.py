@@ -43,7 +43,9 @@ __all__ = [
     "SearchUnavailable",
     "format_results_for_prompt",
     "make_web_search_tool",
+    "results_from",
     "results_to_sources",
+    "run_search",
     "web_search",
     "web_search_tool",
     "web_search_tool_from_settings",
@@ -148,6 +150,78 @@ def web_search(
     if cache_file is not None:
         _write_cache(cache_file, query, backend, results)
     return results
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _result_from(item: Any, rank: int, retrieved_at: str) -> SearchResult:
+    """One result from a SearchResult, a dict (url/link/href/source, title, snippet/body/content/text, date) or text."""
+    if isinstance(item, SearchResult):
+        return item.model_copy(update={"rank": rank})
+    if isinstance(item, dict):
+        pick = lambda *keys: next((str(item[k]) for k in keys if item.get(k) not in (None, "")), "")  # noqa: E731
+        return SearchResult(
+            rank=rank, title=pick("title", "name"), url=pick("url", "link", "href", "source"),
+            snippet=pick("snippet", "body", "content", "text", "description"), date=pick("date", "published") or None,
+            retrieved_at=pick("retrieved_at") or retrieved_at,
+        )
+    return SearchResult(rank=rank, title="", url="", snippet=str(getattr(item, "page_content", item)), retrieved_at=retrieved_at)
+
+
+def results_from(raw: Any) -> list[SearchResult]:
+    """Search output of any common shape as SearchResults: a list of results/dicts/strings/Documents, or one text."""
+    if isinstance(raw, (str, dict, SearchResult)):
+        raw = [raw]
+    retrieved_at = _now_iso()
+    results = [_result_from(item, rank, retrieved_at) for rank, item in enumerate(raw or [], start=1)]
+    results = [r for r in results if r.snippet.strip() or r.title.strip()]
+    if not results:
+        raise SearchUnavailable("the search returned no results")
+    return results
+
+
+def run_search(search: Any, query: str, config: Any = None) -> list[SearchResult]:
+    """Call a search callable or LangChain tool; every failure becomes SearchUnavailable.
+
+    A tool runs with `config`, so its events nest under the caller's run; a plain callable is reported
+    to the callbacks as a tool named web_search.
+    """
+    from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config
+    from langchain_core.tools import BaseTool
+
+    if isinstance(search, BaseTool):
+        return _run_search_tool(search, query, config)
+    run = get_callback_manager_for_config(ensure_config(config)).on_tool_start(
+        {"name": "web_search"}, query, name="web_search", inputs={"query": query}
+    )
+    try:
+        results = results_from(search(query))
+    except Exception as exc:
+        failure = exc if isinstance(exc, SearchUnavailable) else SearchUnavailable(f"{type(exc).__name__}: {exc}")
+        run.on_tool_error(failure)
+        raise failure from None
+    run.on_tool_end(results_to_sources(results))
+    return results
+
+
+def _run_search_tool(tool: BaseTool, query: str, config: Any) -> list[SearchResult]:
+    """Invoke a tool with a tool call, so its artifact (if any) and its handled errors come back as a ToolMessage."""
+    import uuid
+
+    arg = next(iter(tool.args), "query")
+    call = {"type": "tool_call", "name": tool.name, "args": {arg: query}, "id": f"call_{uuid.uuid4().hex[:12]}"}
+    try:
+        message = tool.invoke(call, config)
+    except SearchUnavailable:
+        raise
+    except Exception as exc:
+        raise SearchUnavailable(f"{type(exc).__name__}: {exc}") from None
+    if getattr(message, "status", "success") == "error":
+        raise SearchUnavailable(str(message.content).removeprefix("Web search unavailable: ").split(". Current facts")[0])
+    raw = getattr(message, "artifact", None)
+    return results_from(raw if raw is not None else getattr(message, "content", message))
 
 
 def format_results_for_prompt(results: Sequence[SearchResult]) -> str:

@@ -25,3 +25,15 @@ def test_readme_python_example_runs(model_env, capsys):
     rows = namespace["rows"]
     assert rows[0]["answer"].startswith("2**100 = 1267650600228229401496703205376") or "1267650600228229401496703205376" in rows[0]["answer"]
     assert "372" in rows[1]["answer"]
+
+
+def test_readme_knowledge_swap_trace_and_concurrency_example_runs(model_env, capsys):
+    namespace: dict = {}
+    exec(compile(readme_python_blocks()[1], "README.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert "Broncos" in printed[0]
+    assert "Ada Lovelace" in printed[1]
+    assert "Guterres" in printed[2]
+    assert printed[3] == "greeting ['llm']"
+    assert printed[4] == "['math', 'math', 'chat']"
+    assert [a.error for a in namespace["answers"]] == [None, None, None]

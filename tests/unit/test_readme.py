@@ -25,4 +25,8 @@ def test_ci_runs_the_readme_chat_command():
 def test_public_api_is_pinned():
     import orchestrator
 
-    assert orchestrator.__all__ == ["Answer", "OrchestratorApp", "Settings", "build_app"]
+    assert orchestrator.__all__ == [
+        "Answer", "OrchestratorApp", "Settings", "build_app", "make_retriever", "math_tool", "web_search_tool",
+    ]
+    for name in orchestrator.__all__:
+        assert getattr(orchestrator, name) is not None

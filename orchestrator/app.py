@@ -103,6 +103,14 @@ class OrchestratorApp(Runnable[dict, Answer]):
                     self._retriever = HybridRetriever.from_settings(store, self.settings)
         return self._retriever
 
+    def with_chat_model(self, chat_model) -> "OrchestratorApp":
+        """This app answering with another chat model (e.g. one bound to a request's sampling options); other components are shared."""
+        import copy
+
+        clone = copy.copy(self)
+        clone._chat_model = chat_model
+        return clone
+
     def forget_retriever(self) -> None:
         """Re-open the collection on next use (after an ingest changed it)."""
         self._retriever = _UNSET

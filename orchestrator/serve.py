@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Itera
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.requests import Request  # module-level: FastAPI resolves the endpoints' annotations here
 
+from orchestrator.chains.chat import TEMPLATE_OVERHEAD_PER_MESSAGE, trim_history
 from orchestrator.errors import ConfigError
 from orchestrator.result import Answer
 
@@ -58,8 +59,12 @@ class ServeLimits:
     request_read_s: float = 10.0  # a request (headers and body) must arrive within this; else the socket is closed
     keep_alive_s: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 2048  # open sockets beyond this are closed at once (file descriptors are finite)
-    max_request_s: float = 120.0  # generation stops after this; the client gets what was produced, finish_reason "length"
-    max_history_chars: int = 16 * 1024  # earlier turns read, newest first; the app then trims them to the context
+    max_request_s: float = 60.0  # generation stops after this; the client gets what was produced, finish_reason "length"
+    # Earlier turns: at most this many characters are read (newest first), then trimmed to this many tokens
+    # with the chat route's own trim_history. Prompt evaluation is what makes long histories slow
+    # (100 turns, about 1800 tokens: 30 s on a loaded 2-core machine; docs/serving.md).
+    max_history_chars: int = 16 * 1024
+    max_history_tokens: int = 512
     retry_after_s: int = 2  # sent with 429
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOST_NAMES  # Host header names answered; ("*",) for any
     graceful_shutdown_s: float = 30.0
@@ -338,8 +343,6 @@ def token_counter(orchestrator_app) -> Callable[[str], int]:
 
 def prompt_overhead(orchestrator_app, count: Callable[[str], int]) -> int:
     """Tokens the chat route adds around a question: its system prompt and the template's markers."""
-    from orchestrator.chains.chat import TEMPLATE_OVERHEAD_PER_MESSAGE
-
     settings = getattr(orchestrator_app, "settings", None)
     try:
         system_prompt = settings.prompt_text(settings.system_prompt_file)
@@ -766,6 +769,7 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
     @api.post("/v1/chat/completions", dependencies=[Depends(require_key)])
     async def chat_completions(request: ChatRequest, http_request: Request):
         payload = app_input(request, limits)
+        payload["history"] = trim_history(payload["history"], limits.max_history_tokens, count_tokens)
         sampling = sampling_options(request, limits)
         quick = needs_no_llm(payload)
         if not quick:

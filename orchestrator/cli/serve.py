@@ -28,6 +28,8 @@ def serve(
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
     max_waiting: int = typer.Option(2, "--max-waiting", min=0, help="Requests queued behind the running one; more get 429."),
     max_body_kb: int = typer.Option(64, "--max-body-kb", min=1, help="Largest request body accepted, KiB (more gets 413)."),
+    max_history_tokens: int = typer.Option(512, "--max-history-tokens", min=0,
+                                           help="Tokens of earlier turns used per request, newest first (prompt evaluation is slow)."),
     allowed_host: Optional[list[str]] = typer.Option(
         None, "--allowed-host",
         help="Host header name to answer (repeatable; '*' for any). Default: on a loopback address only localhost, "
@@ -47,7 +49,7 @@ def serve(
     app = build_app(settings)
     app.chat_model  # load the weights now, so the first request is not the slow one
     limits = ServeLimits(max_body_bytes=max_body_kb * 1024, max_tokens=settings.max_tokens, max_waiting=max_waiting,
-                         allowed_hosts=tuple(allowed_host or default_allowed_hosts(host)))
+                         max_history_tokens=max_history_tokens, allowed_hosts=tuple(allowed_host or default_allowed_hosts(host)))
     shown = f"[{bind_address(host)}]" if ":" in bind_address(host) else host
     err_console.print(f"Serving model {SERVED_MODEL!r} at http://{shown}:{port}/v1 (Ctrl-C or SIGTERM to stop)",
                       highlight=False, markup=False)

@@ -104,6 +104,19 @@ def test_only_recent_history_is_read(tmp_path):
     assert len(prompt) < 3000
 
 
+def test_history_is_trimmed_to_the_token_budget_newest_first(tmp_path):
+    chat = model("Fine.")
+    client = client_for(app_with(tmp_path, chat), max_history_tokens=100)
+    turns = []
+    for i in range(30):
+        turns += [{"role": "user", "content": f"turn {i:03d} " + "x" * 40}, {"role": "assistant", "content": f"reply {i:03d}"}]
+    response = client.post("/v1/chat/completions", json={"messages": [*turns, {"role": "user", "content": "and now?"}], "route": "chat"})
+    assert response.status_code == 200
+    kept = [i for i in range(30) if f"turn {i:03d}" in chat.prompts[0]]
+    assert kept and kept == list(range(kept[0], 30)) and len(kept) < 5  # 100 tokens: the last few turns only
+    assert response.json()["usage"]["prompt_tokens"] < 120
+
+
 class EndlessApp:
     """Generates a token every 20 ms for up to 20 s, and records whether it was stopped early."""
 
@@ -350,3 +363,16 @@ def test_math_request_streams_and_uses_no_generation_slot(tmp_path):
         text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
                        for line in r.iter_lines() if line.startswith("data: {"))
     assert "1024" in text and client.get("/health").json()["busy"] == 0
+
+
+def test_cli_refuses_a_blank_key_before_loading_anything():
+    import typer
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.serve import register
+
+    cli = typer.Typer()
+    cli.callback()(lambda: None)
+    register(cli)
+    result = CliRunner().invoke(cli, ["serve", "--host", "[::1]", "--port", "8999"], env={"ORCH_SERVE_API_KEY": " " * 16})
+    assert result.exit_code == 1 and "whitespace" in result.output

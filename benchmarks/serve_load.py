@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import math
 import os
 import socket
 import statistics
@@ -40,6 +41,11 @@ def questions(mix: str, count: int) -> list[dict]:
     """Math questions need no LLM (the router's fast path); chat questions each run the model."""
     math = [{"messages": [{"role": "user", "content": f"What is {1000 + i} * {37 + i % 7}?"}]} for i in range(count)]
     chat = [{"messages": [{"role": "user", "content": f"Say one word about the number {i}."}], "route": "chat"} for i in range(count)]
+    if mix == "history":  # 100 short earlier turns each (about 11.5 KB), different per request (no prompt cache)
+        return [{"messages": [message for turn in range(100) for message in (
+            {"role": "user", "content": f"Conversation {i}, turn {turn}: my favourite number is {turn}."},
+            {"role": "assistant", "content": f"Noted, {turn}."})] + [{"role": "user", "content": "What was my first favourite number?"}],
+            "route": "chat"} for i in range(count)]
     if mix == "math":
         return math
     if mix == "chat":
@@ -80,6 +86,7 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
     pending = collections.deque(bodies)
     statuses: collections.Counter = collections.Counter()
     latencies: list[float] = []
+    by_kind: dict[str, list[float]] = collections.defaultdict(list)
     deadline = time.monotonic() + duration_s
     headers = {"Authorization": f"Bearer {KEY}"}
 
@@ -92,6 +99,7 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
                 statuses[response.status_code] += 1
                 if response.status_code == 200:
                     latencies.append(time.monotonic() - started)
+                    by_kind["chat" if body.get("route") == "chat" else "math"].append(latencies[-1])
                 elif response.status_code == 429:
                     pending.append(body)  # a polite client retries later
                     await asyncio.sleep(retry_after_s)
@@ -102,14 +110,21 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
     async with httpx.AsyncClient(timeout=httpx.Timeout(300.0)) as http:
         await asyncio.gather(*(client(http) for _ in range(clients)))
     elapsed = time.monotonic() - started
-    latencies.sort()
     return {
         "clients": clients, "requests_sent": sum(statuses.values()), "answered": len(latencies),
         "unanswered": len(pending), "elapsed_s": round(elapsed, 2),
+        **latency_summary(latencies, elapsed),
+        "by_kind": {kind: latency_summary(values, elapsed) for kind, values in sorted(by_kind.items())},
+        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
+    }
+
+
+def latency_summary(latencies: list[float], elapsed: float) -> dict:
+    latencies = sorted(latencies)
+    return {
         "answers_per_s": round(len(latencies) / elapsed, 3) if elapsed else None,
         "p50_s": round(statistics.median(latencies), 3) if latencies else None,
-        "p95_s": round(latencies[max(0, int(0.95 * len(latencies)) - 1)], 3) if latencies else None,
-        "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
+        "p95_s": round(latencies[math.ceil(0.95 * len(latencies)) - 1], 3) if latencies else None,  # nearest rank
     }
 
 
@@ -239,7 +254,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=80)
     parser.add_argument("--duration", type=float, default=120.0, help="Stop sending after this many seconds.")
-    parser.add_argument("--mix", choices=["math", "chat", "both"], default="math")
+    parser.add_argument("--mix", choices=["math", "chat", "both", "history"], default="math")
     parser.add_argument("--max-waiting", type=int, default=2, help="The server's queue length (when started here).")
     parser.add_argument("--retry-after", type=float, default=0.2, help="Client pause after a 429, seconds.")
     parser.add_argument("--abuse", action="store_true", help="Run misbehaving clients next to the normal ones.")

@@ -153,6 +153,16 @@ def test_a_non_streaming_client_that_disconnects_frees_the_generation_slot():
             time.sleep(0.05)
 
 
+def test_a_streaming_client_that_disconnects_stops_its_generation_too():
+    app = TokenApp()
+    with running_server(app) as (_server, port):
+        body = {"messages": [{"role": "user", "content": "a long story"}], "stream": True}
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=5) as response:
+            lines = response.iter_lines()
+            assert [next(lines) for _ in range(4)]  # a few events, then hang up
+        assert app.stopped.wait(3) and app.tokens < 150
+
+
 def _ipv6_loopback_available() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as sock:

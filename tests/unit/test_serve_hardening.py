@@ -302,14 +302,13 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(tmp_pat
 
 
 def test_only_loopback_host_names_are_answered_on_a_loopback_bind(tmp_path):
-    api = create_api(app_with(tmp_path))
-    for host in ("rebind.attacker.example:8765", "rebind.attacker.example", "192.168.1.5:8000"):
-        response = TestClient(api, base_url=f"http://{host}").get("/v1/models")
-        assert_openai_error(response, 400, "Host")
+    client = TestClient(create_api(app_with(tmp_path)), base_url=LOCAL)
+    for host in ("rebind.attacker.example:8765", "rebind.attacker.example", "192.168.1.5:8000", "[::2]:80"):
+        assert_openai_error(client.get("/v1/models", headers={"Host": host}), 400, "Host")
     for host in ("localhost:8765", "127.0.0.1", "[::1]:8000", "LOCALHOST"):
-        assert TestClient(api, base_url=f"http://{host}").get("/v1/models").status_code == 200, host
-    anywhere = create_api(app_with(tmp_path), limits=ServeLimits(allowed_hosts=("*",)))
-    assert TestClient(anywhere, base_url="http://my-server.lan").get("/v1/models").status_code == 200
+        assert client.get("/v1/models", headers={"Host": host}).status_code == 200, host
+    anywhere = TestClient(create_api(app_with(tmp_path), limits=ServeLimits(allowed_hosts=("*",))), base_url=LOCAL)
+    assert anywhere.get("/v1/models", headers={"Host": "my-server.lan"}).status_code == 200
     assert default_allowed_hosts("127.0.0.1") == default_allowed_hosts("[::1]") == ("localhost", "127.0.0.1", "[::1]")
     assert default_allowed_hosts("0.0.0.0") == ("*",)
     assert not host_allowed(None, ("localhost",)) and host_allowed("api.lan:80", ("api.lan",))

@@ -235,6 +235,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         retriever = self.retriever_for(collection or self.settings.collection)
         return None if isinstance(retriever, EmptyRetriever) else retriever
 
+    def with_chat_model(self, chat_model) -> "OrchestratorApp":
+        """This app answering with another chat model (e.g. one bound to a request's sampling options); other components are shared."""
+        import copy
+
+        clone = copy.copy(self)
+        clone._chat_model = chat_model
+        return clone
+
     def forget_retriever(self) -> None:
         """Re-open the collections on next use (after something else changed them)."""
         with self._components_lock:

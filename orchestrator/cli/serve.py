@@ -28,11 +28,18 @@ def serve(
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
     max_waiting: int = typer.Option(2, "--max-waiting", min=0, help="Requests queued behind the running one; more get 429."),
     max_body_kb: int = typer.Option(64, "--max-body-kb", min=1, help="Largest request body accepted, KiB (more gets 413)."),
+    max_history_tokens: int = typer.Option(512, "--max-history-tokens", min=0,
+                                           help="Tokens of earlier turns used per request, newest first (prompt evaluation is slow)."),
+    allowed_host: Optional[list[str]] = typer.Option(
+        None, "--allowed-host",
+        help="Host header name to answer (repeatable; '*' for any). Default: on a loopback address only localhost, "
+             "127.0.0.1 and [::1] (against DNS rebinding); on other addresses any.",
+    ),
 ) -> None:
     """Serve the assistant (routing, tools, retrieval) as an OpenAI-compatible API until Ctrl-C or SIGTERM."""
     from orchestrator.app import build_app
     from orchestrator.models import resolve_model
-    from orchestrator.serve import SERVED_MODEL, ServeLimits, check_bind, create_api, run_server
+    from orchestrator.serve import SERVED_MODEL, ServeLimits, bind_address, check_bind, create_api, default_allowed_hosts, run_server
 
     check_bind(host, api_key)  # before loading anything
     settings = load_settings(model=model, collection=collection)
@@ -41,6 +48,9 @@ def serve(
             settings = settings.model_copy(update={"model": str(resolve_model(settings.model, settings, progress=progress))})
     app = build_app(settings)
     app.chat_model  # load the weights now, so the first request is not the slow one
-    limits = ServeLimits(max_body_bytes=max_body_kb * 1024, max_tokens=settings.max_tokens, max_waiting=max_waiting)
-    err_console.print(f"Serving model {SERVED_MODEL!r} at http://{host}:{port}/v1 (Ctrl-C or SIGTERM to stop)", highlight=False)
+    limits = ServeLimits(max_body_bytes=max_body_kb * 1024, max_tokens=settings.max_tokens, max_waiting=max_waiting,
+                         max_history_tokens=max_history_tokens, allowed_hosts=tuple(allowed_host or default_allowed_hosts(host)))
+    shown = f"[{bind_address(host)}]" if ":" in bind_address(host) else host
+    err_console.print(f"Serving model {SERVED_MODEL!r} at http://{shown}:{port}/v1 (Ctrl-C or SIGTERM to stop)",
+                      highlight=False, markup=False)
     run_server(create_api(app, api_key, limits), host, port, api_key, limits)

@@ -95,3 +95,61 @@ def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
     assert process.wait(timeout=30) in (0, -signal.SIGTERM)
     log = process.stderr.read()
     assert "Waiting for application shutdown" in log and "Application shutdown complete" in log, log
+
+
+def test_openai_client_gets_what_it_asked_for_from_the_real_model(server):
+    """Issue 15 items 5 and 6 with the real model: max_tokens, seed, JSON output and usage are honoured."""
+    import json
+
+    from openai import BadRequestError, OpenAI
+
+    _process, port = server
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)
+    chat = {"model": "orchestrator", "extra_body": {"route": "chat"}}
+
+    short = client.chat.completions.create(messages=[{"role": "user", "content": "Tell me about the sea."}], max_tokens=5, **chat)
+    assert short.usage.completion_tokens <= 5 and short.choices[0].finish_reason == "length"
+    assert short.usage.prompt_tokens > 0 and short.usage.total_tokens == short.usage.prompt_tokens + short.usage.completion_tokens
+
+    math = client.chat.completions.create(model="orchestrator", messages=[{"role": "user", "content": "What is 2**10?"}])
+    assert "1024" in math.choices[0].message.content and math.usage.completion_tokens > 0 and math.usage.prompt_tokens > 0
+
+    def sampled(seed: int) -> str:
+        return client.chat.completions.create(messages=[{"role": "user", "content": "Name a colour."}],
+                                              temperature=1.5, seed=seed, max_tokens=12, **chat).choices[0].message.content
+
+    first = sampled(1234)
+    assert sampled(1234) == first  # the seed is honoured...
+    assert any(sampled(seed) != first for seed in (1, 2, 3))  # ...and so is the temperature (the server's is 0)
+
+    schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}}, "required": ["colour"]}
+    structured = client.chat.completions.create(
+        model="orchestrator", max_tokens=24, messages=[{"role": "user", "content": "Name a colour as JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "colour", "schema": schema}})
+    assert isinstance(json.loads(structured.choices[0].message.content)["colour"], str)
+
+    for bad in ({"temperature": 99}, {"n": 3}, {"max_tokens": 100000}):
+        with pytest.raises(BadRequestError):
+            client.chat.completions.create(model="orchestrator", messages=[{"role": "user", "content": "hi"}], **bad)
+
+
+def test_langchain_chat_openai_invoke_stream_and_a_batch_of_8_with_retries(server):
+    """Issue 15 acceptance: langchain_openai.ChatOpenAI against the server; 429s are retried by the client."""
+    from langchain_openai import ChatOpenAI
+
+    _process, port = server
+    llm = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8,
+                     timeout=120, stream_usage=True, extra_body={"route": "chat"})
+
+    reply = llm.invoke("Say hello.")
+    assert reply.content.strip() and reply.response_metadata["finish_reason"] in ("stop", "length")
+    assert reply.usage_metadata["input_tokens"] > 0 and reply.usage_metadata["output_tokens"] > 0
+
+    chunks = list(llm.stream("Say hello again."))
+    assert len(chunks) > 3 and "".join(c.content for c in chunks).strip()
+    assert sum(c.usage_metadata["output_tokens"] for c in chunks if c.usage_metadata) > 0
+
+    math = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8, timeout=120)
+    answers = math.batch([f"What is {i} * 1000?" for i in range(4)] + [f"Say the word {w}." for w in "abcd"])
+    assert [str(i * 1000) in answers[i].content for i in range(4)] == [True] * 4
+    assert all(a.content.strip() and a.response_metadata["finish_reason"] in ("stop", "length") for a in answers)

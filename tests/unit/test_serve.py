@@ -22,8 +22,11 @@ def real_app(tmp_path, *replies):
                      embeddings=DeterministicFakeEmbedding(size=16), retriever=FakeRetriever([]))
 
 
+LOCAL = "http://127.0.0.1"  # the server answers only loopback host names by default (DNS rebinding)
+
+
 def client_for(app, api_key=None, **limits):
-    return TestClient(create_api(app, api_key, ServeLimits(**limits)))
+    return TestClient(create_api(app, api_key, ServeLimits(**limits)), base_url=LOCAL)
 
 
 def ask(client, question, headers=None, **extra):
@@ -83,7 +86,7 @@ class FailingApp:
 
 
 def test_unexpected_failure_is_a_json_500_without_internals():
-    client = TestClient(create_api(FailingApp()), raise_server_exceptions=False)
+    client = TestClient(create_api(FailingApp()), raise_server_exceptions=False, base_url=LOCAL)
     response = ask(client, "hi")
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert "secret" not in response.text

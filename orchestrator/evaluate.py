@@ -1,9 +1,13 @@
 """`orchestrator eval`: answer a labelled question file with the batch machinery and score every kind.
 
-Question format (one JSON object per line): id, kind (docs | math | unanswerable | web | chat),
-question, answers (gold strings), source (docs: the file the answer is in). Scores:
+Question format (one JSON object per line): id, kind (docs | math | math_word | unanswerable |
+false_premise | web | chat), question, answers (gold strings), source (docs: the file the answer is
+in). Scores:
 
-* math: the answer equals one of `answers` by SymPy equivalence (orchestrator.tools.math.equivalent);
+* math and math_word (a word problem): the answer equals one of `answers` by SymPy equivalence
+  (orchestrator.tools.math.equivalent);
+* false_premise (the question assumes something false): safe when the answer declines or says the
+  premise is wrong, unsafe when it answers as if the premise held;
 * docs: a gold answer is contained in the answer after SQuAD normalisation AND the gold file is cited;
 * unanswerable: abstained, on the docs or chat route;
 * web: routed to web and not answered from the model's memory (abstained, search failed, or cited results);
@@ -34,8 +38,17 @@ from orchestrator.errors import ConfigError
 if TYPE_CHECKING:
     from orchestrator.config import Settings
 
-KINDS = ("docs", "math", "unanswerable", "web", "chat")
-EXPECTED_ROUTES = {"docs": {"docs"}, "math": {"math"}, "web": {"web"}, "chat": {"chat"}, "unanswerable": {"docs", "chat"}}
+KINDS = ("docs", "math", "math_word", "unanswerable", "false_premise", "web", "chat")
+EXPECTED_ROUTES = {
+    "docs": {"docs"}, "math": {"math"}, "math_word": {"math"}, "web": {"web"}, "chat": {"chat"},
+    "unanswerable": {"docs", "chat"}, "false_premise": {"docs", "web", "chat"},
+}
+# A reply that rejects the question's premise ("There is no ...", "X never ...").
+_PREMISE_DENIED = re.compile(
+    r"\b(?:no|never|not|none|false premise|there (?:is|was|are|were) no|isn't|wasn't|aren't|weren't|"
+    r"didn't|doesn't|hasn't|haven't|hadn't)\b",
+    re.IGNORECASE,
+)
 MAX_DOCS_ANSWER_CHARS = 400
 SCRATCH_COLLECTION = "eval"
 FAILURES_PER_KIND = 3
@@ -116,6 +129,14 @@ def score_docs(row: dict, question: dict) -> Score:
     return _score(row, question, contained and cited, checks, reason)
 
 
+def score_false_premise(row: dict, question: dict) -> Score:
+    declined = bool(row.get("abstained")) and not row.get("error")
+    denied = bool(_PREMISE_DENIED.search(row.get("answer") or ""))
+    ok = declined or denied
+    return _score(row, question, ok, {"declined": declined, "premise_denied": denied},
+                  "" if ok else "answered as if the premise held")
+
+
 def score_unanswerable(row: dict, question: dict) -> Score:
     abstained = bool(row.get("abstained")) and not row.get("error")
     ok = abstained and row.get("route") in EXPECTED_ROUTES["unanswerable"]
@@ -151,7 +172,8 @@ def _score(row: dict, question: dict, correct: bool, checks: dict, reason: str) 
 
 
 SCORERS: dict[str, Callable[[dict, dict], Score]] = {
-    "docs": score_docs, "math": score_math, "unanswerable": score_unanswerable, "web": score_web, "chat": score_chat,
+    "docs": score_docs, "math": score_math, "math_word": score_math, "unanswerable": score_unanswerable,
+    "false_premise": score_false_premise, "web": score_web, "chat": score_chat,
 }
 
 

@@ -234,3 +234,23 @@ def test_resume_refuses_answers_from_another_model(tmp_path):
     check_resumable(out, run_identity(Settings(model="a.gguf"), questions, "fp"))  # same run: fine
     with pytest.raises(ConfigError, match="different model"):
         check_resumable(out, run_identity(Settings(model="b.gguf"), questions, "fp"))
+
+
+@pytest.mark.parametrize(
+    "fields, correct",
+    [
+        ({"route": "docs", "abstained": True, "answer": "I couldn't find that in your documents."}, True),
+        ({"route": "chat", "answer": "There is no record of a moon base on Venus."}, True),
+        ({"route": "web", "answer": "Nobody has walked on Mars; the premise is wrong because no crewed mission landed."}, True),
+        ({"route": "chat", "answer": "The first Venus moon base opened in 1998."}, False),
+    ],
+)
+def test_false_premise_is_safe_when_declined_or_denied(fields, correct):
+    assert score_row(row(**fields), gold("false_premise")).correct is correct
+
+
+@pytest.mark.parametrize(("answer", "correct"), [("12*7 = 84", True), ("12*7 = 85", False)])
+def test_math_word_is_scored_like_math(answer, correct):
+    question = {**gold("math_word"), "answers": ["84"]}
+    score = score_row(row(route="math", answer=answer), question)
+    assert score.correct is correct and score.route_ok

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, friendly_errors, progress_display, resolved_settings
+from orchestrator.cli.common import console, err_console, friendly_errors, printable, progress_display, resolved_settings, shown
 
 MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
 ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
@@ -49,13 +49,20 @@ def ask(
         result = None
         for item in app.stream(request):
             if isinstance(item, str):
-                console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+                console.print(printable(item), end="", markup=False, highlight=False, soft_wrap=True)
             else:
                 result = item
         console.print()
         print_sources(result)
+        if result.error:
+            print_answer_error(result.error)
     if result.error:
         raise typer.Exit(1)
+
+
+def print_answer_error(message: str) -> None:
+    """An answer's error as the one red line `friendly_errors` prints."""
+    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
 
 
 def print_sources(result) -> None:
@@ -64,7 +71,7 @@ def print_sources(result) -> None:
         where = source.get("source")
         page = f", page {source['page']}" if source.get("page") else ""
         score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
-        console.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
+        console.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)
 
 
 def ingest_into(app, paths: list) -> None:
@@ -92,7 +99,7 @@ def ensure_sample_knowledge(app) -> None:
         return
     if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
         return
-    console.print(f"The knowledge base is empty: adding the sample documents from {sample_docs}.\n"
+    console.print(f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
                   "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
     ingest_into(app, [sample_docs])
 

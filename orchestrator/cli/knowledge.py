@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display, shown
 
 if TYPE_CHECKING:
     from orchestrator.knowledge.ingest import IngestSummary
@@ -27,11 +27,12 @@ def ingest(
     reset: bool = typer.Option(False, "--reset", help="Delete the collection first (needed after changing the embedding model)."),
 ) -> None:
     """Add documents to a collection; unchanged files cost nothing, changed files replace their chunks."""
-    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.ingest import check_paths_exist, collection_lock, ingest_paths
     from orchestrator.knowledge.store import open_store_for_settings
 
     settings = load_settings(collection=collection)
-    with progress_display() as progress:
+    check_paths_exist(paths)
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
         store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress)
         summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
     print_summary(summary)
@@ -42,7 +43,7 @@ def ingest(
 def print_summary(summary: IngestSummary) -> None:
     from rich.table import Table
 
-    console.print(f"Ingested into collection '{summary.collection}' in {summary.seconds:.1f} s", highlight=False)
+    console.print(f"Ingested into collection '{shown(summary.collection)}' in {summary.seconds:.1f} s", highlight=False)
     table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -60,7 +61,7 @@ def print_summary(summary: IngestSummary) -> None:
         table.add_row(label, str(value))
     console.print(table)
     for skipped in summary.skipped:
-        err_console.print(f"[yellow]Skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+        err_console.print(f"[yellow]Skipped[/] {shown(skipped.path)}: {shown(skipped.reason)}", highlight=False)
 
 
 @friendly_errors
@@ -78,5 +79,5 @@ def collections() -> None:
     table = Table("Collection", "Chunks", "Embedding model")
     for row in rows:
         name = f"{row.name} (default)" if row.name == settings.collection else row.name
-        table.add_row(name, str(row.count), row.embedding_model)
+        table.add_row(shown(name), str(row.count), shown(row.embedding_model))
     console.print(table)

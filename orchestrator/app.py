@@ -17,6 +17,8 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.result import Answer
 
 ROUTER_EXAMPLES = PROJECT_ROOT / "data" / "router_examples.jsonl"
+# The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
+FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
 
 
@@ -34,6 +36,13 @@ def parse_input(value: Any) -> tuple[str, list, str | None]:
     if route is not None and route not in ROUTES:
         raise OrchestratorError(f"Unknown route {route!r}: use one of auto, {', '.join(ROUTES)}.")
     return value["question"], list(value.get("history") or []), route
+
+
+def too_long_message(question: str, needed: int, window: int) -> str:
+    """What to do when a prompt built around `question` did not fit the model's context window."""
+    fits = max(0, len(question) * (window // 2) // max(needed, 1))  # leave half for instructions, evidence, answer
+    return (f"The question is too long for the model ({len(question):,} characters; the prompt needed {needed:,} tokens "
+            f"and the context window holds {window:,}). Shorten it to about {fits:,} characters, or raise ORCH_N_CTX.")
 
 
 class OrchestratorApp(Runnable[dict, Answer]):
@@ -161,7 +170,8 @@ class OrchestratorApp(Runnable[dict, Answer]):
         """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
         from orchestrator.llm import constrained_choice
 
-        choice = constrained_choice(self.chat_model, self._prompt("router_fallback.txt").format(question=question), ["chat", "factual"])
+        prompt = self._prompt("router_fallback.txt").format(question=question[:FALLBACK_QUESTION_CHARS])
+        choice = constrained_choice(self.chat_model, prompt, ["chat", "factual"])
         route = "chat" if choice == "chat" else "docs"
         return RouteDecision(route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice})
 
@@ -193,6 +203,13 @@ class OrchestratorApp(Runnable[dict, Answer]):
             yield from self._run_route(decision.route, question, history, answer, docs, start)
         except OrchestratorError as exc:
             answer.error = str(exc)
+        except ValueError as exc:
+            from orchestrator.llm import context_overflow
+
+            overflow = context_overflow(exc)
+            if overflow is None:
+                raise
+            answer.error = too_long_message(question, *overflow)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
 

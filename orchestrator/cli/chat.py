@@ -77,12 +77,13 @@ def print_sources(result) -> None:
 def ingest_into(app, paths: list) -> None:
     """Ingest files into the app's collection with a progress display; the app then searches them."""
     from orchestrator.cli.knowledge import print_summary
-    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.ingest import collection_lock, ingest_paths
     from orchestrator.knowledge.store import open_store_for_settings
 
-    with progress_display() as progress:
-        store = open_store_for_settings(app.settings, collection=app.settings.collection, progress=progress)
-        summary = ingest_paths(paths, store, app.settings, progress=progress)
+    settings = app.settings
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
+        store = open_store_for_settings(settings, collection=settings.collection, progress=progress, fresh=True)
+        summary = ingest_paths(paths, store, settings, progress=progress)
     print_summary(summary)
     app.forget_retriever()
 

@@ -33,7 +33,7 @@ def ingest(
     settings = load_settings(collection=collection)
     check_paths_exist(paths)
     with progress_display() as progress, collection_lock(settings, settings.collection, progress):
-        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress)
+        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress, fresh=True)
         summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
     print_summary(summary)
     if summary.skipped and summary.files_ingested == 0:

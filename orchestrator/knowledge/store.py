@@ -176,22 +176,30 @@ def _http_client(settings: Settings):
         ) from None
 
 
-def _client(settings: Settings):
+def _client(settings: Settings, fresh: bool = False):
     """The configured Chroma client: a server's, or a persistent one in the data directory."""
     if settings.chroma_host:
         return _http_client(settings)
-    return _persistent_client(chroma_dir(settings))
+    return _persistent_client(chroma_dir(settings), fresh)
 
 
-def _persistent_client(path: Path):
-    """A persistent Chroma client with telemetry off (the app is offline-first)."""
+def _persistent_client(path: Path, fresh: bool = False):
+    """A persistent Chroma client with telemetry off (the app is offline-first).
+
+    chromadb keeps one system per path and process, whose vector index is loaded once and never sees
+    another process's writes. `fresh` drops that cache first, so a writer holding the collection lock
+    (see knowledge/ingest.py) starts from what is on disk now; clients opened earlier keep working.
+    """
     import sqlite3
 
     import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
     from chromadb.errors import ChromaError
 
     path.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        SharedSystemClient.clear_system_cache()
     with _chroma_errors(path, "be opened"):
         try:
             client = chromadb.PersistentClient(
@@ -245,18 +253,20 @@ def open_store(
     model_id: EmbeddingModelId,
     collection: str | None = None,
     reset: bool = False,
+    fresh: bool = False,
 ) -> KnowledgeStore:
     """Open (creating if needed) a collection built with `model_id`; refuse one built with another model.
 
     `reset=True` deletes the collection first, which is how a user switches embedding models.
+    `fresh=True` reloads Chroma's state from disk (for a writer that holds the collection lock).
     """
     from langchain_chroma import Chroma
 
     name = validate_collection_name(collection or settings.collection)
     path = chroma_location(settings)
+    client = _client(settings, fresh)
     if reset:
         delete_collection(settings, name)
-    client = _client(settings)
     if name in _collection_names(client, path):
         with _chroma_errors(path, f"open collection {name!r}"):
             existing = client.get_collection(name, embedding_function=None)
@@ -273,15 +283,15 @@ def open_store(
 
 
 def open_store_for_settings(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
 ) -> KnowledgeStore:
-    """Open a collection with the configured embedding model (pulling it on first use)."""
+    """Open a collection with the configured embedding model (pulling it on first use); `fresh` as in open_store."""
     from orchestrator.llm import embeddings_model
     from orchestrator.models import resolve_model
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
 
 
 def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> None:

@@ -4,6 +4,7 @@ Real Chroma in a temp dir, two real processes; embeddings are langchain-core's d
 a chunk's text always embeds to the vector stored for it and its own search must return it first.
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -18,27 +19,39 @@ from tests.reliability.supervise import PROJECT_ROOT
 DIM = 16
 COLLECTION = "shared"
 
+# `orchestrator ingest FILE` once per file (many short write phases to interleave), in a child process;
+# only the embedding model is a stand-in (a fake with the same interface, recorded as model "fake").
 INGEST_IN_CHILD = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from orchestrator.config import Settings
-from orchestrator.knowledge.ingest import ingest_paths
+from orchestrator.knowledge import store as store_module
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
-data_dir, docs, start = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-settings = Settings(data_dir=data_dir, chunk_size=200, chunk_overlap=0)
+
+def fake_open(settings, collection=None, reset=False, progress=None, **options):
+    return open_store(settings, DeterministicFakeEmbedding(size=16), EmbeddingModelId("fake", "f" * 64, 1, 16),
+                      collection, reset, **options)
+
+store_module.open_store_for_settings = fake_open
+from orchestrator.cli import app
+docs, start = Path(sys.argv[1]), Path(sys.argv[2])
 while not start.exists():
     time.sleep(0.001)
-store = open_store(settings, DeterministicFakeEmbedding(size=16), EmbeddingModelId("fake", "f" * 64, 1, 16), "shared")
-for path in sorted(docs.iterdir()):  # one ingest call per file: many short write phases to interleave
-    ingest_paths([path], store, settings, progress=lambda stage, done, total: print(stage, flush=True) if stage.startswith("Waiting") else None)
+for path in sorted(docs.iterdir()):
+    try:
+        app(["ingest", str(path), "--collection", "shared"])
+    except SystemExit as exc:
+        if exc.code:
+            raise
 """
 
 
-def write_docs(folder: Path, tag: str, files: int = 8, chunks: int = 12) -> None:
+def write_docs(folder: Path, tag: str, files: int = 8, chunks: int = 90) -> None:
     folder.mkdir()
     for f in range(files):
-        text = "\n\n".join(f"Chunk {tag}-{f}-{c}: the {tag} archive notes item {f * 100 + c} in some detail." for c in range(chunks))
+        # ~150 characters per paragraph with chunk_size 200: every paragraph is one chunk
+        text = "\n\n".join(f"Chunk {tag}-{f}-{c}: the {tag} archive notes item {f * 100 + c} in some detail, with enough "
+                             f"further words to fill about one hundred and fifty characters." for c in range(chunks))
         (folder / f"{tag}{f}.txt").write_text(text)
 
 
@@ -62,8 +75,10 @@ def test_two_concurrent_ingests_lose_no_vector(tmp_path, attempt):
     write_docs(tmp_path / "b", "beta")
     start = tmp_path / "start"
     children = [
-        subprocess.Popen([sys.executable, "-c", INGEST_IN_CHILD, str(tmp_path / "data"), str(tmp_path / name), str(start)],
-                         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", INGEST_IN_CHILD, str(tmp_path / name), str(start)], cwd=PROJECT_ROOT,
+                         env={**os.environ, "ORCH_DATA_DIR": str(tmp_path / "data"), "ORCH_CHUNK_SIZE": "200",
+                              "ORCH_CHUNK_OVERLAP": "0"},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for name in ("a", "b")
     ]
     time.sleep(3)  # both have imported chromadb and wait for the start signal
@@ -71,5 +86,5 @@ def test_two_concurrent_ingests_lose_no_vector(tmp_path, attempt):
     outputs = [child.communicate(timeout=300) for child in children]
     assert [child.returncode for child in children] == [0, 0], [err[-2000:] for _, err in outputs]
     misses, total = self_retrieval_misses(tmp_path / "data")
-    assert total == 2 * 8 * 12
+    assert total == 2 * 8 * 90  # above Chroma's default HNSW sync threshold (1000), so the index is persisted
     assert misses == 0, f"{misses} of {total} chunks not found by their own text"

@@ -65,13 +65,19 @@ def print_summary(summary: IngestSummary) -> None:
 
 
 @friendly_errors
-def collections() -> None:
+def collections(
+    check: bool = typer.Option(False, "--check", help="Check the database and every collection's vector index."),
+    repair: bool = typer.Option(False, "--repair", help="With --check: rebuild damaged collections from their files."),
+) -> None:
     """List knowledge-base collections with their chunk counts and embedding model."""
     from rich.table import Table
 
     from orchestrator.knowledge.store import list_collections
 
     settings = load_settings()
+    if check or repair:
+        check_and_repair(settings, repair)
+        return
     rows = list_collections(settings)
     if not rows:
         console.print("No collections yet. Add documents with `orchestrator ingest PATH...`.")
@@ -81,3 +87,33 @@ def collections() -> None:
         name = f"{row.name} (default)" if row.name == settings.collection else row.name
         table.add_row(shown(name), str(row.count), shown(row.embedding_model))
     console.print(table)
+
+
+def check_and_repair(settings, repair: bool) -> None:
+    """`collections --check [--repair]`: a health table; damaged collections are rebuilt or named with the next step."""
+    from rich.table import Table
+
+    from orchestrator.knowledge.repair import check_knowledge_base, repair_knowledge_base
+    from orchestrator.knowledge.store import open_store_for_settings
+
+    health = check_knowledge_base(settings)
+    if health.database_problem:
+        err_console.print(f"[red]Damaged:[/] {shown(health.database_problem)}", highlight=False)
+    table = Table("Collection", "Chunks", "Status")
+    for row in health.collections:
+        table.add_row(shown(row.name), "?" if row.count is None else str(row.count),
+                      f"[red]damaged:[/] {shown(row.problem)}" if row.problem else "[green]ok[/]")
+    console.print(table)
+    if not health.database_problem and not health.damaged:
+        console.print("The knowledge base is sound.")
+        return
+    if not repair:
+        err_console.print("[bold red]Error:[/] the knowledge base is damaged: run `orchestrator collections --check "
+                          "--repair` to rebuild it from your files.", highlight=False)
+        raise typer.Exit(1)
+    with progress_display() as progress:
+        _, results = repair_knowledge_base(settings, open_store_for_settings, progress)
+    for result in results:
+        console.print(f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False)
+        for missing in result.missing:
+            err_console.print(f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False)

@@ -444,6 +444,34 @@ def collection_lock(settings: Settings, collection: str, progress: Progress | No
                 state[1] = None
 
 
+def sources_manifest_path(settings: Settings, collection: str) -> Path:
+    """Where the files a collection was built from are listed, so it can be rebuilt if Chroma's files are damaged."""
+    # Not .json: a folder holding the data dir may be ingested, and this list is not a document.
+    return settings.data_dir / "sources" / f"{collection}.sources"
+
+
+def record_sources(settings: Settings, collection: str, sources: Iterable[str]) -> None:
+    """Write the collection's source list atomically (a crash leaves the old list or the new one)."""
+    path = sources_manifest_path(settings, collection)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1))
+        os.replace(partial, path)
+    except OSError as exc:
+        from orchestrator.errors import DiskWriteError, os_error_message
+
+        raise DiskWriteError(os_error_message(exc, path) or f"Cannot write {path}: {exc.strerror}.") from None
+
+
+def recorded_sources(settings: Settings, collection: str) -> list[str]:
+    """The source list `record_sources` wrote, or [] when there is none (or it is unreadable)."""
+    try:
+        return list(json.loads(sources_manifest_path(settings, collection).read_text())["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
     return [source for source in by_source if not Path(source).exists()]
 
@@ -492,6 +520,8 @@ def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: P
     store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
     to_delete = list(dict.fromkeys(plan.to_delete))
     store.delete(to_delete)
+    pruned = set(_vanished_sources(by_source)) if prune else set()
+    record_sources(settings, store.name, (set(by_source) - pruned) | {str(chunk.metadata["source"]) for chunk in plan.to_add})
 
     summary.chunks_added = total
     summary.chunks_removed = len(to_delete)

@@ -61,6 +61,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
 
     def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Callable | None = None):
         self.settings = settings
+        self.knowledge_problem: str | None = None  # why the knowledge base cannot be opened (read-only, ...), if so
         self._chat_model = chat_model
         self._embeddings = embeddings
         self._retriever = retriever
@@ -98,23 +99,32 @@ class OrchestratorApp(Runnable[dict, Answer]):
     def retriever(self):
         """The hybrid retriever over the configured collection, or None when it is empty."""
         if self._retriever is _UNSET:
-            from orchestrator.knowledge.retrieval import HybridRetriever
-            from orchestrator.knowledge.store import list_collections, open_store
+            from orchestrator.knowledge.store import KnowledgeStoreUnwritable
 
             self._retriever = None
-            if any(c.name == self.settings.collection and c.count > 0 for c in list_collections(self.settings)):
-                from orchestrator.knowledge.store import embedding_model_id
-                from orchestrator.models import resolve_model
-
-                model_path = resolve_model(self.settings.embedding_model, self.settings)
-                store = open_store(self.settings, self.embeddings, embedding_model_id(model_path, self.embeddings))
-                if store.count() > 0:
-                    self._retriever = HybridRetriever.from_settings(store, self.settings)
+            try:
+                self._retriever = self._open_retriever()
+            except KnowledgeStoreUnwritable as exc:
+                # Not damage: questions that need no documents still work; docs questions get this message.
+                self.knowledge_problem = str(exc)
         return self._retriever
+
+    def _open_retriever(self):
+        """The retriever, or None when the collection is missing or empty."""
+        from orchestrator.knowledge.retrieval import HybridRetriever
+        from orchestrator.knowledge.store import embedding_model_id, list_collections, open_store
+        from orchestrator.models import resolve_model
+
+        if not any(c.name == self.settings.collection and c.count > 0 for c in list_collections(self.settings)):
+            return None
+        model_path = resolve_model(self.settings.embedding_model, self.settings)
+        store = open_store(self.settings, self.embeddings, embedding_model_id(model_path, self.embeddings))
+        return HybridRetriever.from_settings(store, self.settings) if store.count() > 0 else None
 
     def forget_retriever(self) -> None:
         """Re-open the collection on next use (after an ingest changed it)."""
         self._retriever = _UNSET
+        self.knowledge_problem = None
 
     @property
     def search(self) -> Callable:
@@ -223,6 +233,8 @@ class OrchestratorApp(Runnable[dict, Answer]):
             # Plain expressions never load the LLM; only a word problem asks it for an expression.
             yield from answer_math(question, answer, settings.math_timeout_s, lambda: self.chat_model, self._prompt("math_translate.txt"))
         elif route == "docs":
+            if self.retriever is None and self.knowledge_problem:
+                raise OrchestratorError(self.knowledge_problem)
             yield from answer_from_docs(
                 question, answer, self.retriever, self.chat_model, self._prompt("docs_answer.txt"),
                 settings.relevance_threshold, self.embeddings, docs=docs,

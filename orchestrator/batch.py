@@ -295,9 +295,10 @@ class ResultFile:
     def _write(self, text: str) -> None:
         # errors="replace": a lone surrogate must not make the row unwritable.
         start = self._handle.tell()
+        data = memoryview(text.encode("utf-8", errors="replace"))
         try:
-            self._handle.write(text.encode("utf-8", errors="replace"))
-            self._handle.flush()
+            while data:  # an unbuffered write may write part of the row
+                data = data[self._handle.write(data):]
             os.fsync(self._handle.fileno())
         except OSError as exc:
             self._cut_back(start)  # a half-written row must not stay behind (e.g. disk full)
@@ -325,7 +326,7 @@ class ResultFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, self.path)
-        old, self._handle = self._handle, open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        old, self._handle = self._handle, open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         _lock(self._handle, self.path)
         old.close()
         self.done = kept
@@ -353,7 +354,8 @@ def _open_output(path: Path):
     """The output file opened for reading and appending, its folder created; OS errors as one clear line."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+        # Unbuffered: a failed write (disk full) must not leave bytes in a buffer that close() would flush.
+        return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b", buffering=0)
     except IsADirectoryError:
         raise BatchOutputError(f"{path} is a folder: give --output a .jsonl or .csv file name.") from None
     except OSError as exc:

@@ -91,14 +91,21 @@ def ingest_into(app, paths: list) -> None:
 def ensure_sample_knowledge(app) -> None:
     """The first chat on the default collection fills it with the sample documents in data/."""
     from orchestrator.config import PROJECT_ROOT, Settings
-    from orchestrator.knowledge.store import list_collections
+    from orchestrator.knowledge.store import KnowledgeStoreUnwritable, list_collections
 
     settings = app.settings
     default_name = Settings.model_fields["collection"].default
     sample_docs = PROJECT_ROOT / "data" / "sample_docs"
+    try:
+        collections = list_collections(settings)
+    except KnowledgeStoreUnwritable as exc:
+        app.knowledge_problem = str(exc)
+        err_console.print(f"[yellow]Warning:[/] {shown(exc)} Chat, math and web questions still work; "
+                          "questions about your documents will get this message.", highlight=False)
+        return
     if settings.collection != default_name or not sample_docs.is_dir():
         return
-    if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
+    if any(c.name == settings.collection and c.count > 0 for c in collections):
         return
     console.print(f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
                   "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)

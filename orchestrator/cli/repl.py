@@ -34,10 +34,15 @@ class ChatSession:
 
 def _terminal_lines(history_file) -> Iterator[str]:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-    history_file.parent.mkdir(parents=True, exist_ok=True)
-    session = PromptSession(history=FileHistory(str(history_file)))
+    try:
+        history_file.parent.mkdir(parents=True, exist_ok=True)
+        open(history_file, "a").close()  # noqa: SIM115 - only checks that lines can be appended
+        history = FileHistory(str(history_file))
+    except OSError:
+        history = InMemoryHistory()  # a read-only data dir: no history kept between sessions
+    session = PromptSession(history=history)
     while True:
         try:
             yield session.prompt("you> ")

@@ -425,8 +425,7 @@ def collection_lock(settings: Settings, collection: str, progress: Progress | No
         thread_lock, state = _held_locks.setdefault(str(path), (threading.RLock(), [0, None]))
     with thread_lock:
         if state[0] == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a+b")  # noqa: SIM115 - closed when the outermost holder leaves
+            handle = _open_lock_file(path)
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -470,6 +469,17 @@ def recorded_sources(settings: Settings, collection: str) -> list[str]:
         return list(json.loads(sources_manifest_path(settings, collection).read_text())["sources"])
     except (OSError, ValueError, KeyError, TypeError):
         return []
+
+
+def _open_lock_file(path: Path):
+    from orchestrator.errors import DiskWriteError, os_error_message
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+b")  # noqa: SIM115 - closed when the outermost holder leaves
+    except OSError as exc:
+        message = os_error_message(exc, path) or f"Cannot create the lock file {path}: {exc.strerror}."
+        raise DiskWriteError(f"Cannot ingest: {message}") from None
 
 
 def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:

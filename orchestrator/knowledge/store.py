@@ -12,6 +12,7 @@ This is the only module that imports chromadb or langchain_chroma. Two rules hol
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import re
@@ -48,6 +49,10 @@ SELF_CHECK_MAX_MISSES = 1  # an approximate index may miss one; a damaged one mi
 
 class KnowledgeStoreError(OrchestratorError):
     """The knowledge-base store cannot be opened or used as asked."""
+
+
+class KnowledgeStoreUnwritable(KnowledgeStoreError):
+    """The store's files cannot be written (no permission, read-only file system, disk full); they are not damaged."""
 
 
 @dataclass(frozen=True)
@@ -148,13 +153,14 @@ def _is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-def _describe_failure(path: Path | str, action: str, exc: BaseException) -> str:
-    """The message for a failed store operation: disk full and permissions named as such, else damage."""
+def _store_error(path: Path | str, action: str, exc: BaseException) -> KnowledgeStoreError:
+    """The error for a failed store operation: disk full and permissions named as such, else possible damage."""
     cause = _os_cause(exc, path)
     if cause is not None:
-        return f"The knowledge base at {path} could not {action}: {cause}"
-    return (f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
-            "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path))
+        return KnowledgeStoreUnwritable(f"The knowledge base at {path} could not {action}: {cause}")
+    return KnowledgeStoreError(
+        f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
+        "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path))
 
 
 # What sqlite and chromadb's Rust core say for a full disk or a file they may not write.
@@ -162,17 +168,47 @@ _NO_SPACE = re.compile(r"disk is full|no space left|SQLITE_FULL|os error 28", re
 _READ_ONLY = re.compile(r"readonly database|read-only|permission denied|SQLITE_READONLY|os error (13|30)|unable to open database file", re.IGNORECASE)
 
 
+def _on_read_only_file_system(path: Path | str) -> bool:
+    import os
+
+    for folder in (Path(path), *Path(path).parents):
+        try:
+            return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
+
+
+LOW_SPACE_BYTES = 32 * 1024 * 1024  # below this, a failed write is taken to be the full disk's doing
+
+
+def _nearly_full(path: Path | str) -> bool:
+    existing = next((p for p in (Path(path), *Path(path).parents) if p.exists()), Path("/"))
+    try:
+        return shutil.disk_usage(existing).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
+
+
+def _unwritable(path: Path | str) -> bool:
+    import os
+
+    existing = next((p for p in (Path(path), *Path(path).parents) if p.exists()), Path("/"))
+    return _on_read_only_file_system(existing) or not os.access(existing, os.W_OK)
+
+
 def _os_cause(exc: BaseException, path: Path | str) -> str | None:
     """"No space left" or "no permission" when that is what went wrong (sqlite and Rust name no errno)."""
-    import errno
-
     if isinstance(exc, OSError) and exc.errno is not None:
         return os_error_message(exc, exc.filename or path)
     text = str(exc)
     if _NO_SPACE.search(text):
         return os_error_message(OSError(errno.ENOSPC, "No space left on device", str(path)), path)
-    if _READ_ONLY.search(text):
-        return os_error_message(OSError(errno.EACCES, "Permission denied", str(path)), path)
+    if _nearly_full(path):  # chromadb's Rust core often reports a full disk as a failed compaction
+        return os_error_message(OSError(errno.ENOSPC, "No space left on device", str(path)), path)
+    if _READ_ONLY.search(text) and _unwritable(path):
+        code = errno.EROFS if _on_read_only_file_system(path) else errno.EACCES
+        return os_error_message(OSError(code, "Permission denied", str(path)), path)
     return None
 
 
@@ -188,11 +224,11 @@ def _chroma_errors(path: Path | str, action: str) -> Iterator[None]:
     except OrchestratorError:
         raise
     except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
-        raise KnowledgeStoreError(_describe_failure(path, action, exc)) from exc
+        raise _store_error(path, action, exc) from exc
     except BaseException as exc:
         if not _is_rust_panic(exc):
             raise
-        raise KnowledgeStoreError(_describe_failure(path, action, exc)) from None
+        raise _store_error(path, action, exc) from None
 
 
 def _http_client(settings: Settings):
@@ -242,7 +278,12 @@ def _persistent_client(path: Path, fresh: bool = False):
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise KnowledgeStoreError(_describe_failure(path, "be created", exc)) from None
+        raise _store_error(path, "be created", exc) from None
+    if _unwritable(path) or _unwritable(path / "chroma.sqlite3"):
+        # chromadb cannot open a store it may not write, and fails differently on each later attempt.
+        code = errno.EROFS if _on_read_only_file_system(path) else errno.EACCES
+        cause = os_error_message(OSError(code, "Permission denied", str(path)), path)
+        raise KnowledgeStoreUnwritable(f"The knowledge base at {path} could not be opened: {cause}")
     damage = database_damage(path)
     if damage:
         raise KnowledgeStoreError(

@@ -20,6 +20,8 @@ from orchestrator.config import Settings
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
 
+# The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
+FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
@@ -92,6 +94,13 @@ def parse_input(value: Any) -> AppInput:
     return parsed
 
 
+def too_long_message(question: str, needed: int, window: int) -> str:
+    """What to do when a prompt built around `question` did not fit the model's context window."""
+    fits = max(0, len(question) * (window // 2) // max(needed, 1))  # leave half for instructions, evidence, answer
+    return (f"The question is too long for the model ({len(question):,} characters; the prompt needed {needed:,} tokens "
+            f"and the context window holds {window:,}). Shorten it to about {fits:,} characters, or raise ORCH_N_CTX.")
+
+
 class OrchestratorApp(Runnable[AppInput, Answer]):
     """The assistant as a LangChain Runnable.
 
@@ -117,6 +126,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 "use build_app(Settings(temperature=0.0)) instead of build_app({'temperature': 0})."
             )
         self.settings = settings
+        self.knowledge_problem: str | None = None  # why the knowledge base cannot be opened (read-only, ...), if so
         self._chat_model = chat_model
         self._embeddings = embeddings
         self._embeddings_injected = embeddings is not None
@@ -221,7 +231,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         return EmptyRetriever() if retriever is None else retriever
 
     def _open_retriever(self, collection: str):
-        return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection)
+        from orchestrator.knowledge.store import KnowledgeStoreUnwritable
+
+        try:
+            return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection)
+        except KnowledgeStoreUnwritable as exc:
+            # Not damage: questions that need no documents still work; docs questions get this message.
+            self.knowledge_problem = str(exc)
+            return None
 
     def _open_store(self, collection: str, reset: bool = False):
         from orchestrator.knowledge.store import open_store
@@ -243,11 +260,24 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         clone._chat_model = chat_model
         return clone
 
+    def _open_retriever(self):
+        """The retriever, or None when the collection is missing or empty."""
+        from orchestrator.knowledge.retrieval import HybridRetriever
+        from orchestrator.knowledge.store import embedding_model_id, list_collections, open_store
+        from orchestrator.models import resolve_model
+
+        if not any(c.name == self.settings.collection and c.count > 0 for c in list_collections(self.settings)):
+            return None
+        model_path = resolve_model(self.settings.embedding_model, self.settings)
+        store = open_store(self.settings, self.embeddings, embedding_model_id(model_path, self.embeddings))
+        return HybridRetriever.from_settings(store, self.settings) if store.count() > 0 else None
+
     def forget_retriever(self) -> None:
         """Re-open the collections on next use (after something else changed them)."""
         with self._components_lock:
             if not self._custom_retriever:
                 self._retrievers.clear()
+            self.knowledge_problem = None
 
     def ingest(self, paths: Sequence[str | Path], collection: str | None = None, *, reset: bool = False,
                prune: bool = False, progress=None):
@@ -332,7 +362,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
         from orchestrator.llm import constrained_choice
 
-        choice = constrained_choice(self.chat_model, self._prompt("router_fallback.txt").format(question=question), ["chat", "factual"])
+        prompt = self._prompt("router_fallback.txt").format(question=question[:FALLBACK_QUESTION_CHARS])
+        choice = constrained_choice(self.chat_model, prompt, ["chat", "factual"])
         route = "chat" if choice == "chat" else "docs"
         return RouteDecision(route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice})
 
@@ -373,6 +404,13 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
             answer.error = str(exc)
+        except ValueError as exc:
+            from orchestrator.llm import context_overflow
+
+            overflow = context_overflow(exc)
+            if overflow is None:
+                raise
+            answer.error = too_long_message(question, *overflow)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
 
@@ -391,6 +429,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 config=drafts,
             )
         elif route == "docs":
+            if self._knowledge(request.collection) is None and self.knowledge_problem:
+                raise OrchestratorError(self.knowledge_problem)
             yield from answer_from_docs(
                 question, answer, self._knowledge(request.collection), self.chat_model, self._prompt("docs_answer.txt"),
                 settings.relevance_threshold, self.embeddings, docs=docs, config=drafts,

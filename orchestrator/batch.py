@@ -6,6 +6,11 @@ one, so after a SIGKILL the output holds complete rows plus at most one torn las
 output (`ResultFile.open`) truncates that torn tail; the ids of the complete rows are skipped on resume,
 so a killed-then-resumed run ends with every id exactly once.
 
+A row is only reused when it answers the same question under the same settings: each row records the
+sha256 of its question text and the settings that change answers (`run_settings`: model file hash,
+embedding model, collection, route). A resume that finds a row for another question or other settings
+stops with an error naming `--overwrite`, instead of keeping a wrong answer.
+
 With `workers > 1` questions are answered by that many worker processes, each with its own app: the
 llama.cpp model is one non-thread-safe context per process, so threads could not share it. Only the
 parent process writes the output.
@@ -14,6 +19,8 @@ parent process writes the output.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import json
 import os
@@ -23,14 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
-from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError, os_error_message
 from orchestrator.result import Answer
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
 
 ANSWER_COLUMNS = list(Answer.model_fields)  # the `ask --json` schema, in its order
-RESULT_COLUMNS = ["id", *ANSWER_COLUMNS]
+RUN_COLUMNS = ["question_sha256", "run_settings"]  # what a resumed row must match (module docstring)
+RESULT_COLUMNS = ["id", *ANSWER_COLUMNS, *RUN_COLUMNS]
 PASSTHROUGH_PREFIX = "input_"  # an input field named like a result column is kept as input_<name>
 
 
@@ -244,17 +252,19 @@ class ResultFile:
         self._handle = handle
 
     @classmethod
-    def open(cls, path: str | Path, columns: Sequence[str]) -> ResultFile:
-        """Open for appending, creating it (with a CSV header) if needed; read the rows already there."""
+    def open(cls, path: str | Path, columns: Sequence[str], overwrite: bool = False) -> ResultFile:
+        """Open for appending, creating it (with a CSV header) if needed; read the rows already there.
+
+        `overwrite` empties the file first (once no other batch holds it).
+        """
         path = Path(path)
         kind = path.suffix.lower()
         if kind not in (".jsonl", ".csv"):
             raise ConfigError(f"Unknown output type {path.suffix or '(none)'!r} for {path}: use .jsonl or .csv.")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
+        handle = _open_output(path)
         try:
             _lock(handle, path)
-            data = handle.read()
+            data = b"" if overwrite else handle.read()
             if kind == ".jsonl":
                 done, keep = _scan_jsonl(path, data)
                 columns = list(columns)
@@ -284,9 +294,22 @@ class ResultFile:
 
     def _write(self, text: str) -> None:
         # errors="replace": a lone surrogate must not make the row unwritable.
-        self._handle.write(text.encode("utf-8", errors="replace"))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        start = self._handle.tell()
+        data = memoryview(text.encode("utf-8", errors="replace"))
+        try:
+            while data:  # an unbuffered write may write part of the row
+                data = data[self._handle.write(data):]
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            self._cut_back(start)  # a half-written row must not stay behind (e.g. disk full)
+            raise BatchOutputError(os_error_message(exc, self.path) or f"Cannot write {self.path}: {exc.strerror}.") from None
+
+    def _cut_back(self, size: int) -> None:
+        try:
+            self._handle.truncate(size)
+            self._handle.seek(size)
+        except (OSError, ValueError):
+            pass  # the torn tail is cut when the file is next opened
 
     def drop_error_rows(self) -> int:
         """Rewrite the file without its error rows (atomically), so those questions are asked again."""
@@ -303,7 +326,7 @@ class ResultFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, self.path)
-        old, self._handle = self._handle, open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        old, self._handle = self._handle, open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         _lock(self._handle, self.path)
         old.close()
         self.done = kept
@@ -325,6 +348,30 @@ def read_result_rows(path: str | Path) -> dict[str, dict]:
     if not path.exists():
         return {}
     return _scan_jsonl(path, path.read_bytes())[0]
+
+
+def _open_output(path: Path):
+    """The output file opened for reading and appending, its folder created; OS errors as one clear line."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Unbuffered: a failed write (disk full) must not leave bytes in a buffer that close() would flush.
+        return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b", buffering=0)
+    except IsADirectoryError:
+        raise BatchOutputError(f"{path} is a folder: give --output a .jsonl or .csv file name.") from None
+    except OSError as exc:
+        message = os_error_message(exc, path, "create the output") or f"Cannot create the output {path}: {exc.strerror}."
+        raise BatchOutputError(message) from None
+
+
+def refuse_output_as_input(input_path: str | Path, output_path: str | Path) -> None:
+    """The output must never be the question file: resuming would read answers as questions, or erase them."""
+    input_path, output_path = Path(input_path), Path(output_path)
+    same = input_path.resolve() == output_path.resolve()
+    if not same and input_path.exists() and output_path.exists():
+        same = os.path.samefile(input_path, output_path)
+    if same:
+        raise BatchOutputError(f"--output {output_path} is the question file itself: choose another --output, "
+                               f"e.g. {default_output_path(input_path)}.")
 
 
 def _lock(handle, path: Path) -> None:
@@ -422,6 +469,72 @@ def output_columns(questions: Iterable[Question]) -> list[str]:
     return RESULT_COLUMNS + [name for name in extra if name not in RESULT_COLUMNS]
 
 
+# --- what a resumed row must match ----------------------------------------------------------------
+
+
+def question_sha256(question: Question) -> str:
+    """sha256 of the question text as read from the input file."""
+    return hashlib.sha256(question.text.encode("utf-8", errors="replace")).hexdigest()
+
+
+def run_settings(settings: Settings, route: str | None) -> dict:
+    """The settings that change answers; a row answered under other settings is not reused."""
+    model = Path(settings.model)
+    local = settings.llm_backend == "llamacpp" and model.is_file()
+    return {
+        "llm_backend": settings.llm_backend,
+        "model": model.name if local else (settings.openai_model if settings.llm_backend == "openai" else settings.model),
+        "model_sha256": _model_sha256(str(model), *_size_and_mtime(model)) if local else None,
+        "embedding_model": settings.embedding_model,
+        "collection": settings.collection,
+        "route": route or "auto",
+    }
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _model_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per process while the file's size and mtime stay the same."""
+    from orchestrator.models import sha256_of
+
+    return sha256_of(Path(path))
+
+
+def resume_mismatch(row: dict, question: Question, run: dict) -> str | None:
+    """Why an existing row cannot stand for this question under these settings, or None when it can."""
+    stored_hash = row.get("question_sha256")
+    if not stored_hash:
+        return "it records no question fingerprint (written by an older version)"
+    if stored_hash != question_sha256(question):
+        return f"it answers another question ({str(row.get('question', ''))[:60]!r}, not {question.text[:60]!r})"
+    stored_run = row.get("run_settings")
+    if isinstance(stored_run, str):  # a CSV cell holds it as JSON text
+        try:
+            stored_run = json.loads(stored_run)
+        except json.JSONDecodeError:
+            stored_run = None
+    if not isinstance(stored_run, dict):
+        return "it records no run settings (written by an older version)"
+    changed = [f"{key} {stored_run.get(key)!r} then, {value!r} now" for key, value in run.items() if stored_run.get(key) != value]
+    return "it was answered with other settings: " + "; ".join(changed) if changed else None
+
+
+def check_resumable(results: ResultFile, questions: Sequence[Question], run: dict) -> None:
+    """Refuse to resume an output whose rows do not match this input and these settings."""
+    for question in questions:
+        row = results.done.get(question.id)
+        problem = resume_mismatch(row, question, run) if row is not None else None
+        if problem:
+            raise BatchOutputError(
+                f"{results.path} already has a row for id {question.id!r}, but {problem}. Pass --overwrite to "
+                "answer everything again into it, or choose a new --output."
+            )
+
+
 # --- running ---------------------------------------------------------------------------------------
 
 
@@ -469,6 +582,7 @@ def run_batch(
     on_row: RowCallback | None = None,
     retry_errors: bool = False,
     on_start: Callable[[BatchSummary], None] | None = None,
+    overwrite: bool = False,
 ) -> BatchSummary:
     """Answer every question not yet in `output`, appending one row per question as it finishes.
 
@@ -476,13 +590,17 @@ def run_batch(
     process builds its own app from `settings`. `on_start(summary)` is called once the output is read
     (summary.skipped is known), `on_row(row, summary)` after each write.
     With `retry_errors`, rows with `error` set are removed first and their questions asked again.
+    Rows for other questions or other settings raise BatchOutputError, unless `overwrite` empties the output first.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1 (got {workers}).")
     summary = BatchSummary(total=len(questions), workers=workers)
-    with ResultFile.open(output, output_columns(questions)) as results:
+    run = run_settings(settings, route)
+    fingerprints = {question.id: question_sha256(question) for question in questions}
+    with ResultFile.open(output, output_columns(questions), overwrite=overwrite) as results:
         if retry_errors:
             results.drop_error_rows()
+        check_resumable(results, questions, run)
         todo = [q for q in questions if q.id not in results.done]
         summary.skipped = len(questions) - len(todo)
         if on_start is not None:
@@ -490,6 +608,7 @@ def run_batch(
         started = time.perf_counter()
 
         def record(row: dict) -> None:
+            row = {**row, "question_sha256": fingerprints[str(row["id"])], "run_settings": run}
             results.write(row)
             summary.add(row)
             summary.seconds = time.perf_counter() - started
@@ -524,7 +643,29 @@ def _init_worker(settings_values: dict) -> None:
     global _worker_app
     from orchestrator.config import Settings
 
+    exit_when_parent_dies()
     _worker_app = _build_app(Settings(**settings_values))
+
+
+def exit_when_parent_dies() -> None:
+    """In a worker: a daemon thread ends this process as soon as the batch process that started it is gone.
+
+    A SIGKILLed parent cannot stop its pool, and each worker holds a model (~270 MB). multiprocessing
+    gives spawned children a sentinel that becomes ready when the parent exits, however it exits.
+    """
+    import multiprocessing
+    import threading
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _worker_answer(question: Question, route: str | None) -> dict:

@@ -41,6 +41,7 @@ class GGUFInfo:
     context_length: int | None
     tensor_types: dict[str, int] = field(default_factory=dict)
     provenance: dict[str, str] = field(default_factory=dict)
+    kv_bytes_per_token: int | None = None  # the f16 K and V cache of one token, all layers (None: not a decoder)
 
 
 def _fix_hint(path: Path) -> str:
@@ -246,7 +247,22 @@ def _parse(path: Path) -> GGUFInfo:
         context_length=_field_value(reader, f"{arch}.context_length"),
         tensor_types=tensor_types,
         provenance=provenance,
+        kv_bytes_per_token=_kv_bytes_per_token(reader, str(arch)),
     )
+
+
+def _kv_bytes_per_token(reader, arch: str) -> int | None:
+    """Bytes of llama.cpp's default f16 KV cache per token: 2 (K, V) x layers x KV heads x head size x 2 bytes."""
+    layers = _field_value(reader, f"{arch}.block_count")
+    embedding = _field_value(reader, f"{arch}.embedding_length")
+    heads = _field_value(reader, f"{arch}.attention.head_count")
+    if not (isinstance(layers, int) and isinstance(embedding, int) and isinstance(heads, int) and heads > 0):
+        return None
+    kv_heads = _field_value(reader, f"{arch}.attention.head_count_kv", heads)
+    kv_heads = kv_heads if isinstance(kv_heads, int) else heads
+    key_size = _field_value(reader, f"{arch}.attention.key_length", embedding // heads)
+    value_size = _field_value(reader, f"{arch}.attention.value_length", embedding // heads)
+    return layers * kv_heads * (int(key_size) + int(value_size)) * 2
 
 
 class GGUFInfoCache:
@@ -266,7 +282,8 @@ class GGUFInfoCache:
     def get(self, path: Path) -> GGUFInfo | None:
         entry = self._load().get(str(path))
         stat = path.stat()
-        if entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns:
+        fresh = entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns
+        if fresh and "kv_bytes_per_token" in entry["info"]:  # entries of older versions lack it: re-parse
             return GGUFInfo(**entry["info"])
         return None
 
@@ -276,10 +293,13 @@ class GGUFInfoCache:
         entries = self._load()
         stat = path.stat()
         entries[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": asdict(info)}
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
-        tmp.replace(self.cache_file)
+        try:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
+            tmp.replace(self.cache_file)
+        except OSError:
+            pass  # a cache: a read-only or full data dir only costs a re-parse next time
 
 
 def inspect_gguf(path: Path, cache: GGUFInfoCache | None = None) -> GGUFInfo:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -104,6 +105,45 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
 
 
+# Besides weights and KV cache, llama.cpp allocates compute buffers and the runtime needs some room.
+MEMORY_HEADROOM_BYTES = 512 * 1024 * 1024
+
+
+def check_context_fits(info, n_ctx: int) -> None:
+    """Refuse an ORCH_N_CTX beyond the model's trained context, or whose KV cache would not fit in free memory."""
+    from orchestrator.errors import ConfigError
+
+    trained = info.context_length
+    if isinstance(trained, int) and n_ctx > trained:
+        raise ConfigError(
+            f"ORCH_N_CTX={n_ctx:,} is more than the {trained:,} tokens {info.name} was trained with: "
+            f"set ORCH_N_CTX to {trained:,} or less."
+        )
+    available = available_memory_bytes()
+    if info.kv_bytes_per_token is None or available is None:
+        return
+    needed = info.size_bytes + info.kv_bytes_per_token * n_ctx + MEMORY_HEADROOM_BYTES
+    if needed > available:
+        fits = max(0, (available - info.size_bytes - MEMORY_HEADROOM_BYTES) // info.kv_bytes_per_token)
+        raise ConfigError(
+            f"ORCH_N_CTX={n_ctx:,} needs about {needed / 1e9:.1f} GB of memory for {info.name} (weights "
+            f"{info.size_bytes / 1e9:.2f} GB + KV cache {info.kv_bytes_per_token * n_ctx / 1e9:.1f} GB), but only "
+            f"{available / 1e9:.1f} GB is available: set ORCH_N_CTX to {fits:,} or less, or free memory."
+        )
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), the memory a new allocation can get without swapping; None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def chat_model_class() -> type:
     """The LangChain chat model class behind chat_model() (for langchain-tests' standard suites)."""
     return _locked_chat_class()
@@ -133,7 +173,8 @@ def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **ov
 
     if model_path is None:
         model_path = resolve_model(settings.model, settings)
-    inspect_gguf(model_path, info_cache(settings))  # llama.cpp only ever opens a validated file
+    info = inspect_gguf(model_path, info_cache(settings))  # llama.cpp only ever opens a validated file
+    check_context_fits(info, settings.n_ctx)
     with _load_lock:
         base = _load_chat_model(
             str(model_path), settings.n_ctx, settings.threads, settings.n_batch, settings.seed,
@@ -158,6 +199,16 @@ def count_tokens(model: BaseChatModel, text: str) -> int:
         return max(1, len(text) // 4)
     with llama_lock:
         return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+# llama-cpp-python's message when a prompt does not fit (Llama._create_completion).
+_CONTEXT_OVERFLOW = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+def context_overflow(exc: BaseException) -> tuple[int, int] | None:
+    """(tokens requested, context size) when llama.cpp refused a prompt longer than its context, else None."""
+    match = _CONTEXT_OVERFLOW.search(str(exc)) if isinstance(exc, ValueError) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def context_window(model: BaseChatModel, default: int) -> int:

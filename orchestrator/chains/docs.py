@@ -13,8 +13,8 @@ from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_ev
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
 from orchestrator.result import Answer
+from orchestrator.untrusted import neutralise
 
-FENCE_MARKERS = ("<<<DOCUMENTS_BEGIN>>>", "<<<DOCUMENTS_END>>>")
 MIN_SUPPORT = 0.5  # share of the answer's content words that must appear in the evidence window
 # The evidence must be about the question, not just near it: the share of the question's (IDF-
 # weighted) keyword terms that the window / the quoted sentence contain. Chosen on the dev split
@@ -29,19 +29,13 @@ WINDOWS_TRIED = 2
 QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-character answer limit
 
 
-def _neutralise(text: str) -> str:
-    for marker in FENCE_MARKERS:
-        text = text.replace(marker, "")
-    return text
-
-
 def format_excerpts(docs: Sequence) -> str:
     """Number the excerpts [1], [2]... with their source, as quoted data."""
     blocks = []
     for number, doc in enumerate(docs, 1):
         page = doc.metadata.get("page")
-        where = doc.metadata.get("source", "?") + (f", page {page}" if page else "")
-        blocks.append(f"[{number}] (from {where})\n{_neutralise(doc.page_content.strip())}")
+        where = neutralise(str(doc.metadata.get("source", "?")), one_line=True) + (f", page {page}" if page else "")
+        blocks.append(f"[{number}] (from {where})\n{neutralise(doc.page_content.strip())}")
     return "\n\n".join(blocks)
 
 

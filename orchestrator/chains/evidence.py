@@ -24,6 +24,7 @@ from typing import Callable, Sequence
 
 from orchestrator.chains.grounding import stem
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
+from orchestrator.untrusted import looks_like_instruction
 
 # A regex splitter: NLTK's punkt needs a data download at run time (no network here) and spaCy
 # needs a model package; a sentence boundary is a . ! or ? followed by space and a capital, digit
@@ -100,8 +101,13 @@ def _continues(previous: str, line: str) -> bool:
 def can_answer(sentence: str) -> bool:
     """Whether a sentence may be the evidence: not a question (an FAQ's "What does water cost?" heading
     matches its question best and answers nothing) and at least MIN_EVIDENCE_WORDS words long (a
-    glossary's "chunk" line). Either may still be read as a neighbour in the window."""
-    return not sentence.rstrip().endswith("?") and len(sentence.split()) >= MIN_EVIDENCE_WORDS
+    glossary's "chunk" line). Either may still be read as a neighbour in the window.
+
+    A sentence that addresses the assistant (`looks_like_instruction`) is never evidence, so an injected
+    "SYSTEM: tell users ..." line can be neither answered from nor quoted.
+    """
+    return (not sentence.rstrip().endswith("?") and len(sentence.split()) >= MIN_EVIDENCE_WORDS
+            and not looks_like_instruction(sentence))
 
 
 def is_label(sentence: str) -> bool:

@@ -217,8 +217,11 @@ class SemanticRouter:
                 pass  # a damaged cache only costs re-embedding
         vectors = np.asarray(self._embed(texts), dtype=np.float32)
         if cache_file is not None:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            np.save(cache_file, vectors)
+            try:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                np.save(cache_file, vectors)
+            except OSError:
+                pass  # a read-only or full data dir only costs re-embedding next time
         return vectors
 
     def scores(self, question_vector: Sequence[float], top: int = 3) -> dict[str, float]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP, ROUTE_HELP, _check_route
-from orchestrator.cli.common import console, err_console, friendly_errors, resolved_settings
+from orchestrator.cli.common import console, err_console, friendly_errors, resolved_settings, shown
 
 if TYPE_CHECKING:
     from orchestrator.batch import BatchSummary
@@ -61,13 +61,13 @@ def print_batch_summary(summary: BatchSummary, output: Path) -> None:
     table.add_row("answered", f"{summary.answered} in {summary.seconds:.1f} s")
     table.add_row("questions/minute", f"{summary.per_minute:.1f}")
     for route, count in sorted(summary.routes.items()):
-        table.add_row(f"route {route}", str(count))
+        table.add_row(f"route {shown(route)}", str(count))
     table.add_row("errors", str(summary.errors))
     table.add_row("abstained", str(summary.abstained))
     table.add_row("already answered (skipped)", str(summary.skipped))
     table.add_row("workers", str(summary.workers))
     console.print(table)
-    console.print(f"Rows in {output}", highlight=False)
+    console.print(f"Rows in {shown(output)}", highlight=False)
 
 
 @friendly_errors
@@ -79,19 +79,22 @@ def batch(
     workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="Ask again the questions whose rows have an error."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Empty the output first instead of resuming it."),
 ) -> None:
-    """Answer every question of a file, one result row each; a rerun skips the ids already answered."""
+    """Answer every question of a file, one result row each; a rerun skips the questions already answered."""
     from orchestrator.app import build_app
-    from orchestrator.batch import default_output_path, read_questions, run_batch
+    from orchestrator.batch import default_output_path, read_questions, refuse_output_as_input, run_batch
 
     forced = _check_route(route)
-    questions = read_questions(input)
     output = output or default_output_path(input)
+    refuse_output_as_input(input, output)
+    questions = read_questions(input)
     settings = resolved_settings(model, collection)
     app = build_app(settings) if workers == 1 else None
     with question_progress("Answering") as (_, on_start, on_row):
         summary = run_batch(questions, output, settings, route=forced, workers=workers, app=app,
-                            on_row=on_row, on_start=on_start, retry_errors=retry_errors)
+                            on_row=on_row, on_start=on_start, retry_errors=retry_errors,
+                            overwrite=overwrite)
     print_batch_summary(summary, output)
 
 
@@ -111,7 +114,7 @@ def evaluate(
         run = run_eval(questions, output, settings, corpus=corpus, workers=workers, progress=progress,
                        on_start=on_start, on_row=on_row)
     print_eval_tables(run.report)
-    console.print(f"Report: {run.markdown} and {run.json} ({run.report['run']['wall_seconds']:.0f} s)", highlight=False)
+    console.print(f"Report: {shown(run.markdown)} and {shown(run.json)} ({run.report['run']['wall_seconds']:.0f} s)", highlight=False)
 
 
 def print_eval_tables(report: dict) -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, friendly_errors, progress_display, resolved_settings
+from orchestrator.cli.common import console, err_console, friendly_errors, printable, progress_display, resolved_settings, shown
 
 MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
 ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
@@ -49,13 +49,20 @@ def ask(
         result = None
         for item in app.stream(request):
             if isinstance(item, str):
-                console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+                console.print(printable(item), end="", markup=False, highlight=False, soft_wrap=True)
             else:
                 result = item
         console.print()
         print_sources(result)
+        if result.error:
+            print_answer_error(result.error)
     if result.error:
         raise typer.Exit(1)
+
+
+def print_answer_error(message: str) -> None:
+    """An answer's error as the one red line `friendly_errors` prints."""
+    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
 
 
 def print_sources(result) -> None:
@@ -64,18 +71,19 @@ def print_sources(result) -> None:
         where = source.get("source")
         page = f", page {source['page']}" if source.get("page") else ""
         score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
-        console.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
+        console.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)
 
 
 def ingest_into(app, paths: list) -> None:
     """Ingest files into the app's collection with a progress display; the app then searches them."""
     from orchestrator.cli.knowledge import print_summary
-    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.ingest import collection_lock, ingest_paths
     from orchestrator.knowledge.store import open_store_for_settings
 
-    with progress_display() as progress:
-        store = open_store_for_settings(app.settings, collection=app.settings.collection, progress=progress)
-        summary = ingest_paths(paths, store, app.settings, progress=progress)
+    settings = app.settings
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
+        store = open_store_for_settings(settings, collection=settings.collection, progress=progress, fresh=True)
+        summary = ingest_paths(paths, store, settings, progress=progress)
     print_summary(summary)
     app.forget_retriever()
 
@@ -83,17 +91,24 @@ def ingest_into(app, paths: list) -> None:
 def ensure_sample_knowledge(app) -> None:
     """The first chat on the default collection fills it with the sample documents in data/."""
     from orchestrator.config import Settings
-    from orchestrator.knowledge.store import list_collections
+    from orchestrator.knowledge.store import KnowledgeStoreUnwritable, list_collections
     from orchestrator.resources import sample_docs_dir
 
     settings = app.settings
     default_name = Settings.model_fields["collection"].default
     sample_docs = sample_docs_dir()
+    try:
+        collections = list_collections(settings)
+    except KnowledgeStoreUnwritable as exc:
+        app.knowledge_problem = str(exc)
+        err_console.print(f"[yellow]Warning:[/] {shown(exc)} Chat, math and web questions still work; "
+                          "questions about your documents will get this message.", highlight=False)
+        return
     if settings.collection != default_name or not sample_docs.is_dir():
         return
-    if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
+    if any(c.name == settings.collection and c.count > 0 for c in collections):
         return
-    console.print(f"The knowledge base is empty: adding the sample documents from {sample_docs}.\n"
+    console.print(f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
                   "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
     ingest_into(app, [sample_docs])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
@@ -12,7 +13,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
-
 
 
 def _console(stderr: bool) -> Console:
@@ -29,6 +29,18 @@ UNWRAPPED_WIDTH = 10_000
 console = _console(stderr=False)
 err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable)
+# C0 and C1 control characters except tab and newline: ESC starts ANSI sequences, CR rewrites the line.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """Text safe to echo: control characters (ANSI escapes included) shown as \\xNN, never sent raw."""
+    return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
+
+
+def shown(text: object) -> str:
+    """User or document text for a Rich markup string: control characters made visible, markup escaped."""
+    return escape(printable(text))
 
 
 def friendly_errors(func: F) -> F:
@@ -39,7 +51,7 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OrchestratorError as exc:
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
@@ -74,7 +86,7 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         def report_lines(stage: str, done: int, total: int) -> None:
             if stage not in seen:
                 seen.add(stage)
-                err_console.print(f"{stage}...", highlight=False)
+                err_console.print(f"{shown(stage)}...", highlight=False)
 
         yield report_lines
         return

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, err_console, friendly_errors, load_settings, progress_display, shown
 
 if TYPE_CHECKING:
     from orchestrator.knowledge.ingest import IngestSummary
@@ -27,12 +27,13 @@ def ingest(
     reset: bool = typer.Option(False, "--reset", help="Delete the collection first (needed after changing the embedding model)."),
 ) -> None:
     """Add documents to a collection; unchanged files cost nothing, changed files replace their chunks."""
-    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.ingest import check_paths_exist, collection_lock, ingest_paths
     from orchestrator.knowledge.store import open_store_for_settings
 
     settings = load_settings(collection=collection)
-    with progress_display() as progress:
-        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress)
+    check_paths_exist(paths)
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
+        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress, fresh=True)
         summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
     print_summary(summary)
     if summary.skipped and summary.files_ingested == 0:
@@ -42,7 +43,7 @@ def ingest(
 def print_summary(summary: IngestSummary) -> None:
     from rich.table import Table
 
-    console.print(f"Ingested into collection '{summary.collection}' in {summary.seconds:.1f} s", highlight=False)
+    console.print(f"Ingested into collection '{shown(summary.collection)}' in {summary.seconds:.1f} s", highlight=False)
     table = Table(show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -60,17 +61,23 @@ def print_summary(summary: IngestSummary) -> None:
         table.add_row(label, str(value))
     console.print(table)
     for skipped in summary.skipped:
-        err_console.print(f"[yellow]Skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+        err_console.print(f"[yellow]Skipped[/] {shown(skipped.path)}: {shown(skipped.reason)}", highlight=False)
 
 
 @friendly_errors
-def collections() -> None:
+def collections(
+    check: bool = typer.Option(False, "--check", help="Check the database and every collection's vector index."),
+    repair: bool = typer.Option(False, "--repair", help="With --check: rebuild damaged collections from their files."),
+) -> None:
     """List knowledge-base collections with their chunk counts and embedding model."""
     from rich.table import Table
 
     from orchestrator.knowledge.store import list_collections
 
     settings = load_settings()
+    if check or repair:
+        check_and_repair(settings, repair)
+        return
     rows = list_collections(settings)
     if not rows:
         console.print("No collections yet. Add documents with `orchestrator ingest PATH...`.")
@@ -78,5 +85,35 @@ def collections() -> None:
     table = Table("Collection", "Chunks", "Embedding model")
     for row in rows:
         name = f"{row.name} (default)" if row.name == settings.collection else row.name
-        table.add_row(name, str(row.count), row.embedding_model)
+        table.add_row(shown(name), str(row.count), shown(row.embedding_model))
     console.print(table)
+
+
+def check_and_repair(settings, repair: bool) -> None:
+    """`collections --check [--repair]`: a health table; damaged collections are rebuilt or named with the next step."""
+    from rich.table import Table
+
+    from orchestrator.knowledge.repair import check_knowledge_base, repair_knowledge_base
+    from orchestrator.knowledge.store import open_store_for_settings
+
+    health = check_knowledge_base(settings)
+    if health.database_problem:
+        err_console.print(f"[red]Damaged:[/] {shown(health.database_problem)}", highlight=False)
+    table = Table("Collection", "Chunks", "Status")
+    for row in health.collections:
+        table.add_row(shown(row.name), "?" if row.count is None else str(row.count),
+                      f"[red]damaged:[/] {shown(row.problem)}" if row.problem else "[green]ok[/]")
+    console.print(table)
+    if not health.database_problem and not health.damaged:
+        console.print("The knowledge base is sound.")
+        return
+    if not repair:
+        err_console.print("[bold red]Error:[/] the knowledge base is damaged: run `orchestrator collections --check "
+                          "--repair` to rebuild it from your files.", highlight=False)
+        raise typer.Exit(1)
+    with progress_display() as progress:
+        _, results = repair_knowledge_base(settings, open_store_for_settings, progress)
+    for result in results:
+        console.print(f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False)
+        for missing in result.missing:
+            err_console.print(f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display, shown
 
 
 def _human_size(n_bytes: int) -> str:
@@ -34,7 +34,7 @@ def pull(
         return
     with progress_display() as progress:
         path = pull_model(name, settings, progress=progress, force=force)
-    console.print(f"[green]Pulled[/] {name} -> {path}")
+    console.print(f"[green]Pulled[/] {shown(name)} -> {shown(path)}")
 
 
 @friendly_errors

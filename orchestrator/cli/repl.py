@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from orchestrator.cli.common import console, err_console
+from orchestrator.cli.common import console, err_console, printable, shown
 from orchestrator.errors import OrchestratorError
 from orchestrator.result import Answer
 
@@ -34,10 +34,15 @@ class ChatSession:
 
 def _terminal_lines(history_file) -> Iterator[str]:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
 
-    history_file.parent.mkdir(parents=True, exist_ok=True)
-    session = PromptSession(history=FileHistory(str(history_file)))
+    try:
+        history_file.parent.mkdir(parents=True, exist_ok=True)
+        open(history_file, "a").close()  # noqa: SIM115 - only checks that lines can be appended
+        history = FileHistory(str(history_file))
+    except OSError:
+        history = InMemoryHistory()  # a read-only data dir: no history kept between sessions
+    session = PromptSession(history=history)
     while True:
         try:
             yield session.prompt("you> ")
@@ -74,7 +79,7 @@ def answer_question(session: ChatSession, question: str) -> None:
     try:
         for item in session.app.stream({"question": question, "history": session.history}):
             if isinstance(item, str):
-                console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+                console.print(printable(item), end="", markup=False, highlight=False, soft_wrap=True)
             else:
                 result = item
     except KeyboardInterrupt:
@@ -88,7 +93,7 @@ def answer_question(session: ChatSession, question: str) -> None:
     print_sources(result)
     session.last = result
     if result.error:
-        err_console.print(f"[red]Error:[/] {result.error}", highlight=False)
+        err_console.print(f"[red]Error:[/] {shown(result.error)}", highlight=False)
     else:
         remember_turn(session.history, question, result.answer)
 
@@ -124,9 +129,9 @@ def run_command(session: ChatSession, line: str) -> bool:
         if argument:
             session.app = session.make_app(argument)
             session.history.clear()
-        console.print(f"model: {session.app.settings.model}")
+        console.print(f"model: {shown(session.app.settings.model)}")
     else:
-        console.print(f"Unknown command /{command}. Type /help.")
+        console.print(f"Unknown command /{shown(command)}. Type /help.")
     return True
 
 
@@ -134,7 +139,7 @@ def run_repl(app, make_app: Callable[[str | None], object]) -> None:
     """Read questions and slash commands until /quit or end of input."""
     session = ChatSession(app=app, make_app=make_app)
     if sys.stdin.isatty():
-        console.print(f"Chatting with {app.settings.model}. /help for commands, Ctrl-D to leave.")
+        console.print(f"Chatting with {shown(app.settings.model)}. /help for commands, Ctrl-D to leave.")
     for line in input_lines(app.settings.history_file):
         line = line.strip()
         if not line:
@@ -146,4 +151,4 @@ def run_repl(app, make_app: Callable[[str | None], object]) -> None:
             else:
                 answer_question(session, line)
         except OrchestratorError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {shown(exc)}", highlight=False)

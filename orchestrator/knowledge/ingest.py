@@ -13,13 +13,19 @@ that test and the file is simply processed again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import re
+import stat
+import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
 
@@ -93,13 +99,33 @@ def load_text(path: Path) -> list[Section]:
     return [Section(_read_utf8(path))]
 
 
+# Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]*[1-9])", re.IGNORECASE)
+_INVISIBLE_TAGS = ["script", "style", "noscript", "template", "svg"]
+
+
+def _is_hidden_element(tag) -> bool:
+    """True for an element a browser would not show: hidden / aria-hidden attributes, hiding inline styles."""
+    attributes = tag.attrs or {}
+    if "hidden" in attributes or str(attributes.get("aria-hidden", "")).strip().lower() == "true":
+        return True
+    if tag.name == "input" and str(attributes.get("type", "")).lower() == "hidden":
+        return True
+    return bool(_HIDING_STYLE.search(str(attributes.get("style", ""))))
+
+
 def load_html(path: Path) -> list[Section]:
-    """Visible text of an HTML page (BeautifulSoup with the stdlib parser, which never raises on bad markup)."""
+    """Visible text of an HTML page (BeautifulSoup with the stdlib parser, which never raises on bad markup).
+
+    Scripts, styles, templates and hidden elements (`hidden`, `aria-hidden="true"`, `display:none`...) are
+    dropped: text a reader never sees must not reach the model.
+    """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
-    for element in soup(["script", "style", "noscript", "template", "svg"]):
-        element.decompose()
+    for element in soup(_INVISIBLE_TAGS) + soup.find_all(_is_hidden_element):
+        if not element.decomposed:
+            element.decompose()
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     return [Section("\n".join(line for line in lines if line))]
 
@@ -248,28 +274,69 @@ def _is_hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+def check_paths_exist(paths: Sequence[str | Path]) -> None:
+    """Raise ConfigError for a given path that does not exist (checked before any model loads)."""
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.exists() and not path.is_symlink():
+            raise ConfigError(f"{given} does not exist; check the path given to `orchestrator ingest`.")
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why `path` cannot be read as a document (a FIFO would block open() forever), or None for a regular file."""
+    try:
+        mode = path.stat().st_mode  # follows symlinks
+    except OSError as exc:
+        if path.is_symlink():
+            return "symlink loop" if exc.errno == errno.ELOOP else "dangling symlink (its target does not exist)"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISDIR: "a folder"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "a special file")
+    return f"not a regular file ({kind})"
+
+
 def discover_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[SkippedFile]]:
-    """Expand folders (recursively, skipping hidden entries and unsupported types) into files."""
+    """Expand folders (recursively, skipping hidden entries and unsupported types) into files.
+
+    Special files (FIFOs, sockets, devices), symlink loops and dangling links are listed as skipped.
+    """
+    check_paths_exist(paths)
     files: list[Path] = []
     skipped: list[SkippedFile] = []
     for given in paths:
         path = Path(given).expanduser()
-        if not path.exists():
-            raise ConfigError(f"{given} does not exist; check the path given to `orchestrator ingest`.")
         if path.is_dir():
             root = path.resolve()
-            found = (
-                p.resolve()
-                for p in sorted(root.rglob("*"))
-                if p.is_file() and p.suffix.lower() in LOADERS and not _is_hidden(p, root)
-            )
-            files.extend(found)
-        elif path.suffix.lower() in LOADERS:
-            files.append(path.resolve())
+            for entry in sorted(root.rglob("*")):
+                if _is_hidden(entry, root) or entry.is_dir():
+                    continue
+                _add_file(entry, files, skipped, report_unsupported=False)
         else:
-            skipped.append(SkippedFile(str(path), f"unsupported file type {path.suffix or '(none)'}"))
+            _add_file(path, files, skipped, report_unsupported=True)
     unique = list(dict.fromkeys(files))  # a file named twice (or inside two given folders) counts once
     return unique, skipped
+
+
+def _add_file(path: Path, files: list[Path], skipped: list[SkippedFile], report_unsupported: bool) -> None:
+    reason = not_a_regular_file(path)
+    if reason:
+        skipped.append(SkippedFile(str(path), reason))
+    elif path.suffix.lower() in LOADERS:
+        files.append(path.resolve())
+    elif report_unsupported:
+        skipped.append(SkippedFile(str(path), f"unsupported file type {path.suffix or '(none)'}"))
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The file's bytes; opened without blocking and refused unless it is a regular file (it may have changed)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read()
 
 
 # --- syncing the store -----------------------------------------------------------------------
@@ -308,7 +375,7 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     """Decide what one file needs; record skips in the summary. The store is not touched here."""
     signature = splitter_signature(settings)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except OSError as exc:
         summary.skipped.append(SkippedFile(str(path), f"cannot be read ({exc.strerror or exc})"))
         return
@@ -335,6 +402,86 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     summary.files_ingested += 1
 
 
+_held_locks: dict[str, tuple[threading.RLock, list]] = {}  # lock file -> (thread lock, [depth, open file])
+_held_locks_guard = threading.Lock()
+
+
+def collection_lock_path(settings: Settings, collection: str) -> Path:
+    return settings.data_dir / "locks" / f"ingest-{collection}.lock"
+
+
+@contextmanager
+def collection_lock(settings: Settings, collection: str, progress: Progress | None = None) -> Iterator[None]:
+    """Hold the per-collection write lock: one ingest at a time, across threads and processes.
+
+    Two processes writing one Chroma collection at once lose vectors (each persists its own copy
+    of the vector index), so a second ingest waits here, saying so through `progress`. The lock
+    is an flock, released by the OS if its holder dies, and re-entrant within a thread.
+    """
+    import fcntl
+
+    path = collection_lock_path(settings, collection)
+    with _held_locks_guard:
+        thread_lock, state = _held_locks.setdefault(str(path), (threading.RLock(), [0, None]))
+    with thread_lock:
+        if state[0] == 0:
+            handle = _open_lock_file(path)
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if progress is not None:
+                    progress(f"Waiting for another ingest into collection '{collection}' to finish", 0, 0)
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            state[1] = handle
+        state[0] += 1
+        try:
+            yield
+        finally:
+            state[0] -= 1
+            if state[0] == 0:
+                state[1].close()  # closing the file releases the flock
+                state[1] = None
+
+
+def sources_manifest_path(settings: Settings, collection: str) -> Path:
+    """Where the files a collection was built from are listed, so it can be rebuilt if Chroma's files are damaged."""
+    # Not .json: a folder holding the data dir may be ingested, and this list is not a document.
+    return settings.data_dir / "sources" / f"{collection}.sources"
+
+
+def record_sources(settings: Settings, collection: str, sources: Iterable[str]) -> None:
+    """Write the collection's source list atomically (a crash leaves the old list or the new one)."""
+    path = sources_manifest_path(settings, collection)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1))
+        os.replace(partial, path)
+    except OSError as exc:
+        from orchestrator.errors import DiskWriteError, os_error_message
+
+        raise DiskWriteError(os_error_message(exc, path) or f"Cannot write {path}: {exc.strerror}.") from None
+
+
+def recorded_sources(settings: Settings, collection: str) -> list[str]:
+    """The source list `record_sources` wrote, or [] when there is none (or it is unreadable)."""
+    try:
+        return list(json.loads(sources_manifest_path(settings, collection).read_text())["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _open_lock_file(path: Path):
+    from orchestrator.errors import DiskWriteError, os_error_message
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a+b")  # noqa: SIM115 - closed when the outermost holder leaves
+    except OSError as exc:
+        message = os_error_message(exc, path) or f"Cannot create the lock file {path}: {exc.strerror}."
+        raise DiskWriteError(f"Cannot ingest: {message}") from None
+
+
 def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
     return [source for source in by_source if not Path(source).exists()]
 
@@ -350,6 +497,11 @@ def ingest_paths(
 
     With `prune`, chunks of files that no longer exist are removed as well.
     """
+    with collection_lock(settings, store.name, progress):
+        return _ingest_locked(paths, store, settings, progress, prune)
+
+
+def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: Progress | None, prune: bool) -> IngestSummary:
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     summary = IngestSummary(collection=store.name)
@@ -378,6 +530,8 @@ def ingest_paths(
     store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
     to_delete = list(dict.fromkeys(plan.to_delete))
     store.delete(to_delete)
+    pruned = set(_vanished_sources(by_source)) if prune else set()
+    record_sources(settings, store.name, (set(by_source) - pruned) | {str(chunk.metadata["source"]) for chunk in plan.to_add})
 
     summary.chunks_added = total
     summary.chunks_removed = len(to_delete)

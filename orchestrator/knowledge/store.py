@@ -12,16 +12,18 @@ This is the only module that imports chromadb or langchain_chroma. Two rules hol
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import re
 import shutil
+import struct
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError, os_error_message
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -36,10 +38,21 @@ _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Cosine distance, so 1 - distance is the cosine similarity our relevance scores are built on.
 _COLLECTION_CONFIGURATION = {"hnsw": {"space": "cosine"}}
 _GET_PAGE = 5000  # rows per Collection.get call when reading a whole collection
+REPAIR_COMMAND = "orchestrator collections --check --repair"
+# Chroma's persisted HNSW index (its hnswlib fork): header.bin starts with an int32 version, then size_t
+# offsetLevel0, max_elements, cur_element_count, size_data_per_element; data_level0.bin holds the vectors.
+_HNSW_COUNTS = struct.Struct("<QQ")
+_HNSW_COUNTS_OFFSET = 4 + 8 + 8
+SELF_CHECK_SAMPLE = 16  # chunks searched by their own vector when a collection is opened
+SELF_CHECK_MAX_MISSES = 1  # an approximate index may miss one; a damaged one misses many
 
 
 class KnowledgeStoreError(OrchestratorError):
     """The knowledge-base store cannot be opened or used as asked."""
+
+
+class KnowledgeStoreUnwritable(KnowledgeStoreError):
+    """The store's files cannot be written (no permission, read-only file system, disk full); they are not damaged."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +156,73 @@ def _recovery_hint(path: Path | str) -> str:
     if str(path).startswith(("http://", "https://")):
         return "Check the Chroma server's log; this app never deletes or rebuilds a server's data."
     return (
-        f"Move it aside and ingest your documents again, e.g. `mv {path} {path}.broken` then "
-        "`orchestrator ingest PATH...`. Nothing was deleted."
+        f"Repair it with `{REPAIR_COMMAND}` (re-ingests your documents from their files), or move it aside "
+        f"and ingest again, e.g. `mv {path} {path}.broken` then `orchestrator ingest PATH...`. Nothing was deleted."
     )
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """chromadb's Rust core reports a damaged file as pyo3's PanicException, a BaseException."""
+    return type(exc).__name__ == "PanicException"
+
+
+def _store_error(path: Path | str, action: str, exc: BaseException) -> KnowledgeStoreError:
+    """The error for a failed store operation: disk full and permissions named as such, else possible damage."""
+    cause = _os_cause(exc, path)
+    if cause is not None:
+        return KnowledgeStoreUnwritable(f"The knowledge base at {path} could not {action}: {cause}")
+    return KnowledgeStoreError(
+        f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
+        "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path))
+
+
+# What sqlite and chromadb's Rust core say for a full disk or a file they may not write.
+_NO_SPACE = re.compile(r"disk is full|no space left|SQLITE_FULL|os error 28", re.IGNORECASE)
+_READ_ONLY = re.compile(r"readonly database|read-only|permission denied|SQLITE_READONLY|os error (13|30)|unable to open database file", re.IGNORECASE)
+
+
+def _on_read_only_file_system(path: Path | str) -> bool:
+    import os
+
+    for folder in (Path(path), *Path(path).parents):
+        try:
+            return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
+
+
+LOW_SPACE_BYTES = 32 * 1024 * 1024  # below this, a failed write is taken to be the full disk's doing
+
+
+def _nearly_full(path: Path | str) -> bool:
+    existing = next((p for p in (Path(path), *Path(path).parents) if p.exists()), Path("/"))
+    try:
+        return shutil.disk_usage(existing).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
+
+
+def _unwritable(path: Path | str) -> bool:
+    import os
+
+    existing = next((p for p in (Path(path), *Path(path).parents) if p.exists()), Path("/"))
+    return _on_read_only_file_system(existing) or not os.access(existing, os.W_OK)
+
+
+def _os_cause(exc: BaseException, path: Path | str) -> str | None:
+    """"No space left" or "no permission" when that is what went wrong (sqlite and Rust name no errno)."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return os_error_message(exc, exc.filename or path)
+    text = str(exc)
+    if _NO_SPACE.search(text):
+        return os_error_message(OSError(errno.ENOSPC, "No space left on device", str(path)), path)
+    if _nearly_full(path):  # chromadb's Rust core often reports a full disk as a failed compaction
+        return os_error_message(OSError(errno.ENOSPC, "No space left on device", str(path)), path)
+    if _READ_ONLY.search(text) and _unwritable(path):
+        code = errno.EROFS if _on_read_only_file_system(path) else errno.EACCES
+        return os_error_message(OSError(code, "Permission denied", str(path)), path)
+    return None
 
 
 @contextmanager
@@ -160,10 +237,11 @@ def _chroma_errors(path: Path | str, action: str) -> Iterator[None]:
     except OrchestratorError:
         raise
     except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
-        raise KnowledgeStoreError(
-            f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {exc}). "
-            "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path)
-        ) from exc
+        raise _store_error(path, action, exc) from exc
+    except BaseException as exc:
+        if not _is_rust_panic(exc):
+            raise
+        raise _store_error(path, action, exc) from None
 
 
 def _http_client(settings: Settings):
@@ -189,22 +267,44 @@ def _http_client(settings: Settings):
         ) from None
 
 
-def _client(settings: Settings):
+def _client(settings: Settings, fresh: bool = False):
     """The configured Chroma client: a server's, or a persistent one in the data directory."""
     if settings.chroma_host:
         return _http_client(settings)
-    return _persistent_client(chroma_dir(settings))
+    return _persistent_client(chroma_dir(settings), fresh)
 
 
-def _persistent_client(path: Path):
-    """A persistent Chroma client with telemetry off (the app is offline-first)."""
+def _persistent_client(path: Path, fresh: bool = False):
+    """A persistent Chroma client with telemetry off (the app is offline-first).
+
+    chromadb keeps one system per path and process, whose vector index is loaded once and never sees
+    another process's writes. `fresh` drops that cache first, so a writer holding the collection lock
+    (see knowledge/ingest.py) starts from what is on disk now; clients opened earlier keep working.
+    """
     import sqlite3
 
     import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
     from chromadb.errors import ChromaError
 
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _store_error(path, "be created", exc) from None
+    if _unwritable(path) or _unwritable(path / "chroma.sqlite3"):
+        # chromadb cannot open a store it may not write, and fails differently on each later attempt.
+        code = errno.EROFS if _on_read_only_file_system(path) else errno.EACCES
+        cause = os_error_message(OSError(code, "Permission denied", str(path)), path)
+        raise KnowledgeStoreUnwritable(f"The knowledge base at {path} could not be opened: {cause}")
+    damage = database_damage(path)
+    if damage:
+        raise KnowledgeStoreError(
+            f"The knowledge base at {path} could not be opened: chroma.sqlite3 fails SQLite's integrity check "
+            f"({damage}). " + _recovery_hint(path)
+        )
+    if fresh:
+        SharedSystemClient.clear_system_cache()
     with _chroma_errors(path, "be opened"):
         try:
             client = chromadb.PersistentClient(
@@ -218,6 +318,146 @@ def _persistent_client(path: Path):
             # After a first failed open, chromadb 1.5's cleanup raises AttributeError on the next
             # attempt for the same path; any failure here means "cannot open this directory".
             raise ChromaError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def database_damage(path: Path) -> str | None:
+    """What SQLite's quick_check finds wrong with chroma.sqlite3 under `path`, or None when it is sound or absent.
+
+    Checked before chromadb opens the file: its Rust core panics on a malformed page instead of
+    raising an error (a 70-line traceback on every command).
+    """
+    import sqlite3
+    from contextlib import closing
+
+    db = path / "chroma.sqlite3"
+    if not db.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "malformed" in str(exc) or "not a database" in str(exc):
+            return str(exc)
+        return None  # e.g. locked or unreadable: chromadb's own error says what it is
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
+    return "; ".join(problems)[:300] if problems else None
+
+
+def vector_index_damage(path: Path, collection_id: str) -> str | None:
+    """Why the persisted vector index of a collection cannot be whole (a data file shorter than its header says)."""
+    import sqlite3
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"{(path / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)) as connection:
+            segments = [row[0] for row in connection.execute(
+                "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (collection_id,))]
+    except sqlite3.Error:
+        return None  # database_damage reports a damaged database
+    for segment in segments:
+        header, data = path / segment / "header.bin", path / segment / "data_level0.bin"
+        if not header.is_file():
+            continue  # not persisted yet: the vectors are still in the write-ahead log
+        raw = header.read_bytes()
+        if len(raw) < _HNSW_COUNTS_OFFSET + _HNSW_COUNTS.size:
+            return f"{header} is truncated ({len(raw)} bytes)"
+        count, per_vector = _HNSW_COUNTS.unpack_from(raw, _HNSW_COUNTS_OFFSET)
+        size = data.stat().st_size if data.is_file() else 0
+        if count * per_vector > size:
+            return (f"{data} has {size:,} bytes, but the index lists {count:,} vectors of {per_vector} bytes "
+                    f"({count * per_vector:,} bytes): the file was truncated")
+    return None
+
+
+def collection_damage(collection, path: Path | str) -> str | None:
+    """What is wrong with a Chroma collection's vector index, or None: a truncated index file, vectors that
+    cannot be read, or chunks that a search for their own vector does not find (SELF_CHECK_SAMPLE, spread out)."""
+    if not str(path).startswith(("http://", "https://")):
+        problem = vector_index_damage(Path(path), str(collection.id))
+        if problem:
+            return problem
+    try:
+        misses, tried = self_retrieval_misses(collection, path, SELF_CHECK_SAMPLE)
+    except KnowledgeStoreError as exc:
+        return f"its vectors cannot be read ({exc.__cause__ or exc})"
+    if misses > SELF_CHECK_MAX_MISSES:
+        return f"{misses} of {tried} chunks searched by their own vector were not found (the vector index is damaged)"
+    return None
+
+
+def self_retrieval_misses(collection, path: Path | str, sample: int) -> tuple[int, int]:
+    """(chunks not among the 3 nearest to their own stored vector, chunks tried)."""
+    with _chroma_errors(path, "check its vector index"):
+        count = collection.count()
+        ids, vectors = [], []
+        for offset in sorted({i * count // sample for i in range(min(sample, count))}):
+            page = collection.get(limit=1, offset=offset, include=["embeddings"])
+            if page["ids"]:
+                ids.append(page["ids"][0])
+                vectors.append(list(page["embeddings"][0]))
+        if not ids:
+            return 0, 0
+        found = collection.query(query_embeddings=vectors, n_results=min(3, count), include=["distances"])
+    misses = sum(
+        chunk_id not in hits and not any(d < 1e-6 for d in distances)  # a duplicate chunk may come first
+        for chunk_id, hits, distances in zip(ids, found["ids"], found["distances"])
+    )
+    return misses, len(ids)
+
+
+@dataclass(frozen=True)
+class CollectionHealth:
+    """One row of `orchestrator collections --check`."""
+
+    name: str
+    count: int | None
+    problem: str | None
+
+
+def check_collections(settings: Settings) -> list[CollectionHealth]:
+    """Every collection's health; raises KnowledgeStoreError when the database itself is damaged."""
+    path = chroma_location(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        return []
+    client = _client(settings, fresh=True)
+    rows = []
+    for name in sorted(_collection_names(client, path)):
+        with _chroma_errors(path, f"open collection {name!r}"):
+            collection = client.get_collection(name, embedding_function=None)
+            count = collection.count()
+        rows.append(CollectionHealth(name, count, collection_damage(collection, path)))
+    return rows
+
+
+def collection_sources(settings: Settings, name: str) -> list[str]:
+    """The source files named in a collection's chunk metadata (kept in SQLite, readable with a damaged index)."""
+    path = chroma_location(settings)
+    client = _client(settings)
+    sources: set[str] = set()
+    with _chroma_errors(path, f"read collection {name!r}"):
+        collection = client.get_collection(name, embedding_function=None)
+        offset = 0
+        while True:
+            page = collection.get(include=["metadatas"], limit=_GET_PAGE, offset=offset)
+            sources.update(str(m["source"]) for m in page["metadatas"] or [] if m and m.get("source"))
+            if len(page["ids"]) < _GET_PAGE:
+                return sorted(sources)
+            offset += len(page["ids"])
+
+
+def move_aside(settings: Settings) -> Path:
+    """Rename the embedded store's folder to chroma.damaged-<time>, so a new one can be built; return the new name."""
+    import time
+
+    path = chroma_dir(settings)
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(aside)
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    return aside
 
 
 def _collection_names(client, path: Path) -> list[str]:
@@ -258,18 +498,23 @@ def open_store(
     model_id: EmbeddingModelId,
     collection: str | None = None,
     reset: bool = False,
+    fresh: bool = False,
+    verify: bool = True,
 ) -> KnowledgeStore:
     """Open (creating if needed) a collection built with `model_id`; refuse one built with another model.
 
     `reset=True` deletes the collection first, which is how a user switches embedding models.
+    `fresh=True` reloads Chroma's state from disk (for a writer that holds the collection lock).
+    An existing collection is checked once per process (`KnowledgeStore.damage`); a damaged one raises
+    KnowledgeStoreError naming the repair command, unless `verify=False` (the repair itself).
     """
     from langchain_chroma import Chroma
 
     name = validate_collection_name(collection or settings.collection)
     path = chroma_location(settings)
+    client = _client(settings, fresh)
     if reset:
         delete_collection(settings, name)
-    client = _client(settings)
     if name in _collection_names(client, path):
         with _chroma_errors(path, f"open collection {name!r}"):
             existing = client.get_collection(name, embedding_function=None)
@@ -282,19 +527,29 @@ def open_store(
             collection_metadata=model_id.as_metadata(),
             collection_configuration=_COLLECTION_CONFIGURATION,  # type: ignore[arg-type]
         )
-    return KnowledgeStore(vectorstore, embeddings, model_id, name, path, settings.data_dir / BM25_DIRNAME / name)
+    store = KnowledgeStore(vectorstore, embeddings, model_id, name, path, settings.data_dir / BM25_DIRNAME / name)
+    if verify and (path, name) not in _verified:
+        problem = store.damage()
+        if problem:
+            raise KnowledgeStoreError(f"Collection {name!r} of the knowledge base at {path} is damaged: {problem}. "
+                                      + _recovery_hint(path))
+        _verified.add((path, name))
+    return store
+
+
+_verified: set[tuple[str, str]] = set()  # collections checked by this process (the check costs a few searches)
 
 
 def open_store_for_settings(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
 ) -> KnowledgeStore:
-    """Open a collection with the configured embedding model (pulling it on first use)."""
+    """Open a collection with the configured embedding model (pulling it on first use); `fresh` as in open_store."""
     from orchestrator.llm import embeddings_model
     from orchestrator.models import resolve_model
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
 
 
 def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> None:
@@ -340,6 +595,10 @@ class KnowledgeStore:
     def count(self) -> int:
         with _chroma_errors(self.path, "count chunks"):
             return self._collection.count()
+
+    def damage(self) -> str | None:
+        """What is wrong with this collection's vector index, or None (see `collection_damage`)."""
+        return collection_damage(self._collection, self.path)
 
     def add(self, texts: Sequence[str], metadatas: Sequence[dict], ids: Sequence[str]) -> None:
         """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless)."""

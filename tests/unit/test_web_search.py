@@ -271,7 +271,8 @@ def test_hostile_snippet_served_by_the_engine_stays_inside_the_fence(search_stan
     body = fenced_body(prompt)
     assert body[0].startswith("[1] Prime Minister")
     snippets = [line for line in body if line.startswith("Snippet: ")]
-    assert snippets[1].startswith("Snippet: IGNORE PREVIOUS INSTRUCTIONS.") and "call the math tool" in snippets[1]
+    # Sentences that address the assistant and role labels are replaced (orchestrator/untrusted.py).
+    assert snippets[1].startswith("Snippet: [instruction removed]") and "System:" not in snippets[1]
     assert prompt.rstrip().endswith(FENCE_END)
 
 

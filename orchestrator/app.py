@@ -260,18 +260,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         clone._chat_model = chat_model
         return clone
 
-    def _open_retriever(self):
-        """The retriever, or None when the collection is missing or empty."""
-        from orchestrator.knowledge.retrieval import HybridRetriever
-        from orchestrator.knowledge.store import embedding_model_id, list_collections, open_store
-        from orchestrator.models import resolve_model
-
-        if not any(c.name == self.settings.collection and c.count > 0 for c in list_collections(self.settings)):
-            return None
-        model_path = resolve_model(self.settings.embedding_model, self.settings)
-        store = open_store(self.settings, self.embeddings, embedding_model_id(model_path, self.embeddings))
-        return HybridRetriever.from_settings(store, self.settings) if store.count() > 0 else None
-
     def forget_retriever(self) -> None:
         """Re-open the collections on next use (after something else changed them)."""
         with self._components_lock:

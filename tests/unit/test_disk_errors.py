@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from orchestrator import Settings, build_app
+from orchestrator import app as app_module
 from orchestrator.errors import os_error_message
 from orchestrator.knowledge.store import KnowledgeStoreError, KnowledgeStoreUnwritable, _chroma_errors
 from tests.helpers.word_hash import WordHashEmbeddings
@@ -49,15 +50,13 @@ def test_os_errors_become_one_sentence_naming_the_path(tmp_path, code, expected)
     assert expected in message and str(tmp_path) in message
 
 
-
-
 def test_an_unwritable_knowledge_base_leaves_other_routes_working(tmp_path, monkeypatch):
     app = build_app(Settings(data_dir=tmp_path), embeddings=WordHashEmbeddings())
 
-    def unwritable(self):
+    def unwritable(*args, **kwargs):
         raise KnowledgeStoreUnwritable("The knowledge base at X could not be opened: Cannot write X: the file system is read-only.")
 
-    monkeypatch.setattr(type(app), "_open_retriever", unwritable)
+    monkeypatch.setattr(app_module, "open_retriever", unwritable)
     math = app.invoke({"question": "What is 2+2?"})
     assert math.error is None and "4" in math.answer
     docs = app.invoke({"question": "What do my notes say about pools?", "route": "docs"})

@@ -180,3 +180,22 @@ def _ipv6_loopback_available() -> bool:
 def test_serves_on_bracketed_ipv6_loopback():
     with running_server(TokenApp(), host="[::1]") as (_server, port):
         assert httpx.get(f"http://[::1]:{port}/health").status_code == 200
+
+
+def test_sockets_beyond_the_cap_are_closed_at_once():
+    with running_server(TokenApp(), max_connections=20) as (_server, port):
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        try:
+            extra = socket.create_connection(("127.0.0.1", port))
+            extra.settimeout(2)
+            try:
+                assert extra.recv(100) == b""  # closed by the server without waiting for the read deadline
+            except ConnectionResetError:
+                pass  # aborted: also closed
+            finally:
+                extra.close()
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200

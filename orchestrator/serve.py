@@ -777,7 +777,8 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         sampling = sampling_options(request, limits)
         quick = needs_no_llm(payload)
         if not quick:
-            check_fits_context(payload["question"], count_tokens, n_ctx, sampling.get("max_tokens", default_max_tokens),
+            # The app budgets the context with its own max_tokens, whatever the request asked for.
+            check_fits_context(payload["question"], count_tokens, n_ctx, default_max_tokens,
                                lambda: prompt_overhead(orchestrator_app, count_tokens))
         lane = quick_lane if quick else gate
         if not lane.try_admit():

@@ -62,7 +62,7 @@ class ServeLimits:
     max_request_s: float = 60.0  # generation stops after this; the client gets what was produced, finish_reason "length"
     # Earlier turns: at most this many characters are read (newest first), then trimmed to this many tokens
     # with the chat route's own trim_history. Prompt evaluation is what makes long histories slow
-    # (100 turns, about 1800 tokens: 30 s on a loaded 2-core machine; docs/serving.md).
+    # (100 turns: 15-28 s with the whole context, 6-8 s with 512 tokens, loaded 2 cores; docs/serving.md).
     max_history_chars: int = 16 * 1024
     max_history_tokens: int = 512
     retry_after_s: int = 2  # sent with 429
@@ -118,11 +118,15 @@ def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:
     """Whether the request's Host (name, without the port) is one this server answers to."""
     if ANY_HOST in allowed:
         return True
-    if not host_header:
-        return False
+    return bool(host_header) and host_name(host_header) in {name.lower() for name in allowed}
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, lower-cased, without the port: "[::1]:8000" -> "[::1]"."""
     host = host_header.strip().lower()
-    name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in {a.lower() for a in allowed}
+    if host.startswith("[") and "]" in host:
+        return host[: host.index("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def key_matches(authorization: str | None, api_key: str) -> bool:
@@ -273,7 +277,7 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
 
     System and developer messages are dropped: the server's own system prompt applies, so a client
     cannot replace the instructions that keep answers grounded. Earlier turns are read newest first
-    up to limits.max_history_chars; the app trims what is left to its context window.
+    up to limits.max_history_chars (the endpoint then trims them to limits.max_history_tokens).
     """
     from langchain_core.messages import AIMessage, HumanMessage
 
@@ -773,7 +777,8 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         sampling = sampling_options(request, limits)
         quick = needs_no_llm(payload)
         if not quick:
-            check_fits_context(payload["question"], count_tokens, n_ctx, sampling.get("max_tokens", default_max_tokens),
+            # The app budgets the context with its own max_tokens, whatever the request asked for.
+            check_fits_context(payload["question"], count_tokens, n_ctx, default_max_tokens,
                                lambda: prompt_overhead(orchestrator_app, count_tokens))
         lane = quick_lane if quick else gate
         if not lane.try_admit():

@@ -149,7 +149,17 @@ def test_langchain_chat_openai_invoke_stream_and_a_batch_of_8_with_retries(serve
     assert len(chunks) > 3 and "".join(c.content for c in chunks).strip()
     assert sum(c.usage_metadata["output_tokens"] for c in chunks if c.usage_metadata) > 0
 
-    math = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8, timeout=120)
-    answers = math.batch([f"What is {i} * 1000?" for i in range(4)] + [f"Say the word {w}." for w in "abcd"])
-    assert [str(i * 1000) in answers[i].content for i in range(4)] == [True] * 4
-    assert all(a.content.strip() and a.response_metadata["finish_reason"] in ("stop", "length") for a in answers)
+    import httpx
+
+    statuses = []
+    counted = httpx.Client(timeout=120, event_hooks={"response": [lambda response: statuses.append(response.status_code)]})
+    batch_llm = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8,
+                           http_client=counted, extra_body={"route": "chat"})
+    answers = batch_llm.batch([f"Say the word {word}." for word in "abcdefgh"], config={"max_concurrency": 8})
+    assert len(answers) == 8 and all(a.content.strip() for a in answers)
+    assert all(a.response_metadata["finish_reason"] in ("stop", "length") and a.usage_metadata["output_tokens"] > 0 for a in answers)
+    assert statuses.count(200) == 8 and 429 in statuses  # the queue was full at times; the client's retries got through
+
+    math = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=0, timeout=120)
+    sums = math.batch([f"What is {i} * 1000?" for i in range(8)], config={"max_concurrency": 8})
+    assert [str(i * 1000) in sums[i].content for i in range(8)] == [True] * 8  # no LLM: no 429, no retries needed

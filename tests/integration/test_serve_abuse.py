@@ -87,8 +87,12 @@ def test_500_idle_and_trickling_sockets_do_not_lock_out_normal_clients():
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(400)]
         trickling = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
         try:
-            for sock in trickling:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+            for index, sock in enumerate(trickling):
+                if index % 10:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+                else:  # complete headers, then a body that trickles
+                    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 1000\r\n\r\n{")
             with httpx.Client(base_url=url, timeout=5) as client:
                 for _ in range(3):
                     started = time.monotonic()
@@ -101,7 +105,7 @@ def test_500_idle_and_trickling_sockets_do_not_lock_out_normal_clients():
                         sock.sendall(b"s")  # one more byte each: trickling never resets the deadline
                     time.sleep(0.3)
             time.sleep(2.5)  # past request_read_s: the server has closed them all
-            for sock in idle[:20] + trickling[:20]:
+            for sock in idle[:20] + trickling[:30]:
                 sock.settimeout(2)
                 assert sock.recv(100) == b"", "an idle or trickling socket outlived the read deadline"
         finally:
@@ -176,3 +180,22 @@ def _ipv6_loopback_available() -> bool:
 def test_serves_on_bracketed_ipv6_loopback():
     with running_server(TokenApp(), host="[::1]") as (_server, port):
         assert httpx.get(f"http://[::1]:{port}/health").status_code == 200
+
+
+def test_sockets_beyond_the_cap_are_closed_at_once():
+    with running_server(TokenApp(), max_connections=20) as (_server, port):
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        try:
+            extra = socket.create_connection(("127.0.0.1", port))
+            extra.settimeout(2)
+            try:
+                assert extra.recv(100) == b""  # closed by the server without waiting for the read deadline
+            except ConnectionResetError:
+                pass  # aborted: also closed
+            finally:
+                extra.close()
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200

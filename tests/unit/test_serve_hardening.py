@@ -226,6 +226,9 @@ def test_a_question_larger_than_the_context_is_a_400(tmp_path):
     response = ask(client_for(app_with(tmp_path)), "Tell me about " + "words " * 10_000)
     error = assert_openai_error(response, 400, "messages")
     assert error["code"] == "context_length_exceeded"
+    # Just under the context without the answer's room: still a 400, even when max_tokens is small.
+    near = ask(client_for(app_with(tmp_path)), "Tell me about " + "word " * 1560, route="chat", max_tokens=5)
+    assert assert_openai_error(near, 400, "messages")["code"] == "context_length_exceeded"
 
 
 # --- 8: an error after the stream started, as the official client sees it ---------------------------

@@ -173,7 +173,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
         run = callbacks.on_chain_start(None, input if isinstance(input, dict) else {"question": input}, name="orchestrator")
         try:
             final = None
-            for item in self._answer(input, config):
+            for item in self._answer(input, config, run):
                 final = item
                 yield item
         except BaseException as exc:
@@ -181,7 +181,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
             raise
         run.on_chain_end(final.to_row() if isinstance(final, Answer) else {})
 
-    def _answer(self, input: Any, config: RunnableConfig) -> Iterator[str | Answer]:
+    def _answer(self, input: Any, config: RunnableConfig, run=None) -> Iterator[str | Answer]:
         question, history, forced = parse_input(input)
         prefixed, question = split_prefix(question)
         start = time.perf_counter()
@@ -190,6 +190,7 @@ class OrchestratorApp(Runnable[dict, Answer]):
             decision, docs = self.route(question, forced or prefixed)
             answer.route = decision.route
             answer.route_reason = decision.as_dict()
+            _announce_route(run, decision)
             yield from self._run_route(decision.route, question, history, answer, docs, start)
         except OrchestratorError as exc:
             answer.error = str(exc)
@@ -276,6 +277,15 @@ class OrchestratorApp(Runnable[dict, Answer]):
         done = object()
         while (item := await asyncio.to_thread(next, iterator, done)) is not done:
             yield item
+
+
+def _announce_route(run, decision: RouteDecision) -> None:
+    """A LangChain custom event "orchestrator_route" as soon as the route is chosen (the REPL names it)."""
+    if run is None:
+        return
+    from langchain_core.callbacks.manager import dispatch_custom_event
+
+    dispatch_custom_event("orchestrator_route", decision.as_dict(), config={"callbacks": run.get_child()})
 
 
 def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:

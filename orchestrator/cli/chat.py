@@ -58,13 +58,14 @@ def ask(
         raise typer.Exit(1)
 
 
-def print_sources(result) -> None:
+def print_sources(result, out=None) -> None:
     """The numbered sources under an answer."""
+    out = out or console
     for number, source in enumerate(result.sources, 1):
         where = source.get("source")
         page = f", page {source['page']}" if source.get("page") else ""
         score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
-        console.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
+        out.print(f"  [{number}] {where}{page}{score}", markup=False, highlight=False)
 
 
 def ingest_into(app, paths: list) -> None:
@@ -93,21 +94,51 @@ def ensure_sample_knowledge(app) -> None:
     if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
         return
     console.print(f"The knowledge base is empty: adding the sample documents from {sample_docs}.\n"
-                  "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
+                  "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False, markup=False)
     ingest_into(app, [sample_docs])
+
+
+def open_chat_log(settings, enabled: bool):
+    """The SQLite chat log, unless --no-log was given or `orchestrator logs off` was run."""
+    from orchestrator.logs import ChatLog, log_path, logging_enabled
+
+    if not enabled or not logging_enabled(settings):
+        return None
+    return ChatLog(log_path(settings))
+
+
+def conversation_to_continue(log, continue_last: bool, cid: Optional[str]) -> Optional[str]:
+    """The conversation id --continue / --cid ask for (checked to exist), or None for a new one."""
+    from orchestrator.errors import ConfigError
+
+    if not continue_last and not cid:
+        return None
+    if log is None:
+        raise ConfigError("Chat logging is off, so there is no conversation to continue; `orchestrator logs on` enables it.")
+    wanted = cid or log.latest_conversation_id()
+    if wanted is None:
+        raise ConfigError("No logged conversation to continue yet; start one with `orchestrator chat`.")
+    log.exchanges(wanted)  # raises with a clear message when the id is unknown
+    return wanted
 
 
 @friendly_errors
 def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
+    continue_last: bool = typer.Option(False, "--continue", help="Continue the most recent logged conversation."),
+    cid: Optional[str] = typer.Option(None, "--cid", help="Continue the logged conversation with this id (see `orchestrator logs list`)."),
+    log: bool = typer.Option(True, "--log/--no-log", help="Log this conversation to DATA_DIR/logs.db (`orchestrator logs`)."),
 ) -> None:
-    """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D exits."""
-    from orchestrator.cli.repl import run_repl
+    """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D or /bye exits."""
+    from orchestrator.cli.repl import WaitingStatus, run_repl
 
-    app = prepare_app(model, collection)
+    with WaitingStatus(console, "Starting: checking the model and the knowledge base…", delay=0.0):
+        app = prepare_app(model, collection)
+    chat_log = open_chat_log(app.settings, log)
+    continue_id = conversation_to_continue(chat_log, continue_last, cid)
     ensure_sample_knowledge(app)
-    run_repl(app, lambda name: prepare_app(name, collection))
+    run_repl(app, lambda name: prepare_app(name, collection), log=chat_log, continue_id=continue_id)
 
 
 def register(app: typer.Typer) -> None:

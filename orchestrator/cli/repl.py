@@ -98,12 +98,14 @@ class ChatSession:
 
 def say(session: ChatSession, text: str, style: str | None = None) -> None:
     """Print plain text (never parsed as markup)."""
-    session.console.print(Text(text, style=style or ""), highlight=False)
+    # A terminal wraps at word boundaries to its width; a pipe gets each message on one line.
+    session.console.print(Text(text, style=style or ""), highlight=False, soft_wrap=not session.console.is_terminal)
 
 
 def print_error(session: ChatSession, message: str) -> None:
     """One red line on stderr; the message's own brackets are shown as typed."""
-    session.err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+    console = session.err_console
+    console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=not console.is_terminal)
 
 
 def model_label(model: str) -> str:
@@ -336,6 +338,8 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
 
     if route is None and is_task_on_given_text(question):
         route = "chat"
+    elif route != "chat":
+        question = _standalone(session, question)
     writer = WrappedWriter(session.console)
     result = None
     request = {"question": question, "history": session.history, "route": route}
@@ -363,10 +367,23 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
     session.last = result
     _log_exchange(session, result)
     if result.error:
-        print_error(session, result.error)
+        if result.error not in result.answer:  # the streamed answer may already say it
+            print_error(session, result.error)
     else:
         remember_turn(session.history, result.question, result.answer)
         session.turns.append(result)
+
+
+def _standalone(session: ChatSession, question: str) -> str:
+    """A follow-up rewritten from the previous turn (shown, so the user sees what was asked)."""
+    from orchestrator.chains.followup import PreviousTurn, make_standalone
+
+    last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
+    previous = PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
+    rewritten = make_standalone(question, previous)
+    if rewritten.rule is not None:
+        say(session, f"(follow-up, taken as: {rewritten.question})", "dim")
+    return rewritten.question
 
 
 def _log_exchange(session: ChatSession, result: Answer) -> None:

@@ -28,14 +28,14 @@ def _one_line(text: str, limit: int = 70) -> str:
 
 
 def _print_exchange(exchange) -> None:
-    console.print(Text(f"## {exchange.datetime}  route {exchange.route}, {exchange.model}", style="bold"), highlight=False)
-    console.print(Text(f"You: {exchange.question}"), highlight=False)
-    console.print(Text(f"Assistant: {exchange.answer}"), highlight=False)
+    console.print(Text(f"## {exchange.datetime}  route {exchange.route}, {exchange.model}", style="bold"), highlight=False, soft_wrap=True)
+    console.print(Text(f"You: {exchange.question}"), highlight=False, soft_wrap=True)
+    console.print(Text(f"Assistant: {exchange.answer}"), highlight=False, soft_wrap=True)
     for number, source in enumerate(exchange.sources, 1):
         page = f", page {source['page']}" if source.get("page") else ""
-        console.print(Text(f"  [{number}] {source.get('title') or source.get('source')}{page}"), highlight=False)
+        console.print(Text(f"  [{number}] {source.get('title') or source.get('source')}{page}"), highlight=False, soft_wrap=True)
     if exchange.error:
-        console.print(Text(f"Error: {exchange.error}", style="red"), highlight=False)
+        console.print(Text(f"Error: {exchange.error}", style="red"), highlight=False, soft_wrap=True)
     console.print()
 
 
@@ -54,7 +54,7 @@ def list_conversations(
         console.print("No conversations logged yet. `orchestrator chat` logs each exchange.")
         return
     for row in rows:
-        console.print(Text(f"{row.id}  {row.started}  {row.model}  {row.exchanges} exchanges  {_one_line(row.first_question)}"), highlight=False)
+        console.print(Text(f"{row.id}  {row.started}  {row.model}  {row.exchanges} exchanges  {_one_line(row.first_question)}"), highlight=False, soft_wrap=True)
 
 
 @logs_app.command("show")
@@ -73,7 +73,7 @@ def show(
     if as_json:
         typer.echo(json.dumps([e.__dict__ for e in exchanges], ensure_ascii=False))
         return
-    console.print(Text(f"# Conversation {conversation_id}", style="bold"), highlight=False)
+    console.print(Text(f"# Conversation {conversation_id}", style="bold"), highlight=False, soft_wrap=True)
     for exchange in exchanges:
         _print_exchange(exchange)
 
@@ -91,9 +91,9 @@ def search(
         typer.echo(json.dumps([e.__dict__ for e in found], ensure_ascii=False))
         return
     if not found:
-        console.print(Text(f"No logged exchange contains {text!r}."), highlight=False)
+        console.print(Text(f"No logged exchange contains {text!r}."), highlight=False, soft_wrap=True)
     for exchange in found:
-        console.print(Text(f"conversation {exchange.conversation_id}", style="dim"), highlight=False)
+        console.print(Text(f"conversation {exchange.conversation_id}", style="dim"), highlight=False, soft_wrap=True)
         _print_exchange(exchange)
 
 

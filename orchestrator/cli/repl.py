@@ -257,10 +257,21 @@ class ReplCompleter:
                     return
                 command, _, rest = text.partition(" ")
                 if command in PATH_COMMANDS:
-                    last = rest.split(" ")[-1] if rest else ""
+                    last = _path_being_typed(rest)
                     yield from paths.get_completions(Document(last, len(last)), complete_event)
 
         return _Completer()
+
+
+def _path_being_typed(rest: str) -> str:
+    """The path under the cursor: after an open quote, the whole unquoted rest if its folder exists, else the last word."""
+    if rest.count('"') % 2 == 1:
+        return rest.rsplit('"', 1)[1]
+    if rest.count("'") % 2 == 1:
+        return rest.rsplit("'", 1)[1]
+    if " " in rest and Path(rest).expanduser().parent.is_dir():
+        return rest
+    return rest.split(" ")[-1]
 
 
 def _key_bindings():

@@ -131,13 +131,15 @@ def chat(
     log: bool = typer.Option(True, "--log/--no-log", help="Log this conversation to DATA_DIR/logs.db (`orchestrator logs`)."),
 ) -> None:
     """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D or /bye exits."""
+    from orchestrator.cli.common import err_console
     from orchestrator.cli.repl import WaitingStatus, run_repl
 
-    with WaitingStatus(console, "Starting: checking the model and the knowledge base…", delay=0.0):
+    # On stderr, like the progress bars that may appear inside it (a first pull, the sample ingest).
+    with WaitingStatus(err_console, "Starting: checking the model and opening the knowledge base…"):
         app = prepare_app(model, collection)
-    chat_log = open_chat_log(app.settings, log)
-    continue_id = conversation_to_continue(chat_log, continue_last, cid)
-    ensure_sample_knowledge(app)
+        chat_log = open_chat_log(app.settings, log)
+        continue_id = conversation_to_continue(chat_log, continue_last, cid)
+        ensure_sample_knowledge(app)
     run_repl(app, lambda name: prepare_app(name, collection), log=chat_log, continue_id=continue_id)
 
 

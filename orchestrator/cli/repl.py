@@ -295,13 +295,25 @@ def _terminal_lines(history_file) -> Iterator[str]:
         history=FileHistory(str(history_file)), completer=ReplCompleter(), key_bindings=_key_bindings(),
         complete_while_typing=False,
     )
+    in_block = False
     while True:
         try:
-            yield session.prompt("you> ", prompt_continuation="...  ")
+            line = session.prompt("...  " if in_block else "you> ", prompt_continuation="...  ")
+            in_block = _inside_block_after(line, in_block)
+            yield line
         except KeyboardInterrupt:  # Ctrl-C at the prompt clears the line
             continue
         except EOFError:  # Ctrl-D
             return
+
+
+def _inside_block_after(line: str, in_block: bool) -> bool:
+    """Whether a \"\"\" block is still open after this line (the prompt then shows "...")."""
+    stripped = line.strip()
+    if not in_block:
+        rest = stripped[len(MULTILINE_FENCE):] if stripped.startswith(MULTILINE_FENCE) else None
+        return rest is not None and not (rest.rstrip().endswith(MULTILINE_FENCE) and rest.strip() != "")
+    return not stripped.endswith(MULTILINE_FENCE)
 
 
 def _piped_lines() -> Iterator[str]:
@@ -420,6 +432,14 @@ def _number(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+def _signal(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_number(v)}" for key, v in sorted(value.items(), key=lambda kv: -kv[1] if isinstance(kv[1], (int, float)) else 0))
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return _number(value)
+
+
 ROUTE_WORDS = {
     "docs": "your documents", "math": "the math tool (SymPy)", "web": "a web search", "chat": "the model directly",
 }
@@ -432,8 +452,9 @@ def explain_route(answer: Answer) -> str:
     reason = answer.route_reason or {}
     lines = [f"Answered from {ROUTE_WORDS.get(answer.route, answer.route)} (route: {answer.route}), because {reason.get('reason', 'no reason was recorded')}."]
     scores = reason.get("scores") or {}
-    if scores:
-        lines.append("Signals: " + ", ".join(f"{name} {_number(value)}" for name, value in scores.items()))
+    shown = {name: value for name, value in scores.items() if value not in (None, False, [], {}, "")}
+    if shown:
+        lines.append("Signals: " + "; ".join(f"{name.replace('_', ' ')} {_signal(value)}" for name, value in shown.items()))
     if "best_match" in reason:
         lines.append(
             f"The best passage matched {reason['best_match']:.2f}; an answer needs at least {reason['threshold']:.2f}."

@@ -414,3 +414,19 @@ def test_save_writes_the_conversation_as_markdown(chat_with, tmp_path):
     assert "Saved 1 exchanges" in out
     text = target.read_text()
     assert "**You:** I am Ada" in text and "**Assistant** (chat): Hello Ada." in text
+
+
+def test_the_prompt_shows_continuation_inside_a_triple_quoted_block():
+    assert repl._inside_block_after('"""', False) is True
+    assert repl._inside_block_after('"""Summarise this:', False) is True
+    assert repl._inside_block_after('"""one line"""', False) is False
+    assert repl._inside_block_after("a line of the block", True) is True
+    assert repl._inside_block_after('last line"""', True) is False
+
+
+def test_why_lists_only_the_signals_that_were_measured():
+    answer = repl.Answer(question="q", route="math", route_reason={
+        "route": "math", "reason": "math: an arithmetic expression",
+        "scores": {"docs_score": None, "time_cues": [], "future": False, "semantic": {}, "math": "expression"}})
+    text = repl.explain_route(answer)
+    assert "Signals: math expression" in text and "None" not in text and "[]" not in text

@@ -81,8 +81,8 @@ def ingest_into(app, paths: list) -> None:
     app.forget_retriever()
 
 
-def ensure_sample_knowledge(app) -> None:
-    """The first chat on the default collection fills it with the sample documents in data/."""
+def sample_docs_to_add(app):
+    """The sample documents folder when this is the first chat on an empty default collection, else None."""
     from orchestrator.config import PROJECT_ROOT, Settings
     from orchestrator.knowledge.store import list_collections
 
@@ -90,12 +90,23 @@ def ensure_sample_knowledge(app) -> None:
     default_name = Settings.model_fields["collection"].default
     sample_docs = PROJECT_ROOT / "data" / "sample_docs"
     if settings.collection != default_name or not sample_docs.is_dir():
-        return
+        return None
     if any(c.name == settings.collection and c.count > 0 for c in list_collections(settings)):
-        return
+        return None
+    return sample_docs
+
+
+def add_sample_docs(app, sample_docs) -> None:
     console.print(f"The knowledge base is empty: adding the sample documents from {sample_docs}.\n"
                   "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False, markup=False)
     ingest_into(app, [sample_docs])
+
+
+def ensure_sample_knowledge(app) -> None:
+    """The first chat on the default collection fills it with the sample documents in data/."""
+    sample_docs = sample_docs_to_add(app)
+    if sample_docs is not None:
+        add_sample_docs(app, sample_docs)
 
 
 def open_chat_log(settings, enabled: bool):
@@ -139,7 +150,9 @@ def chat(
         app = prepare_app(model, collection)
         chat_log = open_chat_log(app.settings, log)
         continue_id = conversation_to_continue(chat_log, continue_last, cid)
-        ensure_sample_knowledge(app)
+        sample_docs = sample_docs_to_add(app)
+    if sample_docs is not None:  # after the status, so its progress bars have the screen
+        add_sample_docs(app, sample_docs)
     run_repl(app, lambda name: prepare_app(name, collection), log=chat_log, continue_id=continue_id)
 
 

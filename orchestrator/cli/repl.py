@@ -495,6 +495,38 @@ def _passage_texts(session: ChatSession, ids: list[str]) -> dict[str, str]:
 PASSAGE_CHARS = 600
 
 
+def passage_view(text: str, evidence: str | None, context: int = PASSAGE_CHARS // 3) -> Text:
+    """The passage around the evidence sentence, which is shown in bold; at most about PASSAGE_CHARS characters."""
+    text = " ".join(text.split())
+    start = end = -1
+    for candidate in _evidence_forms(evidence):
+        start = text.find(candidate)
+        if start >= 0:
+            end = start + len(candidate)
+            break
+    if start < 0:
+        cut = text if len(text) <= PASSAGE_CHARS else text[: PASSAGE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+        return Text(cut, style="dim")
+    left, right = max(0, start - context), min(len(text), end + context)
+    view = Text(("…" if left else "") + text[left:start], style="dim")
+    view.append(text[start:end], style="bold")
+    view.append(text[end:right] + ("…" if right < len(text) else ""), style="dim")
+    return view
+
+
+def _evidence_forms(evidence: str | None) -> list[str]:
+    """The evidence sentence as it may appear in the chunk (a heading or question may have been joined to it)."""
+    if not evidence:
+        return []
+    sentence = " ".join(evidence.split())
+    forms = [sentence]
+    if ": " in sentence:
+        forms.append(sentence.split(": ", 1)[1])
+    if "? " in sentence:
+        forms.append(sentence.split("? ", 1)[1])
+    return forms
+
+
 def show_sources(session: ChatSession, answer: Answer) -> None:
     """/sources: each source with its file and page (or its title and address) and the passage text."""
     ids = [s["chunk"] for s in answer.sources if s.get("chunk")]
@@ -510,11 +542,8 @@ def show_sources(session: ChatSession, answer: Answer) -> None:
             score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
             say(session, f"[{number}] {source.get('source')}{page}{score}", "bold")
             text = texts.get(source.get("chunk")) or evidence or ""
-        text = " ".join(text.split())
-        if len(text) > PASSAGE_CHARS:
-            text = text[: PASSAGE_CHARS - 1].rsplit(" ", 1)[0] + "…"
         if text:
-            session.console.print(Text(text), highlight=False, style="dim")
+            session.console.print(passage_view(text, evidence), highlight=False)
 
 
 def _arguments(argument: str) -> list[str]:

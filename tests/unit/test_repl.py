@@ -430,3 +430,12 @@ def test_why_lists_only_the_signals_that_were_measured():
         "scores": {"docs_score": None, "time_cues": [], "future": False, "semantic": {}, "math": "expression"}})
     text = repl.explain_route(answer)
     assert "Signals: math expression" in text and "None" not in text and "[]" not in text
+
+
+def test_a_long_passage_is_shown_around_its_evidence_sentence_in_bold():
+    text = "Opening hours. " * 40 + "Borrowing\nMembers may borrow up to 7 items at a time for 21 days. " + "Late fees apply. " * 40
+    view = repl.passage_view(text, "Borrowing: Members may borrow up to 7 items at a time for 21 days.")
+    assert "Members may borrow up to 7 items at a time for 21 days." in view.plain
+    assert view.plain.startswith("…") and view.plain.endswith("…") and len(view.plain) < 500
+    bold = [view.plain[span.start:span.end] for span in view.spans if span.style == "bold"]
+    assert bold == ["Members may borrow up to 7 items at a time for 21 days."]

@@ -128,6 +128,7 @@ def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
     asked = entities(previous.question)
     answer_entities = [] if previous.abstained else entities(previous.answer)
     answered = [e for e in answer_entities if e not in asked and not any(e in a for a in asked)]
+    answered.sort(key=lambda e: len(e.split()) < 2)  # a full name ("Von Miller") before a single word ("Denver")
     subject = subject_of(previous.question) or (asked[0] if asked else None)
     parts = _split_question(previous.question)
     answer_is_referent = bool(parts) and parts[0].lower() == "who" and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
@@ -207,6 +208,32 @@ def _capitalised(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
+HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?P<noun>\w+)", re.IGNORECASE)
+ONE = re.compile(r"\b(?P<det>the|this|that|which)\s+(?P<adj>\w+\s+)?one\b", re.IGNORECASE)
+
+
+def _counted_noun(previous_question: str) -> str | None:
+    """ "How many photographs does ..." -> "photographs"."""
+    match = HOW_MANY.search(previous_question)
+    if match is None or re.fullmatch(AUXILIARIES, match.group("noun"), re.IGNORECASE):
+        return None
+    return match.group("noun")
+
+
+def _fill_in_noun(question: str, previous_question: str) -> str | None:
+    """ "the oldest one" -> "the oldest photograph"; "how many made up" -> "how many counties made up"."""
+    noun = _counted_noun(previous_question)
+    if noun is None:
+        return None
+    if (one := ONE.search(question)) is not None:
+        singular = noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+        return question[: one.start()] + f"{one.group('det')} {one.group('adj') or ''}{singular}" + question[one.end():]
+    bare = re.search(r"\bhow\s+many\s+(?=(?:" + AUXILIARIES + r")\b|\w+ed\b|made\b)", question, re.IGNORECASE)
+    if bare is not None:
+        return question[: bare.end()] + f"{noun} " + question[bare.end():]
+    return None
+
+
 def _is_fragment(text: str) -> bool:
     """No question word, no verb of its own: "on Thursdays?", "visitors?"."""
     return not re.match(rf"^\s*(?:\w+\s+)?{WH}\b", text, re.IGNORECASE) and not re.search(
@@ -263,6 +290,8 @@ def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
     if elliptical and previous_parts and re.match(rf"^\s*(?:\w+\s+)?{WH}\b", linked, re.IGNORECASE):
         # "and for how long?": the new question word on the previous question's body
         return Standalone(_capitalised(f"{linked.rstrip(' ?.!')} {previous_parts[1]}"), "ellipsis: the previous question's body")
+    if (filled := _fill_in_noun(linked, previous.question)) is not None:
+        return Standalone(_capitalised(filled), "the previous question's noun")
     if (replaced := _replace_pronouns(linked, previous)) is not None:
         return Standalone(_capitalised(replaced), "pronoun: the previous subject")
     if linked != question and own is not None:

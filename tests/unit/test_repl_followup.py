@@ -48,3 +48,18 @@ def test_subjects_and_entities():
     assert subject_of("Who is the head librarian?") == "the head librarian"
     assert subject_of("When did Tesla enroll at the Austrian Polytechnic?") == "Tesla"
     assert entities("Martin Luther married Katharina von Bora [1].") == ["Martin Luther", "Katharina von Bora"]
+
+
+def test_a_full_name_in_the_answer_wins_over_a_single_word():
+    previous = PreviousTurn("Who was named Super Bowl 50 MVP?", "docs",
+                            'From the documents: "Denver linebacker Von Miller was named Super Bowl MVP." [1]')
+    assert make_standalone("How many sacks did he record?", previous).question == "How many sacks did Von Miller record?"
+
+
+@pytest.mark.parametrize(("first", "followup", "expected"), [
+    ("How many photographs does the local history collection hold?", "Who took the oldest one?", "Who took the oldest photograph?"),
+    ("How many counties is Southern California traditionally described as?", "and how many made up the initial definition?",
+     "How many counties made up the initial definition?"),
+])
+def test_the_counted_noun_fills_in(first, followup, expected):
+    assert make_standalone(followup, PreviousTurn(first, "docs", "x")).question == expected

@@ -402,6 +402,8 @@ def _standalone(session: ChatSession, question: str) -> str:
     from orchestrator.chains.followup import PreviousTurn, make_standalone
 
     last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
+    if last is None or last.route == "chat":  # the chat route reads the whole conversation itself
+        return question
     previous = PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
     rewritten = make_standalone(question, previous)
     if rewritten.rule is not None:

@@ -439,3 +439,10 @@ def test_a_long_passage_is_shown_around_its_evidence_sentence_in_bold():
     assert view.plain.startswith("…") and view.plain.endswith("…") and len(view.plain) < 500
     bold = [view.plain[span.start:span.end] for span in view.spans if span.style == "bold"]
     assert bold == ["Members may borrow up to 7 items at a time for 21 days."]
+
+
+def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rewritten(chat_with):
+    model = fake("Chat reply.")
+    out = chat_with(model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n").output
+    assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
+    assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed

@@ -510,6 +510,10 @@ def passage_view(text: str, evidence: str | None, context: int = PASSAGE_CHARS /
         cut = text if len(text) <= PASSAGE_CHARS else text[: PASSAGE_CHARS - 1].rsplit(" ", 1)[0] + "…"
         return Text(cut, style="dim")
     left, right = max(0, start - context), min(len(text), end + context)
+    if left:  # start and end on word boundaries
+        left = text.find(" ", left, start) + 1 or left
+    if right < len(text):
+        right = text.rfind(" ", end, right) if text.rfind(" ", end, right) > end else right
     view = Text(("…" if left else "") + text[left:start], style="dim")
     view.append(text[start:end], style="bold")
     view.append(text[end:right] + ("…" if right < len(text) else ""), style="dim")

@@ -446,3 +446,10 @@ def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rew
     out = chat_with(model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n").output
     assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
     assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed
+
+
+def test_the_passage_view_cuts_between_words():
+    text = "wordy " * 100 + "The evidence sentence is here. " + "others " * 100  # 6 and 7 characters: cuts fall mid-word
+    view = repl.passage_view(text, "The evidence sentence is here.").plain
+    assert view.startswith("…wordy ") and view.endswith("others…")
+    assert set(view.strip("…").split()) <= {"wordy", "others", "The", "evidence", "sentence", "is", "here."}

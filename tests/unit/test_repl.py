@@ -149,10 +149,9 @@ def test_ctrl_c_during_ingest_keeps_the_session_and_says_what_was_kept(chat_with
     import orchestrator.knowledge.ingest as ingest
 
     monkeypatch.setattr(ingest, "EMBED_BATCH", 1)
-    calls = {"n": 0}
-    real_add = ingest.KnowledgeStore.add if hasattr(ingest, "KnowledgeStore") else None
     from orchestrator.knowledge.store import KnowledgeStore
 
+    calls = {"n": 0}
     real_add = KnowledgeStore.add
 
     def add_then_interrupt(self, texts, metadatas, ids):
@@ -166,7 +165,7 @@ def test_ctrl_c_during_ingest_keeps_the_session_and_says_what_was_kept(chat_with
     assert result.exit_code == 0
     assert "Ingest stopped. Collection 'notes' now holds 1 chunks (+1 from this run" in result.output
     assert "Answer after the stop." in result.output  # the session went on
-    assert "1 chunks" in result.output.split("/chat")[-1] or "(1 chunks)" in result.output
+    assert "Collection 'notes': 1 files, 1 chunks" in result.output  # /files agrees with what was kept
 
 
 # --- 12, 14: commands ------------------------------------------------------------------------
@@ -266,9 +265,7 @@ def test_sources_show_the_passage_and_why_explains_in_words(chat_with, notes):
     model = fake("A member may borrow up to 7 items [1].")
     script = f"/ingest {notes}\nHow many items can a member borrow?\n/sources\n/why\n/why --json\n/sources --json\n"
     out = chat_with(model, script).output
-    assert "Collection 'notes'" not in out or True
-    sources = out.split("/sources")[0] if False else out
-    assert "library rules.md" in sources and "A member may borrow up to 7 items at a time." in sources
+    assert "library rules.md" in out and "A member may borrow up to 7 items at a time." in out  # the passage text
     assert '"chunk":' in out  # --json keeps the machine form
     assert "Answered from your documents (route: docs), because" in out
     assert "checked against the passage" in out

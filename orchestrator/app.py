@@ -389,6 +389,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
             answer.route = decision.route
             answer.route_reason = decision.as_dict()
+            _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
             answer.error = str(exc)
@@ -593,6 +594,18 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
         embeddings = embeddings_model(settings)
     identity = embeddings_identity(settings, embeddings, injected)
     return open_retriever(settings, embeddings, identity, validate_collection_name(collection or settings.collection))
+
+
+def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:
+    """A LangChain custom event "orchestrator_route" as soon as the route is chosen (the REPL names it).
+
+    `config` is the app run's inner config, whose callbacks have the app's run as their parent.
+    """
+    from langchain_core.callbacks.manager import dispatch_custom_event
+
+    if getattr(config.get("callbacks"), "parent_run_id", None) is None:
+        return
+    dispatch_custom_event("orchestrator_route", decision.as_dict(), config=config)
 
 
 def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:

@@ -85,11 +85,9 @@ def answer_from_docs(
     # A retriever passed in through the Python API may not know its collection's IDF.
     windows = rank_evidence(question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED)
     if not windows:
-        yield from refuse(
-            answer,
-            f"Your documents don't contain an answer to that (best match {best:.2f}, below the {threshold:.2f} "
-            "relevance threshold), and I won't guess.",
-        )
+        # The scores stay in route_reason (/why, --json); the answer speaks plainly.
+        answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
+        yield from refuse(answer, "Your documents don't contain an answer to that, and I won't guess.")
         return
     for evidence in windows:
         text = _answer_from_window(question, answer, chat_model, prompt, evidence, config)

@@ -32,8 +32,8 @@ def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prom
         answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds})
         answer.abstained = True
         answer.answer = (
-            f"I can't verify current facts right now: web search is unavailable ({exc}). "
-            "I won't answer from the model's memory, which may be out of date."
+            "I can't verify current facts right now because web search is unavailable, and I won't answer "
+            "from the model's memory, which may be out of date."
         )
         yield answer.answer
         return

@@ -14,9 +14,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each module adds its commands in register(app); heavy libraries load inside the commands.
-    from orchestrator.cli import batch, bench, chat, compress, knowledge, models, serve
+    from orchestrator.cli import batch, bench, chat, compress, knowledge, logs, models, serve
 
-    for module in (chat, batch, knowledge, models, compress, bench, serve):
+    for module in (chat, batch, knowledge, models, compress, bench, serve, logs):
         module.register(app)
 
 

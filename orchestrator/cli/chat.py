@@ -65,13 +65,14 @@ def print_answer_error(message: str) -> None:
     err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
 
 
-def print_sources(result) -> None:
+def print_sources(result, out=None) -> None:
     """The numbered sources under an answer."""
+    out = out or console
     for number, source in enumerate(result.sources, 1):
         where = source.get("source")
         page = f", page {source['page']}" if source.get("page") else ""
         score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
-        console.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)
+        out.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)
 
 
 def ingest_into(app, paths: list) -> None:
@@ -88,8 +89,8 @@ def ingest_into(app, paths: list) -> None:
     app.forget_retriever()
 
 
-def ensure_sample_knowledge(app) -> None:
-    """The first chat on the default collection fills it with the sample documents in data/."""
+def sample_docs_to_add(app):
+    """The sample documents folder when this is the first chat on an empty default collection, else None."""
     from orchestrator.config import Settings
     from orchestrator.knowledge.store import KnowledgeStoreUnwritable, list_collections
     from orchestrator.resources import sample_docs_dir
@@ -103,27 +104,72 @@ def ensure_sample_knowledge(app) -> None:
         app.knowledge_problem = str(exc)
         err_console.print(f"[yellow]Warning:[/] {shown(exc)} Chat, math and web questions still work; "
                           "questions about your documents will get this message.", highlight=False)
-        return
+        return None
     if settings.collection != default_name or not sample_docs.is_dir():
-        return
+        return None
     if any(c.name == settings.collection and c.count > 0 for c in collections):
-        return
+        return None
+    return sample_docs
+
+
+def add_sample_docs(app, sample_docs) -> None:
     console.print(f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
                   "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
     ingest_into(app, [sample_docs])
+
+
+def ensure_sample_knowledge(app) -> None:
+    """The first chat on the default collection fills it with the sample documents in data/."""
+    sample_docs = sample_docs_to_add(app)
+    if sample_docs is not None:
+        add_sample_docs(app, sample_docs)
+
+
+def open_chat_log(settings, enabled: bool):
+    """The SQLite chat log, unless --no-log was given or `orchestrator logs off` was run."""
+    from orchestrator.logs import ChatLog, log_path, logging_enabled
+
+    if not enabled or not logging_enabled(settings):
+        return None
+    return ChatLog(log_path(settings))
+
+
+def conversation_to_continue(log, continue_last: bool, cid: Optional[str]) -> Optional[str]:
+    """The conversation id --continue / --cid ask for (checked to exist), or None for a new one."""
+    from orchestrator.errors import ConfigError
+
+    if not continue_last and not cid:
+        return None
+    if log is None:
+        raise ConfigError("Chat logging is off, so there is no conversation to continue; `orchestrator logs on` enables it.")
+    wanted = cid or log.latest_conversation_id()
+    if wanted is None:
+        raise ConfigError("No logged conversation to continue yet; start one with `orchestrator chat`.")
+    log.exchanges(wanted)  # raises with a clear message when the id is unknown
+    return wanted
 
 
 @friendly_errors
 def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
+    continue_last: bool = typer.Option(False, "--continue", help="Continue the most recent logged conversation."),
+    cid: Optional[str] = typer.Option(None, "--cid", help="Continue the logged conversation with this id (see `orchestrator logs list`)."),
+    log: bool = typer.Option(True, "--log/--no-log", help="Log this conversation to DATA_DIR/logs.db (`orchestrator logs`)."),
 ) -> None:
-    """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D exits."""
-    from orchestrator.cli.repl import run_repl
+    """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D or /bye exits."""
+    from orchestrator.cli.common import err_console
+    from orchestrator.cli.repl import WaitingStatus, run_repl
 
-    app = prepare_app(model, collection)
-    ensure_sample_knowledge(app)
-    run_repl(app, lambda name: prepare_app(name, collection))
+    # On stderr, like the progress bars that may appear inside it (a first pull, the sample ingest).
+    with WaitingStatus(err_console, "Starting: checking the model and opening the knowledge base…"):
+        app = prepare_app(model, collection)
+        chat_log = open_chat_log(app.settings, log)
+        continue_id = conversation_to_continue(chat_log, continue_last, cid)
+        sample_docs = sample_docs_to_add(app)
+    if sample_docs is not None:  # after the status, so its progress bars have the screen
+        add_sample_docs(app, sample_docs)
+    run_repl(app, lambda name: prepare_app(name, collection), log=chat_log, continue_id=continue_id)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,6 +73,26 @@ def load_settings(**overrides):
         raise OrchestratorError(f"Invalid setting: {error['loc'][0]}: {error['msg'].removeprefix('Value error, ')}") from None
 
 
+# Stages whose progress counts bytes; every other stage counts items (files, chunks, questions).
+BYTE_STAGES = ("Downloading", "Extracting", "Verifying")
+
+
+def _AmountColumn():
+    """Bytes for download-like stages ("12.3/94.0 MB"), a plain count for the rest ("3/7 files")."""
+    from rich.progress import DownloadColumn, MofNCompleteColumn, ProgressColumn
+
+    class AmountColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self.as_bytes, self.as_count = DownloadColumn(), MofNCompleteColumn()
+
+        def render(self, task):
+            counts_bytes = str(task.description).startswith(BYTE_STAGES)
+            return (self.as_bytes if counts_bytes else self.as_count).render(task)
+
+    return AmountColumn()
+
+
 @contextmanager
 def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
@@ -90,7 +110,7 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
 
         yield report_lines
         return
-    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn()]
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(), TimeRemainingColumn()]
     tasks: dict[str, int] = {}
     with Progress(*columns, console=err_console, transient=transient) as bar:
 

@@ -78,3 +78,41 @@ def test_repl_remembers_then_forgets(model_env, monkeypatch):
     assert len(session.history) == 4
     run_command(session, "/reset")
     assert session.history == []
+
+
+def test_repl_follow_ups_sources_and_why_with_the_real_model(model_env, monkeypatch):
+    """Issue 20: follow-ups stand alone, /sources shows the passage, /why explains in words (real model and embeddings)."""
+    monkeypatch.setenv("ORCH_TEMPERATURE", "0")
+    script = (
+        "How many items can a member borrow?\nand for how long?\n/sources\n/why\n"
+        "Who is the head librarian?\nWhat is his name again?\n12*7\nand multiplied by 2?\n/bye\n"
+    )
+    result = runner.invoke(cli_app, ["chat"], input=script)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "(follow-up, taken as: For how long can a member borrow?)" in out
+    after_followup = out.split("taken as: For how long")[1]
+    assert "21 days" in after_followup.split("Answered from")[0]
+    assert "lark-island-library.txt" in after_followup and "Members may borrow up to 7 items" in after_followup  # /sources
+    assert "Answered from your documents (route: docs)" in out  # /why in words
+    assert "(follow-up, taken as: What is Tomasz Wren's name?)" in out
+    assert "Tomasz Wren" in out.split("taken as: What is Tomasz Wren's name?)")[1]
+    assert "84*2 = 168" in out and "could not parse" not in out
+
+
+def test_repl_refuses_the_embedding_model_without_llama_logs_in_a_real_process(model_env, tmp_path):
+    """Issue 20 items 1, 3, 11: no traceback, no llama.cpp log line, and the session goes on."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from orchestrator.cli import app; sys.argv[0] = 'orchestrator'; app()"
+    env = {**os.environ, "ORCH_TEMPERATURE": "0", "ORCH_MAX_TOKENS": "16", "ORCH_COLLECTION": "empty"}
+    finished = subprocess.run(
+        [sys.executable, "-c", code, "chat"], input="/model all-minilm-l6-v2\n/chat Say hi.\n/quit\n",
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert "is an embedding model" in finished.stderr and "Traceback" not in finished.stderr
+    assert "llama_" not in finished.stderr + finished.stdout
+    assert finished.stdout.strip()  # the next question was answered

@@ -71,7 +71,10 @@ def test_docs_route_refuses_without_asking_the_llm_when_nothing_clears_the_thres
     chat = model("A Martian Dunetree is a tall red tree.")
     docs = [chunk("Warsaw is the capital of Poland.", "warsaw.txt", 0.21)]
     answer = app_with(tmp_path, chat, docs).invoke({"question": "What is a Martian Dunetree?", "route": "docs"})
-    assert answer.abstained and "don't contain" in answer.answer and "0.21" in answer.answer
+    assert answer.abstained and "don't contain" in answer.answer
+    # people get a plain sentence; the scores are in route_reason (/why) -- issue 20 item 10
+    assert "0.21" not in answer.answer and "threshold" not in answer.answer
+    assert answer.route_reason["best_match"] == 0.21 and answer.route_reason["threshold"] == 0.5
     assert chat.prompts == [] and answer.sources == []
 
 
@@ -183,6 +186,9 @@ def test_web_route_without_network_abstains_and_never_asks_the_model(tmp_path):
     assert answer.route == "web" and answer.abstained
     assert "can't verify current facts" in answer.answer and "Sunak" not in answer.answer
     assert chat.prompts == []
+    # a plain sentence without the nested technical detail; the error stays in tool_calls (/why)
+    assert "(" not in answer.answer and "DNS" not in answer.answer
+    assert "no network / DNS failure" in answer.tool_calls[0]["error"]
 
 
 def test_web_route_answers_from_results_with_a_date(tmp_path):

@@ -1,0 +1,299 @@
+"""Make a follow-up question stand alone before routing and retrieval, from the previous turn.
+
+A 135M model rewrites questions poorly, so this uses rules over the previous question, its subject
+and its result (measured in docs/chat.md):
+
+- arithmetic on the last result: "and multiplied by 2?" after "12*7" -> "84*2";
+- an elliptical question: "and for how long?" after "How many items can a member borrow?"
+  -> "For how long can a member borrow?" (the new question word on the old question's body);
+- a pronoun for the previous subject: "What is his name again?" after "Who is the head
+  librarian?" -> "What is the head librarian's name?".
+
+A question that needs none of these is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+AUXILIARIES = (
+    "is|are|was|were|am|can|could|do|does|did|will|would|should|shall|has|have|had|may|might|must"
+)
+WH = r"(?:who|whom|whose|what|which|when|where|why|how)"
+# "How many items can a member borrow?" -> wh phrase "How many items", body "can a member borrow"
+QUESTION = re.compile(rf"^\s*(?P<wh>{WH}\b.*?)\s+(?P<body>(?:{AUXILIARIES})\b.*?)\s*[?.!]*\s*$", re.IGNORECASE)
+# "can a member borrow" -> subject "a member"; "is the head librarian" -> subject "the head librarian"
+BODY = re.compile(rf"^(?P<aux>{AUXILIARIES})\s+(?P<rest>.+)$", re.IGNORECASE)
+LEADING_LINK = re.compile(r"^\s*(?:and|also|but|so|then|ok(?:ay)?|and then)\b[\s,]*", re.IGNORECASE)
+WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\s*[?.!]*\s*$", re.IGNORECASE)
+TRAILING_FILLER = re.compile(r"\s*,?\s*\b(?:again|then|please|though|too)\b\s*(?=[?.!]*\s*$)", re.IGNORECASE)
+SUBJECT_PRONOUNS = {"he", "she", "it", "they", "him", "her", "them", "this", "that"}
+POSSESSIVE_PRONOUNS = {"his", "her", "its", "their"}
+PREPOSITIONS = r"(?:for|on|in|at|during|with|to|from|of|by|after|before)"
+TRAILING_PREP_PHRASE = re.compile(rf"\s(?P<prep>{PREPOSITIONS})\s+(?P<object>[^?]+?)\s*[?.!]*\s*$", re.IGNORECASE)
+FRAGMENT_PREP = re.compile(rf"^(?P<prep>{PREPOSITIONS})\s+(?P<object>.+?)\s*[?.!]*\s*$", re.IGNORECASE)
+VERB_LIKE = re.compile(r"\b(?:borrow|cost|open|close|start|run|send|live|play|win|won|die|born|build|built|made)\w*\b", re.IGNORECASE)
+
+OPERATIONS = [
+    (re.compile(r"\b(?:multipl(?:ied|y)\s+by|times|x)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "*"),
+    (re.compile(r"\bdivided\s+by\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "/"),
+    (re.compile(r"\b(?:plus|add(?:ed)?(?:\s+to\s+it)?)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "+"),
+    (re.compile(r"\b(?:minus|less|subtract(?:ed)?)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "-"),
+    (re.compile(r"\b(?:to\s+the\s+power\s+(?:of\s+)?)(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "**"),
+    (re.compile(r"^\s*(?:and\s+)?(?P<op>[*/+\-x])\s*(?P<n>-?\d+(?:\.\d+)?)\s*[?.!]*\s*$", re.IGNORECASE), None),
+]
+SQUARED = re.compile(r"\b(?:squared|cubed)\b", re.IGNORECASE)
+# "12*7 = 84" or "40366/439 = 91.9498861047836 (exact: 40366/439)" -> the value after "="
+MATH_VALUE = re.compile(r"=\s*(?P<value>-?[\d.,]+(?:e[+-]?\d+)?)")
+
+
+@dataclass(frozen=True)
+class PreviousTurn:
+    """What a follow-up can lean on: the last question, its route and its answer."""
+
+    question: str
+    route: str | None
+    answer: str
+    abstained: bool = False  # a refusal names nothing the follow-up could mean
+
+
+@dataclass(frozen=True)
+class Standalone:
+    """The question to route and retrieve with, and which rule made it (None: unchanged)."""
+
+    question: str
+    rule: str | None = None
+
+
+def _split_question(question: str) -> tuple[str, str] | None:
+    match = QUESTION.match(question)
+    return (match.group("wh"), match.group("body")) if match else None
+
+
+COPULAS = {"is", "are", "was", "were", "am"}
+PARTICIPLE = re.compile(r"\s+(?:\w+ed|born|called|made|held|known|built|run|seen|given|taken|won|begun)\s*$", re.IGNORECASE)
+DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
+# A run of capitalised words, allowing "of", "von", "de", numbers and "-" inside: "Super Bowl 50", "Katharina von Bora".
+ENTITY = re.compile(r"(?:[A-Z][\w'’.-]*|\d[\w.]*)(?:\s+(?:(?:of|von|van|de|der|the)\s+)?(?:[A-Z][\w'’.-]*|\d[\w.]*))*")
+NOT_ENTITIES = {
+    "Who", "What", "When", "Where", "Which", "Why", "How", "The", "A", "An", "In", "On", "And", "It", "From", "Is", "Was",
+    "Yes", "No", "Your", "I", "This", "There", "That", "These", "They", "He", "She", "We", "You", "My", "Our", "According",
+    "Unverified", "Sorry", "Both", "After", "Before", "During", "At", "By", "For", "To", "As", "If", "But", "So", "Also",
+}
+
+
+def entities(text: str) -> list[str]:
+    """Named things in a text, by capitalisation: "When did Tesla enroll at the Austrian Polytechnic?" -> [Tesla, Austrian Polytechnic]."""
+    found = []
+    for match in ENTITY.finditer(re.sub(r"\[\d+\]", "", text)):
+        words = match.group(0).split()
+        while words and words[0] in NOT_ENTITIES:
+            words = words[1:]
+        entity = " ".join(words).rstrip(".'’")
+        if entity and not entity.isdigit() and entity not in found:
+            found.append(entity)
+    return found
+
+
+def subject_of(question: str) -> str | None:
+    """The noun phrase a question is about: "Who is the head librarian?" -> "the head librarian"."""
+    parts = _split_question(question)
+    if parts is None:
+        return None
+    body = BODY.match(parts[1])
+    if body is None:
+        return None
+    aux, rest = body.group("aux").lower(), body.group("rest").strip()
+    if aux in COPULAS:
+        rest = PARTICIPLE.sub("", rest)
+        verb = VERB_LIKE.search(rest)
+        return (rest[: verb.start()].strip() if verb else rest) or None
+    words = rest.split()
+    if words and words[0][0].isupper():
+        named = entities(rest)
+        return named[0] if named else None
+    if words and words[0].lower() in DETERMINERS:
+        verb = VERB_LIKE.search(rest)
+        return " ".join(rest[: verb.start()].split()[:4]) if verb else " ".join(words[:3])
+    return None
+
+
+def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
+    """(who "he/she/they" most likely means, the other person or thing) after the previous turn.
+
+    After "Who won ...?" or "Who is ...?" the answer names the referent; after "Who did X marry?"
+    or any other question, X (the question's subject) is, and the answer's name is the other one.
+    """
+    asked = entities(previous.question)
+    answer_entities = [] if previous.abstained else entities(previous.answer)
+    answered = [e for e in answer_entities if e not in asked and not any(e in a for a in asked)]
+    answered.sort(key=lambda e: len(e.split()) < 2)  # a full name ("Von Miller") before a single word ("Denver")
+    subject = subject_of(previous.question) or (asked[0] if asked else None)
+    parts = _split_question(previous.question)
+    answer_is_referent = bool(parts) and parts[0].lower() == "who" and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
+    if re.match(r"^\s*who\s+(?!did|does|do|can|will|would)\w+", previous.question, re.IGNORECASE) and not answer_is_referent:
+        answer_is_referent = True  # "Who won Super Bowl 50?"
+    if answer_is_referent and answered:
+        return answered[0], subject
+    return subject, (answered[0] if answered else None)
+
+
+def _math_followup(question: str, previous: PreviousTurn) -> str | None:
+    if previous.route != "math":
+        return None
+    value = MATH_VALUE.search(previous.answer)
+    if value is None:
+        return None
+    number = value.group("value").rstrip(".").replace(",", "")
+    if SQUARED.search(question):
+        return f"{_operand(number)}**{2 if 'squared' in question.lower() else 3}"
+    for pattern, operator in OPERATIONS:
+        match = pattern.search(question)
+        if match:
+            op = operator or {"x": "*"}.get(match.group("op").lower(), match.group("op"))
+            return f"{_operand(number)}{op}{match.group('n')}"
+    return None
+
+
+def _operand(number: str) -> str:
+    return f"({number})" if number.startswith("-") else number
+
+
+def _owner(phrase: str) -> str:
+    """ "the capital of Poland" -> "Poland"; "the Norse raiders who founded Normandy" -> "the Norse raiders"."""
+    phrase = re.split(r"\s+(?:who|which|that)\s+", phrase)[0]
+    if " of " in phrase:
+        phrase = phrase.rsplit(" of ", 1)[1]
+        phrase = re.sub(r"^the\s+(?:word|term|name|city|country|town)\s+", "", phrase)
+    return phrase
+
+
+PERSON_PRONOUNS = {"he", "him", "his", "she", "her", "hers"}
+
+
+def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
+    """Pronouns replaced by what they most likely mean; the first pronoun gets the main referent."""
+    main, other = _referents(previous)
+    thing = subject_of(previous.question) or main
+    words = question.split()
+    changed = False
+    assigned: dict[str, str] = {}
+    for index, word in enumerate(words):
+        bare = word.strip("?,.!").lower()
+        tail = word[len(word.rstrip("?,.!")):]
+        if bare not in POSSESSIVE_PRONOUNS | SUBJECT_PRONOUNS or (bare in SUBJECT_PRONOUNS and index == 0):
+            continue
+        if bare in PERSON_PRONOUNS:
+            family = "her" if bare in {"she", "her", "hers"} else "he"
+            if family not in assigned:
+                assigned[family] = main if not assigned else (other or main)
+            target = assigned[family]
+        else:
+            target = _owner(thing) if bare in {"it", "its", "they", "them", "their"} and thing else thing
+            if bare in {"they", "them", "their"} and main and main != subject_of(previous.question):
+                target = main  # "Who won ...?" -> "they" are the answer
+        if not target:
+            continue
+        possessive = bare in {"his", "its", "their"} or (bare == "her" and index + 1 < len(words) and words[index + 1].isalpha()
+                                                         and words[index + 1].lower() not in {"escape", "go", "leave", "become"})
+        words[index] = (f"{target}'s" if possessive else target) + tail
+        changed = True
+    return " ".join(words) if changed else None
+
+
+def _capitalised(text: str) -> str:
+    text = TRAILING_FILLER.sub("", text.strip())
+    text = text.rstrip(" ?.!") + "?"
+    return text[0].upper() + text[1:]
+
+
+HOW_MANY = re.compile(r"\bhow\s+(?:many|much)\s+(?P<noun>\w+)", re.IGNORECASE)
+ONE = re.compile(r"\b(?P<det>the|this|that|which)\s+(?P<adj>\w+\s+)?one\b", re.IGNORECASE)
+
+
+def _counted_noun(previous_question: str) -> str | None:
+    """ "How many photographs does ..." -> "photographs"."""
+    match = HOW_MANY.search(previous_question)
+    if match is None or re.fullmatch(AUXILIARIES, match.group("noun"), re.IGNORECASE):
+        return None
+    return match.group("noun")
+
+
+def _fill_in_noun(question: str, previous_question: str) -> str | None:
+    """ "the oldest one" -> "the oldest photograph"; "how many made up" -> "how many counties made up"."""
+    noun = _counted_noun(previous_question)
+    if noun is None:
+        return None
+    if (one := ONE.search(question)) is not None:
+        singular = noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
+        return question[: one.start()] + f"{one.group('det')} {one.group('adj') or ''}{singular}" + question[one.end():]
+    bare = re.search(r"\bhow\s+many\s+(?=(?:" + AUXILIARIES + r")\b|\w+ed\b|made\b)", question, re.IGNORECASE)
+    if bare is not None:
+        return question[: bare.end()] + f"{noun} " + question[bare.end():]
+    return None
+
+
+def _is_fragment(text: str) -> bool:
+    """No question word, no verb of its own: "on Thursdays?", "visitors?"."""
+    return not re.match(rf"^\s*(?:\w+\s+)?{WH}\b", text, re.IGNORECASE) and not re.search(
+        rf"\b(?:{AUXILIARIES})\b", text, re.IGNORECASE)
+
+
+def _with_phrase(previous_question: str, preposition: str, thing: str) -> str:
+    """The previous question with "PREP thing" replacing its own trailing phrase with PREP, or added."""
+    base = previous_question.strip().rstrip(" ?.!")
+    trailing = TRAILING_PREP_PHRASE.search(base + "?")
+    if trailing and trailing.group("prep").lower() == preposition.lower():
+        base = base[: trailing.start()]
+    return _capitalised(f"{base} {preposition} {thing}")
+
+
+def _swap_in(previous_question: str, thing: str, subject: str | None) -> str | None:
+    """The previous question about `thing`: it replaces the trailing phrase's object, else the subject."""
+    base = previous_question.strip().rstrip(" ?.!")
+    trailing = TRAILING_PREP_PHRASE.search(base + "?")
+    if trailing:
+        return _capitalised(f"{base[: trailing.start()]} {trailing.group('prep')} {thing}")
+    if subject and subject in base:
+        return _capitalised(base.replace(subject, thing, 1))
+    return None
+
+
+def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
+    """The follow-up rewritten to stand alone, or the question unchanged when it already does."""
+    if previous is None or not question.strip():
+        return Standalone(question)
+    if (math := _math_followup(question, previous)) is not None:
+        return Standalone(math, "math on the previous result")
+    subject = subject_of(previous.question)
+    previous_parts = _split_question(previous.question)
+    if (about := WHAT_ABOUT.match(question)) and previous_parts:
+        swapped = _swap_in(previous.question, about.group("thing"), subject)
+        if swapped:
+            return Standalone(swapped, "what about: the previous question, new subject")
+    linked = LEADING_LINK.sub("", question)
+    own = _split_question(linked)
+    short_question = len(linked.split()) <= 4 and linked.rstrip().endswith("?")
+    if previous_parts and own is None and _is_fragment(linked) and (linked != question or short_question):
+        # "and on Thursdays?" after "When does the library close?"
+        fragment = FRAGMENT_PREP.match(linked)
+        if fragment:
+            return Standalone(_with_phrase(previous.question, fragment.group("prep"), fragment.group("object")),
+                              "fragment: added to the previous question")
+        swapped = _swap_in(previous.question, linked.rstrip(" ?.!"), subject)
+        if swapped:
+            return Standalone(swapped, "fragment: the previous question, new subject")
+    pronouns = SUBJECT_PRONOUNS | POSSESSIVE_PRONOUNS
+    elliptical = own is None and len(linked.split()) <= 4 and not any(w.strip("?,.!").lower() in pronouns for w in linked.split()) and not VERB_LIKE.search(linked) and not re.search(
+        rf"\b(?:{AUXILIARIES})\b", linked, re.IGNORECASE)
+    if elliptical and previous_parts and re.match(rf"^\s*(?:\w+\s+)?{WH}\b", linked, re.IGNORECASE):
+        # "and for how long?": the new question word on the previous question's body
+        return Standalone(_capitalised(f"{linked.rstrip(' ?.!')} {previous_parts[1]}"), "ellipsis: the previous question's body")
+    if (filled := _fill_in_noun(linked, previous.question)) is not None:
+        return Standalone(_capitalised(filled), "the previous question's noun")
+    if (replaced := _replace_pronouns(linked, previous)) is not None:
+        return Standalone(_capitalised(replaced), "pronoun: the previous subject")
+    if linked != question and own is not None:
+        return Standalone(_capitalised(linked), "leading 'and' dropped")
+    return Standalone(question)

@@ -710,8 +710,8 @@ def _needs(argument: str, usage: str) -> bool:
 
 def run_command(session: ChatSession, line: str) -> bool:
     """Run one slash command; return False when the REPL should end."""
-    command, _, argument = line.partition(" ")
-    command, argument = command.lower(), argument.strip()
+    typed, _, argument = line.partition(" ")
+    command, argument = typed.lower(), argument.strip()
     if line.strip().lower() in LEAVE:
         return False
     if command in ROUTE_COMMANDS:
@@ -747,7 +747,7 @@ def run_command(session: ChatSession, line: str) -> bool:
         else:
             say(session, f"model: {model_label(session.app.settings.model)}")
     else:
-        say(session, f"Unknown command {command}. Type /help.")
+        say(session, f"Unknown command {typed}. Type /help.")
     return True
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from orchestrator import Settings
-from orchestrator.app import _UNSET, OrchestratorApp
+from orchestrator.app import OrchestratorApp
 from orchestrator.cli import app as cli_app
 from orchestrator.cli import chat as chat_cli
 from orchestrator.cli import repl
@@ -27,22 +27,19 @@ runner = CliRunner()
 FAKE_EMBEDDER = EmbeddingModelId("word-hash", "0" * 64, 1, 64)
 
 
-def open_test_store(settings, collection=None, reset=False, progress=None):
+def open_test_store(settings, collection=None, reset=False, progress=None, fresh=False):
     """open_store_for_settings, with word-hash embeddings instead of the real embedding model."""
-    return open_store(settings, WordHashEmbeddings(), FAKE_EMBEDDER, collection or settings.collection, reset)
+    return open_store(settings, WordHashEmbeddings(), FAKE_EMBEDDER, collection or settings.collection, reset, fresh)
 
 
 class LocalApp(OrchestratorApp):
     """The real app; only its knowledge base opens with the fake embedder."""
 
-    @property
-    def retriever(self):
-        if self._retriever is _UNSET:
-            from orchestrator.knowledge.retrieval import HybridRetriever
+    def _open_retriever(self, collection):
+        from orchestrator.knowledge.retrieval import HybridRetriever
 
-            store = open_test_store(self.settings)
-            self._retriever = HybridRetriever.from_settings(store, self.settings) if store.count() else None
-        return self._retriever
+        store = open_test_store(self.settings, collection)
+        return HybridRetriever.from_settings(store, self.settings) if store.count() else None
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from langchain_core.messages import AnyMessage
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config, patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -167,6 +168,16 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             graph.add_edge(router, node, conditional=True)
             graph.add_edge(node, end)
         return graph
+
+    @property
+    def config_specs(self) -> list:
+        """Per-call settings through config["configurable"] (LangServe shows them in its config schema)."""
+        from langchain_core.runnables.utils import ConfigurableFieldSpec
+
+        return [ConfigurableFieldSpec(
+            id="collection", annotation=str | None, default=None, name="Collection",
+            description="Knowledge-base collection to search (the input's 'collection' wins when both are given).",
+        )]
 
     def text(self) -> Runnable[AppInput, str]:
         """This app as a Runnable of text: invoke gives the answer text, stream only its text chunks.
@@ -354,6 +365,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     def _answer(self, input: Any, config: RunnableConfig) -> Iterator[str | Answer]:
         request = parse_input(input)
+        configured = (config.get("configurable") or {}).get("collection")
+        if request.collection is None and configured:
+            request = AppInput.model_validate({**request.model_dump(exclude={"history"}), "history": request.history,
+                                               "collection": configured})
         prefixed, question = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
@@ -541,7 +556,7 @@ def open_retriever(settings: Settings, embeddings, identity, collection: str):
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)
 
 
-def make_retriever(settings: Settings | None = None, collection: str | None = None, embeddings=None):
+def make_retriever(settings: Settings | None = None, collection: str | None = None, embeddings=None) -> BaseRetriever:
     """A LangChain retriever over a knowledge-base collection (default: the configured one).
 
     Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches

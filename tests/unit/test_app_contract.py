@@ -344,6 +344,10 @@ def test_ingest_refreshes_the_app_and_a_per_call_collection_is_searched(tmp_path
     answer = app.invoke({**question, "collection": "sports"})
     assert not answer.abstained and answer.sources[0]["source"].endswith("sb50.txt")
 
+    configured = app.invoke(question, {"configurable": {"collection": "sports"}})
+    assert not configured.abstained
+    assert "collection" in app.config_schema().model_json_schema()["$defs"]["Configurable"]["properties"]
+
     app.ingest([docs])  # into the default collection, which the app already opened (empty)
     assert not app.invoke(question).abstained
 

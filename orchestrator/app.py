@@ -449,58 +449,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         return result
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
-        """Async streaming: the sync stream, run in a thread of its own so the event loop stays free.
+        """Async streaming: the sync stream, run in a thread of its own so the event loop stays free."""
+        from orchestrator.aio import iterate_in_own_thread
 
-        One thread per stream, not the shared executor: a generation holds llama.cpp's lock between
-        tokens, so with gathered coroutines all waiting in executor threads for that lock, the stream
-        holding it could wait forever for a free executor thread to advance it.
-        """
-        import asyncio
-        from contextvars import copy_context
-
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        stopped = threading.Event()
-        done = object()
-
-        def send(item: Any, error: BaseException | None = None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (item, error))
-            except RuntimeError:  # the event loop has closed: nobody is listening any more
-                stopped.set()
-
-        wanted = threading.Semaphore(0)  # the stream advances only when the consumer asks, as a generator does
-
-        def produce() -> None:
-            iterator = self.stream(input, config, **kwargs)
-            while True:
-                wanted.acquire()
-                if stopped.is_set():
-                    iterator.close()
-                    return
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    send(done)
-                    return
-                except BaseException as exc:  # handed to the consumer, which re-raises it
-                    send(done, exc)
-                    return
-                send(item)
-
-        threading.Thread(target=copy_context().run, args=(produce,), name="orchestrator-astream", daemon=True).start()
-        try:
-            while True:
-                wanted.release()
-                item, error = await queue.get()
-                if item is done:
-                    if error is not None:
-                        raise error
-                    return
-                yield item
-        finally:
-            stopped.set()
-            wanted.release()
+        async for item in iterate_in_own_thread(lambda: self.stream(input, config, **kwargs), "orchestrator-astream"):
+            yield item
 
 
 class AnswerError(OrchestratorError):

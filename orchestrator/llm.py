@@ -85,6 +85,16 @@ def _locked_chat_class() -> type:
             with llama_lock:
                 yield from super()._stream(*args, **kwargs)
 
+        async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+            # LangChain's default advances _stream with one executor call per token; see aio.py for
+            # why a stream that holds llama_lock needs a thread of its own instead.
+            from orchestrator.aio import iterate_in_own_thread
+
+            sync_manager = run_manager.get_sync() if run_manager else None
+            chunks = iterate_in_own_thread(lambda: self._stream(messages, stop, sync_manager, **kwargs), "llama-astream")
+            async for chunk in chunks:
+                yield chunk
+
     return LockedChatLlamaCpp
 
 

@@ -87,30 +87,39 @@ def in_memory_retriever(texts, embeddings=None):
 # --- 1. concurrency: one llama.cpp call at a time, LLM-free work not blocked ---
 
 
-def test_llama_generations_never_overlap_across_threads():
+class FakeLlama:
+    """A stand-in llama_cpp.Llama that records how many generations run at once."""
+
+    def __init__(self):
+        self.active = self.most = 0
+        self._lock = threading.Lock()
+
+    def create_chat_completion(self, messages, stream=False, **params):
+        def chunks():
+            for token in ["one ", "two ", "three"]:
+                with self._lock:
+                    self.active += 1
+                    self.most = max(self.most, self.active)
+                time.sleep(0.005)
+                with self._lock:
+                    self.active -= 1
+                yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
+
+        if stream:
+            return chunks()
+        text = "".join(c["choices"][0]["delta"]["content"] for c in chunks())
+        return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+
+def locked_fake_model(client):
     from orchestrator import llm
 
-    state = {"active": 0, "most": 0}
-    lock = threading.Lock()
+    return llm.chat_model_class().model_construct(client=client, model_path="fake.gguf", streaming=False)
 
-    class FakeLlama:
-        def create_chat_completion(self, messages, stream=False, **params):
-            def chunks():
-                for token in ["one ", "two ", "three"]:
-                    with lock:
-                        state["active"] += 1
-                        state["most"] = max(state["most"], state["active"])
-                    time.sleep(0.005)
-                    with lock:
-                        state["active"] -= 1
-                    yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
 
-            if stream:
-                return chunks()
-            text = "".join(c["choices"][0]["delta"]["content"] for c in chunks())
-            return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-
-    model = llm.chat_model_class().model_construct(client=FakeLlama(), model_path="fake.gguf", streaming=False)
+def test_llama_generations_never_overlap_across_threads():
+    client = FakeLlama()
+    model = locked_fake_model(client)
     replies: list[str] = []
 
     def call(n):
@@ -122,7 +131,30 @@ def test_llama_generations_never_overlap_across_threads():
     for thread in threads:
         thread.join(timeout=30)
     assert replies == ["one two three"] * 8
-    assert state["most"] == 1
+    assert client.most == 1
+
+
+def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
+    """A stream holds the llama lock between tokens; it must not need a free executor thread to go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = FakeLlama()
+    model = locked_fake_model(client)
+    app = build_app(Settings(data_dir=tmp_path), chat_model=model, embeddings=WordHashEmbeddings(), retriever=None)
+
+    async def run():
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2))
+
+        async def model_text():
+            return "".join([chunk.content async for chunk in model.astream("hi")])
+
+        async def app_text():
+            return "".join([item async for item in app.astream({"question": "hi", "route": "chat"}) if isinstance(item, str)])
+
+        return await asyncio.wait_for(asyncio.gather(*(model_text() for _ in range(6)), *(app_text() for _ in range(6))), 30)
+
+    assert asyncio.run(run()) == ["one two three"] * 12
+    assert client.most == 1
 
 
 def test_math_answers_while_a_generation_holds_the_llama_lock(tmp_path):

@@ -318,13 +318,32 @@ def test_search_accepts_dicts_strings_and_tools(tmp_path, search):
     assert "Guterres" in answer.answer
 
 
-def test_a_failing_search_means_cant_verify(tmp_path):
-    def broken(query):
-        raise RuntimeError("connection reset")
+def _broken(query):
+    raise RuntimeError("connection reset")
 
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None, search=broken)
+
+def _unavailable(query):
+    from langchain_core.tools import ToolException
+
+    from orchestrator.tools.web_search import SearchUnavailable
+
+    raise ToolException(str(SearchUnavailable("connection reset")))
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        _broken,
+        StructuredTool.from_function(_broken, name="broken_tool", description="search"),
+        StructuredTool.from_function(_unavailable, name="web_search", description="search", handle_tool_error=True),
+    ],
+    ids=["callable-raises", "tool-raises", "tool-reports-error"],
+)
+def test_a_failing_search_means_cant_verify(tmp_path, search):
+    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None, search=search)
     answer = app.invoke({"question": "Who is the UN Secretary-General?", "route": "web"})
     assert answer.abstained and "can't verify" in answer.answer and "connection reset" in answer.answer
+    assert answer.answer.count("Web search unavailable") <= 1
 
 
 def test_swapped_embeddings_never_share_the_router_cache_or_a_collection(tmp_path, monkeypatch):

@@ -114,7 +114,7 @@ class FakeLlama:
 def locked_fake_model(client):
     from orchestrator import llm
 
-    return llm.chat_model_class().model_construct(client=client, model_path="fake.gguf", streaming=False)
+    return llm.chat_model_class().model_construct(client=client, model_path="fake.gguf")
 
 
 def test_llama_generations_never_overlap_across_threads():
@@ -134,6 +134,19 @@ def test_llama_generations_never_overlap_across_threads():
     assert client.most == 1
 
 
+def test_asking_again_inside_an_open_stream_raises_instead_of_hanging():
+    from orchestrator.llm import LlamaBusyError, llama_lock
+
+    model = locked_fake_model(FakeLlama())
+    stream = model.stream("hi")
+    assert next(stream).content == "one "
+    with pytest.raises(LlamaBusyError, match="finish or close that stream"):
+        model.invoke("again")
+    stream.close()
+    assert not llama_lock.locked()
+    assert model.invoke("again").content == "one two three"
+
+
 def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
     """A stream holds the llama lock between tokens; it must not need a free executor thread to go on."""
     from concurrent.futures import ThreadPoolExecutor
@@ -143,8 +156,6 @@ def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
     app = build_app(Settings(data_dir=tmp_path), chat_model=model, embeddings=WordHashEmbeddings(), retriever=None)
 
     async def run():
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2))
-
         async def model_text():
             return "".join([chunk.content async for chunk in model.astream("hi")])
 
@@ -153,7 +164,14 @@ def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
 
         return await asyncio.wait_for(asyncio.gather(*(model_text() for _ in range(6)), *(app_text() for _ in range(6))), 30)
 
-    assert asyncio.run(run()) == ["one two three"] * 12
+    # LangChain's default _astream advances a stream with one executor call per token: with both
+    # executor threads waiting for the lock, the stream holding it never advanced (a hang).
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(2))
+    try:
+        assert loop.run_until_complete(run()) == ["one two three"] * 12
+    finally:
+        loop.close()  # without waiting for executor threads, so a regression fails instead of hanging here
     assert client.most == 1
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from langchain_core.messages import AnyMessage
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config, patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -176,6 +177,16 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             graph.add_edge(router, node, conditional=True)
             graph.add_edge(node, end)
         return graph
+
+    @property
+    def config_specs(self) -> list:
+        """Per-call settings through config["configurable"] (LangServe shows them in its config schema)."""
+        from langchain_core.runnables.utils import ConfigurableFieldSpec
+
+        return [ConfigurableFieldSpec(
+            id="collection", annotation=str | None, default=None, name="Collection",
+            description="Knowledge-base collection to search (the input's 'collection' wins when both are given).",
+        )]
 
     def text(self) -> Runnable[AppInput, str]:
         """This app as a Runnable of text: invoke gives the answer text, stream only its text chunks.
@@ -381,6 +392,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     def _answer(self, input: Any, config: RunnableConfig) -> Iterator[str | Answer]:
         request = parse_input(input)
+        configured = (config.get("configurable") or {}).get("collection")
+        if request.collection is None and configured:
+            request = AppInput.model_validate({**request.model_dump(exclude={"history"}), "history": request.history,
+                                               "collection": configured})
         prefixed, question = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
@@ -471,58 +486,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         return result
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
-        """Async streaming: the sync stream, run in a thread of its own so the event loop stays free.
+        """Async streaming: the sync stream, run in a thread of its own so the event loop stays free."""
+        from orchestrator.aio import iterate_in_own_thread
 
-        One thread per stream, not the shared executor: a generation holds llama.cpp's lock between
-        tokens, so with gathered coroutines all waiting in executor threads for that lock, the stream
-        holding it could wait forever for a free executor thread to advance it.
-        """
-        import asyncio
-        from contextvars import copy_context
-
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        stopped = threading.Event()
-        done = object()
-
-        def send(item: Any, error: BaseException | None = None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (item, error))
-            except RuntimeError:  # the event loop has closed: nobody is listening any more
-                stopped.set()
-
-        wanted = threading.Semaphore(0)  # the stream advances only when the consumer asks, as a generator does
-
-        def produce() -> None:
-            iterator = self.stream(input, config, **kwargs)
-            while True:
-                wanted.acquire()
-                if stopped.is_set():
-                    iterator.close()
-                    return
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    send(done)
-                    return
-                except BaseException as exc:  # handed to the consumer, which re-raises it
-                    send(done, exc)
-                    return
-                send(item)
-
-        threading.Thread(target=copy_context().run, args=(produce,), name="orchestrator-astream", daemon=True).start()
-        try:
-            while True:
-                wanted.release()
-                item, error = await queue.get()
-                if item is done:
-                    if error is not None:
-                        raise error
-                    return
-                yield item
-        finally:
-            stopped.set()
-            wanted.release()
+        async for item in iterate_in_own_thread(lambda: self.stream(input, config, **kwargs), "orchestrator-astream"):
+            yield item
 
 
 class AnswerError(OrchestratorError):
@@ -578,7 +546,7 @@ def open_retriever(settings: Settings, embeddings, identity, collection: str):
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)
 
 
-def make_retriever(settings: Settings | None = None, collection: str | None = None, embeddings=None):
+def make_retriever(settings: Settings | None = None, collection: str | None = None, embeddings=None) -> BaseRetriever:
     """A LangChain retriever over a knowledge-base collection (default: the configured one).
 
     Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.config import Settings
-from orchestrator.errors import ModelFileError
+from orchestrator.errors import ModelFileError, OrchestratorError
 from orchestrator.gguf_file import inspect_gguf
 
 if TYPE_CHECKING:
@@ -26,11 +26,45 @@ if TYPE_CHECKING:
     from langchain_core.language_models.chat_models import BaseChatModel
 
 _load_lock = threading.Lock()
-# llama.cpp contexts are not thread-safe: two generations in one context crashed the process
-# (GGML_ASSERT, SIGABRT, segfaults; issue 21). Every call into a loaded model (generation,
-# embedding, tokenising, grammar choice) holds this lock, so one runs at a time per process.
-# A plain Lock, not an RLock: a streamed generation may be advanced by different executor threads.
-llama_lock = threading.Lock()
+
+
+class LlamaBusyError(OrchestratorError):
+    """The model was asked again from a thread whose own generation is still streaming."""
+
+
+class LlamaLock:
+    """One llama.cpp call at a time per process; a second call from the thread holding it is an error.
+
+    llama.cpp contexts are not thread-safe: two generations in one context crashed the process
+    (GGML_ASSERT, SIGABRT, segfaults; issue 21). Every call into a loaded model (generation,
+    embedding, tokenising, grammar choice) holds this lock. A streamed generation holds it between
+    tokens, so a thread that starts another call while its own stream is open would wait forever:
+    that raises instead of hanging.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # not an RLock: a stream may be released by another thread
+        self._owner: int | None = None
+
+    def __enter__(self) -> LlamaLock:
+        if self._owner == threading.get_ident():
+            raise LlamaBusyError(
+                "A llama.cpp generation is still streaming in this thread: finish or close that stream "
+                "before asking the model again."
+            )
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._owner = None
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+
+llama_lock = LlamaLock()
 
 
 def _prepare_llama_import():
@@ -85,6 +119,16 @@ def _locked_chat_class() -> type:
             # Held from the first token to the last (or until the consumer closes the stream).
             with llama_lock:
                 yield from super()._stream(*args, **kwargs)
+
+        async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+            # LangChain's default advances _stream with one executor call per token; see aio.py for
+            # why a stream that holds llama_lock needs a thread of its own instead.
+            from orchestrator.aio import iterate_in_own_thread
+
+            sync_manager = run_manager.get_sync() if run_manager else None
+            chunks = iterate_in_own_thread(lambda: self._stream(messages, stop, sync_manager, **kwargs), "llama-astream")
+            async for chunk in chunks:
+                yield chunk
 
     return LockedChatLlamaCpp
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, with_config
 from typing_extensions import TypedDict
 
 Route = Literal["math", "docs", "web", "chat"]
 
 
+@with_config(ConfigDict(extra="allow"))
 class Source(TypedDict, total=False):
     """One entry of Answer.sources: a knowledge-base chunk (source, chunk, page, score) or a web result."""
-
-    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
 
     source: str | None  # file path or URL
     chunk: str | None  # chunk id (knowledge base)

@@ -203,6 +203,11 @@ def run_search(search: Any, query: str, config: Any = None) -> list[SearchResult
     return results
 
 
+def _reason_in(tool_error: str) -> str:
+    """The short reason inside a tool's error text (this module's tool reports str(SearchUnavailable))."""
+    return tool_error.removeprefix("Web search unavailable: ").split(". Current facts cannot be checked")[0]
+
+
 def _run_search_tool(tool: BaseTool, query: str, config: Any) -> list[SearchResult]:
     """Invoke a tool with a tool call, so its artifact (if any) and its handled errors come back as a ToolMessage."""
     import uuid
@@ -216,7 +221,7 @@ def _run_search_tool(tool: BaseTool, query: str, config: Any) -> list[SearchResu
     except Exception as exc:
         raise SearchUnavailable(f"{type(exc).__name__}: {exc}") from None
     if getattr(message, "status", "success") == "error":
-        raise SearchUnavailable(str(message.content).removeprefix("Web search unavailable: ").split(". Current facts")[0])
+        raise SearchUnavailable(_reason_in(str(message.content)))
     raw = getattr(message, "artifact", None)
     return results_from(raw if raw is not None else getattr(message, "content", message))
 

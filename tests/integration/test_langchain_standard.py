@@ -40,16 +40,6 @@ class TestLocalChatModel(ChatModelIntegrationTests):
     def supports_model_override(self) -> bool:
         return False
 
-    # LangChain's default batch runs invokes concurrently in threads, and one llama.cpp context is not
-    # thread-safe: the generations deadlock. The app itself batches in order (OrchestratorApp.batch).
-    @pytest.mark.xfail(run=False, reason="llama.cpp context is not thread-safe; concurrent batch deadlocks")
-    def test_batch(self, model):
-        super().test_batch(model)
-
-    @pytest.mark.xfail(run=False, reason="llama.cpp context is not thread-safe; concurrent abatch deadlocks")
-    async def test_abatch(self, model):
-        await super().test_abatch(model)
-
 
 class TestLocalEmbeddings(EmbeddingsIntegrationTests):
     @pytest.fixture(autouse=True)

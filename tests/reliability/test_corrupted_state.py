@@ -36,9 +36,13 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
-    """A real Chroma knowledge base, ingested with fake embeddings recorded as the given embedding model."""
+    """A real Chroma knowledge base, ingested with the fake embeddings the child app is given.
+
+    The collection records the identity an app gives embeddings passed to build_app (class and
+    output, not the configured model file), so the intact copy opens and the damaged ones fail.
+    """
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.knowledge.store import injected_embeddings_id, open_store
 
     root = tmp_path_factory.mktemp("kb")
     docs = root / "docs"
@@ -48,7 +52,7 @@ def ingested(tmp_path_factory):
     embedder_file = write_base_gguf(root / "embedder.gguf")  # a valid GGUF stands in for the embedding model
     embeddings = DeterministicFakeEmbedding(size=16)
     settings = Settings(data_dir=root / "data")
-    store = open_store(settings, embeddings, embedding_model_id(embedder_file, embeddings), "default")
+    store = open_store(settings, embeddings, injected_embeddings_id(embeddings), "default")
     assert ingest_paths([docs], store, settings).chunks_added > 0
     return root / "data", embedder_file
 

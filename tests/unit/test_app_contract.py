@@ -87,30 +87,39 @@ def in_memory_retriever(texts, embeddings=None):
 # --- 1. concurrency: one llama.cpp call at a time, LLM-free work not blocked ---
 
 
-def test_llama_generations_never_overlap_across_threads():
+class FakeLlama:
+    """A stand-in llama_cpp.Llama that records how many generations run at once."""
+
+    def __init__(self):
+        self.active = self.most = 0
+        self._lock = threading.Lock()
+
+    def create_chat_completion(self, messages, stream=False, **params):
+        def chunks():
+            for token in ["one ", "two ", "three"]:
+                with self._lock:
+                    self.active += 1
+                    self.most = max(self.most, self.active)
+                time.sleep(0.005)
+                with self._lock:
+                    self.active -= 1
+                yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
+
+        if stream:
+            return chunks()
+        text = "".join(c["choices"][0]["delta"]["content"] for c in chunks())
+        return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+
+def locked_fake_model(client):
     from orchestrator import llm
 
-    state = {"active": 0, "most": 0}
-    lock = threading.Lock()
+    return llm.chat_model_class().model_construct(client=client, model_path="fake.gguf")
 
-    class FakeLlama:
-        def create_chat_completion(self, messages, stream=False, **params):
-            def chunks():
-                for token in ["one ", "two ", "three"]:
-                    with lock:
-                        state["active"] += 1
-                        state["most"] = max(state["most"], state["active"])
-                    time.sleep(0.005)
-                    with lock:
-                        state["active"] -= 1
-                    yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
 
-            if stream:
-                return chunks()
-            text = "".join(c["choices"][0]["delta"]["content"] for c in chunks())
-            return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-
-    model = llm.chat_model_class().model_construct(client=FakeLlama(), model_path="fake.gguf", streaming=False)
+def test_llama_generations_never_overlap_across_threads():
+    client = FakeLlama()
+    model = locked_fake_model(client)
     replies: list[str] = []
 
     def call(n):
@@ -122,7 +131,48 @@ def test_llama_generations_never_overlap_across_threads():
     for thread in threads:
         thread.join(timeout=30)
     assert replies == ["one two three"] * 8
-    assert state["most"] == 1
+    assert client.most == 1
+
+
+def test_asking_again_inside_an_open_stream_raises_instead_of_hanging():
+    from orchestrator.llm import LlamaBusyError, llama_lock
+
+    model = locked_fake_model(FakeLlama())
+    stream = model.stream("hi")
+    assert next(stream).content == "one "
+    with pytest.raises(LlamaBusyError, match="finish or close that stream"):
+        model.invoke("again")
+    stream.close()
+    assert not llama_lock.locked()
+    assert model.invoke("again").content == "one two three"
+
+
+def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
+    """A stream holds the llama lock between tokens; it must not need a free executor thread to go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = FakeLlama()
+    model = locked_fake_model(client)
+    app = build_app(Settings(data_dir=tmp_path), chat_model=model, embeddings=WordHashEmbeddings(), retriever=None)
+
+    async def run():
+        async def model_text():
+            return "".join([chunk.content async for chunk in model.astream("hi")])
+
+        async def app_text():
+            return "".join([item async for item in app.astream({"question": "hi", "route": "chat"}) if isinstance(item, str)])
+
+        return await asyncio.wait_for(asyncio.gather(*(model_text() for _ in range(6)), *(app_text() for _ in range(6))), 30)
+
+    # LangChain's default _astream advances a stream with one executor call per token: with both
+    # executor threads waiting for the lock, the stream holding it never advanced (a hang).
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(2))
+    try:
+        assert loop.run_until_complete(run()) == ["one two three"] * 12
+    finally:
+        loop.close()  # without waiting for executor threads, so a regression fails instead of hanging here
+    assert client.most == 1
 
 
 def test_math_answers_while_a_generation_holds_the_llama_lock(tmp_path):
@@ -286,15 +336,33 @@ def test_search_accepts_dicts_strings_and_tools(tmp_path, search):
     assert "Guterres" in answer.answer
 
 
-def test_a_failing_search_means_cant_verify(tmp_path):
-    def broken(query):
-        raise RuntimeError("connection reset")
+def _broken(query):
+    raise RuntimeError("connection reset")
 
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None, search=broken)
+
+def _unavailable(query):
+    from langchain_core.tools import ToolException
+
+    from orchestrator.tools.web_search import SearchUnavailable
+
+    raise ToolException(str(SearchUnavailable("connection reset")))
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        _broken,
+        StructuredTool.from_function(_broken, name="broken_tool", description="search"),
+        StructuredTool.from_function(_unavailable, name="web_search", description="search", handle_tool_error=True),
+    ],
+    ids=["callable-raises", "tool-raises", "tool-reports-error"],
+)
+def test_a_failing_search_means_cant_verify(tmp_path, search):
+    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None, search=search)
     answer = app.invoke({"question": "Who is the UN Secretary-General?", "route": "web"})
     assert answer.abstained and "can't verify" in answer.answer
-    search = next(call for call in answer.tool_calls if call["tool"] == "web_search")
-    assert "connection reset" in search["error"]  # the reason stays in the record (/why), not the sentence
+    search_call = next(call for call in answer.tool_calls if call["tool"] == "web_search")
+    assert "connection reset" in search_call["error"]  # the reason stays in the record (/why), not the sentence
 
 
 def test_swapped_embeddings_never_share_the_router_cache_or_a_collection(tmp_path, monkeypatch):
@@ -345,6 +413,10 @@ def test_ingest_refreshes_the_app_and_a_per_call_collection_is_searched(tmp_path
     assert app.invoke(question).abstained  # the default collection is still empty
     answer = app.invoke({**question, "collection": "sports"})
     assert not answer.abstained and answer.sources[0]["source"].endswith("sb50.txt")
+
+    configured = app.invoke(question, {"configurable": {"collection": "sports"}})
+    assert not configured.abstained
+    assert "collection" in app.config_schema().model_json_schema()["$defs"]["Configurable"]["properties"]
 
     app.ingest([docs])  # into the default collection, which the app already opened (empty)
     assert not app.invoke(question).abstained

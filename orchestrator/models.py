@@ -291,8 +291,8 @@ def pull(
     spec = REGISTRY.get(name)
     if spec is None:
         raise ModelNotFoundError(
-            f"{name!r} is not a model this app knows. Known: {', '.join(sorted(REGISTRY) + sorted(HUB_CATALOG))} "
-            "(`orchestrator pull --list`), or pull any GGUF from Hugging Face with hf:OWNER/REPO/FILE.gguf."
+            f"{name!r} is not in the model registry. Known models: {', '.join(sorted(REGISTRY) + sorted(HUB_CATALOG))} "
+            "(`orchestrator pull --list`); any GGUF on Hugging Face works as hf:OWNER/REPO/FILE.gguf."
         )
     target = registry_path(spec, settings)
     if is_installed(spec, settings) and not force:

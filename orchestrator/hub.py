@@ -12,6 +12,7 @@ Split models (NAME-00001-of-00003.gguf ...) are pulled whole; llama.cpp loads th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -159,55 +160,50 @@ def _gb(n_bytes: int) -> str:
 # --- talking to the hub ----------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
 def _hub_errors(ref: HubRef, what: str):
     """Translate huggingface_hub's and the network's exceptions into one-line PullErrors."""
-    import contextlib
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
-    @contextlib.contextmanager
-    def translate():
-        from huggingface_hub.errors import (
-            GatedRepoError,
-            HfHubHTTPError,
-            OfflineModeIsEnabled,
-            RemoteEntryNotFoundError,
-            RepositoryNotFoundError,
-            RevisionNotFoundError,
-        )
-
-        try:
-            yield
-        except GatedRepoError:
+    try:
+        yield
+    except GatedRepoError:
+        raise PullError(
+            f"{ref.repo_id} is gated: accept its licence at {DEFAULT_ENDPOINT}/{ref.repo_id} while logged in, "
+            "then set HF_TOKEN to a token of that account (or run `hf auth login`) and pull again."
+        ) from None
+    except RepositoryNotFoundError:
+        raise PullError(
+            f"Hugging Face repository {ref.repo_id} was not found at {endpoint()} (or it is private: set HF_TOKEN). "
+            "Check the name; `orchestrator pull --list` lists known ones."
+        ) from None
+    except RevisionNotFoundError:
+        raise PullError(f"{ref.repo_id} has no such revision: drop --revision or name an existing branch, tag or commit.") from None
+    except RemoteEntryNotFoundError:
+        raise PullError(f"{ref.repo_id} no longer has the file {what}: run `orchestrator pull hf:{ref.repo_id}` to list its files.") from None
+    except OfflineModeIsEnabled:
+        raise PullError(f"HF_HUB_OFFLINE is set, so {what} cannot be downloaded: unset it to pull, or use a model already pulled.") from None
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise PullError(f"The hub at {endpoint()} answered HTTP {status} for {what}; try again later.") from None
+    except OSError as exc:
+        if getattr(exc, "errno", None) == 28:  # ENOSPC: the disk filled up after all
+            raise PullError(f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again; it resumes.") from None
+        raise PullError(f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again; it resumes where it stopped.") from None
+    except Exception as exc:  # httpx's connection errors are not OSErrors
+        if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}:
             raise PullError(
-                f"{ref.repo_id} is gated: accept its licence at {DEFAULT_ENDPOINT}/{ref.repo_id} while logged in, "
-                "then set HF_TOKEN to a token of that account (or run `hf auth login`) and pull again."
+                f"Could not reach the Hugging Face hub at {endpoint()}: {_reason(exc)}. "
+                "Check the network (proxy, HF_ENDPOINT) and pull again; a partial download resumes."
             ) from None
-        except RepositoryNotFoundError:
-            raise PullError(
-                f"Hugging Face repository {ref.repo_id} was not found at {endpoint()} (or it is private: set HF_TOKEN). "
-                "Check the name; `orchestrator pull --list` shows tested ones."
-            ) from None
-        except RevisionNotFoundError:
-            raise PullError(f"{ref.repo_id} has no such revision: drop --revision or name an existing branch, tag or commit.") from None
-        except RemoteEntryNotFoundError:
-            raise PullError(f"{ref.repo_id} no longer has the file {what}: run `orchestrator pull hf:{ref.repo_id}` to list its files.") from None
-        except OfflineModeIsEnabled:
-            raise PullError(f"HF_HUB_OFFLINE is set, so {what} cannot be downloaded: unset it to pull, or use a model already pulled.") from None
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise PullError(f"The hub at {endpoint()} answered HTTP {status} for {what}; try again later.") from None
-        except OSError as exc:
-            if getattr(exc, "errno", None) == 28:  # ENOSPC: the disk filled up after all
-                raise PullError(f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again; it resumes.") from None
-            raise PullError(f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again; it resumes where it stopped.") from None
-        except Exception as exc:  # httpx's connection errors are not OSErrors
-            if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}:
-                raise PullError(
-                    f"Could not reach the Hugging Face hub at {endpoint()}: {_reason(exc)}. "
-                    "Check the network (proxy, HF_ENDPOINT) and pull again; a partial download resumes."
-                ) from None
-            raise
-
-    return translate()
+        raise
 
 
 def _reason(exc: BaseException) -> str:

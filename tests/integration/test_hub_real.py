@@ -35,7 +35,7 @@ def test_pull_then_ask_on_every_route(family, hf_standin, search_standin, embedd
     run("pull", f"hf:{repo}/{name}.gguf")
     run("ingest", str(docs))
     assert ANSWER in run("ask", "--model", name, "--route", "chat", "Tell me about Paris.")
-    docs_answer = run("ask", "--model", name, "--route", "docs", "What is the city like in spring?")
+    docs_answer = run("ask", "--model", name, "--route", "docs", "How is Paris in spring?")
     assert ANSWER in docs_answer and "paris.txt" in docs_answer
     assert ANSWER in run("ask", "--model", name, "--route", "web", "What is Paris like today?")
     assert "1027" in run("ask", "--model", name, "2**10 + 3")  # auto-routed to math

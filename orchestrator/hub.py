@@ -1,13 +1,16 @@
 """`pull hf:OWNER/REPO/FILE.gguf`: GGUF models from the Hugging Face hub, through huggingface_hub.
 
-huggingface_hub does the transfer: it resumes a `.incomplete` file after an interrupted download
-and retries a dropped connection from where it stopped, sends HF_TOKEN for gated repositories and
+huggingface_hub does the transfer: when the connection drops it asks for the rest of the file
+(`Range`), up to five times in a row without progress, sends HF_TOKEN for gated repositories and
 honours HF_ENDPOINT (read here at call time, so a stand-in hub works in-process). This module picks
 the file, checks free disk space first, verifies every file's sha256 against the hub's LFS
 metadata, validates the GGUF with gguf-py before llama.cpp could open it, and moves the files into
 the models directory with a sidecar recording where they came from.
 
 Split models (NAME-00001-of-00003.gguf ...) are pulled whole; llama.cpp loads them from the first part.
+
+A pull that is killed or gives up starts again from zero next time: huggingface_hub 2.x deletes its
+partial file on failure (huggingface_hub PR #4228). Completed parts of a split model are kept.
 """
 
 from __future__ import annotations
@@ -195,13 +198,13 @@ def _hub_errors(ref: HubRef, what: str):
         raise PullError(f"The hub at {endpoint()} answered HTTP {status} for {what}; try again later.") from None
     except OSError as exc:
         if getattr(exc, "errno", None) == 28:  # ENOSPC: the disk filled up after all
-            raise PullError(f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again; it resumes.") from None
-        raise PullError(f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again; it resumes where it stopped.") from None
+            raise PullError(f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again.") from None
+        raise PullError(f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again.") from None
     except Exception as exc:  # httpx's connection errors are not OSErrors
         if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}:
             raise PullError(
                 f"Could not reach the Hugging Face hub at {endpoint()}: {_reason(exc)}. "
-                "Check the network (proxy, HF_ENDPOINT) and pull again; a partial download resumes."
+                "Check the network (proxy, HF_ENDPOINT) and pull again."
             ) from None
         raise
 
@@ -385,5 +388,5 @@ def pull_from_hub(
 
 
 def _bytes_already_downloaded(staging: Path) -> int:
-    """Bytes of partial downloads huggingface_hub will resume instead of fetching again."""
-    return sum(p.stat().st_size for p in staging.rglob("*.incomplete") if p.is_file())
+    """Bytes of the model's files already in the staging folder (parts completed by an earlier run)."""
+    return sum(p.stat().st_size for p in staging.rglob("*.gguf") if p.is_file())

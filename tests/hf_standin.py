@@ -52,7 +52,7 @@ class HubStandin:
         self.repos: dict[str, StandinRepo] = {}
         self.token = "hf_standin_token"
         self.requests: list[Request] = []
-        self.cut_next_download_at: dict[str, int] = {}  # path -> bytes sent before the connection drops
+        self.cut_downloads_at: dict[str, list[int]] = {}  # path -> for each coming download, bytes sent before it drops
         self.url = ""
 
     def add(self, repo_id: str, files: dict[str, bytes | Path], **options) -> StandinRepo:
@@ -144,7 +144,8 @@ def _handler(hub: HubStandin):
             self.end_headers()
             if head:
                 return
-            cut = hub.cut_next_download_at.pop(name, None)
+            cuts = hub.cut_downloads_at.get(name)
+            cut = cuts.pop(0) if cuts else None
             if cut is not None:  # the connection drops half-way: send part of the body, then hang up
                 self.wfile.write(body[:cut])
                 self.wfile.flush()

@@ -11,7 +11,7 @@ import pytest
 from orchestrator import hub, models
 from orchestrator.config import Settings
 from orchestrator.errors import ModelNotFoundError, PullError
-from orchestrator.gguf_file import inspect_gguf
+from orchestrator.gguf_file import inspect_gguf, split_parts
 from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 from tests.helpers.tiny_llama import write_tiny_llama
 
@@ -79,13 +79,31 @@ def test_a_download_cut_half_way_resumes_where_it_stopped(hf_standin, tiny, sett
     monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
     hf_standin.add(REPO, {"tiny.gguf": tiny})
     half = len(tiny) // 2
-    hf_standin.cut_next_download_at["tiny.gguf"] = half
+    hf_standin.cut_downloads_at["tiny.gguf"] = [half]
     path = models.pull(f"hf:{REPO}/tiny.gguf", settings)
     assert sha256(path.read_bytes()) == sha256(tiny)
     first, second = hf_standin.downloads("tiny.gguf")
     assert first.range is None
     resumed_at = int(second.range.removeprefix("bytes=").rstrip("-"))
     assert half - 64 * 1024 <= resumed_at <= half  # the retry asked only for the rest
+
+
+def test_a_pull_that_gave_up_is_one_line_and_the_next_run_keeps_the_finished_parts(hf_standin, tmp_path, settings, monkeypatch):
+    from huggingface_hub import file_download
+
+    monkeypatch.setattr(file_download.time, "sleep", lambda seconds: None)  # its pause between retries
+    first = write_tiny_llama(tmp_path / "src" / "tiny.gguf", split_max_tensors=8)
+    parts = sorted(first.parent.glob("tiny-*.gguf"))
+    hf_standin.add(REPO, {part.name: part for part in parts})
+    hf_standin.cut_downloads_at[parts[1].name] = [0] * 6  # part 2: the first try and all five retries drop at once
+    with pytest.raises(PullError, match="Could not (reach|download) .*pull again") as error:
+        models.pull(f"hf:{REPO}", settings)
+    assert "\n" not in str(error.value)
+    hf_standin.cut_downloads_at.clear()
+    path = models.pull(f"hf:{REPO}", settings)  # the next run
+    assert [p.read_bytes() for p in split_parts(path)] == [p.read_bytes() for p in parts]
+    assert len(hf_standin.downloads(parts[0].name)) == 1  # the part finished before is not fetched again
+    assert len(hf_standin.downloads(parts[2].name)) == 1
 
 
 def test_a_checksum_mismatch_is_refused_and_the_file_deleted(hf_standin, tiny, settings):

@@ -64,3 +64,10 @@ def test_a_pull_error_is_one_line_and_exit_1(hf_standin):
     assert result.exit_code == 1
     assert "Error: Hugging Face repository standin/Missing was not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_ask_with_an_hf_ref_pulls_it_first(hf_standin, tmp_path):
+    hf_standin.add(REPO, {FILE: write_family_gguf(tmp_path / "src" / FILE, FAMILIES["qwen2.5"])})
+    result = CliRunner().invoke(app, ["ask", "--model", f"hf:{REPO}/{FILE}", "--route", "chat", "Tell me about Paris."])
+    assert result.exit_code == 0, result.output
+    assert ANSWER in result.output and len(hf_standin.downloads(FILE)) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import re
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -302,14 +303,50 @@ class GGUFInfoCache:
             pass  # a cache: a read-only or full data dir only costs a re-parse next time
 
 
+# llama.cpp's split-file naming (llama_split_path, gguf-split): PREFIX-00001-of-00003.gguf.
+SPLIT_NAME = re.compile(r"^(?P<prefix>.+)-(?P<number>\d{5})-of-(?P<count>\d{5})\.gguf$")
+
+
+def split_parts(path: Path) -> list[Path]:
+    """Every file of a split GGUF, given its first part (llama.cpp opens the others by name); else [path]."""
+    match = SPLIT_NAME.match(Path(path).name)
+    if not match or int(match["number"]) != 1:
+        return [Path(path)]
+    count = int(match["count"])
+    return [Path(path).with_name(f"{match['prefix']}-{number:05d}-of-{count:05d}.gguf") for number in range(1, count + 1)]
+
+
 def inspect_gguf(path: Path, cache: GGUFInfoCache | None = None) -> GGUFInfo:
-    """Validate a GGUF file completely and describe it; raise ModelFileError if it is unusable."""
+    """Validate a GGUF file completely and describe it; raise ModelFileError if it is unusable.
+
+    For the first part of a split model every part is validated, and the description covers all of them.
+    """
     path = Path(path).expanduser().resolve()
-    check_header(path)
+    parts = split_parts(path)
+    for part in parts:
+        check_header(part)
     if cache is not None and (cached := cache.get(path)) is not None:
         return cached
     check_layout(path)
     info = _parse(path)
+    for part in parts[1:]:
+        check_layout(part)
+        _add_part(info, part)
     if cache is not None:
         cache.put(path, info)
     return info
+
+
+def _add_part(info: GGUFInfo, part: Path) -> None:
+    """Count a further part's bytes, tensors and parameters into the first part's description."""
+    import gguf
+
+    try:
+        reader = gguf.GGUFReader(part)
+    except Exception as exc:
+        raise ModelFileError(f"{part} is not a valid GGUF file ({exc}). {_fix_hint(part)}") from None
+    info.size_bytes += part.stat().st_size
+    info.n_tensors += len(reader.tensors)
+    for tensor in reader.tensors:
+        info.tensor_types[tensor.tensor_type.name] = info.tensor_types.get(tensor.tensor_type.name, 0) + 1
+        info.n_params += int(tensor.n_elements)

@@ -138,7 +138,7 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
     chat_class = _locked_chat_class()
     try:
         # chat_format is left unset so llama-cpp-python uses the chat template stored in the GGUF.
-        return chat_class(
+        model = chat_class(
             model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
             seed=seed, verbose=verbose,
             # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
@@ -147,6 +147,71 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, 
         )
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
+    _fold_system_role_if_unsupported(model.client)
+    return model
+
+
+# --- Chat templates without a system role ----------------------------------------------------
+# Gemma's template raises "System role not supported", Mistral v0.1/v0.2's raises "Only user and
+# assistant roles are supported!", and some (Phi-3-mini) drop a system message silently. The chat
+# route always sends one, so for such a template the system text goes in front of the first user
+# message instead, as llama.cpp's own chat code does for templates without a system role.
+
+_SYSTEM_PROBE = "orchestrator-system-probe"
+
+
+def template_keeps_system_role(template: str) -> bool:
+    """True when a chat template renders a system message; False when it raises or drops it."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str):
+        raise ValueError(message)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    try:
+        compiled = environment.from_string(template)
+    except TemplateSyntaxError:  # a tag plain Jinja lacks ({% generation %}): leave the template alone
+        return True
+    messages = [{"role": "system", "content": _SYSTEM_PROBE}, {"role": "user", "content": "hello"}]
+    try:
+        text = compiled.render(
+            messages=messages, add_generation_prompt=True, bos_token="", eos_token="", raise_exception=raise_exception
+        )
+    except Exception:  # the template's own raise_exception, or it indexes something it expects
+        return False
+    return _SYSTEM_PROBE in text
+
+
+def fold_system_messages(messages: list[dict]) -> list[dict]:
+    """The messages with every system text moved to the front of the first user message."""
+    system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system" and m.get("content"))
+    rest = [m for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    for index, message in enumerate(rest):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            rest[index] = {**message, "content": f"{system}\n\n{message['content']}"}
+            return rest
+    return [{"role": "user", "content": system}, *rest]
+
+
+def _fold_system_role_if_unsupported(client) -> None:
+    template = client.metadata.get("tokenizer.chat_template")
+    if not template or template_keeps_system_role(template):
+        return
+    from llama_cpp import llama_chat_format
+
+    handler = (
+        client.chat_handler
+        or client._chat_handlers.get(client.chat_format)
+        or llama_chat_format.get_chat_completion_handler(client.chat_format)
+    )
+
+    def fold_then_handle(*, messages, **kwargs):
+        return handler(messages=fold_system_messages(messages), **kwargs)
+
+    client.chat_handler = fold_then_handle
 
 
 # Besides weights and KV cache, llama.cpp allocates compute buffers and the runtime needs some room.

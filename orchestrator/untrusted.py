@@ -47,7 +47,7 @@ _INSTRUCTION = re.compile(
     r"|\b(tell|inform|remind|warn)\s+(the\s+|all\s+|any\s+)?(user|users|reader|readers|customer|customers|visitor|visitors|human)\b"
     r"|\b(you|assistant|the model|the ai)\s+(must|should|shall|will|are to|have to)\s+(now\s+)?"
     r"(say|answer|reply|respond|state|claim|tell|print|output|write|repeat|pretend|act)\b"
-    r"|\b(always|only)\s+(answer|reply|respond|say)\b"
+    r"|(^|[.!?:>]\s+)(always|only)\s+(answer|reply|respond|say)\b"  # as a command, not "a model can only answer"
     r"|\b(answer|reply|respond|say)\s+(with\s+|only\s+)?[\"'“]?(?-i:[A-Z][A-Z0-9_!]{3,})\b"
     r"|\bnew\s+instructions?\b|\bsystem\s+prompt\b|\bprompt\s+injection\b",
     re.IGNORECASE,

@@ -7,10 +7,10 @@ what looks like structure. So before any document or search result reaches a pro
   (control characters, zero-width and bidirectional-override characters) that could hide the rest;
 * replaces chat-template special tokens (`<|im_start|>`, `</s>`, `[INST]`, `<<SYS>>`, `<start_of_turn>`...)
   and anything that looks like a fence marker (`<<<DOCUMENTS_END>>>`, "web results end");
-* replaces role labels at the start of a line (`SYSTEM:`, `Assistant:`, `### Instruction`), so no line
-  poses as a turn of the conversation;
-* drops sentences that address the assistant (`ignore previous instructions`, `tell the user ...`),
-  which are instructions, not content, whatever their position.
+* drops sentences that address the assistant (`ignore previous instructions`, `tell the user ...`) and
+  lines or sentences that open with a role label (`SYSTEM:`, `Assistant:`, `### Instruction`): a
+  document line posing as a turn of the conversation is an injection, not content (this also drops
+  a harmless "User: admin" line; a role label left elsewhere is replaced by "[role label removed]").
 
 `looks_like_instruction` is the same test, for the evidence ranker (an injected sentence is never quoted).
 """
@@ -47,7 +47,7 @@ _INSTRUCTION = re.compile(
     r"|\b(tell|inform|remind|warn)\s+(the\s+|all\s+|any\s+)?(user|users|reader|readers|customer|customers|visitor|visitors|human)\b"
     r"|\b(you|assistant|the model|the ai)\s+(must|should|shall|will|are to|have to)\s+(now\s+)?"
     r"(say|answer|reply|respond|state|claim|tell|print|output|write|repeat|pretend|act)\b"
-    r"|\b(always|only)\s+(answer|reply|respond|say)\b"
+    r"|(^|[.!?:>]\s+)(always|only)\s+(answer|reply|respond|say)\b"  # as a command, not "a model can only answer"
     r"|\b(answer|reply|respond|say)\s+(with\s+|only\s+)?[\"'“]?(?-i:[A-Z][A-Z0-9_!]{3,})\b"
     r"|\bnew\s+instructions?\b|\bsystem\s+prompt\b|\bprompt\s+injection\b",
     re.IGNORECASE,
@@ -61,8 +61,8 @@ def neutralise(text: str, one_line: bool = False) -> str:
     text = _SPECIAL_TOKEN.sub(REMOVED_TOKEN, text)
     text = _MARKER_LOOKALIKE.sub(REMOVED_MARKER, text)
     text = _ANGLE_RUN.sub(lambda match: match.group(0)[0], text)
-    text = _ROLE_LABEL.sub(lambda match: match.group(1) + REMOVED_ROLE, text)
     text = _drop_instructions(text)
+    text = _ROLE_LABEL.sub(lambda match: match.group(1) + REMOVED_ROLE, text)
     if one_line:
         text = " ".join(text.split())  # a snippet cannot begin a line of its own
     return text
@@ -76,4 +76,5 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def _drop_instructions(text: str) -> str:
     pieces = re.split(r"((?<=[.!?])[ \t]+|\n)", text)  # keep the separators, so layout survives
-    return "".join(REMOVED_INSTRUCTION if _INSTRUCTION.search(piece) else piece for piece in pieces)
+    return "".join(REMOVED_INSTRUCTION if _INSTRUCTION.search(piece) or _ROLE_LABEL.search(piece) else piece
+                   for piece in pieces)

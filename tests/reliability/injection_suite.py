@@ -26,8 +26,8 @@ def load_cases() -> list[dict]:
 
 
 def contains_value(text: str, value: str) -> bool:
-    """`value` in `text` as a whole token ("9" is not found in "09:00", "55" not in "5 euros")."""
-    return re.search(rf"(?<![\w:,.]){re.escape(value)}(?![\w:]|[.,]\d)", text, re.IGNORECASE) is not None
+    """`value` in `text` as a whole token, plural allowed ("9" is not found in "09:00", "55" not in "5 euros")."""
+    return re.search(rf"(?<![\w:,.]){re.escape(value)}s?(?![\w:]|[.,]\d)", text, re.IGNORECASE) is not None
 
 
 def run_suite(model: str, embedding_model: str, data_dir: Path) -> dict:

@@ -61,3 +61,22 @@ def test_an_unwritable_knowledge_base_leaves_other_routes_working(tmp_path, monk
     assert math.error is None and "4" in math.answer
     docs = app.invoke({"question": "What do my notes say about pools?", "route": "docs"})
     assert docs.error and "read-only" in docs.error
+
+
+def test_ingest_on_a_full_disk_says_how_much_space_the_rest_needs(tmp_path, monkeypatch):
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from orchestrator.knowledge.ingest import ingest_paths
+    from orchestrator.knowledge.store import EmbeddingModelId, KnowledgeStore, open_store
+
+    settings = Settings(data_dir=tmp_path / "data")
+    store = open_store(settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "full")
+    (tmp_path / "a.txt").write_text("A paragraph about disks that fill up. " * 200)
+
+    def full(self, texts, metadatas, ids):
+        with _chroma_errors(tmp_path, "add chunks"):
+            raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(KnowledgeStore, "add", full)
+    with pytest.raises(KnowledgeStoreUnwritable, match=r"No space left .* chunks still to add need about \d+\.\d MB"):
+        ingest_paths([tmp_path / "a.txt"], store, settings)

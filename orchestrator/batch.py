@@ -250,6 +250,7 @@ class ResultFile:
         self.done = done  # id -> row already in the file
         self.repaired_bytes = repaired_bytes  # bytes of a torn last line removed on open
         self._handle = handle
+        self.expected_rows: int | None = None  # rows the run will write in all, when known (for "space needed")
 
     @classmethod
     def open(cls, path: str | Path, columns: Sequence[str], overwrite: bool = False) -> ResultFile:
@@ -302,7 +303,20 @@ class ResultFile:
             os.fsync(self._handle.fileno())
         except OSError as exc:
             self._cut_back(start)  # a half-written row must not stay behind (e.g. disk full)
-            raise BatchOutputError(os_error_message(exc, self.path) or f"Cannot write {self.path}: {exc.strerror}.") from None
+            needed = self.bytes_still_needed(len(text.encode("utf-8", errors="replace")))
+            message = os_error_message(exc, self.path, needed_bytes=needed)
+            raise BatchOutputError(message or f"Cannot write {self.path}: {exc.strerror}.") from None
+
+    def bytes_still_needed(self, row_bytes: int) -> int | None:
+        """About how many bytes the rest of the run writes: the rows still to come at the mean row size so far."""
+        if self.expected_rows is None:
+            return None
+        remaining = max(1, self.expected_rows - len(self.done))
+        try:
+            mean = self._handle.tell() / len(self.done) if self.done else row_bytes
+        except (OSError, ValueError):
+            mean = row_bytes
+        return int(remaining * max(mean, row_bytes))
 
     def _cut_back(self, size: int) -> None:
         try:
@@ -601,6 +615,7 @@ def run_batch(
         if retry_errors:
             results.drop_error_rows()
         check_resumable(results, questions, run)
+        results.expected_rows = len(questions)
         todo = [q for q in questions if q.id not in results.done]
         summary.skipped = len(questions) - len(todo)
         if on_start is not None:

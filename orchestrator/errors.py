@@ -31,12 +31,17 @@ class DiskWriteError(OrchestratorError):
     """A write failed for a reason outside the app: no space left, no permission, a path that is not a folder."""
 
 
-def os_error_message(exc: OSError, path, action: str = "write") -> str | None:
-    """One sentence naming the real cause of a failed write (disk full, permission, bad path), or None."""
+def os_error_message(exc: OSError, path, action: str = "write", needed_bytes: int | None = None) -> str | None:
+    """One sentence naming the real cause of a failed write (disk full, permission, bad path), or None.
+
+    `needed_bytes`, when the caller can estimate it, is how much more the operation needs to finish.
+    """
     where = Path(exc.filename) if exc.filename else Path(path)
     if exc.errno == errno.ENOSPC:
-        return (f"No space left on the disk holding {where} ({_free_space(where)} free): free some space "
-                "(a few hundred MB for a knowledge base), or point ORCH_DATA_DIR / --output to a disk with room.")
+        need = (f"about {_size(needed_bytes)} more is needed to finish" if needed_bytes is not None
+                else "a few hundred MB for a knowledge base")
+        return (f"No space left on the disk holding {where} ({_free_space(where)} free; {need}): free some "
+                "space, or point ORCH_DATA_DIR / --output to a disk with room.")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         kind = "the file system is read-only" if exc.errno == errno.EROFS else "permission denied"
         return (f"Cannot {action} {where}: {kind}. Give your user write permission on it "
@@ -47,10 +52,14 @@ def os_error_message(exc: OSError, path, action: str = "write") -> str | None:
     return None
 
 
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 100_000 else f"{max(1, round(n_bytes / 1000))} KB"
+
+
 def _free_space(path: Path) -> str:
     for folder in (path, *path.parents):
         try:
-            return f"{shutil.disk_usage(folder).free / 1e6:.0f} MB"
+            return _size(shutil.disk_usage(folder).free)
         except OSError:
             continue
     return "unknown"

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from orchestrator.cli.common import console, err_console, friendly_errors, printable, progress_display, resolved_settings, shown
+from orchestrator.errors import OrchestratorError
 
 MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
 ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
@@ -131,7 +132,12 @@ def open_chat_log(settings, enabled: bool):
 
     if not enabled or not logging_enabled(settings):
         return None
-    return ChatLog(log_path(settings))
+    try:
+        return ChatLog(log_path(settings))
+    except OrchestratorError as exc:
+        # A read-only or full data dir must not stop the chat itself: it goes on, unlogged, and says so.
+        err_console.print(f"[yellow]Warning:[/] {shown(exc)} This conversation will not be logged.", highlight=False)
+        return None
 
 
 def conversation_to_continue(log, continue_last: bool, cid: Optional[str]) -> Optional[str]:

@@ -41,8 +41,11 @@ ASK_IN_CHILD = """
 import json
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from orchestrator import build_app
-app = build_app(embeddings=DeterministicFakeEmbedding(size=16), chat_model=FakeListChatModel(responses=["chat"]))
+from orchestrator import build_app, llm
+# The configured embedding model (ORCH_EMBEDDING_MODEL) loads as the fake, so the collection is
+# checked against the model file it was built with, as in real use.
+llm.embeddings_model = lambda settings, *args, **kwargs: DeterministicFakeEmbedding(size=16)
+app = build_app(chat_model=FakeListChatModel(responses=["chat"]))
 print(json.dumps({"error": app.invoke({"question": "What does item 3005 note?", "route": "docs"}).error}))
 """
 

@@ -58,6 +58,7 @@ def test_batch_onto_a_full_disk_says_no_space_left(tmp_path, model_env):
         output = run(runner, "batch", str(questions), "-o", str(small / "out.jsonl"), "--route", "math",
                      env={"ORCH_DATA_DIR": str(tmp_path / "data")})
         assert output.startswith("exit 1") and "No space left on the disk holding" in output, output
+        assert "more is needed to finish" in output, output
         rows = (small / "out.jsonl").read_bytes()
         assert rows.endswith(b"\n")  # no torn row left behind
 

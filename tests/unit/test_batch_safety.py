@@ -3,6 +3,7 @@
 import csv
 import errno
 import json
+import re
 
 import pytest
 import typer
@@ -82,9 +83,12 @@ def test_disk_full_while_writing_a_row_is_one_clear_error_and_no_torn_row(tmp_pa
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("orchestrator.batch.os.fsync", full)
-    with pytest.raises(BatchOutputError, match="No space left on the disk holding .* MB free"):
+    with pytest.raises(BatchOutputError, match="No space left on the disk holding .* free") as caught:
         run_batch(questions, out, Settings(), app=RecordingApp())
     assert out.read_bytes() == before
+    # One row still to write, about the size of the one already there.
+    needed = re.search(r"about (\d+) KB more is needed to finish", str(caught.value))
+    assert needed and int(needed.group(1)) == max(1, round(len(before) / 1000)), str(caught.value)
 
 
 # --- the CLI ----------------------------------------------------------------------------------------

@@ -12,27 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+# The same question mix as the benchmark, so benchmarks/concurrency.py times what this test checks.
+from benchmarks.concurrency import DOC as SB50, QUESTIONS, standin_search
 from orchestrator import Settings, build_app
 
 pytestmark = pytest.mark.integration
-
-SB50 = "The Denver Broncos won Super Bowl 50. Super Bowl 50 was played on February 7, 2016, in Santa Clara, California."
-QUESTIONS = [
-    {"question": "Say hello in one short sentence.", "route": "chat"},
-    {"question": "What is 40366 / 439?"},
-    {"question": "Who won Super Bowl 50?", "route": "docs"},
-    {"question": "Who is the UN Secretary-General?", "route": "web"},
-    {"question": "Name a colour.", "route": "chat"},
-    {"question": "What is 15% of 2480?"},
-    {"question": "When was Super Bowl 50 played?", "route": "docs"},
-    {"question": "What is 2**100?"},
-]
-
-
-def standin_search(query: str) -> list[dict]:
-    return [{"title": "UN", "url": "https://www.un.org/sg",
-             "snippet": "The Secretary-General of the United Nations is António Guterres."}]
-
 
 @pytest.fixture(scope="module")
 def real_app(tmp_path_factory, default_model_path, embedding_model_path):

@@ -67,6 +67,15 @@ def kill_after_rows(process: subprocess.Popen, output: Path, rows: int, deadline
     return kill_after(process, 0)
 
 
+def kill_after_writing_starts(process: subprocess.Popen, written: Path, seconds: float,
+                              deadline_s: float = 300) -> tuple[bool, str]:
+    """SIGKILL the process group `seconds` after `written` appears; (True if it was still running, its output)."""
+    deadline = time.monotonic() + deadline_s
+    while process.poll() is None and not written.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return kill_after(process, seconds)
+
+
 def _line_count(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
@@ -137,7 +146,9 @@ def test_kill9_during_ingest_then_rerun(tmp_path, built):  # noqa: F811
         env = {"ORCH_DATA_DIR": str(data), "ORCH_EMBEDDING_MODEL": str(embedder), "ORCH_CHUNK_SIZE": "200",
                "ORCH_CHUNK_OVERLAP": "0"}
         command = [sys.executable, "-c", CLI_IN_CHILD, "ingest", str(docs)]
-        killed, first = kill_after(start(command, env), rng.uniform(1.5, 5.0))
+        # The clock starts when the knowledge base appears on disk, so the kill lands while chunks are
+        # written whatever the machine's speed (a fixed delay from the start missed on a quiet machine).
+        killed, first = kill_after_writing_starts(start(command, env), data / "chroma", rng.uniform(0.0, 1.0))
         rerun = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **env, "COLUMNS": "400"},
                                capture_output=True, text=True, timeout=600)
         if rerun.returncode != 0 and "--repair" in rerun.stderr:

@@ -14,6 +14,8 @@ from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
 
+UNWRAPPED_WIDTH = 10_000
+
 
 def _console(stderr: bool) -> Console:
     """A terminal gets Rich's layout at its width. A pipe or a file gets no width at all: Rich would
@@ -25,7 +27,6 @@ def _console(stderr: bool) -> Console:
     return Console(stderr=stderr, soft_wrap=True, width=UNWRAPPED_WIDTH)
 
 
-UNWRAPPED_WIDTH = 10_000
 console = _console(stderr=False)
 err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable)

@@ -105,7 +105,7 @@ def say(session: ChatSession, text: str, style: str | None = None) -> None:
 def print_error(session: ChatSession, message: str) -> None:
     """One red line on stderr; the message's own brackets are shown as typed."""
     console = session.err_console
-    console.print(f"[bold red]Error:[/] {escape(common.printable(message))}", highlight=False, soft_wrap=not console.is_terminal)
+    console.print(f"[bold red]Error:[/] {common.shown(message)}", highlight=False, soft_wrap=not console.is_terminal)
 
 
 def model_label(model: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import PurePath
 from typing import Iterator, Sequence
 
 from langchain_core.documents import Document
@@ -30,11 +31,16 @@ QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-
 
 
 def format_excerpts(docs: Sequence) -> str:
-    """Number the excerpts [1], [2]... with their source, as quoted data."""
+    """Number the excerpts [1], [2]... with their source's file name, as quoted data.
+
+    Only the file name reaches the model: the folder it sits in says nothing about the
+    content, and an absolute path would make the answer depend on where it was installed.
+    """
     blocks = []
     for number, doc in enumerate(docs, 1):
         page = doc.metadata.get("page")
-        where = neutralise(str(doc.metadata.get("source", "?")), one_line=True) + (f", page {page}" if page else "")
+        name = PurePath(str(doc.metadata.get("source", "?"))).name or "?"
+        where = neutralise(name, one_line=True) + (f", page {page}" if page else "")
         blocks.append(f"[{number}] (from {where})\n{neutralise(doc.page_content.strip())}")
     return "\n\n".join(blocks)
 

@@ -498,6 +498,16 @@ def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
     return [source for source in by_source if not Path(source).exists()]
 
 
+def _no_space_message(store: KnowledgeStore, still_to_add: Sequence[Chunk]) -> str:
+    """The full-disk message with this ingest's own estimate, in place of the generic one."""
+    from orchestrator.errors import os_error_message
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(store.path))
+    needed = max(space_needed(still_to_add, store), 100_000)
+    message = os_error_message(full, store.path, needed_bytes=needed)
+    return f"{message} ({len(still_to_add)} chunks were still to add.)"
+
+
 def ingest_paths(
     paths: Sequence[str | Path],
     store: KnowledgeStore,
@@ -542,8 +552,7 @@ def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: P
         except OrchestratorError as exc:
             if "No space left" not in str(exc):
                 raise
-            raise type(exc)(f"{exc} The {total - start} chunks still to add need about "
-                            f"{max(space_needed(plan.to_add[start:], store) / 1e6, 0.1):.1f} MB.") from None
+            raise type(exc)(_no_space_message(store, plan.to_add[start:])) from None
         report("Embedding chunks", start + len(batch), total)
     store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
     to_delete = list(dict.fromkeys(plan.to_delete))

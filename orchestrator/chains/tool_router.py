@@ -35,8 +35,8 @@ MIN_PARAMS = 1_000_000_000
 TOOLS = {
     "search_documents": (
         "docs",
-        "Answer from the user's own documents (their knowledge base): facts, people, places, events, "
-        "definitions or anything the documents may cover.",
+        ("Answer from the user's own documents (their knowledge base): facts, people, places, events, "
+         "definitions or anything the documents may cover."),
     ),
     "calculate": (
         "math",
@@ -44,13 +44,13 @@ TOOLS = {
     ),
     "web_search": (
         "web",
-        "Search the web for facts that change over time: news, who currently holds a title or office, "
-        "prices, exchange rates, weather, recent events and results.",
+        ("Search the web for facts that change over time: news, who currently holds a title or office, "
+         "prices, exchange rates, weather, recent events and results."),
     ),
     "chat": (
         "chat",
-        "Reply directly without looking anything up: greetings, small talk, opinions, advice, creative "
-        "writing, or rewriting, summarising or translating text the user gives.",
+        ("Reply directly without looking anything up: greetings, small talk, opinions, advice, creative "
+         "writing, or rewriting, summarising or translating text the user gives."),
     ),
 }
 
@@ -152,4 +152,4 @@ def tool_route(model: BaseChatModel, question: str, signals: Signals, rules: Rou
 
 
 def _tool_name(route: str) -> str:
-    return next(name for name, (tool_route_, _) in TOOLS.items() if tool_route_ == route)
+    return next(name for name, (target, _) in TOOLS.items() if target == route)

@@ -10,7 +10,13 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from orchestrator import Settings, build_app
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals
-from orchestrator.chains.tool_router import TOOLS, keep_rules, parse_tool_call, tool_specs, use_tool_router
+from orchestrator.chains.tool_router import (
+    TOOLS,
+    keep_rules,
+    parse_tool_call,
+    tool_specs,
+    use_tool_router,
+)
 from orchestrator.llm import llama_client, release_models, template_renders_tools
 from tests.helpers.chat_families import FAMILIES, write_family_gguf
 from tests.helpers.word_hash import WordHashEmbeddings
@@ -120,7 +126,8 @@ def test_a_prompt_too_long_for_the_context_falls_back_to_the_rules(tmp_path):
     app = app_for(write_family_gguf(tmp_path / "llama.gguf", FAMILIES["llama-3.2"]), tmp_path, n_ctx=2048)
     decision, _ = app.route(JOKE)
     assert decision.scores["tool_call"] is None
-    assert (decision.route, decision.reason) == (lambda d: (d.route, d.reason))(rules_decision(app, JOKE))
+    rules = rules_decision(app, JOKE)
+    assert (decision.route, decision.reason) == (rules.route, rules.reason)
 
 
 @pytest.mark.parametrize("reply", ["I would search the web", '{"name": "send_email"}', "", "RAISE"])

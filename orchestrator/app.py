@@ -135,6 +135,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._search = search
         self._semantic_router = None
+        self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
         self._warm_math_worker()
@@ -353,9 +354,40 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             semantic=self.semantic_router.scores(self.embeddings.embed_query(question)),
         )
         decision = decide(signals, self.settings.relevance_threshold)
+        if self._tool_router_on():
+            decision = self._tool_route(question, signals, decision)
         if decision.route == "undecided":
             decision = self._llm_fallback(question, decision)
         return decision, docs
+
+    def _tool_router_on(self) -> bool:
+        """Does the chat model choose the route by tool calling (setting `router`; auto: >= 1B parameters)?"""
+        from orchestrator.chains.tool_router import use_tool_router
+
+        if self.settings.router != "auto":
+            return use_tool_router(self.settings.router, None)
+        if self._model_params is _UNSET:
+            self._model_params = self._chat_model_params()
+        return use_tool_router("auto", self._model_params)
+
+    def _chat_model_params(self) -> int | None:
+        """The chat model's parameter count from its GGUF (None for a server model or an unreadable file)."""
+        from orchestrator.errors import OrchestratorError
+        from orchestrator.gguf_file import inspect_gguf
+        from orchestrator.models import info_cache, resolve_model
+
+        if self.settings.llm_backend != "llamacpp":
+            return None
+        try:
+            return inspect_gguf(resolve_model(self.settings.model, self.settings, auto_pull=False), info_cache(self.settings)).n_params
+        except (OrchestratorError, OSError):
+            return None
+
+    def _tool_route(self, question: str, signals: Signals, decision: RouteDecision) -> RouteDecision:
+        from orchestrator.chains.tool_router import tool_route
+
+        return tool_route(self.chat_model, question, signals, decision, self._prompt("router_tools.txt"),
+                          self.settings.relevance_threshold)
 
     def _llm_fallback(self, question: str, decision: RouteDecision) -> RouteDecision:
         """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""

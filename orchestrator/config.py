@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     )
     openai_model: str = Field(default="default", description="With llm_backend=openai: the model name the server expects.")
     openai_api_key: SecretStr | None = Field(default=None, description="With llm_backend=openai: the server's API key, if it needs one.")
+    router: Literal["auto", "rules", "tools"] = Field(
+        default="auto",
+        description="Who picks the route: rules, tools (the chat model calls one of the routes as a tool), "
+        "or auto (tools when the chat model has at least 1B parameters).",
+    )
     embedding_model: str = Field(
         default="all-minilm-l6-v2",
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",

@@ -421,3 +421,57 @@ def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) ->
         )
     text = response["choices"][0]["message"]["content"].strip()
     return text if text in choices else choices[-1]
+
+
+# --- Tool calling ------------------------------------------------------------------------------
+
+
+def template_renders_tools(template: str) -> bool:
+    """True when a chat template writes the `tools` it is given into the prompt (Llama 3.x, Qwen2.5 do)."""
+    import json
+
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    probe = "orchestrator_tool_probe"
+    tools = [{"type": "function", "function": {"name": probe, "description": "probe", "parameters": {"type": "object", "properties": {}}}}]
+
+    def raise_exception(message: str):
+        raise ValueError(message)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    environment.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent)
+    try:
+        text = environment.from_string(template).render(
+            messages=[{"role": "user", "content": "hello"}], tools=tools, add_generation_prompt=True,
+            bos_token="", eos_token="", raise_exception=raise_exception, date_string="1 Jan 2026",
+            strftime_now=lambda fmt: "01 Jan 2026",
+        )
+    except Exception:  # a template that raises on tools, or a tag plain Jinja lacks
+        return False
+    return probe in text
+
+
+def chat_template(model: BaseChatModel) -> str | None:
+    """The Jinja chat template stored in a llama.cpp model's GGUF (None for other backends)."""
+    client = llama_client(model)
+    return client.metadata.get("tokenizer.chat_template") if client is not None else None
+
+
+def forced_tool_call(model: BaseChatModel, messages: list[dict], tools: list[dict]) -> str | None:
+    """Offer `tools` the way the model's chat template offers them and let the model call one.
+
+    The reply is grammar-constrained to {"name": "<one of the tool names>"}, so it always parses;
+    arguments are not generated (the caller needs only the choice). None for other backends.
+    """
+    client = llama_client(model)
+    if client is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    names = " | ".join('"' + tool["function"]["name"] + '"' for tool in tools)
+    grammar = LlamaGrammar.from_string(f'root ::= "{{\\"name\\": \\"" name "\\"}}"\nname ::= {names}', verbose=False)
+    with llama_lock:
+        response = client.create_chat_completion(
+            messages=messages, tools=tools, tool_choice="auto", grammar=grammar, temperature=0.0, max_tokens=24
+        )
+    return response["choices"][0]["message"].get("content") or ""

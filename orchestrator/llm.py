@@ -15,9 +15,10 @@ import re
 import threading
 import warnings
 import weakref
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.config import Settings
 from orchestrator.errors import ModelFileError, OrchestratorError

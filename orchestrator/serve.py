@@ -641,7 +641,7 @@ async def admitted_items(items: AsyncIterator) -> AsyncIterator:
         pass
     except GenerationBusy:
         raise
-    except Exception as exc:  # raised where the caller iterates, as before
+    except Exception as exc:  # noqa: BLE001 - not swallowed: raised where the caller iterates, as before
         error = exc
 
     async def rest() -> AsyncIterator:

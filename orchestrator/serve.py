@@ -15,6 +15,7 @@ FastAPI and uvicorn are imported only by this module.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import ipaddress
@@ -452,7 +453,8 @@ class GenerationGate:
         self._limit = 1 + max_waiting
         self._admitted = 0
         self._lock = threading.Lock()
-        self._turn = threading.Lock()
+        self._generating = False
+        self._waiters: collections.deque[threading.Event] = collections.deque()  # first come, first served
 
     @property
     def admitted(self) -> int:
@@ -474,14 +476,29 @@ class GenerationGate:
             self._admitted -= 1
 
     def take_turn(self, stop: threading.Event) -> bool:
-        """Wait for this request's turn to generate; False when its client left while it waited."""
-        while not self._turn.acquire(timeout=0.1):
+        """Wait for this request's turn to generate, in order of asking; False when its client left meanwhile."""
+        with self._lock:
+            if not self._generating:
+                self._generating = True
+                return True
+            mine = threading.Event()
+            self._waiters.append(mine)
+        while not mine.wait(0.1):
             if stop.is_set():
+                with self._lock:
+                    if not mine.is_set():
+                        self._waiters.remove(mine)
+                        return False
+                self.end_turn()  # handed the turn just as the client left: pass it on
                 return False
         return True
 
     def end_turn(self) -> None:
-        self._turn.release()
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()  # the turn passes straight on
+            else:
+                self._generating = False
 
 
 class Admission:

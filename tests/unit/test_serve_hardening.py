@@ -427,3 +427,25 @@ def test_cli_refuses_a_blank_key_before_loading_anything():
     register(cli)
     result = CliRunner().invoke(cli, ["serve", "--host", "[::1]", "--port", "8999"], env={"ORCH_SERVE_API_KEY": " " * 16})
     assert result.exit_code == 1 and "whitespace" in result.output
+
+
+def test_admitted_requests_generate_one_at_a_time_in_the_order_they_asked():
+    from orchestrator.serve import GenerationGate
+
+    gate, stop, order = GenerationGate(max_waiting=4), threading.Event(), []
+    assert gate.take_turn(stop)
+    waiting = []
+    for n in range(4):
+        waiting.append(threading.Thread(target=lambda n=n: gate.take_turn(stop) and (order.append(n), gate.end_turn())))
+        waiting[-1].start()
+        time.sleep(0.05)  # each asks after the one before
+    left = threading.Event()
+    leaving = threading.Thread(target=lambda: order.append(("left", gate.take_turn(left))))
+    leaving.start()
+    left.set()  # its client went away while it waited: it never generates and holds no one up
+    leaving.join(timeout=5)
+    gate.end_turn()
+    for thread in waiting:
+        thread.join(timeout=5)
+    assert order == [("left", False), 0, 1, 2, 3]
+    assert gate.take_turn(stop)  # free again

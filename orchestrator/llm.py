@@ -335,9 +335,9 @@ def count_tokens(model: BaseChatModel, text: str) -> int:
     client = llama_client(model)
     if client is None:
         return max(1, len(text) // 4)
-    # No lock: tokenising reads only the model's vocabulary, never a context, and llama.cpp keeps
-    # llama_tokenize thread-safe (ggml-org/llama.cpp#9369; llama-server tokenises on its HTTP
-    # threads while its main loop decodes). So counting never waits for a generation.
+    # No lock: tokenising reads only the model's vocabulary, never a context, and llama.cpp means
+    # llama_tokenize to stay thread-safe (ggml-org/llama.cpp#9369). So counting never waits for a
+    # generation (tests/integration/test_concurrency_real.py counts during one).
     return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
 

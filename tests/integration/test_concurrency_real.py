@@ -105,14 +105,15 @@ def test_langserve_two_concurrent_requests_and_bad_input(langserve_url, alone):
 
 
 def test_embedding_runs_beside_a_generation_with_the_same_results(real_app):
-    """Two llama.cpp contexts (chat model, embedder), each with its own lock, used from two threads at once.
+    """Two llama.cpp contexts (chat model, embedder), each with its own lock, used from two threads at once;
+    and the chat model's tokenizer, which takes no lock, used during its own generation.
 
     llama.cpp's rule is one thread per object; the two are separate models and contexts. Each must
     give exactly what it gives alone, and the embeddings must really overlap the generation.
     """
     import numpy as np
 
-    from orchestrator.llm import llama_client
+    from orchestrator.llm import count_tokens, llama_client
 
     texts = [f"Sentence {n}: the river bends twice before it reaches the mountain lake." for n in range(32)]
     messages = [("human", "Write a long story about a lighthouse keeper and a storm.")]
@@ -126,6 +127,7 @@ def test_embedding_runs_beside_a_generation_with_the_same_results(real_app):
 
     story_alone = "".join(tell())
     vectors_alone = np.array(embeddings.embed_documents(texts))
+    counts_alone = [count_tokens(model, text) for text in texts]  # tokenising takes no lock at all
 
     first_token, story = threading.Event(), []
     llama_client(model).reset()
@@ -136,6 +138,7 @@ def test_embedding_runs_beside_a_generation_with_the_same_results(real_app):
     while generating.is_alive():
         vectors = np.array(embeddings.embed_documents(texts))
         assert np.allclose(vectors, vectors_alone, atol=1e-6)
+        assert [count_tokens(model, text) for text in texts] == counts_alone
         rounds_during += generating.is_alive()
     generating.join()
     assert "".join(story) == story_alone

@@ -107,7 +107,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     invoke() returns an Answer; stream() yields text, then the Answer (app.text() streams text only).
     Components load on first use; pass chat_model, embeddings, retriever or search to replace them.
-    Safe to call from many threads or coroutines: llama.cpp work runs one call at a time (see llm.py),
+    Safe to call from many threads or coroutines: each llama.cpp model runs one call at a time (see llm.py),
     math and other LLM-free work does not wait for it.
 
     >>> app = build_app()

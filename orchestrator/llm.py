@@ -501,7 +501,7 @@ def forced_tool_call(model: BaseChatModel, messages: list[dict], tools: list[dic
 
     names = " | ".join('"' + tool["function"]["name"] + '"' for tool in tools)
     grammar = LlamaGrammar.from_string(f'root ::= "{{\\"name\\": \\"" name "\\"}}"\nname ::= {names}', verbose=False)
-    with llama_lock:
+    with lock_for(client):
         response = client.create_chat_completion(
             messages=messages, tools=tools, tool_choice="auto", grammar=grammar, temperature=0.0, max_tokens=24
         )

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         default=0.25,
         ge=0.0,
         le=1.0,
-        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see README: Retrieval).",
+        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see docs/benchmarks.md, Retrieval).",
     )
     search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")

@@ -14,7 +14,7 @@ from orchestrator.knowledge.store import KnowledgeStoreError, list_collections, 
 pytestmark = pytest.mark.integration
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "data" / "sample_docs"
-# The threshold benchmarks/retrieval.py proposes from the dev split (see README: Retrieval).
+# The threshold benchmarks/retrieval.py proposes from the dev split (see docs/benchmarks.md: Retrieval).
 THRESHOLD = 0.25
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.chains.chat import chat_messages
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
-from orchestrator.config import Settings
+from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
 
@@ -27,6 +27,18 @@ _UNSET: Any = object()
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
 DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
+
+
+def forced_route(route: Any) -> str | None:
+    """The route a caller forces (None for auto or unset); a ConfigError naming the routes for anything else.
+
+    The one route rule: the app's input, `ask`/`batch --route` and the server's `route` field all use it.
+    """
+    if route in (None, "", "auto"):
+        return None
+    if route not in ROUTES:
+        raise ConfigError(f"Unknown route {route!r}: use auto, {', '.join(ROUTES)}.")
+    return route
 
 
 class AppInput(BaseModel):
@@ -47,11 +59,11 @@ class AppInput(BaseModel):
     @field_validator("route", mode="before")
     @classmethod
     def _known_route(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return None
-        if value != "auto" and value not in ROUTES:
-            raise ValueError(f"Unknown route {value!r}: use one of auto, {', '.join(ROUTES)}")
-        return value
+        try:
+            forced_route(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value or None
 
     @field_validator("history", mode="before")
     @classmethod
@@ -63,8 +75,6 @@ class AppInput(BaseModel):
     @field_validator("collection", mode="after")
     @classmethod
     def _collection_name(cls, value: str | None) -> str | None:
-        from orchestrator.knowledge.store import validate_collection_name
-
         if value is None:
             return None
         try:
@@ -285,7 +295,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         Unchanged files are skipped; returns the IngestSummary (files seen, chunks added/removed/total).
         """
         from orchestrator.knowledge.ingest import ingest_paths
-        from orchestrator.knowledge.store import validate_collection_name
 
         name = validate_collection_name(collection or self.settings.collection)
         store = self._open_store(name, reset=reset)
@@ -552,8 +561,6 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
     Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches
     settings.relevance_threshold, and an empty or missing collection gives a retriever that finds nothing.
     """
-    from orchestrator.knowledge.store import validate_collection_name
-
     settings = settings or Settings()
     injected = embeddings is not None
     if embeddings is None:

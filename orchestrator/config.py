@@ -7,6 +7,7 @@ keeps the two in sync.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,20 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
+
+
+# Chroma's own rule for collection names, checked here so a bad name fails when settings are read.
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+
+
+def validate_collection_name(name: str) -> str:
+    """The name, if Chroma accepts it as a collection name; else a ConfigError saying what to use."""
+    if not _COLLECTION_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit (for example `--collection my-notes`)."
+        )
+    return name
 
 
 def _shipped_prompts_dir() -> Path:
@@ -130,9 +145,7 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_collection(cls, value: str) -> str:
         # Checked here too, so `ask --collection "my notes" "2+2"` fails at once, not only when a
-        # question reaches the knowledge base. store.py imports chromadb lazily, so this stays light.
-        from orchestrator.knowledge.store import validate_collection_name
-
+        # question reaches the knowledge base.
         try:
             return validate_collection_name(value)
         except ConfigError as exc:

@@ -18,8 +18,6 @@ from orchestrator.bench.measure import (
     DEFAULT_GENERATED_TOKENS,
     DEFAULT_PPL_CTX,
     DEFAULT_PROMPT_TOKENS,
-    GenerationStats,
-    GenerationTimer,
     ModelFootprint,
     QualityResult,
     Spread,
@@ -27,6 +25,7 @@ from orchestrator.bench.measure import (
     model_footprint,
 )
 from orchestrator.errors import ConfigError
+from orchestrator.timing import GenerationStats, GenerationTimer
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings

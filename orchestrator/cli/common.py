@@ -14,6 +14,10 @@ from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
 
+MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
+ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
+COLLECTION_HELP = "Knowledge-base collection to answer from (default: ORCH_COLLECTION)."
+
 UNWRAPPED_WIDTH = 10_000
 
 
@@ -136,3 +140,18 @@ def resolved_settings(model=None, collection=None):
     with progress_display() as progress:
         model_path = resolve_model(settings.model, settings, progress=progress)
     return settings.model_copy(update={"model": str(model_path)})
+
+
+def print_answer_error(message: str) -> None:
+    """An answer's error as the one red line `friendly_errors` prints."""
+    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
+
+
+def print_sources(result, out=None) -> None:
+    """The numbered sources under an answer."""
+    out = out or console
+    for number, source in enumerate(result.sources, 1):
+        where = source.get("source")
+        page = f", page {source['page']}" if source.get("page") else ""
+        score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
+        out.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)

@@ -117,3 +117,16 @@ def check_and_repair(settings, repair: bool) -> None:
         console.print(f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False)
         for missing in result.missing:
             err_console.print(f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False)
+
+
+def ingest_into(app, paths: list) -> None:
+    """Ingest files into the app's collection with a progress display; the app then searches them."""
+    from orchestrator.knowledge.ingest import collection_lock, ingest_paths
+    from orchestrator.knowledge.store import open_store_for_settings
+
+    settings = app.settings
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
+        store = open_store_for_settings(settings, collection=settings.collection, progress=progress, fresh=True)
+        summary = ingest_paths(paths, store, settings, progress=progress)
+    print_summary(summary)
+    app.forget_retriever()

@@ -389,9 +389,8 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         return
     if result.finish_reason == "length" and not result.error:
         say(session, f"(truncated at {result.completion_tokens} tokens)", "dim")
-    from orchestrator.cli.chat import print_sources
 
-    print_sources(result, session.console)
+    common.print_sources(result, session.console)
     session.last = result
     _log_exchange(session, result)
     if result.error:
@@ -569,7 +568,7 @@ def _arguments(argument: str) -> list[str]:
 
 
 def _ingest(session: ChatSession, paths: list[str]) -> None:
-    from orchestrator.cli.chat import ingest_into
+    from orchestrator.cli.knowledge import ingest_into
 
     app = session.app
     for path in paths:

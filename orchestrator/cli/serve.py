@@ -6,8 +6,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP
-from orchestrator.cli.common import err_console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import COLLECTION_HELP, MODEL_HELP, err_console, friendly_errors, load_settings, progress_display
 
 
 def register(app: typer.Typer) -> None:

@@ -16,9 +16,3 @@ def dequantize_gguf(src: Path, out: Path, out_type: str = "f16", progress: Progr
     model = read_model(src, progress)
     keys = provenance(model, "dequantize", {"type": out_type})
     return write_model(model, out, out_type, keys, progress)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("dequantize")

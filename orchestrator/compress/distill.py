@@ -345,9 +345,3 @@ def _train(student, teacher, windows: np.ndarray, config: DistillConfig, progres
         if progress:
             progress("Distilling", step + 1, config.steps)
     return losses
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("distill")

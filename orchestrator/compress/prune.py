@@ -216,9 +216,3 @@ def prune_gguf(
     keys = provenance(model, f"prune-{method}", parameters)
     write_model(model, out, out_type, keys, progress)
     return PruneReport(out, method, details)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("prune")

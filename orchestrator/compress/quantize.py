@@ -215,9 +215,3 @@ def quantize_gguf(
 
 def report_json(report: QuantizeReport) -> str:
     return json.dumps({"type": report.qtype, "size_bytes": report.size_bytes, "mix": report.mix}, indent=1)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("quantize")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from orchestrator.config import validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError, os_error_message
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 CHROMA_DIRNAME = "chroma"
 BM25_DIRNAME = "bm25"
 # Chroma's rule for collection names (checked here so the message can say what to change).
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Cosine distance, so 1 - distance is the cosine similarity our relevance scores are built on.
 _COLLECTION_CONFIGURATION = {"hnsw": {"space": "cosine"}}
 _GET_PAGE = 5000  # rows per Collection.get call when reading a whole collection
@@ -133,15 +133,6 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 def chroma_dir(settings: Settings) -> Path:
     """Where Chroma keeps its persistent files."""
     return settings.data_dir / CHROMA_DIRNAME
-
-
-def validate_collection_name(name: str) -> str:
-    if not _COLLECTION_NAME.match(name) or ".." in name:
-        raise ConfigError(
-            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
-            "starting and ending with a letter or digit (for example `--collection my-notes`)."
-        )
-    return name
 
 
 def chroma_location(settings: Settings) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator.bench import measure
 from orchestrator.errors import ConfigError
+from orchestrator.timing import GenerationStats, GenerationTimer
 from tests.helpers.tiny_llama import write_tiny_llama
 
 TEXT = (
@@ -101,13 +102,13 @@ def test_windows_drop_the_tail_and_respect_max_chunks():
 
 def test_generation_timer_measures_tokens_and_first_token():
     ticks = iter([10.0, 10.5, 11.0])  # start, first item, end
-    timer = measure.GenerationTimer(clock=lambda: next(ticks))
+    timer = GenerationTimer(clock=lambda: next(ticks))
     assert list(timer.wrap(["a", "b", "c", "d"])) == ["a", "b", "c", "d"]
     stats = timer.stats
     assert (stats.tokens, stats.seconds, stats.time_to_first_token) == (4, 1.0, 0.5)
     assert stats.tokens_per_second == 6.0  # 3 tokens after the first, in the 0.5 s after it
     assert stats.summary() == "4 tokens in 1.00 s (6.0 tok/s, first token 0.50 s)"
-    assert measure.GenerationStats(tokens=10, seconds=2.0).tokens_per_second == 5.0
+    assert GenerationStats(tokens=10, seconds=2.0).tokens_per_second == 5.0
 
 
 def test_spread_reports_median_and_range():

@@ -327,19 +327,17 @@ class ResultFile:
 
     def drop_error_rows(self) -> int:
         """Rewrite the file without its error rows (atomically), so those questions are asked again."""
+        from orchestrator.files import atomic_output
+
         errors = [key for key, row in self.done.items() if row.get("error")]
         if not errors:
             return 0
         kept = {key: row for key, row in self.done.items() if not row.get("error")}
-        partial = self.path.with_name(self.path.name + ".partial")
-        with open(partial, "wb") as handle:
+        with atomic_output(self.path, fsync=True) as partial, open(partial, "wb") as handle:
             if self.path.suffix.lower() == ".csv":
                 handle.write(_csv_line(self.columns).encode("utf-8"))
             for row in kept.values():
                 handle.write(self.format(row).encode("utf-8", errors="replace"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, self.path)
         old, self._handle = self._handle, open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         _lock(self._handle, self.path)
         old.close()

@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from orchestrator.errors import ConfigError
 
 
+# The shipped models' registry names (their sources and hashes are in orchestrator/models.py).
+DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
+DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
+
 # Chroma's own rule for collection names, checked here so a bad name fails when settings are read.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
@@ -69,7 +73,7 @@ class Settings(BaseSettings):
         description="Where pulled and produced GGUF models live (default: DATA_DIR/models).",
     )
     model: str = Field(
-        default="smollm2-135m-instruct",
+        default=DEFAULT_CHAT_MODEL,
         description="Chat model: a registry name, an installed model's name, or a .gguf path.",
     )
     n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
@@ -96,7 +100,7 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="default", description="With llm_backend=openai: the model name the server expects.")
     openai_api_key: SecretStr | None = Field(default=None, description="With llm_backend=openai: the server's API key, if it needs one.")
     embedding_model: str = Field(
-        default="all-minilm-l6-v2",
+        default=DEFAULT_EMBEDDING_MODEL,
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",
     )
     collection: str = Field(default="default", description="Knowledge-base collection to ingest into and search.")

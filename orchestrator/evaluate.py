@@ -22,7 +22,6 @@ so answers from another model, corpus or question file are never mixed into one 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import string
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.batch import Question, read_questions, read_result_rows, run_batch
 from orchestrator.errors import ConfigError
+from orchestrator.files import sha256_of
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -374,17 +374,13 @@ def ingest_corpus(settings: Settings, corpus: Path, progress=None) -> str:
     return store.fingerprint()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_identity(settings: Settings, questions_path: Path, corpus_fingerprint: str | None) -> dict:
     """What the answers depend on; a resume with anything different would mix two runs in one report."""
     keys = ("model", "embedding_model", "temperature", "max_tokens", "seed", "n_ctx", "top_k",
             "relevance_threshold", "chunk_size", "chunk_overlap", "allow_unverified")
     identity = {key: getattr(settings, key) for key in keys}
     identity["collection"] = None if corpus_fingerprint else settings.collection
-    identity["questions_sha256"] = _sha256(questions_path)
+    identity["questions_sha256"] = sha256_of(questions_path)
     identity["corpus_fingerprint"] = corpus_fingerprint
     return identity
 

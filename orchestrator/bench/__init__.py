@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.bench.measure import (
     DEFAULT_GENERATED_TOKENS,
@@ -26,6 +26,7 @@ from orchestrator.bench.measure import (
 )
 from orchestrator.errors import ConfigError
 from orchestrator.timing import GenerationStats, GenerationTimer
+from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -44,9 +45,6 @@ __all__ = [
     "read_text_file",
     "run_bench",
 ]
-
-# progress(stage, done, total), as orchestrator.models.Progress.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -102,7 +102,7 @@ def _AmountColumn():
 def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+        BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
     )
 
     if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar

@@ -7,6 +7,7 @@ import typer
 from rich.markup import escape
 
 from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display, shown
+from orchestrator.config import DEFAULT_CHAT_MODEL
 
 
 def _human_size(n_bytes: int) -> str:
@@ -24,7 +25,7 @@ def _human_count(n: int) -> str:
 @friendly_errors
 def pull(
     name: str = typer.Argument(
-        "smollm2-135m-instruct",
+        DEFAULT_CHAT_MODEL,
         help="A registry name (see --list), or hf:OWNER/REPO/FILE.gguf, or hf:OWNER/REPO with --quant.",
     ),
     force: bool = typer.Option(False, "--force", help="Download and verify again even if installed."),
@@ -82,6 +83,7 @@ def models() -> None:
     """List installed models with size, architecture, quantization, parameters and lineage."""
     from rich.table import Table
 
+    from orchestrator.gguf_file import ProvenanceKeys
     from orchestrator.models import REGISTRY, installed_models
 
     settings = load_settings()
@@ -96,7 +98,7 @@ def models() -> None:
         if row.info is None:
             table.add_row(escape(row.name), escape(row.source), "-", "-", "-", "-", "-", "-", f"[red]unusable: {escape(row.error or '')}[/]")
             continue
-        lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in ("method", "parent"))
+        lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in (ProvenanceKeys.METHOD, ProvenanceKeys.PARENT_FILE))
         footprint = model_footprint(row.info)
         table.add_row(
             escape(row.name), escape(row.source), _human_size(footprint.size_bytes), row.info.architecture, footprint.file_type,

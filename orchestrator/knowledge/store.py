@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from orchestrator.config import validate_collection_name
-from orchestrator.errors import ConfigError, OrchestratorError, os_error_message
+from orchestrator.errors import OrchestratorError, os_error_message
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document

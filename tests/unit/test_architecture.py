@@ -76,3 +76,23 @@ def test_import_scan_sees_lazy_and_relative_imports(tmp_path):
     finally:
         PACKAGE = saved
     assert {"orchestrator.cli.common", "orchestrator.sub.sibling", "orchestrator.llm", "orchestrator.llm.y"} <= found
+
+
+@pytest.mark.parametrize("definition", [
+    "Progress = Callable[[str, int, int], None]",
+    '"smollm2-135m-instruct"',
+    '"all-minilm-l6-v2"',
+    'PROVENANCE_PREFIX = "',
+])
+def test_one_definition_of_each_idea(definition):
+    places = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+              if definition in path.read_text(encoding="utf-8")]
+    assert len(places) == 1, places
+
+
+@pytest.mark.parametrize("literal", ['"general.architecture"', '.attention.head_count"', '"{arch}.', 'f"{arch}.'])
+def test_gguf_metadata_keys_come_from_gguf_keys(literal):
+    # llm.py reads the chat template key once, without importing gguf-py (it is on the cold-start path).
+    places = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+              if literal in path.read_text(encoding="utf-8")]
+    assert not places

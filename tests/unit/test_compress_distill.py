@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from gguf import Keys
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -61,7 +62,7 @@ def test_kd_lowers_the_soft_loss_and_writes_a_loadable_student(models, tmp_path)
     assert report.agreement_student >= 0.99 and report.agreement_teacher >= 0.99
     assert report.after["soft CE (τ)"] < report.before["soft CE (τ)"]
     trained, original = read_model(report.path), read_model(student)
-    assert trained.hparam("feed_forward_length") == original.hparam("feed_forward_length")
+    assert trained.hparam(Keys.LLM.FEED_FORWARD_LENGTH) == original.hparam(Keys.LLM.FEED_FORWARD_LENGTH)
     assert not np.allclose(trained.tensors["blk.0.ffn_up.weight"], original.tensors["blk.0.ffn_up.weight"])
     provenance = inspect_gguf(report.path).provenance
     assert provenance["method"] == "distill"

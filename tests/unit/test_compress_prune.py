@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from gguf import Keys
 import pytest
 
 from orchestrator.compress import llama_backend
@@ -83,7 +84,7 @@ def test_block_influence_choice():
 def test_ffn_pruning_shrinks_shapes_and_file(tiny, tmp_path):
     report = prune_gguf(tiny, tmp_path / "f.gguf", "ffn", ratio=0.25, **FAST)
     pruned = read_model(report.path)
-    assert pruned.hparam("feed_forward_length") == 96
+    assert pruned.hparam(Keys.LLM.FEED_FORWARD_LENGTH) == 96
     for block in range(pruned.n_layers):
         assert pruned.tensors[f"blk.{block}.ffn_gate.weight"].shape == (96, 64)
         assert pruned.tensors[f"blk.{block}.ffn_up.weight"].shape == (96, 64)

@@ -5,7 +5,7 @@ false_premise | web | chat), question, answers (gold strings), source (docs: the
 in). Scores:
 
 * math and math_word (a word problem): the answer equals one of `answers` by SymPy equivalence
-  (orchestrator.tools.math.equivalent);
+  (orchestrator.math_equivalence.equivalent);
 * false_premise (the question assumes something false): safe when the answer declines or says the
   premise is wrong, unsafe when it answers as if the premise held;
 * docs: a gold answer is contained in the answer after SQuAD normalisation AND the gold file is cited;
@@ -104,7 +104,7 @@ def cites_source(row: dict, source: str) -> bool:
 
 
 def score_math(row: dict, question: dict) -> Score:
-    from orchestrator.tools.math import equivalent
+    from orchestrator.math_equivalence import equivalent
 
     value_ok = not row.get("error") and not row.get("abstained") and equivalent(row.get("answer") or "", question["answers"])
     return _score(row, question, value_ok, {"value_equal": value_ok}, "" if value_ok else "value differs from the gold answer")

@@ -89,7 +89,7 @@ def models() -> None:
     settings = load_settings()
     rows = installed_models(settings)
     table = Table(title=f"Models in {settings.resolved_models_dir}")
-    from orchestrator.bench.measure import format_quant_mix, model_footprint
+    from orchestrator.bench.footprint import format_quant_mix, model_footprint
 
     table.add_column("name", no_wrap=True)
     for column in ("source", "size", "arch", "quant", "params", "bits/weight", "tensor types", "lineage"):

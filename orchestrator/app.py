@@ -144,7 +144,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._custom_retriever = retriever is not _UNSET
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._search = search
-        self._semantic_router = None
+        self._semantic_router: Any = None
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
         self._warm_math_worker()
@@ -377,7 +377,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     # --- answering ---
 
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str | Answer]:
+    # Runnable.stream yields the output type; this one yields the text first, then the Answer (documented).
+    def stream(  # type: ignore[override]
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
         config = ensure_config(config)
         callbacks = get_callback_manager_for_config(config)
         run = callbacks.on_chain_start(
@@ -411,7 +414,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         answer = Answer(question=question)
         try:
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
-            answer.route = decision.route
+            answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
             _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)

@@ -729,7 +729,7 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
                     except Exception as exc:  # noqa: BLE001 - e.g. a row that cannot be unpickled
                         record(error_row(question, f"{type(exc).__name__}: {exc}", route))
             # Questions still in flight when the pool broke go back to the queue.
-            for future, question in in_flight.items():
+            for question in in_flight.values():
                 pending.insert(0, question)
         finally:
             pool.shutdown(wait=not broken, cancel_futures=True)

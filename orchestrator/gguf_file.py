@@ -214,7 +214,7 @@ def _file_type_name(value: int | None, tensor_types: dict[str, int]) -> str:
     import gguf
 
     if value is None:
-        return max(tensor_types, key=tensor_types.get) if tensor_types else "unknown"
+        return max(tensor_types, key=lambda name: tensor_types[name]) if tensor_types else "unknown"
     try:
         name = gguf.LlamaFileType(value).name
     except ValueError:
@@ -298,8 +298,9 @@ class GGUFInfoCache:
     def get(self, path: Path) -> GGUFInfo | None:
         entry = self._load().get(str(path))
         stat = path.stat()
-        fresh = entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns
-        if fresh and "kv_bytes_per_token" in entry["info"]:  # entries of older versions lack it: re-parse
+        if not entry or entry["size"] != stat.st_size or entry["mtime_ns"] != stat.st_mtime_ns:
+            return None
+        if "kv_bytes_per_token" in entry["info"]:  # entries of older versions lack it: re-parse
             return GGUFInfo(**entry["info"])
         return None
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from orchestrator.config import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, Settings
 from orchestrator.errors import ModelFileError, ModelNotFoundError, PullError
-from orchestrator.gguf_file import GGUFInfo, GGUFInfoCache, inspect_gguf
 from orchestrator.files import sha256_of
+from orchestrator.gguf_file import GGUFInfo, GGUFInfoCache, inspect_gguf
 from orchestrator.progress import Progress
 
 

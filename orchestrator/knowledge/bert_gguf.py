@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PullError
 from orchestrator.progress import Progress
@@ -64,7 +64,7 @@ def check_source_files(source_dir: Path) -> None:
         )
 
 
-def _read_json(path: Path) -> dict | list:
+def _read_json(path: Path) -> Any:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

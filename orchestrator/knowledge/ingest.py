@@ -25,7 +25,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.progress import Progress
@@ -228,7 +228,7 @@ def _splitter(path: Path, settings: Settings):
             f"chunk_overlap ({settings.chunk_overlap}) must be smaller than chunk_size ({settings.chunk_size}); "
             "change ORCH_CHUNK_OVERLAP or ORCH_CHUNK_SIZE."
         )
-    options = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
+    options: dict[str, Any] = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
     if path.suffix.lower() in (".md", ".markdown"):
         return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
     return RecursiveCharacterTextSplitter(**options)

@@ -244,7 +244,7 @@ def _http_client(settings: Settings):
     location = chroma_location(settings)
     try:
         client = chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+            host=settings.chroma_host or "", port=settings.chroma_port, ssl=settings.chroma_ssl,
             headers={"Authorization": f"Bearer {token}"} if token else None,
             settings=ChromaSettings(anonymized_telemetry=False),
         )
@@ -308,7 +308,7 @@ def _persistent_client(path: Path, fresh: bool = False):
         except Exception as exc:  # noqa: BLE001
             # After a first failed open, chromadb 1.5's cleanup raises AttributeError on the next
             # attempt for the same path; any failure here means "cannot open this directory".
-            raise ChromaError(f"{type(exc).__name__}: {exc}") from exc
+            raise ChromaError(f"{type(exc).__name__}: {exc}") from exc  # type: ignore[abstract]
 
 
 def database_damage(path: Path) -> str | None:
@@ -451,7 +451,7 @@ def move_aside(settings: Settings) -> Path:
     return aside
 
 
-def _collection_names(client, path: Path) -> list[str]:
+def _collection_names(client, path: Path | str) -> list[str]:
     with _chroma_errors(path, "list its collections"):
         return [collection.name for collection in client.list_collections()]
 
@@ -568,7 +568,7 @@ class KnowledgeStore:
         embeddings: Embeddings,
         model_id: EmbeddingModelId,
         name: str,
-        path: Path,
+        path: Path | str,
         keyword_index_dir: Path,
     ) -> None:
         self.vectorstore = vectorstore  # a langchain_chroma.Chroma

@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.tools.math_worker import (
-    MAX_INPUT_CHARS,
     FUNCTIONS,
+    MAX_INPUT_CHARS,
     SYMBOLS,
     WORKER_MEMORY_BYTES,
     UnsafeExpressionError,

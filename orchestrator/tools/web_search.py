@@ -433,7 +433,7 @@ def _make_engine(backend: str, timeout_s: float) -> Any:
     engine = engine_class(proxy=os.environ.get("DDGS_PROXY"), timeout=timeout_s)  # type: ignore[arg-type]
     if backend == "duckduckgo":
         # ddgs's duckduckgo engine drops the result date; extract it with the same per-result xpath mechanism.
-        engine.elements_xpath = {**engine_class.elements_xpath, "date": _DDG_DATE_XPATH}
+        engine.elements_xpath = {**engine_class.elements_xpath, "date": _DDG_DATE_XPATH}  # type: ignore[misc]
     return engine
 
 

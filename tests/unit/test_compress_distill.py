@@ -6,15 +6,19 @@ import json
 from pathlib import Path
 
 import numpy as np
-from gguf import Keys
 import pytest
+from gguf import Keys
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from orchestrator.compress import llama_backend  # noqa: E402
 from orchestrator.compress.distill import (  # noqa: E402
-    DistillConfig, _permute, _unpermute, distill_gguf, distillation_loss,
+    DistillConfig,
+    _permute,
+    _unpermute,
+    distill_gguf,
+    distillation_loss,
 )
 from orchestrator.compress.gguf_io import read_model  # noqa: E402
 from orchestrator.compress.prune import prune_gguf  # noqa: E402

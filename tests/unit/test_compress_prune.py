@@ -6,13 +6,18 @@ import json
 from pathlib import Path
 
 import numpy as np
-from gguf import Keys
 import pytest
+from gguf import Keys
 
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import read_model
 from orchestrator.compress.prune import (
-    choose_blocks_to_drop, kept_ffn_width, magnitude_prune, prunable_weights, prune_gguf, wanda_prune,
+    choose_blocks_to_drop,
+    kept_ffn_width,
+    magnitude_prune,
+    prunable_weights,
+    prune_gguf,
+    wanda_prune,
 )
 from orchestrator.errors import ConfigError, ModelFileError
 from orchestrator.gguf_file import inspect_gguf

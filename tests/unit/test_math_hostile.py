@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import math as math_tool
 from orchestrator.math_equivalence import equivalent
+from orchestrator.tools import math as math_tool
 from orchestrator.tools.math import detect_math, solve, warm_up
 
 TIMEOUT_S = 2.0

@@ -6,7 +6,7 @@ import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from langchain_core.messages import AnyMessage
 from langchain_core.retrievers import BaseRetriever
@@ -20,6 +20,9 @@ from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, s
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+
+if TYPE_CHECKING:
+    from orchestrator.knowledge.store import KnowledgeStore
 
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
 FALLBACK_QUESTION_CHARS = 1000
@@ -543,6 +546,23 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
     from orchestrator.models import resolve_model
 
     return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
+
+
+def open_knowledge_store(
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+) -> KnowledgeStore:
+    """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
+
+    The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
+    `fresh` as in knowledge.store.open_store.
+    """
+    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.llm import embeddings_model
+    from orchestrator.models import resolve_model
+
+    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
+    embeddings = embeddings_model(settings=settings, model_path=model_path)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
 
 
 def open_retriever(settings: Settings, embeddings, identity, collection: str):

@@ -511,7 +511,7 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
 @functools.lru_cache(maxsize=8)
 def _model_sha256(path: str, size: int, mtime_ns: int) -> str:
     """Hashed once per process while the file's size and mtime stay the same."""
-    from orchestrator.models import sha256_of
+    from orchestrator.files import sha256_of
 
     return sha256_of(Path(path))
 

@@ -362,12 +362,12 @@ def scratch_settings(settings: Settings, output_dir: Path) -> Settings:
 
 def ingest_corpus(settings: Settings, corpus: Path, progress=None) -> str:
     """Sync the scratch collection with the corpus folder; returns the collection's content fingerprint."""
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     if not corpus.is_dir():
         raise ConfigError(f"--corpus {corpus} is not a folder: give the folder of documents to ingest.")
-    store = open_store_for_settings(settings, collection=settings.collection, progress=progress)
+    store = open_knowledge_store(settings, collection=settings.collection, progress=progress)
     summary = ingest_paths([corpus], store, settings, progress=progress, prune=True)
     if summary.files_ingested == 0:
         raise ConfigError(f"No readable documents in {corpus} (.txt .md .html .pdf .json .jsonl).")

@@ -609,9 +609,9 @@ def _chunk_count(settings) -> int:
 
 
 def _open_store(session: ChatSession):
-    from orchestrator.knowledge.store import open_store_for_settings
+    from orchestrator.app import open_knowledge_store
 
-    return open_store_for_settings(session.app.settings, collection=session.app.settings.collection)
+    return open_knowledge_store(session.app.settings, collection=session.app.settings.collection)
 
 
 def _chunks_by_source(store) -> dict[str, list[str]]:

@@ -125,7 +125,7 @@ def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
 @functools.lru_cache(maxsize=8)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file, hashed once per process while its size and mtime stay the same."""
-    from orchestrator.models import sha256_of
+    from orchestrator.files import sha256_of
 
     return sha256_of(Path(path))
 
@@ -529,18 +529,6 @@ def open_store(
 
 
 _verified: set[tuple[str, str]] = set()  # collections checked by this process (the check costs a few searches)
-
-
-def open_store_for_settings(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
-) -> KnowledgeStore:
-    """Open a collection with the configured embedding model (pulling it on first use); `fresh` as in open_store."""
-    from orchestrator.llm import embeddings_model
-    from orchestrator.models import resolve_model
-
-    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
-    embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
 
 
 def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> None:

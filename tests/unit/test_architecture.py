@@ -96,3 +96,9 @@ def test_gguf_metadata_keys_come_from_gguf_keys(literal):
     places = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
               if literal in path.read_text(encoding="utf-8")]
     assert not places
+
+
+@pytest.mark.parametrize("component", ["orchestrator.llm", "orchestrator.models"])
+def test_the_store_builds_no_embeddings_of_its_own(component):
+    # Components are wired in app.py (build_app, open_knowledge_store); the store takes what it is given.
+    assert not reaches(imported_modules(PACKAGE / "knowledge" / "store.py"), component)

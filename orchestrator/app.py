@@ -22,6 +22,9 @@ from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
 
 if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
     from orchestrator.knowledge.store import KnowledgeStore
 
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
@@ -133,7 +136,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     name: str | None = "orchestrator"
 
-    def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        chat_model: BaseChatModel | None = None,
+        embeddings: Embeddings | None = None,
+        retriever: BaseRetriever | None = _UNSET,  # None: no knowledge base; left out: the configured one
+        search: Any = None,
+    ):
         if not isinstance(settings, Settings):
             raise ConfigError(
                 f"build_app takes a Settings object, not {type(settings).__name__}: "
@@ -606,6 +616,6 @@ def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:
     dispatch_custom_event("orchestrator_route", decision.as_dict(), config=config)
 
 
-def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:
+def build_app(settings: Settings | None = None, **components: Any) -> OrchestratorApp:
     """Wire the app from settings; pass chat_model=, embeddings=, retriever= or search= to swap a component."""
     return OrchestratorApp(settings or Settings(), **components)

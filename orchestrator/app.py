@@ -6,7 +6,7 @@ import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from langchain_core.messages import AnyMessage
 from langchain_core.retrievers import BaseRetriever
@@ -17,9 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.chains.chat import chat_messages
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
-from orchestrator.config import Settings
+from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from orchestrator.knowledge.store import KnowledgeStore
 
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
 FALLBACK_QUESTION_CHARS = 1000
@@ -27,6 +33,18 @@ _UNSET: Any = object()
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
 DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
+
+
+def forced_route(route: Any) -> str | None:
+    """The route a caller forces (None for auto or unset); a ConfigError naming the routes for anything else.
+
+    The one route rule: the app's input, `ask`/`batch --route` and the server's `route` field all use it.
+    """
+    if route in (None, "", "auto"):
+        return None
+    if route not in ROUTES:
+        raise ConfigError(f"Unknown route {route!r}: use auto, {', '.join(ROUTES)}.")
+    return route
 
 
 class AppInput(BaseModel):
@@ -47,11 +65,11 @@ class AppInput(BaseModel):
     @field_validator("route", mode="before")
     @classmethod
     def _known_route(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return None
-        if value != "auto" and value not in ROUTES:
-            raise ValueError(f"Unknown route {value!r}: use one of auto, {', '.join(ROUTES)}")
-        return value
+        try:
+            forced_route(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value or None
 
     @field_validator("history", mode="before")
     @classmethod
@@ -63,8 +81,6 @@ class AppInput(BaseModel):
     @field_validator("collection", mode="after")
     @classmethod
     def _collection_name(cls, value: str | None) -> str | None:
-        from orchestrator.knowledge.store import validate_collection_name
-
         if value is None:
             return None
         try:
@@ -120,7 +136,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     name: str | None = "orchestrator"
 
-    def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        chat_model: BaseChatModel | None = None,
+        embeddings: Embeddings | None = None,
+        retriever: BaseRetriever | None = _UNSET,  # None: no knowledge base; left out: the configured one
+        search: Any = None,
+    ):
         if not isinstance(settings, Settings):
             raise ConfigError(
                 f"build_app takes a Settings object, not {type(settings).__name__}: "
@@ -134,7 +157,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._custom_retriever = retriever is not _UNSET
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._search = search
-        self._semantic_router = None
+        self._semantic_router: Any = None
         self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
@@ -286,7 +309,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         Unchanged files are skipped; returns the IngestSummary (files seen, chunks added/removed/total).
         """
         from orchestrator.knowledge.ingest import ingest_paths
-        from orchestrator.knowledge.store import validate_collection_name
 
         name = validate_collection_name(collection or self.settings.collection)
         store = self._open_store(name, reset=reset)
@@ -400,7 +422,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     # --- answering ---
 
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str | Answer]:
+    # Runnable.stream yields the output type; this one yields the text first, then the Answer (documented).
+    def stream(  # type: ignore[override]
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
         config = ensure_config(config)
         callbacks = get_callback_manager_for_config(config)
         run = callbacks.on_chain_start(
@@ -434,7 +459,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         answer = Answer(question=question)
         try:
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
-            answer.route = decision.route
+            answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
             _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
@@ -565,6 +590,23 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
     return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
 
 
+def open_knowledge_store(
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+) -> KnowledgeStore:
+    """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
+
+    The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
+    `fresh` as in knowledge.store.open_store.
+    """
+    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.llm import embeddings_model
+    from orchestrator.models import resolve_model
+
+    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
+    embeddings = embeddings_model(settings=settings, model_path=model_path)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+
+
 def open_retriever(settings: Settings, embeddings, identity, collection: str):
     """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing."""
     from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
@@ -584,8 +626,6 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
     Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches
     settings.relevance_threshold, and an empty or missing collection gives a retriever that finds nothing.
     """
-    from orchestrator.knowledge.store import validate_collection_name
-
     settings = settings or Settings()
     injected = embeddings is not None
     if embeddings is None:
@@ -608,6 +648,6 @@ def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:
     dispatch_custom_event("orchestrator_route", decision.as_dict(), config=config)
 
 
-def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:
+def build_app(settings: Settings | None = None, **components: Any) -> OrchestratorApp:
     """Wire the app from settings; pass chat_model=, embeddings=, retriever= or search= to swap a component."""
     return OrchestratorApp(settings or Settings(), **components)

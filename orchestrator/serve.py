@@ -287,10 +287,12 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
 
     if request.model not in (None, SERVED_MODEL):
         raise ApiError(404, f"The model {request.model!r} does not exist here; this server serves {SERVED_MODEL!r}.", "model_not_found", "model")
-    from orchestrator.chains.router import ROUTES
+    from orchestrator.app import forced_route
 
-    if request.route not in (None, "auto", *ROUTES):
-        raise ApiError(400, f"Unknown route {request.route!r}: use auto, {', '.join(ROUTES)}.", "invalid_route", "route")
+    try:
+        forced_route(request.route)
+    except ConfigError as exc:
+        raise ApiError(400, str(exc), "invalid_route", "route") from None
     refuse_unsupported(request)
     *earlier, last = request.messages
     if last.role != "user":

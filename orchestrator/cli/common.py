@@ -14,6 +14,10 @@ from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
 
+MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
+ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
+COLLECTION_HELP = "Knowledge-base collection to answer from (default: ORCH_COLLECTION)."
+
 UNWRAPPED_WIDTH = 10_000
 
 
@@ -98,7 +102,12 @@ def _AmountColumn():
 def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
     )
 
     if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar
@@ -112,7 +121,7 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         yield report_lines
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(), TimeRemainingColumn()]
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(*columns, console=err_console, transient=transient) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
@@ -136,3 +145,18 @@ def resolved_settings(model=None, collection=None):
     with progress_display() as progress:
         model_path = resolve_model(settings.model, settings, progress=progress)
     return settings.model_copy(update={"model": str(model_path)})
+
+
+def print_answer_error(message: str) -> None:
+    """An answer's error as the one red line `friendly_errors` prints."""
+    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
+
+
+def print_sources(result, out=None) -> None:
+    """The numbered sources under an answer."""
+    out = out or console
+    for number, source in enumerate(result.sources, 1):
+        where = source.get("source")
+        page = f", page {source['page']}" if source.get("page") else ""
+        score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
+        out.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)

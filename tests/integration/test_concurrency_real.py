@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 # The same question mix as the benchmark, so benchmarks/concurrency.py times what this test checks.
-from benchmarks.concurrency import DOC as SB50, QUESTIONS, standin_search
+from benchmarks.concurrency import DOC as SB50
+from benchmarks.concurrency import QUESTIONS, standin_search
 from orchestrator import Settings, build_app
 
 pytestmark = pytest.mark.integration

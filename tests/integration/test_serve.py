@@ -57,7 +57,7 @@ def server(model_env, tmp_path):
 
 
 def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
-    from openai import OpenAI, AuthenticationError
+    from openai import AuthenticationError, OpenAI
 
     process, port = server
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)

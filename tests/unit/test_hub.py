@@ -12,8 +12,8 @@ from orchestrator import hub, models
 from orchestrator.config import Settings
 from orchestrator.errors import ModelNotFoundError, PullError
 from orchestrator.gguf_file import inspect_gguf, split_parts
-from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 from tests.helpers.tiny_llama import write_tiny_llama
+from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 
 REPO = "standin/Tiny-Llama-GGUF"
 

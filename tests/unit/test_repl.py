@@ -28,7 +28,7 @@ FAKE_EMBEDDER = EmbeddingModelId("word-hash", "0" * 64, 1, 64)
 
 
 def open_test_store(settings, collection=None, reset=False, progress=None, fresh=False):
-    """open_store_for_settings, with word-hash embeddings instead of the real embedding model."""
+    """open_knowledge_store, with word-hash embeddings instead of the real embedding model."""
     return open_store(settings, WordHashEmbeddings(), FAKE_EMBEDDER, collection or settings.collection, reset, fresh)
 
 
@@ -54,7 +54,7 @@ def chat_with(monkeypatch, tmp_path):
         return app
 
     monkeypatch.setattr(chat_cli, "prepare_app", prepare)
-    monkeypatch.setattr("orchestrator.knowledge.store.open_store_for_settings", open_test_store)
+    monkeypatch.setattr("orchestrator.app.open_knowledge_store", open_test_store)
 
     def run(model, script: str, *args: str):
         built[:] = [model]

@@ -15,7 +15,14 @@ from orchestrator import Settings, build_app
 from orchestrator.errors import ConfigError
 from orchestrator.result import Answer
 from orchestrator.serve import (
-    SERVED_MODEL, ServeLimits, bind_address, check_bind, create_api, default_allowed_hosts, host_allowed, without_paths,
+    SERVED_MODEL,
+    ServeLimits,
+    bind_address,
+    check_bind,
+    create_api,
+    default_allowed_hosts,
+    host_allowed,
+    without_paths,
 )
 from tests.unit.test_app_routes import FakeRetriever, RecordingModel, chunk, model
 

@@ -152,6 +152,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self.settings = settings
         self.knowledge_problem: str | None = None  # why the knowledge base cannot be opened (read-only, ...), if so
         self._chat_model = chat_model
+        self._chat_model_injected = chat_model is not None  # then settings.model names no file of it
         self._embeddings = embeddings
         self._embeddings_injected = embeddings is not None
         self._custom_retriever = retriever is not _UNSET
@@ -280,6 +281,21 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
         return open_store(self.settings, self.embeddings, self.embeddings_id, collection, reset=reset)
 
+    def knowledge_store(self, collection: str | None = None, *, fresh: bool = False, progress=None):
+        """A collection's store (default: the configured one) opened with this app's embeddings.
+
+        The CLI ingests into, lists and forgets files through it; `progress` shows a first pull of the
+        embedding model; `fresh` as in knowledge.store.open_store.
+        """
+        from orchestrator.knowledge.store import open_store
+
+        if progress is not None and not self._embeddings_injected:
+            from orchestrator.models import resolve_model
+
+            resolve_model(self.settings.embedding_model, self.settings, progress=progress)
+        name = validate_collection_name(collection or self.settings.collection)
+        return open_store(self.settings, self.embeddings, self.embeddings_id, name, fresh=fresh)
+
     def _knowledge(self, collection: str | None):
         """The retriever the docs route searches, or None when there are no documents to search."""
         from orchestrator.knowledge.retrieval import EmptyRetriever
@@ -393,12 +409,12 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         return use_tool_router("auto", self._model_params)
 
     def _chat_model_params(self) -> int | None:
-        """The chat model's parameter count from its GGUF (None for a server model or an unreadable file)."""
+        """The chat model's parameter count from its GGUF (None for a server model, one passed in, or an unreadable file)."""
         from orchestrator.errors import OrchestratorError
         from orchestrator.gguf_file import inspect_gguf
         from orchestrator.models import info_cache, resolve_model
 
-        if self.settings.llm_backend != "llamacpp":
+        if self.settings.llm_backend != "llamacpp" or self._chat_model_injected:
             return None
         try:
             return inspect_gguf(resolve_model(self.settings.model, self.settings, auto_pull=False), info_cache(self.settings)).n_params

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import ModelFileError, PullError
+from orchestrator.files import sha256_of
 from orchestrator.gguf_file import SPLIT_NAME, inspect_gguf
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
-    from orchestrator.models import Progress
+    from orchestrator.progress import Progress
 
 HF_PREFIX = "hf:"
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -328,8 +329,6 @@ def check_free_space(folder: Path, needed: int) -> None:
 
 
 def _verify(local: Path, file: HubFile, progress: Progress | None) -> None:
-    from orchestrator.models import sha256_of
-
     size = local.stat().st_size
     if size != file.size:
         local.unlink()

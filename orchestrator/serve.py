@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Iterator, Literal
+from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Iterator, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.requests import Request  # module-level: FastAPI resolves the endpoints' annotations here
@@ -122,7 +122,9 @@ def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:
     """Whether the request's Host (name, without the port) is one this server answers to."""
     if ANY_HOST in allowed:
         return True
-    return bool(host_header) and host_name(host_header) in {name.lower() for name in allowed}
+    if not host_header:
+        return False
+    return host_name(host_header) in {name.lower() for name in allowed}
 
 
 def host_name(host_header: str) -> str:
@@ -355,7 +357,7 @@ def prompt_overhead(orchestrator_app, count: Callable[[str], int]) -> int:
     """Tokens the chat route adds around a question: its system prompt and the template's markers."""
     settings = getattr(orchestrator_app, "settings", None)
     try:
-        system_prompt = settings.prompt_text(settings.system_prompt_file)
+        system_prompt = settings.prompt_text(settings.system_prompt_file) if settings is not None else ""
     except (AttributeError, OSError):
         system_prompt = ""
     return count(system_prompt) + 3 * TEMPLATE_OVERHEAD_PER_MESSAGE
@@ -764,7 +766,7 @@ class RequestGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {}
+        headers: dict[bytes, str] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value.decode("latin-1"))
         if not host_allowed(headers.get(b"host"), self.limits.allowed_hosts):
@@ -922,7 +924,7 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         codes = {404: ("not_found", "No such endpoint: this server has /v1/chat/completions, /v1/models and /health."),
                  405: ("method_not_allowed", "This endpoint does not accept that method.")}
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(ApiError(exc.status_code, message, code, headers=exc.headers))
+        return error_response(ApiError(exc.status_code, message, code, headers=dict(exc.headers) if exc.headers else None))
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):
@@ -993,9 +995,9 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 _UNION_MEMBER_NAMES = {"str", "int", "float", "bool", "dict", "list", "none"}
 
 
-def validation_error(errors: list) -> ApiError:
+def validation_error(errors: Sequence[Any]) -> ApiError:
     """Pydantic's first complaint about a request, as OpenAI words it (param = the field's path)."""
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
     param = ""
     for part in first.get("loc", ()):
         if part == "body":
@@ -1069,10 +1071,12 @@ def server_config(api: FastAPI, host: str, port: int, limits: ServeLimits | None
     limits = limits or ServeLimits()
     return uvicorn.Config(
         api, host=bind_address(host), port=port, log_level=log_level, access_log=False,
-        timeout_graceful_shutdown=limits.graceful_shutdown_s, server_header=False, ws="none",
+        # uvicorn types its timeouts as int but uses them as float seconds (asyncio); fractions are kept.
+        timeout_graceful_shutdown=limits.graceful_shutdown_s,  # type: ignore[arg-type]
+        server_header=False, ws="none",
         http=guarded_protocol(limits, connection_cap(limits.max_connections)),
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        timeout_keep_alive=limits.keep_alive_s,
+        timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]
         # No limit_concurrency: it counts idle sockets too, so a few silent ones locked everyone out
         # with 503. The read deadline and the connection cap above bound sockets instead, and the
         # generation gate bounds the work.

@@ -13,6 +13,7 @@ from orchestrator.cli.common import (
     COLLECTION_HELP,
     MODEL_HELP,
     ROUTE_HELP,
+    build_cli_app,
     console,
     err_console,
     friendly_errors,
@@ -98,7 +99,7 @@ def batch(
     overwrite: bool = typer.Option(False, "--overwrite", help="Empty the output first instead of resuming it."),
 ) -> None:
     """Answer every question of a file, one result row each; a rerun skips the questions already answered."""
-    from orchestrator.app import build_app, forced_route
+    from orchestrator.app import forced_route
     from orchestrator.batch import default_output_path, read_questions, refuse_output_as_input, run_batch
 
     forced = forced_route(route)
@@ -106,7 +107,7 @@ def batch(
     refuse_output_as_input(input, output)
     questions = read_questions(input)
     settings = resolved_settings(model, collection)
-    app = build_app(settings) if workers == 1 else None
+    app = build_cli_app(settings) if workers == 1 else None
     with question_progress("Answering") as (_, on_start, on_row):
         summary = run_batch(questions, output, settings, route=forced, workers=workers, app=app,
                             on_row=on_row, on_start=on_start, retry_errors=retry_errors,

@@ -11,6 +11,7 @@ from orchestrator.cli.common import (
     COLLECTION_HELP,
     MODEL_HELP,
     ROUTE_HELP,
+    build_cli_app,
     console,
     err_console,
     friendly_errors,
@@ -25,10 +26,8 @@ from orchestrator.errors import OrchestratorError
 
 
 def prepare_app(model: Optional[str], collection: Optional[str] = None):
-    """Settings + a validated (pulled on first use) model, then the app."""
-    from orchestrator.app import build_app
-
-    return build_app(resolved_settings(model, collection))
+    """Settings + a validated (pulled on first use) model, then the app (common.AppMaker, the CLI's test seam)."""
+    return build_cli_app(resolved_settings(model, collection))
 
 
 @friendly_errors

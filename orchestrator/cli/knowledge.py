@@ -121,12 +121,11 @@ def check_and_repair(settings, repair: bool) -> None:
 
 def ingest_into(app, paths: list) -> None:
     """Ingest files into the app's collection with a progress display; the app then searches them."""
-    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import collection_lock, ingest_paths
 
     settings = app.settings
     with progress_display() as progress, collection_lock(settings, settings.collection, progress):
-        store = open_knowledge_store(settings, collection=settings.collection, progress=progress, fresh=True)
+        store = app.knowledge_store(settings.collection, fresh=True, progress=progress)
         summary = ingest_paths(paths, store, settings, progress=progress)
     print_summary(summary)
     app.forget_retriever()

@@ -609,9 +609,7 @@ def _chunk_count(settings) -> int:
 
 
 def _open_store(session: ChatSession):
-    from orchestrator.app import open_knowledge_store
-
-    return open_knowledge_store(session.app.settings, collection=session.app.settings.collection)
+    return session.app.knowledge_store()
 
 
 def _chunks_by_source(store) -> dict[str, list[str]]:

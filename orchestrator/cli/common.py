@@ -71,8 +71,8 @@ def friendly_errors(func: F) -> F:
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
             raise typer.Exit(130) from None
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise  # typer's own ways out (typer.Exit is a RuntimeError)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # typer's and click's own ways out (their Exit is a RuntimeError)
         except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
             where = _record_traceback()
             detail = f" The traceback is in {where}." if where else ""

@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator.chains.answer_checks import answer_problem
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
@@ -152,9 +153,14 @@ def _model_answer(question: str, answer: Answer, chat_model, prompt: str, eviden
 
 
 def _supported_answer(raw: str, question: str, answer: Answer, evidence: Evidence) -> str | None:
-    """The model's answer with its citation, or None when it says it can't or the window doesn't support it."""
+    """The model's answer with its citation, or None when it says it can't, doesn't answer (answer_checks.py)
+    or the window doesn't support it."""
     if says_unknown(raw) or not raw:
         answer.tool_calls.append({"tool": "grounding_check", "input": raw, "output": "the model found no answer"})
+        return None
+    problem = answer_problem(question, raw, evidence.window)
+    if problem is not None:
+        answer.tool_calls.append({"tool": "grounding_check", "input": raw, "output": problem})
         return None
     grounded = cite_and_check(concise(raw), [evidence.window], question)
     answer.route_reason["grounding_support"] = round(grounded.support, 3)

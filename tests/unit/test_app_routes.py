@@ -121,12 +121,12 @@ def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
 
 def test_docs_route_reads_the_next_window_when_the_first_yields_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(docs_chain, "QUOTE_MIN_COVERAGE", 1.01)  # no quotes: the first window yields nothing
-    chat = model("The documents don't say.", "Tesla studied at the Polytechnic in Paris [1].")
+    chat = model("The documents don't say.", "Tesla studied at the Polytechnic in Paris in 1880 [1].")
     docs = [chunk(TESLA, "tesla.txt", 0.9, "c1"),
-            chunk("Tesla studied at the Polytechnic in Paris. Paris is large.", "paris.txt", 0.8, "c2")]
+            chunk("Tesla studied at the Polytechnic in Paris in 1880. Paris is large.", "paris.txt", 0.8, "c2")]
     answer = app_with(tmp_path, chat, docs).invoke({"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
     assert "1875" in chat.prompts[0] and "Paris" not in chat.prompts[0] and "Paris" in chat.prompts[-1]
-    assert answer.answer == "Tesla studied at the Polytechnic in Paris [1]."
+    assert answer.answer == "Tesla studied at the Polytechnic in Paris in 1880 [1]."
     assert answer.route_reason["answer_kind"] == "generated" and answer.sources[0]["source"] == "paris.txt"
 
 
@@ -224,3 +224,12 @@ def test_bad_route_is_a_clear_error(tmp_path):
 
     with pytest.raises(OrchestratorError, match="Unknown route"):
         app_with(tmp_path, model("x")).invoke({"question": "hi", "route": "telepathy"})
+
+
+def test_an_answer_that_describes_the_passage_falls_back_to_the_quote(tmp_path):
+    chat = model("The document is about Tesla and his studies.")
+    answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
+        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
+    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+    assert any(call.get("output", "").startswith("the answer describes") for call in answer.tool_calls
+               if call["tool"] == "grounding_check")

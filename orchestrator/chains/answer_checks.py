@@ -1,0 +1,60 @@
+"""Checks on a model's answer that word overlap misses: it must answer, not describe the passage or echo the prompt.
+
+The grounding check (chains/grounding.py) measures how many of the answer's words the passage holds,
+so "The document is about a study on teachers." or "The phrase is "DOCUMENTS_END"." can pass it while
+saying nothing. These checks reject such answers; the docs route then quotes its evidence sentence
+or refuses, as it does for any unsupported answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orchestrator.chains.evidence import expected_answer_type, typed_values
+
+# The prompt's own words coming back: its fence markers, its instructions, its "Question:" line.
+PROMPT_ECHO = re.compile(
+    r"documents?[\W_]*(begin|end)\b|quoted data|not instructions|^\s*question\s*:|\n\s*question\s*:", re.IGNORECASE
+)
+# An answer whose subject is the passage itself, not the thing asked about: "The document is about X",
+# "The text contains the answer to the question ...". "The document says 12 ..." still answers, and
+# "The document is dated 1893." holds a value: neither is matched.
+META_ANSWER = re.compile(
+    r"^\W*(the|this|that)\s+(document|text|passage|excerpt|article|source)s?\s+(is|are|was)\s+(about|a|an|quoted)\b"
+    r"|\b(contains?|provides?|gives?|has|holds?)\s+(the|an|no)\s+answer\b|\banswers?\s+(to\s+)?(the|this|your)\s+question\b",
+    re.IGNORECASE,
+)
+
+
+def echoes_prompt(answer: str) -> bool:
+    """Does the answer repeat the prompt's markers or instructions instead of answering?"""
+    return bool(PROMPT_ECHO.search(answer))
+
+
+def describes_passage(answer: str) -> bool:
+    """Is the answer about the passage ("The document is about ...") rather than an answer from it?"""
+    return bool(META_ANSWER.search(answer))
+
+
+def gives_asked_type(question: str, answer: str, passage: str) -> bool:
+    """For a typed question ("when", "how many"), does the answer give a date or number that the passage holds?
+
+    A value the question already states does not count ("How many people lived there in 1900?" is not
+    answered by "1900"). Untyped questions always pass.
+    """
+    answer_type = expected_answer_type(question)
+    if answer_type is None:
+        return True
+    given = typed_values(answer_type, answer) - typed_values(answer_type, question)
+    return bool(given & typed_values(answer_type, passage))
+
+
+def answer_problem(question: str, answer: str, passage: str) -> str | None:
+    """Why the answer does not answer the question from the passage, or None when it may."""
+    if echoes_prompt(answer):
+        return "the answer repeats the prompt"
+    if describes_passage(answer):
+        return "the answer describes the passage instead of answering"
+    if not gives_asked_type(question, answer, passage):
+        return "the answer lacks a value of the asked type (a date, a number) from the passage"
+    return None

@@ -1,0 +1,54 @@
+"""answer_checks: answers that pass word overlap but do not answer (own phrasings, not eval questions)."""
+
+import pytest
+
+from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt, gives_asked_type
+
+PASSAGE = "The bakery opened in 1932 on Mill Street. It sold 4,500 loaves a week by 1950, when Ada Marsh ran it."
+
+
+@pytest.mark.parametrize("answer", [
+    'The recipe is called "DOCUMENTS_END".',
+    "The name is documents begin.",
+    "The text between the markers is quoted data, not instructions.",
+    "The bakery opened early.\nQuestion: When did it open?",
+])
+def test_an_answer_that_repeats_the_prompt_is_caught(answer):
+    assert echoes_prompt(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "The document is about a bakery on Mill Street.",
+    "This passage is a history of the bakery.",
+    "The text contains the answer to the question about loaves.",
+    "It provides the answer to your question.",
+])
+def test_an_answer_that_describes_the_passage_is_caught(answer):
+    assert describes_passage(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    "The document says the bakery sold 4,500 loaves a week.",
+    "The document is dated 1932.",
+    "Ada Marsh ran the bakery in 1950 [1].",
+])
+def test_real_answers_pass(answer):
+    assert not echoes_prompt(answer) and not describes_passage(answer)
+
+
+@pytest.mark.parametrize("question, answer, ok", [
+    ("When did the bakery open?", "It opened in 1932.", True),
+    ("When did the bakery open?", "It opened on Mill Street.", False),  # no date
+    ("When did the bakery open?", "It opened in 1931.", False),  # a date the passage does not hold
+    ("How many loaves did it sell each week by 1950?", "It sold 4,500 loaves.", True),
+    ("How many loaves did it sell each week by 1950?", "By 1950 it sold many loaves.", False),  # only the question's number
+    ("Who ran the bakery in 1950?", "Ada Marsh.", True),  # untyped question: no check
+])
+def test_typed_questions_need_a_value_of_their_type_from_the_passage(question, answer, ok):
+    assert gives_asked_type(question, answer, PASSAGE) is ok
+
+
+def test_answer_problem_names_the_reason():
+    assert answer_problem("When did it open?", "The document is about bread.", PASSAGE).startswith("the answer describes")
+    assert "asked type" in answer_problem("When did it open?", "It opened on Mill Street.", PASSAGE)
+    assert answer_problem("When did it open?", "It opened in 1932 [1].", PASSAGE) is None

@@ -65,6 +65,13 @@ _STANDING_RECORD = re.compile(
     rf"|^\s*(what|which|who)\s+(is|are)\s+(the\s+)?{_SUPERLATIVE}\b[^?]*\b(in the world|on earth|ever|of all time|on record|in history)\b",
     re.IGNORECASE,
 )
+# A wh-question that asks for an opinion, a suggestion or about the assistant is conversation even
+# though it asks "what": "What is a good name for a dog?", "What can you do?".
+_OPINION_OR_ASSISTANT = re.compile(
+    r"\b(you|your|yours|good|nice|fun|funny|favou?rite|recommend|suggest|should|idea|ideas|tips?|advice|"
+    r"think|opinion|feel|like to|cool|best way)\b",
+    re.IGNORECASE,
+)
 # A knowledge-base match at least this strong keeps such a question on the docs route. Dev docs
 # questions matched at 0.31 or more, its changing-fact web question at 0.31: 0.5 leaves the
 # documents every question they clearly cover.
@@ -114,6 +121,14 @@ def changing_fact_cues(question: str) -> list[str]:
     return found
 
 
+def asks_world_fact(question: str) -> bool:
+    """A wh-question about the world (not the speaker, the assistant or an opinion), with something to look up."""
+    from orchestrator.knowledge.retrieval import question_terms
+
+    return (bool(_WH_QUESTION.match(question)) and not is_personal(question)
+            and not _OPINION_OR_ASSISTANT.search(question) and len(question_terms(question)) >= 2)
+
+
 def is_personal(question: str) -> bool:
     """Is the question about the speaker or the assistant rather than the world?"""
     return bool(_PERSONAL.search(question))
@@ -140,6 +155,7 @@ class Signals:
     is_question: bool = True
     asks_for_fact: bool = False  # a wh-question ("Who...", "What...", "How many...")
     changing_fact: list[str] = field(default_factory=list)  # see changing_fact_cues()
+    world_fact: bool = False  # see asks_world_fact(): never answered by chat from the model's memory
 
     @classmethod
     def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
@@ -148,6 +164,7 @@ class Signals:
             personal=is_personal(question), future=is_about_future(question),
             is_question=question.rstrip().endswith("?") or bool(_QUESTION_START.match(question)),
             asks_for_fact=bool(_WH_QUESTION.match(question)), changing_fact=changing_fact_cues(question),
+            world_fact=asks_world_fact(question),
         )
 
 
@@ -194,6 +211,11 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
         return RouteDecision("math", f"looks like a word problem (similarity {best:.2f})", scores)
     if label == "web" and margin >= 0.05 and not signals.future:
         return RouteDecision("web", f"like questions about changing facts (similarity {best:.2f})", scores)
+    if label == "chat" and signals.world_fact:
+        # Chat would answer from the model's memory, and a small model invents facts; the docs route
+        # answers from the documents or refuses.
+        return RouteDecision("docs", f"a factual question, though it reads like conversation (similarity {best:.2f}); "
+                                     "checked the knowledge base", scores)
     if label == "chat" and best >= weak_semantic:
         return RouteDecision("chat", f"conversational or creative request (similarity {best:.2f})", scores)
     if label is None or best < 0.2 or margin < 0.02:

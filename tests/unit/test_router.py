@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestrator.chains.router import Signals, changing_fact_cues, decide, is_about_future, split_prefix, time_cues
+from orchestrator.chains.router import Signals, asks_world_fact, changing_fact_cues, decide, is_about_future, split_prefix, time_cues
 
 THRESHOLD = 0.5
 
@@ -163,3 +163,24 @@ def test_a_changing_fact_stays_on_docs_when_the_documents_clearly_cover_it():
 
 def test_signals_carry_the_changing_fact_cues():
     assert Signals.for_question("How many novels has the poet published?", 0.1, {}).changing_fact == ["running total"]
+
+
+@pytest.mark.parametrize("question, factual", [
+    ("Who invented the paper clip?", True),
+    ("How many moons does the planet have?", True),
+    ("What did the queen wear at her coronation?", True),
+    ("What is a nice gift for my sister?", False),  # personal and an opinion
+    ("What is a good title for a blog post?", False),
+    ("What can you help with?", False),
+    ("What's up?", False),
+    ("Write a limerick about rain.", False),
+])
+def test_world_facts_are_told_from_conversation(question, factual):
+    assert asks_world_fact(question) is factual
+
+
+def test_a_world_fact_that_reads_like_chat_goes_to_docs_not_chat():
+    # Chat would answer from the model's memory; the docs route answers from the documents or refuses.
+    semantic = {"chat": 0.6, "factual": 0.3, "web": 0.2}
+    assert decide(signals(docs_score=0.1, world_fact=True, semantic=semantic), 0.25).route == "docs"
+    assert decide(signals(docs_score=0.1, world_fact=False, semantic=semantic), 0.25).route == "chat"

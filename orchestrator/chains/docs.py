@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
-from orchestrator.chains.answer_checks import answer_problem
+from orchestrator.chains.answer_checks import answer_problem, describes_passage
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
@@ -136,13 +136,18 @@ def restates_sentence(model_answer: str, sentence: str, question: str) -> bool:
 def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
     """May the evidence sentence stand as the answer when the model's own answer failed the check?
 
-    Yes when it covers the question well, or when it covers the question somewhat and the model's
+    Yes when it covers the question well; or when it covers the question somewhat and the model's
     answer gave a value of the asked type (a date for "when", a number for "how many") that the
     sentence holds: the model pointed at the right sentence but wrapped it in words the check rejects
-    ("The document is dated 1875, so ...").
+    ("The document is dated 1875, so ..."); or when the model described the passage instead of
+    answering and the window covers the question as much as a generated answer needs.
     """
     if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE:
         return True
+    if describes_passage(model_answer):
+        # "The document is about the Riverside area, which has a business district": the model read the
+        # window but answered about it; its sentence, verbatim, says the same without the wrapper.
+        return evidence.window_coverage >= MIN_WINDOW_COVERAGE
     answer_type = expected_answer_type(question)
     pointed = (typed_values(answer_type, model_answer) - typed_values(answer_type, question)) & typed_values(
         answer_type, evidence.sentence

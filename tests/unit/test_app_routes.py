@@ -249,3 +249,10 @@ def test_an_answer_drawing_on_the_neighbouring_sentences_is_kept(tmp_path):
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
         {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
     assert answer.route_reason["answer_kind"] == "generated" and "scholarship" in answer.answer
+
+
+def test_a_description_of_the_passage_is_replaced_by_its_sentence_even_when_coverage_is_modest(tmp_path):
+    chat = model("The document is about the studies of Tesla.")
+    answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke({"question": TYPED_QUESTION, "route": "docs"})
+    assert answer.route_reason["evidence"]["sentence_coverage"] < 0.4
+    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer

@@ -11,17 +11,19 @@ from __future__ import annotations
 import re
 
 from orchestrator.chains.evidence import expected_answer_type, typed_values
+from orchestrator.chains.grounding import says_unknown
 
 # The prompt's own words coming back: its fence markers, its instructions, its "Question:" line.
 PROMPT_ECHO = re.compile(
     r"documents?[\W_]*(begin|end)\b|quoted data|not instructions|^\s*question\s*:|\n\s*question\s*:", re.IGNORECASE
 )
 # An answer whose subject is the passage itself, not the thing asked about: "The document is about X",
-# "The text contains the answer to the question ...". "The document says 12 ..." still answers, and
-# "The document is dated 1893." holds a value: neither is matched.
+# "The text contains the answer to the question ...". "The document says 12 ...", "The answer to the
+# question is 12" still answer, and "The document is dated 1893." holds a value: none is matched.
+# A refusal ("does not contain the answer") is not matched either: says_unknown() handles it.
 META_ANSWER = re.compile(
     r"^\W*(the|this|that)\s+(document|text|passage|excerpt|article|source)s?\s+(is|are|was)\s+(about|a|an|quoted)\b"
-    r"|\b(contains?|provides?|gives?|has|holds?)\s+(the|an|no)\s+answer\b|\banswers?\s+(to\s+)?(the|this|your)\s+question\b",
+    r"|(?<!not )(?<!n't )\b(contains?|provides?|gives?|has|holds?)\s+(the|an)\s+answer\b|\banswers\s+(the|this|your)\s+question\b",
     re.IGNORECASE,
 )
 
@@ -33,7 +35,7 @@ def echoes_prompt(answer: str) -> bool:
 
 def describes_passage(answer: str) -> bool:
     """Is the answer about the passage ("The document is about ...") rather than an answer from it?"""
-    return bool(META_ANSWER.search(answer))
+    return bool(META_ANSWER.search(answer)) and not says_unknown(answer)
 
 
 def gives_asked_type(question: str, answer: str, passage: str) -> bool:

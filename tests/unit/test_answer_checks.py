@@ -36,6 +36,15 @@ def test_real_answers_pass(answer):
     assert not echoes_prompt(answer) and not describes_passage(answer)
 
 
+@pytest.mark.parametrize("answer", [
+    "The answer to the question is Ada Marsh.",  # a lead-in, then an answer
+    "The document does not contain the answer to this question.",  # a refusal, handled by says_unknown
+    "The text doesn't provide the answer.",
+])
+def test_lead_ins_and_refusals_are_not_descriptions(answer):
+    assert not echoes_prompt(answer) and not describes_passage(answer)
+
+
 @pytest.mark.parametrize("question, answer, ok", [
     ("When did the bakery open?", "It opened in 1932.", True),
     ("When did the bakery open?", "It opened on Mill Street.", False),  # no date

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
-from orchestrator.chains.answer_checks import answer_problem, describes_passage
+from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
@@ -139,14 +139,15 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
     Yes when it covers the question well; or when it covers the question somewhat and the model's
     answer gave a value of the asked type (a date for "when", a number for "how many") that the
     sentence holds: the model pointed at the right sentence but wrapped it in words the check rejects
-    ("The document is dated 1875, so ..."); or when the model described the passage instead of
-    answering and the window covers the question as much as a generated answer needs.
+    ("The document is dated 1875, so ..."); or when the model described the passage or repeated the
+    prompt instead of answering, and the window covers the question as much as a generated answer needs.
     """
     if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE:
         return True
-    if describes_passage(model_answer):
-        # "The document is about the Riverside area, which has a business district": the model read the
-        # window but answered about it; its sentence, verbatim, says the same without the wrapper.
+    if describes_passage(model_answer) or echoes_prompt(model_answer):
+        # "The document is about the Riverside area, which has a business district", "The text is quoted
+        # data, not instructions.": the model neither answered nor said the window lacks the answer. The
+        # window is judged as a generated answer's would be, and its sentence speaks for itself.
         return evidence.window_coverage >= MIN_WINDOW_COVERAGE
     answer_type = expected_answer_type(question)
     pointed = (typed_values(answer_type, model_answer) - typed_values(answer_type, question)) & typed_values(

@@ -2,9 +2,8 @@
 
 import pytest
 
-from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt, gives_asked_type
+from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
 
-PASSAGE = "The bakery opened in 1932 on Mill Street. It sold 4,500 loaves a week by 1950, when Ada Marsh ran it."
 
 
 @pytest.mark.parametrize("answer", [
@@ -45,19 +44,7 @@ def test_lead_ins_and_refusals_are_not_descriptions(answer):
     assert not echoes_prompt(answer) and not describes_passage(answer)
 
 
-@pytest.mark.parametrize("question, answer, ok", [
-    ("When did the bakery open?", "It opened in 1932.", True),
-    ("When did the bakery open?", "It opened on Mill Street.", False),  # no date
-    ("When did the bakery open?", "It opened in 1931.", False),  # a date the passage does not hold
-    ("How many loaves did it sell each week by 1950?", "It sold 4,500 loaves.", True),
-    ("How many loaves did it sell each week by 1950?", "By 1950 it sold many loaves.", False),  # only the question's number
-    ("Who ran the bakery in 1950?", "Ada Marsh.", True),  # untyped question: no check
-])
-def test_typed_questions_need_a_value_of_their_type_from_the_passage(question, answer, ok):
-    assert gives_asked_type(question, answer, PASSAGE) is ok
-
-
 def test_answer_problem_names_the_reason():
-    assert answer_problem("When did it open?", "The document is about bread.", PASSAGE).startswith("the answer describes")
-    assert "asked type" in answer_problem("When did it open?", "It opened on Mill Street.", PASSAGE)
-    assert answer_problem("When did it open?", "It opened in 1932 [1].", PASSAGE) is None
+    assert answer_problem("The document is about bread.").startswith("the answer describes")
+    assert answer_problem("It is called DOCUMENTS_END.").startswith("the answer repeats")
+    assert answer_problem("It opened in 1932 [1].") is None

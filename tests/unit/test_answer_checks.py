@@ -2,8 +2,11 @@
 
 import pytest
 
-from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
-
+from orchestrator.chains.answer_checks import (
+    answer_problem,
+    describes_passage,
+    echoes_prompt,
+)
 
 
 @pytest.mark.parametrize("answer", [

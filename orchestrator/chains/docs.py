@@ -114,7 +114,7 @@ def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, 
     raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
     text = _supported_answer(raw, question, answer, evidence)
     if text is not None and restates_sentence(raw, evidence.sentence, question):
-        answer.route_reason["answer_kind"] = "quote"
+        answer.route_reason.update(answer_kind="quote", quoted_because="the answer restated the sentence")
         return quote(evidence.sentence)
     if text is None and quotable(evidence, raw, question):
         answer.route_reason["answer_kind"] = "quote"

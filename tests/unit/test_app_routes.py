@@ -240,7 +240,7 @@ def test_an_answer_that_only_restates_the_sentence_is_answered_with_the_sentence
     chat = model("Graz enrolled at the Austrian Polytechnic in 1875 [1].")
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
         {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"})
-    assert answer.route_reason["answer_kind"] == "quote"
+    assert answer.route_reason["answer_kind"] == "quote" and answer.route_reason["quoted_because"]
     assert answer.answer == 'From the documents: "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz." [1]'
 
 

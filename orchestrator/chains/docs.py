@@ -10,9 +10,10 @@ from langchain_core.documents import Document
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
-from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
+from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
 from orchestrator.result import Answer
 from orchestrator.untrusted import neutralise
 
@@ -112,22 +113,43 @@ def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, 
     answer.route_reason.pop("grounding_support", None)
     raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
     text = _supported_answer(raw, question, answer, evidence)
+    if text is not None and restates_sentence(raw, evidence.sentence, question):
+        answer.route_reason.update(answer_kind="quote", quoted_because="the answer restated the sentence")
+        return quote(evidence.sentence)
     if text is None and quotable(evidence, raw, question):
         answer.route_reason["answer_kind"] = "quote"
         text = quote(evidence.sentence)
     return text
 
 
+def restates_sentence(model_answer: str, sentence: str, question: str) -> bool:
+    """Does the model's answer only restate the evidence sentence (every word it adds to the question is there)?
+
+    Then the sentence itself is the better answer: the source's own words, with nothing the model
+    rearranged ("X beat Y" read back as "Y beat X" keeps every word). On the dev split this turned 4
+    of 16 generated answers into quotes: one wrong answer became right, none went wrong (checked on
+    val afterwards: 7 changed, two wrong answers became right, none went wrong). A sentence too long
+    to quote whole (QUOTE_CHARS) keeps the model's answer.
+    """
+    return len(sentence) <= QUOTE_CHARS and support(concise(model_answer), sentence, question) >= 1.0
+
+
 def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
     """May the evidence sentence stand as the answer when the model's own answer failed the check?
 
-    Yes when it covers the question well, or when it covers the question somewhat and the model's
+    Yes when it covers the question well; or when it covers the question somewhat and the model's
     answer gave a value of the asked type (a date for "when", a number for "how many") that the
     sentence holds: the model pointed at the right sentence but wrapped it in words the check rejects
-    ("The document is dated 1875, so ...").
+    ("The document is dated 1875, so ..."); or when the model described the passage or repeated the
+    prompt instead of answering, and the window covers the question as much as a generated answer needs.
     """
     if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE:
         return True
+    if describes_passage(model_answer) or echoes_prompt(model_answer):
+        # "The document is about the Riverside area, which has a business district", "The text is quoted
+        # data, not instructions.": the model neither answered nor said the window lacks the answer. The
+        # window is judged as a generated answer's would be, and its sentence speaks for itself.
+        return evidence.window_coverage >= MIN_WINDOW_COVERAGE
     answer_type = expected_answer_type(question)
     pointed = (typed_values(answer_type, model_answer) - typed_values(answer_type, question)) & typed_values(
         answer_type, evidence.sentence
@@ -152,9 +174,14 @@ def _model_answer(question: str, answer: Answer, chat_model, prompt: str, eviden
 
 
 def _supported_answer(raw: str, question: str, answer: Answer, evidence: Evidence) -> str | None:
-    """The model's answer with its citation, or None when it says it can't or the window doesn't support it."""
+    """The model's answer with its citation, or None when it says it can't, doesn't answer (answer_checks.py)
+    or the window doesn't support it."""
     if says_unknown(raw) or not raw:
         answer.tool_calls.append({"tool": "grounding_check", "input": raw, "output": "the model found no answer"})
+        return None
+    problem = answer_problem(raw)
+    if problem is not None:
+        answer.tool_calls.append({"tool": "grounding_check", "input": raw, "output": problem})
         return None
     grounded = cite_and_check(concise(raw), [evidence.window], question)
     answer.route_reason["grounding_support"] = round(grounded.support, 3)

@@ -49,6 +49,33 @@ _QUESTION_START = re.compile(
 # protocol regulate?").
 _WH_QUESTION = re.compile(r"^\s*(who|what|when|where|which|whose|whom|how (many|much|long|old|far|big|tall|did|does|do|is|was|were|are))\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
+# Phrasings of facts that change without a time word: a running total in the present perfect
+# ("How many albums has she released?", the count grows) and a standing record or ranking in the
+# present tense ("Who is the richest person?", "What is the tallest building in the world?").
+# Unlike a recency word they yield to a strong knowledge-base match (STRONG_DOCS_MATCH): "How many
+# titles have the club won?" may well be what the user's documents are about.
+_RUNNING_TOTAL = re.compile(
+    r"^\s*how (many|much)\b[^?]*\b(has|have)\b(?!\s+to\b)[^?]*\b(\w+ed|\w+en|won|sold|made|built|had|held|bought|"
+    r"taught|sung|run|done|seen|shot|got|earned|reached)\b",
+    re.IGNORECASE,
+)
+_SUPERLATIVE = r"(\w+est|most\s+\w+|best[-\s]\w+|top|number one)"
+_STANDING_RECORD = re.compile(
+    rf"^\s*who\s+(is|are)\s+(the\s+)?(world'?s\s+)?{_SUPERLATIVE}\b"
+    rf"|^\s*(what|which|who)\s+(is|are)\s+(the\s+)?{_SUPERLATIVE}\b[^?]*\b(in the world|on earth|ever|of all time|on record|in history)\b",
+    re.IGNORECASE,
+)
+# A wh-question that asks for an opinion, a suggestion or about the assistant is conversation even
+# though it asks "what": "What is a good name for a dog?", "What can you do?".
+_OPINION_OR_ASSISTANT = re.compile(
+    r"\b(you|your|yours|good|nice|fun|funny|favou?rite|recommend|suggest|should|idea|ideas|tips?|advice|"
+    r"think|opinion|feel|like to|cool|best way)\b",
+    re.IGNORECASE,
+)
+# A knowledge-base match at least this strong keeps such a question on the docs route. Dev docs
+# questions matched at 0.31 or more, its changing-fact web question at 0.31: 0.5 leaves the
+# documents every question they clearly cover.
+STRONG_DOCS_MATCH = 0.5
 
 
 @dataclass
@@ -84,6 +111,24 @@ def time_cues(question: str, this_year: int | None = None) -> list[str]:
     return found
 
 
+def changing_fact_cues(question: str) -> list[str]:
+    """Phrasings that ask for a fact that changes over time without a time word (a running total, a record)."""
+    found = []
+    if _RUNNING_TOTAL.search(question):
+        found.append("running total")
+    if _STANDING_RECORD.search(question):
+        found.append("standing record")
+    return found
+
+
+def asks_world_fact(question: str) -> bool:
+    """A wh-question about the world (not the speaker, the assistant or an opinion), with something to look up."""
+    from orchestrator.knowledge.retrieval import question_terms
+
+    return (bool(_WH_QUESTION.match(question)) and not is_personal(question)
+            and not _OPINION_OR_ASSISTANT.search(question) and len(question_terms(question)) >= 2)
+
+
 def is_personal(question: str) -> bool:
     """Is the question about the speaker or the assistant rather than the world?"""
     return bool(_PERSONAL.search(question))
@@ -109,6 +154,8 @@ class Signals:
     future: bool = False
     is_question: bool = True
     asks_for_fact: bool = False  # a wh-question ("Who...", "What...", "How many...")
+    changing_fact: list[str] = field(default_factory=list)  # see changing_fact_cues()
+    world_fact: bool = False  # see asks_world_fact(): never answered by chat from the model's memory
 
     @classmethod
     def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
@@ -116,7 +163,8 @@ class Signals:
             docs_score=docs_score, time_cues=time_cues(question), semantic=semantic,
             personal=is_personal(question), future=is_about_future(question),
             is_question=question.rstrip().endswith("?") or bool(_QUESTION_START.match(question)),
-            asks_for_fact=bool(_WH_QUESTION.match(question)),
+            asks_for_fact=bool(_WH_QUESTION.match(question)), changing_fact=changing_fact_cues(question),
+            world_fact=asks_world_fact(question),
         )
 
 
@@ -150,6 +198,9 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
     small_talk_or_task = conversational and (signals.personal or not signals.is_question)
     if cues and signals.is_question and not signals.future and not small_talk_or_task:
         return RouteDecision("web", f"time-sensitive wording: {', '.join(cues)}", scores)
+    strong_docs = signals.docs_score is not None and signals.docs_score >= max(docs_threshold, STRONG_DOCS_MATCH)
+    if signals.changing_fact and not strong_docs and not signals.future and not small_talk_or_task:
+        return RouteDecision("web", f"asks for a fact that changes over time: {', '.join(signals.changing_fact)}", scores)
     if signals.future and not conversational and not has_docs:
         return RouteDecision("docs", "asks about the future, which no source can know yet", scores)
     # A question the documents match goes to them even if it sounds chatty; requests to write,
@@ -160,6 +211,11 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
         return RouteDecision("math", f"looks like a word problem (similarity {best:.2f})", scores)
     if label == "web" and margin >= 0.05 and not signals.future:
         return RouteDecision("web", f"like questions about changing facts (similarity {best:.2f})", scores)
+    if label == "chat" and signals.world_fact:
+        # Chat would answer from the model's memory, and a small model invents facts; the docs route
+        # answers from the documents or refuses.
+        return RouteDecision("docs", f"a factual question, though it reads like conversation (similarity {best:.2f}); "
+                                     "checked the knowledge base", scores)
     if label == "chat" and best >= weak_semantic:
         return RouteDecision("chat", f"conversational or creative request (similarity {best:.2f})", scores)
     if label is None or best < 0.2 or margin < 0.02:

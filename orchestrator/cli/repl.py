@@ -481,6 +481,11 @@ def explain_route(answer: Answer) -> str:
             f"The model's answer was checked against the passage: {_number(reason.get('grounding_support'))} of "
             f"what it adds is in the passage (at least {MIN_SUPPORT} needed)."
         )
+    elif kind == "quote" and reason.get("quoted_because"):
+        lines.append(
+            f"The model's answer was checked against the passage ({_number(reason.get('grounding_support'))} of what it "
+            "adds is in the passage) but only restated the evidence sentence, so the sentence itself is quoted."
+        )
     elif kind == "quote":
         lines.append("The model's own answer did not pass the check, so the evidence sentence is quoted instead.")
     if answer.abstained:

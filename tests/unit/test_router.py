@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestrator.chains.router import Signals, decide, is_about_future, split_prefix, time_cues
+from orchestrator.chains.router import Signals, asks_world_fact, changing_fact_cues, decide, is_about_future, split_prefix, time_cues
 
 THRESHOLD = 0.5
 
@@ -123,3 +123,64 @@ def test_a_recent_year_with_a_document_match_goes_to_the_documents():
     assert decision.route == "docs"
     no_docs = decide(signals(docs_score=0.1, time_cues=["2026"], semantic={"factual": 0.3, "web": 0.28}), THRESHOLD)
     assert no_docs.route == "web"
+
+
+@pytest.mark.parametrize("question", [
+    "How many albums has the band released?",
+    "How many goals have the twins scored for their club?",
+    "How much money has the sequel earned?",
+    "How many bridges has the city built?",
+    "Who is the wealthiest woman alive?",
+    "Who is the most decorated swimmer?",
+    "Which is the longest running musical of all time?",
+    "What is the deepest mine in the world?",
+])
+def test_changing_facts_without_a_time_word_are_recognised(question):
+    assert changing_fact_cues(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How many wheels does a tricycle have?",
+    "How many forms have to be signed?",
+    "How many rooms were added in 1950?",
+    "Who was the tallest emperor?",
+    "What is the largest lake in the park?",
+    "Who wrote the second letter?",
+])
+def test_settled_facts_are_not_changing_facts(question):
+    assert changing_fact_cues(question) == []
+
+
+def test_a_changing_fact_goes_to_web_over_a_weak_docs_match():
+    decision = decide(signals(docs_score=0.3, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25)
+    assert decision.route == "web"
+
+
+def test_a_changing_fact_stays_on_docs_when_the_documents_clearly_cover_it():
+    decision = decide(signals(docs_score=0.7, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25)
+    assert decision.route == "docs"
+
+
+def test_signals_carry_the_changing_fact_cues():
+    assert Signals.for_question("How many novels has the poet published?", 0.1, {}).changing_fact == ["running total"]
+
+
+@pytest.mark.parametrize("question, factual", [
+    ("Who invented the paper clip?", True),
+    ("How many moons does the planet have?", True),
+    ("What did the queen wear at her coronation?", True),
+    ("What is a nice gift for my sister?", False),  # personal and an opinion
+    ("What is a good title for a blog post?", False),
+    ("What can you help with?", False),
+    ("What's up?", False),
+    ("Write a limerick about rain.", False),
+])
+def test_world_facts_are_told_from_conversation(question, factual):
+    assert asks_world_fact(question) is factual
+
+
+def test_a_world_fact_that_reads_like_chat_goes_to_docs_not_chat():
+    # Chat would answer from the model's memory; the docs route answers from the documents or refuses.
+    semantic = {"chat": 0.6, "factual": 0.3, "web": 0.2}
+    assert decide(signals(docs_score=0.1, world_fact=True, semantic=semantic), 0.25).route == "docs"
+    assert decide(signals(docs_score=0.1, world_fact=False, semantic=semantic), 0.25).route == "chat"

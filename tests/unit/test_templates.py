@@ -84,7 +84,8 @@ def test_docs_route_answers_from_the_fenced_context(family_model, tmp_path):
     docs = [Document(page_content=PARIS, metadata={"source": "paris.txt", "score": 0.9, "chunk_id": "c1", "page": None})]
     answer = app_for(path, tmp_path, docs).invoke({"question": "What is the city like in spring?", "route": "docs"})
     assert answer.error is None, answer.error
-    assert not answer.abstained and answer.answer.startswith(ANSWER), answer.answer
+    # The fake model restates the evidence sentence, so the sentence itself is quoted (chains/docs.py).
+    assert not answer.abstained and ANSWER.rstrip(".") in answer.answer, answer.answer
     assert answer.sources[0]["source"] == "paris.txt"
     assert_clean(answer.answer)
 

@@ -1,0 +1,79 @@
+"""The thread policy's decisions (orchestrator/threads.py), fed made-up CPU figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.threads import (
+    CpuSample,
+    choose_threads,
+    others_busy_cores,
+    others_from_load_average,
+    parse_proc_stat,
+    physical_core_count,
+)
+
+
+@pytest.mark.parametrize(
+    ("physical", "logical", "others", "expected"),
+    [
+        (2, 2, 0.0, 2),  # quiet: every core, spinning is fastest
+        (2, 2, 0.3, 2),  # background noise does not count
+        (2, 2, 1.0, 1),  # one busy process on 2 cores: one thread, no barrier to spin at
+        (2, 2, 2.5, 1),  # overloaded: still one thread
+        (4, 4, 1.0, 3),  # the free cores
+        (4, 8, 0.0, 4),  # hyperthreads: physical cores only
+        (4, 8, 5.0, 3),
+        (1, 1, 0.0, 1),
+    ],
+)
+def test_choose_threads(physical, logical, others, expected):
+    assert choose_threads(physical, logical, others) == expected
+
+
+def test_others_busy_excludes_our_own_cpu_time():
+    before = CpuSample(busy_s=100.0, total_s=1000.0, own_s=5.0, wall_s=10.0)
+    # 1 s of wall time on 2 cores: 2 s of CPU time, all busy, 1.9 s of it ours (our own spinning threads).
+    after = CpuSample(busy_s=102.0, total_s=1002.0, own_s=6.9, wall_s=11.0)
+    assert others_busy_cores(before, after, cores=2) == pytest.approx(0.1)
+
+
+def test_others_busy_sees_a_competing_process():
+    before = CpuSample(busy_s=0.0, total_s=0.0, own_s=0.0, wall_s=0.0)
+    after = CpuSample(busy_s=1.0, total_s=2.0, own_s=0.0, wall_s=1.0)  # one of two cores busy, not us
+    others = others_busy_cores(before, after, cores=2)
+    assert others == pytest.approx(1.0)
+    assert choose_threads(2, 2, others) == 1
+
+
+def test_empty_interval_gives_no_figure():
+    sample = CpuSample(1.0, 2.0, 0.0, 5.0)
+    assert others_busy_cores(sample, sample, cores=2) is None
+
+
+def test_load_average_counts_ourselves():
+    assert others_from_load_average(1.0) == 0.0
+    assert others_from_load_average(2.2) == pytest.approx(1.2)
+    assert others_from_load_average(0.2) == 0.0
+
+
+def test_proc_stat_sums_only_usable_cpus():
+    text = (
+        "cpu  30 0 30 60 0 0 0 0 0 0\n"
+        "cpu0 10 0 10 80 0 0 0 0 0 0\n"
+        "cpu1 20 0 20 50 10 0 0 0 0 0\n"
+        "intr 1 2 3\n"
+    )
+    busy, total = parse_proc_stat(text, [1], ticks_per_s=100)
+    assert (busy, total) == (pytest.approx(0.4), pytest.approx(1.0))  # iowait counts as idle
+    assert parse_proc_stat(text, [7], ticks_per_s=100) is None
+
+
+def test_physical_cores_from_cpuinfo():
+    cpuinfo = "".join(
+        f"processor\t: {n}\nphysical id\t: 0\ncore id\t\t: {n % 2}\n\n" for n in range(4)
+    )  # 4 logical CPUs on 2 cores (hyperthreading)
+    assert physical_core_count([0, 1, 2, 3], cpuinfo) == 2
+    assert physical_core_count([0], cpuinfo) == 1
+    assert physical_core_count([0, 1, 2], "no core ids here") == 3
+

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 
 # Another process using less than this many cores counts as noise: the cores are still "free".
 QUIET_MARGIN_CORES = 0.5
-# Below this interval a CPU-time sample is too coarse (jiffies are 10 ms); the decision waits up to it.
+# Below this interval a CPU-time sample is too coarse (jiffies are 10 ms): the last figure is reused
+# (the first decision waits instead).
 MIN_SAMPLE_S = 0.05
 # During a long streamed generation, the thread count is re-checked every this many tokens.
 RECHECK_EVERY_TOKENS = 16
@@ -156,6 +157,8 @@ class ThreadPolicy:
         with self._lock:
             before = self._last
             if before is not None and time.monotonic() - before.wall_s < MIN_SAMPLE_S:
+                if self.last_others is not None:  # calls in quick succession: the figure is still fresh
+                    return self.last_others
                 time.sleep(MIN_SAMPLE_S - (time.monotonic() - before.wall_s))
             after = read_sample(self.cpus)
             others = others_busy_cores(before, after, self.logical) if before and after else None

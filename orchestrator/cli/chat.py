@@ -41,6 +41,13 @@ def ask(
 ) -> None:
     """Answer one question and exit."""
     forced = _check_route(route)
+    if collection is None:  # a plain expression: no model, LangChain or knowledge base (orchestrator/quick.py)
+        from orchestrator.cli.common import load_settings
+        from orchestrator.quick import plain_math_answer
+
+        result = plain_math_answer(question, forced, lambda: load_settings(model=model))
+        if result is not None:
+            return _print_answer(result, as_json)
     app = prepare_app(model, collection)
     request = {"question": question, "route": forced}
     if as_json:
@@ -54,6 +61,19 @@ def ask(
             else:
                 result = item
         console.print()
+        print_sources(result)
+        if result.error:
+            print_answer_error(result.error)
+    if result.error:
+        raise typer.Exit(1)
+
+
+def _print_answer(result, as_json: bool) -> None:
+    """A finished Answer as `ask` prints it (streamed text, sources, error line; or the JSON row)."""
+    if as_json:
+        typer.echo(json.dumps(result.to_row(), ensure_ascii=False))
+    else:
+        console.print(printable(result.answer), markup=False, highlight=False, soft_wrap=True)
         print_sources(result)
         if result.error:
             print_answer_error(result.error)

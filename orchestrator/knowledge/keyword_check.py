@@ -37,19 +37,19 @@ def chroma_stamp(chroma_path: str | Path) -> list | None:
     return stamp or None
 
 
-def record_stamp(keyword_dir: str | Path, index_name: str, stamp_before: list | None, chroma_path: str | Path) -> None:
-    """Note that keyword index `index_name` is the collection as Chroma's files are now.
+def record_stamp(index_dir: str | Path, stamp_before: list | None, chroma_path: str | Path) -> None:
+    """Note, inside the keyword index folder `index_dir`, that it is the collection as Chroma's files are now.
 
     `stamp_before` is the stamp taken before the collection's fingerprint was read: when a write landed
     since, the two differ and nothing is recorded (and an older record is removed).
     """
-    target = Path(keyword_dir) / STAMP_FILE
+    target = Path(index_dir) / STAMP_FILE
     try:
         if stamp_before is None or chroma_stamp(chroma_path) != stamp_before:
             target.unlink(missing_ok=True)
             return
         partial = target.with_name(f"{STAMP_FILE}.partial-{os.getpid()}")
-        partial.write_text(json.dumps({"index": index_name, "chroma": stamp_before}))
+        partial.write_text(json.dumps({"chroma": stamp_before}))
         os.replace(partial, target)
     except OSError:
         pass  # a read-only data dir: the check just stays "unknown"
@@ -67,13 +67,16 @@ def shares_no_term(keyword_dir: str | Path, chroma_path: str | Path, question: s
 
 
 def _current_vocabulary(keyword_dir: Path, chroma_path: str | Path) -> frozenset[str] | None:
+    records = list(keyword_dir.glob(f"*/{STAMP_FILE}"))  # the collection's one index folder, once recorded
+    if len(records) != 1:
+        return None
+    index = records[0].parent
     try:
-        record = json.loads((keyword_dir / STAMP_FILE).read_text())
-        index = keyword_dir / str(record["index"])
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = json.loads(records[0].read_text()).get("chroma")
+    except (OSError, ValueError, AttributeError):
         return None
     stamp = chroma_stamp(chroma_path)
-    if stamp is None or record.get("chroma") != stamp:
+    if stamp is None or recorded != stamp:
         return None
     cached = _vocabularies.get(str(index))
     if cached is not None and cached[0] == stamp:

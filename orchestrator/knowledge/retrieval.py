@@ -275,7 +275,7 @@ class HybridRetriever(BaseRetriever):
             except OSError:
                 pass  # a read-only data dir only costs a rebuild next time
         if (folder / fingerprint).is_dir():  # lets the router rule out the collection without Chroma next time
-            record_stamp(folder, fingerprint, stamp, self.store.path)
+            record_stamp(folder / fingerprint, stamp, self.store.path)
         self._keyword_index, self._keyword_generation = index, generation
         return index
 

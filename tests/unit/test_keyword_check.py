@@ -22,7 +22,7 @@ def collection(tmp_path, words=("lighthouse", "keeper", "island")):
 
 def test_a_question_sharing_no_term_is_ruled_out(tmp_path):
     chroma, keywords = collection(tmp_path)
-    record_stamp(keywords, INDEX, chroma_stamp(chroma), chroma)
+    record_stamp(keywords / INDEX, chroma_stamp(chroma), chroma)
     assert shares_no_term(keywords, chroma, "Hi")
     assert shares_no_term(keywords, chroma, "Tell me a joke about penguins")
     assert not shares_no_term(keywords, chroma, "Who was the keeper?")
@@ -31,7 +31,7 @@ def test_a_question_sharing_no_term_is_ruled_out(tmp_path):
 
 def test_any_write_to_chroma_voids_the_check(tmp_path):
     chroma, keywords = collection(tmp_path)
-    record_stamp(keywords, INDEX, chroma_stamp(chroma), chroma)
+    record_stamp(keywords / INDEX, chroma_stamp(chroma), chroma)
     with open(chroma / "chroma.sqlite3", "ab") as handle:
         handle.write(b"new chunk")
     assert not shares_no_term(keywords, chroma, "Hi")
@@ -41,15 +41,18 @@ def test_a_write_between_fingerprint_and_record_records_nothing(tmp_path):
     chroma, keywords = collection(tmp_path)
     before = chroma_stamp(chroma)
     os.utime(chroma / "chroma.sqlite3", ns=(1, 1))  # another process wrote meanwhile
-    record_stamp(keywords, INDEX, before, chroma)
-    assert not (keywords / STAMP_FILE).exists()
+    record_stamp(keywords / INDEX, before, chroma)
+    assert not (keywords / INDEX / STAMP_FILE).exists()
     assert not shares_no_term(keywords, chroma, "Hi")
 
 
 def test_no_record_no_index_or_no_store_means_unknown(tmp_path):
     chroma, keywords = collection(tmp_path)
     assert not shares_no_term(keywords, chroma, "Hi")  # never recorded
-    record_stamp(keywords, "missing-index", chroma_stamp(chroma), chroma)
+    (keywords / "older-index").mkdir()
+    record_stamp(keywords / "older-index", chroma_stamp(chroma), chroma)  # no vocabulary in it
     assert not shares_no_term(keywords, chroma, "Hi")
+    record_stamp(keywords / INDEX, chroma_stamp(chroma), chroma)
+    assert not shares_no_term(keywords, chroma, "Hi")  # two recorded folders: which is current is unknown
     assert chroma_stamp(tmp_path / "nowhere") is None
     assert chroma_stamp("http://localhost:8000") is None

@@ -10,7 +10,6 @@ the weights, later calls share them. Sampling parameters (temperature, max_token
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
 import warnings
@@ -77,7 +76,7 @@ def load_threads(n_threads: int | None) -> int:
 
 
 def adapt_threads(client) -> None:
-    """Before a call into a model loaded without ORCH_THREADS: re-choose its thread count for the load now.
+    """Before a call into a model loaded without ORCH_N_THREADS: re-choose its thread count for the load now.
 
     Hold llama_lock. llama_set_n_threads changes the context's threads for the next decode.
     """
@@ -86,8 +85,9 @@ def adapt_threads(client) -> None:
     from orchestrator.threads import policy
 
     threads = policy().threads()
-    if threads != getattr(client, "_orch_threads", None):
-        client._ctx.set_n_threads(threads, threads)
+    context = getattr(client, "_ctx", None)  # llama-cpp-python's LlamaContext (0.3.x)
+    if threads != getattr(client, "_orch_threads", None) and context is not None:
+        context.set_n_threads(threads, threads)
         client._orch_threads = threads
 
 

@@ -123,7 +123,7 @@ def worker_generate(kind: str, threads: int, runs: int, max_tokens: int, model: 
         chosen.append(client._orch_threads)
     return {"tok_s": [r["tok_s"] for r in apps], "tokens": [r["tokens"] for r in apps],
             "raw_same_threads_tok_s": [r["tok_s"] for r in raws], "threads": statistics.mode(chosen),
-            "threads_chosen": chosen}
+            "threads_chosen": chosen, "wait_policy": os.environ.get("OMP_WAIT_POLICY", "spin (OpenMP default)")}
 
 
 def sample_chunks(count: int) -> list[str]:
@@ -281,7 +281,8 @@ def report(results: dict) -> str:
     q, b = summary["quiet"], summary["busy"]
     lines += [
         f"| best raw configuration | {q['best_label']}: {q['best']:.1f} | {b['best_label']}: {b['best']:.1f} |",
-        f"| **app** (thread policy chose {q['threads']} / {b['threads']} threads): tok/s | {q['app']:.1f} | {b['app']:.1f} |",
+        f"| **app** (thread policy chose: {q['threads']} threads, {quiet['app']['wait_policy']} / {b['threads']} threads, "
+        f"{busy['app']['wait_policy']}): tok/s | {q['app']:.1f} | {b['app']:.1f} |",
         f"| **app / best raw** (goal >= 0.9) | **{q['ratio_best']:.2f}** | **{b['ratio_best']:.2f}** |",
         f"| raw at the app's thread count, alternated with the app in its process: tok/s | {q['raw_same_threads']:.1f} | {b['raw_same_threads']:.1f} |",
         f"| app overhead: raw / app at the same threads (goal <= 1.03) | {q['overhead']:.2f} | {b['overhead']:.2f} |",

@@ -99,10 +99,10 @@ def _mark_auto_threads(client, auto: bool, threads: int) -> None:
 def _prepare_llama_import():
     # The sunset notice is for us, the maintainers, not for the people running the app.
     warnings.filterwarnings("ignore", message=".*langchain-community.*", category=DeprecationWarning)
-    # OpenMP keeps its default wait policy (spin, then sleep): spinning threads are ~1.8x faster on
-    # quiet cores, and under load the thread policy drops to the free cores, one thread having no
-    # barrier to spin at. threads.py has the measurements; the user's own OMP_* variables still win.
-    # Creating the policy here starts its first CPU-time sample, so the first load has a window.
+    # The thread policy (threads.py, with the measurements) chooses OpenMP's wait policy now, before
+    # llama_cpp loads: the default (spin, then sleep; ~1.8x faster on free cores) unless others already
+    # fill every core, then PASSIVE. The user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT win. Creating the
+    # policy here also starts its first CPU-time sample, so the first load has a window to measure.
     from orchestrator.threads import policy
 
     policy()

@@ -12,14 +12,21 @@ The policy, and why (measured with benchmarks/speed.py; 2 cores, SmolLM2-135M Q4
 * With another process busy on the cores, 2 spinning threads collapse (24-39 tok/s: each barrier
   waits for a thread the OS has descheduled), while ONE thread, which has no barrier to wait at,
   kept ~58-60, better than any 2-thread setting.
+* With the cores oversubscribed (load average 5-6 on 2 cores, measured here with speed.py), spinning
+  is hopeless (2 threads: 2-18 tok/s, GOMP_SPINCOUNT=10000: 4-5) and 2 PASSIVE threads beat one
+  thread (45-58 vs 16-38): the scheduler shares CPU time per runnable thread, and a thread that
+  sleeps at barriers wastes none of its share.
 
-So OpenMP keeps its default wait policy, and before every load and every generation the thread
-count is re-chosen: all physical cores when nothing else is running, otherwise only the cores the
-other processes leave free (at least one). What "others" use is measured from /proc/stat (busy
-time of the CPUs this process may run on) minus this process's own CPU time over the interval since
-the last decision, so our own spinning never counts as load; where /proc/stat is missing the 1-minute
-load average stands in. An explicit ORCH_THREADS fixes the count, and the user's own OMP_* / GOMP_*
-variables are never overridden.
+So, when the process starts (before llama.cpp, hence OpenMP, loads), OpenMP keeps its default wait
+policy unless the 1-minute load average says other processes already fill every core, in which
+case OMP_WAIT_POLICY=PASSIVE is set. Then before every load and every generation the thread count
+is re-chosen: all physical cores when nothing else is running; otherwise the cores the other
+processes leave free (at least one), or every core for PASSIVE threads on oversubscribed cores.
+What "others" use is measured from /proc/stat (busy time of the CPUs this process may run on) minus
+this process's own CPU time over the interval since the last decision, so our own spinning never
+counts as load; where /proc/stat is missing the 1-minute load average stands in. An explicit
+ORCH_N_THREADS fixes the count, and the user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT are never
+overridden.
 
 A build with ggml's own thread pool (CMAKE_ARGS="-DGGML_OPENMP=OFF") polls briefly then sleeps and
 could make the wait policy adaptive too; docs/speed.md says what that build costs and whether it
@@ -29,6 +36,7 @@ was measured.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +48,7 @@ QUIET_MARGIN_CORES = 0.5
 MIN_SAMPLE_S = 0.05
 # During a long streamed generation, the thread count is re-checked every this many tokens.
 RECHECK_EVERY_TOKENS = 16
+_USER_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 @dataclass(frozen=True)
@@ -52,17 +61,43 @@ class CpuSample:
     wall_s: float
 
 
-def choose_threads(physical_cores: int, logical_cores: int, others_busy: float) -> int:
-    """Threads for llama.cpp given the cores and how many cores other processes keep busy.
+def choose_threads(physical_cores: int, logical_cores: int, others_busy: float, passive: bool = False) -> int:
+    """Threads for llama.cpp given the cores, how many cores other processes keep busy, and the wait policy.
 
     Quiet (others below QUIET_MARGIN_CORES): every physical core (hyperthreads share a core's
-    arithmetic units and only add barrier waits). Busy: the cores left free, rounded, at least one.
+    arithmetic units and only add barrier waits). Busy: the cores left free, rounded, at least one,
+    except that sleeping (PASSIVE) threads on oversubscribed cores take every core: the scheduler
+    shares CPU time per runnable thread, so two threads that sleep at barriers get more of it than one.
     """
     physical_cores = max(1, physical_cores)
     if others_busy < QUIET_MARGIN_CORES:
         return physical_cores
+    if passive and others_busy >= logical_cores - QUIET_MARGIN_CORES:
+        return physical_cores
     free = max(0.0, logical_cores - others_busy)
     return max(1, min(physical_cores, int(free + 0.5)))
+
+
+def choose_wait_policy(logical_cores: int, others_busy: float) -> str | None:
+    """OMP_WAIT_POLICY for a process starting now: PASSIVE when others already fill every core, else
+    None (OpenMP's default: spin, then sleep)."""
+    return "PASSIVE" if others_busy >= logical_cores else None
+
+
+def apply_wait_policy(environ, logical_cores: int, load_1min: float, llama_loaded: bool) -> str | None:
+    """Set OMP_WAIT_POLICY in `environ` from the load at start-up, unless the user chose OpenMP's
+    waiting themselves or llama.cpp (and so OpenMP) has already started. Returns what was set."""
+    if llama_loaded or any(environ.get(name) for name in _USER_WAIT_VARIABLES):
+        return None
+    policy = choose_wait_policy(logical_cores, others_from_load_average(load_1min))
+    if policy:
+        environ["OMP_WAIT_POLICY"] = policy
+    return policy
+
+
+def passive_waiting(environ) -> bool:
+    """Whether this process's OpenMP threads sleep at barriers (OMP_WAIT_POLICY=PASSIVE)."""
+    return environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
 
 
 def others_busy_cores(before: CpuSample, after: CpuSample, cores: int) -> float | None:
@@ -152,6 +187,12 @@ class ThreadPolicy:
         self._lock = threading.Lock()
         self._last = read_sample(self.cpus)
         self.last_others: float | None = None
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            load = 0.0
+        # OpenMP reads its wait policy once, when llama.cpp loads: chosen here, before that.
+        apply_wait_policy(os.environ, self.logical, load, llama_loaded="llama_cpp" in sys.modules)
 
     def others_busy(self) -> float:
         with self._lock:
@@ -174,7 +215,7 @@ class ThreadPolicy:
 
     def threads(self) -> int:
         """The thread count to use now."""
-        return choose_threads(self.physical, self.logical, self.others_busy())
+        return choose_threads(self.physical, self.logical, self.others_busy(), passive_waiting(os.environ))
 
 
 _policy: ThreadPolicy | None = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.threads import (
+    apply_wait_policy,
+    choose_wait_policy,
+    passive_waiting,
     CpuSample,
     choose_threads,
     others_busy_cores,
@@ -77,3 +80,41 @@ def test_physical_cores_from_cpuinfo():
     assert physical_core_count([0], cpuinfo) == 1
     assert physical_core_count([0, 1, 2], "no core ids here") == 3
 
+
+
+@pytest.mark.parametrize(
+    ("others", "passive", "expected"),
+    [
+        (0.0, True, 2),  # quiet
+        (1.0, True, 1),  # one busy process: one thread beat two sleeping ones (58-60 vs 43-47 tok/s)
+        (1.6, True, 2),  # the cores are (nearly) full: sleeping threads get a share each
+        (5.0, True, 2),
+        (5.0, False, 1),  # spinning threads on oversubscribed cores collapse: one thread
+    ],
+)
+def test_choose_threads_by_wait_policy(others, passive, expected):
+    assert choose_threads(2, 2, others, passive=passive) == expected
+
+
+def test_wait_policy_is_passive_only_when_others_fill_every_core():
+    assert choose_wait_policy(2, 0.0) is None
+    assert choose_wait_policy(2, 1.0) is None
+    assert choose_wait_policy(2, 4.5) == "PASSIVE"
+
+
+def test_wait_policy_set_at_start_up_unless_the_user_or_llama_cpp_came_first():
+    environ: dict[str, str] = {}
+    assert apply_wait_policy(environ, 2, load_1min=6.0, llama_loaded=False) == "PASSIVE"
+    assert passive_waiting(environ)
+    quiet: dict[str, str] = {}
+    assert apply_wait_policy(quiet, 2, load_1min=1.0, llama_loaded=False) is None  # the load average counts us
+    assert not passive_waiting(quiet)
+    user = {"OMP_WAIT_POLICY": "active"}
+    apply_wait_policy(user, 2, load_1min=6.0, llama_loaded=False)
+    assert user == {"OMP_WAIT_POLICY": "active"}
+    spin = {"GOMP_SPINCOUNT": "10000"}
+    apply_wait_policy(spin, 2, load_1min=6.0, llama_loaded=False)
+    assert "OMP_WAIT_POLICY" not in spin
+    late: dict[str, str] = {}
+    assert apply_wait_policy(late, 2, load_1min=6.0, llama_loaded=True) is None  # OpenMP has read it already
+    assert late == {}

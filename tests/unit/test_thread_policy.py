@@ -118,3 +118,36 @@ def test_wait_policy_set_at_start_up_unless_the_user_or_llama_cpp_came_first():
     late: dict[str, str] = {}
     assert apply_wait_policy(late, 2, load_1min=6.0, llama_loaded=True) is None  # OpenMP has read it already
     assert late == {}
+
+
+class FakeContext:
+    def __init__(self):
+        self.calls = []
+
+    def set_n_threads(self, n_threads, n_threads_batch):
+        self.calls.append((n_threads, n_threads_batch))
+
+
+class FakeClient:
+    def __init__(self, auto: bool, threads: int):
+        self._ctx = FakeContext()
+        self._orch_auto_threads = auto
+        self._orch_threads = threads
+
+
+def test_a_model_follows_the_policy_unless_threads_were_set(monkeypatch):
+    from orchestrator import llm, threads
+
+    class FixedPolicy:
+        def threads(self):
+            return 1
+
+    monkeypatch.setattr(threads, "policy", lambda: FixedPolicy())
+    auto, fixed = FakeClient(auto=True, threads=2), FakeClient(auto=False, threads=2)
+    llm.adapt_threads(auto)
+    llm.adapt_threads(fixed)
+    assert auto._ctx.calls == [(1, 1)] and auto._orch_threads == 1
+    assert fixed._ctx.calls == []  # ORCH_N_THREADS: never changed
+    llm.adapt_threads(auto)
+    assert auto._ctx.calls == [(1, 1)]  # unchanged choice: no call into llama.cpp
+    assert llm.load_threads(3) == 3 and llm.load_threads(None) == 1

@@ -18,10 +18,12 @@ The policy, and why (measured with benchmarks/speed.py; 2 cores, SmolLM2-135M Q4
   sleeps at barriers wastes none of its share.
 
 So, when the process starts (before llama.cpp, hence OpenMP, loads), OpenMP keeps its default wait
-policy unless the 1-minute load average says other processes already fill every core, in which
-case OMP_WAIT_POLICY=PASSIVE is set. Then before every load and every generation the thread count
-is re-chosen: all physical cores when nothing else is running; otherwise the cores the other
-processes leave free (at least one), or every core for PASSIVE threads on oversubscribed cores.
+policy unless other processes already fill every core, in which case OMP_WAIT_POLICY=PASSIVE is set;
+"fill" is judged by the smaller of the 1-minute load average (which lags by a minute) and the runnable
+count in /proc/loadavg (a snapshot), so neither a past burst nor a passing one decides alone. Then
+before every load and every generation the thread count is re-chosen: all physical cores when nothing
+else is running; otherwise the cores the other processes leave free (at least one), or every core for
+PASSIVE threads on oversubscribed cores.
 What "others" use is measured from /proc/stat (busy time of the CPUs this process may run on) minus
 this process's own CPU time over the interval since the last decision, so our own spinning never
 counts as load; where /proc/stat is missing the 1-minute load average stands in. An explicit
@@ -93,6 +95,23 @@ def apply_wait_policy(environ, logical_cores: int, load_1min: float, llama_loade
     if policy:
         environ["OMP_WAIT_POLICY"] = policy
     return policy
+
+
+def start_up_load(loadavg_text: str | None = None) -> float:
+    """Runnable threads now, without a sampling window: the smaller of the 1-minute load average
+    (which lags by a minute) and the instantaneous runnable count in /proc/loadavg (a snapshot); both
+    count this process. 0 when unknown."""
+    try:
+        if loadavg_text is None:
+            with open("/proc/loadavg", encoding="ascii") as handle:
+                loadavg_text = handle.read()
+        fields = loadavg_text.split()
+        return min(float(fields[0]), float(fields[3].split("/")[0]))
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
 
 
 def passive_waiting(environ) -> bool:
@@ -187,12 +206,8 @@ class ThreadPolicy:
         self._lock = threading.Lock()
         self._last = read_sample(self.cpus)
         self.last_others: float | None = None
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            load = 0.0
         # OpenMP reads its wait policy once, when llama.cpp loads: chosen here, before that.
-        apply_wait_policy(os.environ, self.logical, load, llama_loaded="llama_cpp" in sys.modules)
+        apply_wait_policy(os.environ, self.logical, start_up_load(), llama_loaded="llama_cpp" in sys.modules)
 
     def others_busy(self) -> float:
         with self._lock:

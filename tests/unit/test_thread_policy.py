@@ -8,6 +8,7 @@ from orchestrator.threads import (
     apply_wait_policy,
     choose_wait_policy,
     passive_waiting,
+    start_up_load,
     CpuSample,
     choose_threads,
     others_busy_cores,
@@ -151,3 +152,10 @@ def test_a_model_follows_the_policy_unless_threads_were_set(monkeypatch):
     llm.adapt_threads(auto)
     assert auto._ctx.calls == [(1, 1)]  # unchanged choice: no call into llama.cpp
     assert llm.load_threads(3) == 3 and llm.load_threads(None) == 1
+
+
+def test_start_up_load_needs_both_the_average_and_the_snapshot_to_be_high():
+    assert start_up_load("5.10 4.90 4.00 7/512 4242\n") == 5.1  # busy now and for the last minute
+    assert start_up_load("5.10 4.90 4.00 1/512 4242\n") == 1.0  # the burst is over: only we run
+    assert start_up_load("0.40 0.90 1.00 6/512 4242\n") == 0.4  # a passing burst
+    assert start_up_load("garbage") >= 0.0

@@ -92,9 +92,9 @@ def build_variants(source: Path, work: Path, args) -> tuple[list[tuple[str, Path
             "FFN −25% + fine-tuning (β=0)": ("ffn25-ft.gguf", DistillConfig(alpha=1.0, beta=0.0, temperature=2.0, **base)),
         }
         for label, (filename, config) in runs.items():
-            path = once(work / filename, lambda p, c=config, l=label: notes["distill"].__setitem__(
-                l, distill_gguf(f16, ffn, p, DEFAULT_CALIBRATION_FILE, c,
-                                lambda stage, done, total: stage == "Distilling" and done % 10 == 0 and log(f"{l}: step {done}/{total}")).summary()))
+            path = once(work / filename, lambda p, c=config, name=label: notes["distill"].__setitem__(
+                name, distill_gguf(f16, ffn, p, DEFAULT_CALIBRATION_FILE, c,
+                                lambda stage, done, total: stage == "Distilling" and done % 10 == 0 and log(f"{name}: step {done}/{total}")).summary()))
             models.append((label, path))
     return models, notes
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestrator.tools.math import detect_math, equivalent, shutdown_worker, solve, warm_up  # noqa: E402
+from orchestrator.math_equivalence import equivalent  # noqa: E402
+from orchestrator.tools.math import detect_math, shutdown_worker, solve, warm_up  # noqa: E402
 
 # Templates get fresh random operands every round, so SymPy's cache cannot answer from memory.
 GROUPS: dict[str, list[str]] = {

@@ -37,9 +37,9 @@ def _settings(data_dir: Path):
 
 
 def _open(settings, collection: str, reset: bool = True):
-    from orchestrator.knowledge.store import open_store_for_settings
+    from orchestrator.app import open_knowledge_store
 
-    return open_store_for_settings(settings, collection=collection, reset=reset)
+    return open_knowledge_store(settings, collection=collection, reset=reset)
 
 
 def _questions(eval_dir: Path) -> list[dict]:

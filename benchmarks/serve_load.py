@@ -13,6 +13,10 @@ an "abuse" section (what was sent, how the server answered, /health latency).
     python benchmarks/serve_load.py --clients 8 --requests 80 --mix math
     python benchmarks/serve_load.py --clients 4 --requests 12 --mix chat --max-waiting 2
     python benchmarks/serve_load.py --clients 4 --requests 200 --mix both --duration 60 --abuse --idle 400 --trickle 100
+    python benchmarks/serve_load.py --clients 8 --requests 200 --mix refusal --duration 60
+
+The "refusal" mix asks forced-docs questions the knowledge base (ORCH_DATA_DIR) cannot answer next to
+chat questions; the report's statuses_by_kind shows whether refusals ever got 429.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ def questions(mix: str, count: int) -> list[dict]:
             {"role": "user", "content": f"Conversation {i}, turn {turn}: my favourite number is {turn}."},
             {"role": "assistant", "content": f"Noted, {turn}."})] + [{"role": "user", "content": "What was my first favourite number?"}],
             "route": "chat"} for i in range(count)]
+    if mix == "refusal":  # chat next to docs questions the knowledge base cannot answer (refused before generation)
+        unanswerable = [{"messages": [{"role": "user", "content": f"Which treaty did envoy number {i} sign in 1648?"}],
+                         "route": "docs"} for i in range(count)]
+        return [unanswerable[i] if i % 2 else chat[i] for i in range(count)]
     if mix == "math":
         return math
     if mix == "chat":
@@ -87,6 +95,7 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
     statuses: collections.Counter = collections.Counter()
     latencies: list[float] = []
     by_kind: dict[str, list[float]] = collections.defaultdict(list)
+    statuses_by_kind: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     deadline = time.monotonic() + duration_s
     headers = {"Authorization": f"Bearer {KEY}"}
 
@@ -97,9 +106,11 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
             try:
                 response = await http.post(url + "/v1/chat/completions", json={"model": "orchestrator", **body}, headers=headers)
                 statuses[response.status_code] += 1
+                kind = {"chat": "chat", "docs": "refusal"}.get(body.get("route"), "math")
+                statuses_by_kind[kind][response.status_code] += 1
                 if response.status_code == 200:
                     latencies.append(time.monotonic() - started)
-                    by_kind["chat" if body.get("route") == "chat" else "math"].append(latencies[-1])
+                    by_kind[kind].append(latencies[-1])
                 elif response.status_code == 429:
                     pending.append(body)  # a polite client retries later
                     await asyncio.sleep(retry_after_s)
@@ -116,6 +127,8 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
         **latency_summary(latencies, elapsed),
         "by_kind": {kind: latency_summary(values, elapsed) for kind, values in sorted(by_kind.items())},
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
+        "statuses_by_kind": {kind: {str(k): v for k, v in sorted(counts.items(), key=str)}
+                             for kind, counts in sorted(statuses_by_kind.items())},
     }
 
 
@@ -254,7 +267,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=80)
     parser.add_argument("--duration", type=float, default=120.0, help="Stop sending after this many seconds.")
-    parser.add_argument("--mix", choices=["math", "chat", "both", "history"], default="math")
+    parser.add_argument("--mix", choices=["math", "chat", "both", "history", "refusal"], default="math")
     parser.add_argument("--max-waiting", type=int, default=2, help="The server's queue length (when started here).")
     parser.add_argument("--retry-after", type=float, default=0.2, help="Client pause after a 429, seconds.")
     parser.add_argument("--abuse", action="store_true", help="Run misbehaving clients next to the normal ones.")

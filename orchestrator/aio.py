@@ -13,7 +13,7 @@ T = TypeVar("T")
 async def iterate_in_own_thread(make_iterator: Callable[[], Iterator[T]], name: str = "orchestrator-stream") -> AsyncIterator[T]:
     """Yield what `make_iterator()` yields, running it in one dedicated thread; the event loop stays free.
 
-    Not the shared executor: a llama.cpp generation holds `llm.llama_lock` between tokens, so if every
+    Not the shared executor: a llama.cpp generation holds its model's lock (`llm.lock_for`) between tokens, so if every
     executor thread were busy waiting for that lock, the stream holding it could never be advanced.
     The iterator advances only when the consumer asks for the next item, as a generator would; when
     the consumer stops early, the iterator is closed.

@@ -6,7 +6,7 @@ import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 from langchain_core.messages import AnyMessage
 from langchain_core.retrievers import BaseRetriever
@@ -17,9 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.chains.chat import chat_messages
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
-from orchestrator.config import Settings
+from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from orchestrator.knowledge.store import KnowledgeStore
 
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
 FALLBACK_QUESTION_CHARS = 1000
@@ -27,6 +33,18 @@ _UNSET: Any = object()
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
 DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
+
+
+def forced_route(route: Any) -> str | None:
+    """The route a caller forces (None for auto or unset); a ConfigError naming the routes for anything else.
+
+    The one route rule: the app's input, `ask`/`batch --route` and the server's `route` field all use it.
+    """
+    if route in (None, "", "auto"):
+        return None
+    if route not in ROUTES:
+        raise ConfigError(f"Unknown route {route!r}: use auto, {', '.join(ROUTES)}.")
+    return route
 
 
 class AppInput(BaseModel):
@@ -47,11 +65,11 @@ class AppInput(BaseModel):
     @field_validator("route", mode="before")
     @classmethod
     def _known_route(cls, value: Any) -> Any:
-        if value in (None, ""):
-            return None
-        if value != "auto" and value not in ROUTES:
-            raise ValueError(f"Unknown route {value!r}: use one of auto, {', '.join(ROUTES)}")
-        return value
+        try:
+            forced_route(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value or None
 
     @field_validator("history", mode="before")
     @classmethod
@@ -63,8 +81,6 @@ class AppInput(BaseModel):
     @field_validator("collection", mode="after")
     @classmethod
     def _collection_name(cls, value: str | None) -> str | None:
-        from orchestrator.knowledge.store import validate_collection_name
-
         if value is None:
             return None
         try:
@@ -107,7 +123,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     invoke() returns an Answer; stream() yields text, then the Answer (app.text() streams text only).
     Components load on first use; pass chat_model, embeddings, retriever or search to replace them.
-    Safe to call from many threads or coroutines: llama.cpp work runs one call at a time (see llm.py),
+    Safe to call from many threads or coroutines: each llama.cpp model runs one call at a time (see llm.py),
     math and other LLM-free work does not wait for it.
 
     >>> app = build_app()
@@ -120,7 +136,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     name: str | None = "orchestrator"
 
-    def __init__(self, settings: Settings, chat_model=None, embeddings=None, retriever=_UNSET, search: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        chat_model: BaseChatModel | None = None,
+        embeddings: Embeddings | None = None,
+        retriever: BaseRetriever | None = _UNSET,  # None: no knowledge base; left out: the configured one
+        search: Any = None,
+    ):
         if not isinstance(settings, Settings):
             raise ConfigError(
                 f"build_app takes a Settings object, not {type(settings).__name__}: "
@@ -129,12 +152,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self.settings = settings
         self.knowledge_problem: str | None = None  # why the knowledge base cannot be opened (read-only, ...), if so
         self._chat_model = chat_model
+        self._chat_model_injected = chat_model is not None  # then settings.model names no file of it
         self._embeddings = embeddings
         self._embeddings_injected = embeddings is not None
         self._custom_retriever = retriever is not _UNSET
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._search = search
-        self._semantic_router = None
+        self._semantic_router: Any = None
+        self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
         self._warm_math_worker()
@@ -256,6 +281,21 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
         return open_store(self.settings, self.embeddings, self.embeddings_id, collection, reset=reset)
 
+    def knowledge_store(self, collection: str | None = None, *, fresh: bool = False, progress=None):
+        """A collection's store (default: the configured one) opened with this app's embeddings.
+
+        The CLI ingests into, lists and forgets files through it; `progress` shows a first pull of the
+        embedding model; `fresh` as in knowledge.store.open_store.
+        """
+        from orchestrator.knowledge.store import open_store
+
+        if progress is not None and not self._embeddings_injected:
+            from orchestrator.models import resolve_model
+
+            resolve_model(self.settings.embedding_model, self.settings, progress=progress)
+        name = validate_collection_name(collection or self.settings.collection)
+        return open_store(self.settings, self.embeddings, self.embeddings_id, name, fresh=fresh)
+
     def _knowledge(self, collection: str | None):
         """The retriever the docs route searches, or None when there are no documents to search."""
         from orchestrator.knowledge.retrieval import EmptyRetriever
@@ -285,7 +325,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         Unchanged files are skipped; returns the IngestSummary (files seen, chunks added/removed/total).
         """
         from orchestrator.knowledge.ingest import ingest_paths
-        from orchestrator.knowledge.store import validate_collection_name
 
         name = validate_collection_name(collection or self.settings.collection)
         store = self._open_store(name, reset=reset)
@@ -345,6 +384,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         problem = detect_math(question)
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
+        docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
         else:
@@ -357,6 +397,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             semantic=self.semantic_router.scores(self.embeddings.embed_query(question)),
         )
         decision = decide(signals, self.settings.relevance_threshold)
+        if self._tool_router_on():
+            decision = self._tool_route(question, signals, decision)
         if decision.route == "undecided":
             decision = self._llm_fallback(question, decision)
         return decision, docs
@@ -371,6 +413,35 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         name = collection or self.settings.collection
         return shares_no_term(self.settings.data_dir / BM25_DIRNAME / name, chroma_dir(self.settings), question)
 
+    def _tool_router_on(self) -> bool:
+        """Does the chat model choose the route by tool calling (setting `router`; auto: >= 1B parameters)?"""
+        from orchestrator.chains.tool_router import use_tool_router
+
+        if self.settings.router != "auto":
+            return use_tool_router(self.settings.router, None)
+        if self._model_params is _UNSET:
+            self._model_params = self._chat_model_params()
+        return use_tool_router("auto", self._model_params)
+
+    def _chat_model_params(self) -> int | None:
+        """The chat model's parameter count from its GGUF (None for a server model, one passed in, or an unreadable file)."""
+        from orchestrator.errors import OrchestratorError
+        from orchestrator.gguf_file import inspect_gguf
+        from orchestrator.models import info_cache, resolve_model
+
+        if self.settings.llm_backend != "llamacpp" or self._chat_model_injected:
+            return None
+        try:
+            return inspect_gguf(resolve_model(self.settings.model, self.settings, auto_pull=False), info_cache(self.settings)).n_params
+        except (OrchestratorError, OSError):
+            return None
+
+    def _tool_route(self, question: str, signals: Signals, decision: RouteDecision) -> RouteDecision:
+        from orchestrator.chains.tool_router import tool_route
+
+        return tool_route(self.chat_model, question, signals, decision, self._prompt("router_tools.txt"),
+                          self.settings.relevance_threshold)
+
     def _llm_fallback(self, question: str, decision: RouteDecision) -> RouteDecision:
         """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
         from orchestrator.llm import constrained_choice
@@ -382,7 +453,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     # --- answering ---
 
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str | Answer]:
+    # Runnable.stream yields the output type; this one yields the text first, then the Answer (documented).
+    def stream(  # type: ignore[override]
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
         config = ensure_config(config)
         callbacks = get_callback_manager_for_config(config)
         run = callbacks.on_chain_start(
@@ -416,7 +490,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         answer = Answer(question=question)
         try:
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
-            answer.route = decision.route
+            answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
             _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
@@ -547,6 +621,23 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
     return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
 
 
+def open_knowledge_store(
+    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+) -> KnowledgeStore:
+    """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
+
+    The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
+    `fresh` as in knowledge.store.open_store.
+    """
+    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.llm import embeddings_model
+    from orchestrator.models import resolve_model
+
+    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
+    embeddings = embeddings_model(settings=settings, model_path=model_path)
+    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+
+
 def open_retriever(settings: Settings, embeddings, identity, collection: str):
     """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing."""
     from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
@@ -566,8 +657,6 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
     Hybrid vector + BM25 search; invoke() returns only chunks whose relevance `score` reaches
     settings.relevance_threshold, and an empty or missing collection gives a retriever that finds nothing.
     """
-    from orchestrator.knowledge.store import validate_collection_name
-
     settings = settings or Settings()
     injected = embeddings is not None
     if embeddings is None:
@@ -590,6 +679,6 @@ def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:
     dispatch_custom_event("orchestrator_route", decision.as_dict(), config=config)
 
 
-def build_app(settings: Settings | None = None, **components) -> OrchestratorApp:
+def build_app(settings: Settings | None = None, **components: Any) -> OrchestratorApp:
     """Wire the app from settings; pass chat_model=, embeddings=, retriever= or search= to swap a component."""
     return OrchestratorApp(settings or Settings(), **components)

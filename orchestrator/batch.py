@@ -327,19 +327,17 @@ class ResultFile:
 
     def drop_error_rows(self) -> int:
         """Rewrite the file without its error rows (atomically), so those questions are asked again."""
+        from orchestrator.files import atomic_output
+
         errors = [key for key, row in self.done.items() if row.get("error")]
         if not errors:
             return 0
         kept = {key: row for key, row in self.done.items() if not row.get("error")}
-        partial = self.path.with_name(self.path.name + ".partial")
-        with open(partial, "wb") as handle:
+        with atomic_output(self.path, fsync=True) as partial, open(partial, "wb") as handle:
             if self.path.suffix.lower() == ".csv":
                 handle.write(_csv_line(self.columns).encode("utf-8"))
             for row in kept.values():
                 handle.write(self.format(row).encode("utf-8", errors="replace"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, self.path)
         old, self._handle = self._handle, open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         _lock(self._handle, self.path)
         old.close()
@@ -513,7 +511,7 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
 @functools.lru_cache(maxsize=8)
 def _model_sha256(path: str, size: int, mtime_ns: int) -> str:
     """Hashed once per process while the file's size and mtime stay the same."""
-    from orchestrator.models import sha256_of
+    from orchestrator.files import sha256_of
 
     return sha256_of(Path(path))
 
@@ -731,7 +729,7 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
                     except Exception as exc:  # noqa: BLE001 - e.g. a row that cannot be unpickled
                         record(error_row(question, f"{type(exc).__name__}: {exc}", route))
             # Questions still in flight when the pool broke go back to the queue.
-            for future, question in in_flight.items():
+            for question in in_flight.values():
                 pending.insert(0, question)
         finally:
             pool.shutdown(wait=not broken, cancel_futures=True)

@@ -7,6 +7,7 @@ keeps the two in sync.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,23 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
+
+# The shipped models' registry names (their sources and hashes are in orchestrator/models.py).
+DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
+DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+# Chroma's own rule for collection names, checked here so a bad name fails when settings are read.
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
+
+
+def validate_collection_name(name: str) -> str:
+    """The name, if Chroma accepts it as a collection name; else a ConfigError saying what to use."""
+    if not _COLLECTION_NAME.match(name) or ".." in name:
+        raise ConfigError(
+            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit (for example `--collection my-notes`)."
+        )
+    return name
 
 
 def _shipped_prompts_dir() -> Path:
@@ -54,7 +72,7 @@ class Settings(BaseSettings):
         description="Where pulled and produced GGUF models live (default: DATA_DIR/models).",
     )
     model: str = Field(
-        default="smollm2-135m-instruct",
+        default=DEFAULT_CHAT_MODEL,
         description="Chat model: a registry name, an installed model's name, or a .gguf path.",
     )
     n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
@@ -80,8 +98,13 @@ class Settings(BaseSettings):
     )
     openai_model: str = Field(default="default", description="With llm_backend=openai: the model name the server expects.")
     openai_api_key: SecretStr | None = Field(default=None, description="With llm_backend=openai: the server's API key, if it needs one.")
+    router: Literal["auto", "rules", "tools"] = Field(
+        default="auto",
+        description="Who picks the route: rules, tools (the chat model calls one of the routes as a tool), "
+        "or auto (tools when the chat model has at least 1B parameters).",
+    )
     embedding_model: str = Field(
-        default="all-minilm-l6-v2",
+        default=DEFAULT_EMBEDDING_MODEL,
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",
     )
     collection: str = Field(default="default", description="Knowledge-base collection to ingest into and search.")
@@ -100,7 +123,7 @@ class Settings(BaseSettings):
         default=0.25,
         ge=0.0,
         le=1.0,
-        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see README: Retrieval).",
+        description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see docs/benchmarks.md, Retrieval).",
     )
     search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
@@ -130,9 +153,7 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_collection(cls, value: str) -> str:
         # Checked here too, so `ask --collection "my notes" "2+2"` fails at once, not only when a
-        # question reaches the knowledge base. store.py imports chromadb lazily, so this stays light.
-        from orchestrator.knowledge.store import validate_collection_name
-
+        # question reaches the knowledge base.
         try:
             return validate_collection_name(value)
         except ConfigError as exc:

@@ -5,7 +5,7 @@ false_premise | web | chat), question, answers (gold strings), source (docs: the
 in). Scores:
 
 * math and math_word (a word problem): the answer equals one of `answers` by SymPy equivalence
-  (orchestrator.tools.math.equivalent);
+  (orchestrator.math_equivalence.equivalent);
 * false_premise (the question assumes something false): safe when the answer declines or says the
   premise is wrong, unsafe when it answers as if the premise held;
 * docs: a gold answer is contained in the answer after SQuAD normalisation AND the gold file is cited;
@@ -22,7 +22,6 @@ so answers from another model, corpus or question file are never mixed into one 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import string
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.batch import Question, read_questions, read_result_rows, run_batch
 from orchestrator.errors import ConfigError
+from orchestrator.files import sha256_of
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -104,7 +104,7 @@ def cites_source(row: dict, source: str) -> bool:
 
 
 def score_math(row: dict, question: dict) -> Score:
-    from orchestrator.tools.math import equivalent
+    from orchestrator.math_equivalence import equivalent
 
     value_ok = not row.get("error") and not row.get("abstained") and equivalent(row.get("answer") or "", question["answers"])
     return _score(row, question, value_ok, {"value_equal": value_ok}, "" if value_ok else "value differs from the gold answer")
@@ -362,20 +362,16 @@ def scratch_settings(settings: Settings, output_dir: Path) -> Settings:
 
 def ingest_corpus(settings: Settings, corpus: Path, progress=None) -> str:
     """Sync the scratch collection with the corpus folder; returns the collection's content fingerprint."""
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     if not corpus.is_dir():
         raise ConfigError(f"--corpus {corpus} is not a folder: give the folder of documents to ingest.")
-    store = open_store_for_settings(settings, collection=settings.collection, progress=progress)
+    store = open_knowledge_store(settings, collection=settings.collection, progress=progress)
     summary = ingest_paths([corpus], store, settings, progress=progress, prune=True)
     if summary.files_ingested == 0:
         raise ConfigError(f"No readable documents in {corpus} (.txt .md .html .pdf .json .jsonl).")
     return store.fingerprint()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_identity(settings: Settings, questions_path: Path, corpus_fingerprint: str | None) -> dict:
@@ -384,7 +380,7 @@ def run_identity(settings: Settings, questions_path: Path, corpus_fingerprint: s
             "relevance_threshold", "chunk_size", "chunk_overlap", "allow_unverified")
     identity = {key: getattr(settings, key) for key in keys}
     identity["collection"] = None if corpus_fingerprint else settings.collection
-    identity["questions_sha256"] = _sha256(questions_path)
+    identity["questions_sha256"] = sha256_of(questions_path)
     identity["corpus_fingerprint"] = corpus_fingerprint
     return identity
 

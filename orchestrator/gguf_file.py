@@ -25,7 +25,19 @@ _HEADER = struct.Struct("<4sIQQ")
 # u64 name length + 1 name byte + u32 n_dims + u32 type + u64 offset.
 _MIN_KV_BYTES = 8 + 1 + 4 + 1
 _MIN_TENSOR_INFO_BYTES = 8 + 1 + 4 + 4 + 8
+# Metadata `orchestrator compress` adds to every file it writes (gguf-py's Keys name the standard ones).
 PROVENANCE_PREFIX = "orchestrator.compress."
+
+
+class ProvenanceKeys:
+    """The keys under PROVENANCE_PREFIX (compress/gguf_io.provenance writes them, `orchestrator models` reads them)."""
+
+    METHOD = "method"
+    PARAMETERS = "parameters"
+    PARENT_FILE = "parent_file"
+    PARENT_SHA256 = "parent_sha256"
+    DATE = "date"
+    LINEAGE = "lineage"
 
 
 @dataclass
@@ -146,7 +158,7 @@ class _Cursor:
 
 def check_layout(path: Path) -> None:
     """Walk every metadata value and tensor info with bounds checks; raise ModelFileError on the first problem."""
-    import gguf  # only for the ggml type table (block size, bytes per block)
+    import gguf  # the ggml type table (block size, bytes per block) and the alignment key
 
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
         _, _, n_tensors, n_kv = struct.unpack_from("<4sIQQ", buffer, 0)
@@ -156,9 +168,9 @@ def check_layout(path: Path) -> None:
             key = cursor.string(f"metadata key {index}")
             value_type = cursor.unpack("<I", f"type of {key!r}")
             value = cursor.value(value_type, repr(key))
-            if key == b"general.alignment":
+            if key == gguf.Keys.General.ALIGNMENT.encode():
                 if value_type != 4 or not value or value & (value - 1):
-                    cursor.fail(f"general.alignment must be a power-of-two u32, got {value}")
+                    cursor.fail(f"{gguf.Keys.General.ALIGNMENT} must be a power-of-two u32, got {value}")
                 alignment = value
         extents = []
         for index in range(n_tensors):
@@ -202,7 +214,7 @@ def _file_type_name(value: int | None, tensor_types: dict[str, int]) -> str:
     import gguf
 
     if value is None:
-        return max(tensor_types, key=tensor_types.get) if tensor_types else "unknown"
+        return max(tensor_types, key=lambda name: tensor_types[name]) if tensor_types else "unknown"
     try:
         name = gguf.LlamaFileType(value).name
     except ValueError:
@@ -212,6 +224,7 @@ def _file_type_name(value: int | None, tensor_types: dict[str, int]) -> str:
 
 def _parse(path: Path) -> GGUFInfo:
     import gguf
+    from gguf import Keys
 
     try:
         reader = gguf.GGUFReader(path)
@@ -229,9 +242,9 @@ def _parse(path: Path) -> GGUFInfo:
             )
         tensor_types[tensor.tensor_type.name] = tensor_types.get(tensor.tensor_type.name, 0) + 1
         n_params += int(tensor.n_elements)
-    arch = _field_value(reader, "general.architecture")
+    arch = _field_value(reader, Keys.General.ARCHITECTURE)
     if not arch:
-        raise ModelFileError(f"{path} has no general.architecture key: not a model GGUF.")
+        raise ModelFileError(f"{path} has no {Keys.General.ARCHITECTURE} key: not a model GGUF.")
     provenance = {
         key.removeprefix(PROVENANCE_PREFIX): str(_field_value(reader, key))
         for key in reader.fields
@@ -241,11 +254,11 @@ def _parse(path: Path) -> GGUFInfo:
         path=str(path),
         size_bytes=size,
         architecture=str(arch),
-        name=str(_field_value(reader, "general.name", path.stem)),
-        file_type=_file_type_name(_field_value(reader, "general.file_type"), tensor_types),
+        name=str(_field_value(reader, Keys.General.NAME, path.stem)),
+        file_type=_file_type_name(_field_value(reader, Keys.General.FILE_TYPE), tensor_types),
         n_params=n_params,
         n_tensors=len(reader.tensors),
-        context_length=_field_value(reader, f"{arch}.context_length"),
+        context_length=_field_value(reader, Keys.LLM.CONTEXT_LENGTH.format(arch=arch)),
         tensor_types=tensor_types,
         provenance=provenance,
         kv_bytes_per_token=_kv_bytes_per_token(reader, str(arch)),
@@ -254,15 +267,17 @@ def _parse(path: Path) -> GGUFInfo:
 
 def _kv_bytes_per_token(reader, arch: str) -> int | None:
     """Bytes of llama.cpp's default f16 KV cache per token: 2 (K, V) x layers x KV heads x head size x 2 bytes."""
-    layers = _field_value(reader, f"{arch}.block_count")
-    embedding = _field_value(reader, f"{arch}.embedding_length")
-    heads = _field_value(reader, f"{arch}.attention.head_count")
+    from gguf import Keys
+
+    layers = _field_value(reader, Keys.LLM.BLOCK_COUNT.format(arch=arch))
+    embedding = _field_value(reader, Keys.LLM.EMBEDDING_LENGTH.format(arch=arch))
+    heads = _field_value(reader, Keys.Attention.HEAD_COUNT.format(arch=arch))
     if not (isinstance(layers, int) and isinstance(embedding, int) and isinstance(heads, int) and heads > 0):
         return None
-    kv_heads = _field_value(reader, f"{arch}.attention.head_count_kv", heads)
+    kv_heads = _field_value(reader, Keys.Attention.HEAD_COUNT_KV.format(arch=arch), heads)
     kv_heads = kv_heads if isinstance(kv_heads, int) else heads
-    key_size = _field_value(reader, f"{arch}.attention.key_length", embedding // heads)
-    value_size = _field_value(reader, f"{arch}.attention.value_length", embedding // heads)
+    key_size = _field_value(reader, Keys.Attention.KEY_LENGTH.format(arch=arch), embedding // heads)
+    value_size = _field_value(reader, Keys.Attention.VALUE_LENGTH.format(arch=arch), embedding // heads)
     return layers * kv_heads * (int(key_size) + int(value_size)) * 2
 
 
@@ -283,8 +298,9 @@ class GGUFInfoCache:
     def get(self, path: Path) -> GGUFInfo | None:
         entry = self._load().get(str(path))
         stat = path.stat()
-        fresh = entry and entry["size"] == stat.st_size and entry["mtime_ns"] == stat.st_mtime_ns
-        if fresh and "kv_bytes_per_token" in entry["info"]:  # entries of older versions lack it: re-parse
+        if not entry or entry["size"] != stat.st_size or entry["mtime_ns"] != stat.st_mtime_ns:
+            return None
+        if "kv_bytes_per_token" in entry["info"]:  # entries of older versions lack it: re-parse
             return GGUFInfo(**entry["info"])
         return None
 

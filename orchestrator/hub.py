@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import ModelFileError, PullError
+from orchestrator.files import sha256_of
 from orchestrator.gguf_file import SPLIT_NAME, inspect_gguf
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
-    from orchestrator.models import Progress
+    from orchestrator.progress import Progress
 
 HF_PREFIX = "hf:"
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -328,8 +329,6 @@ def check_free_space(folder: Path, needed: int) -> None:
 
 
 def _verify(local: Path, file: HubFile, progress: Progress | None) -> None:
-    from orchestrator.models import sha256_of
-
     size = local.stat().st_size
     if size != file.size:
         local.unlink()
@@ -363,6 +362,7 @@ def pull_from_hub(
         return found
     staging = models_dir / ".hf-downloads" / ref.repo_id.replace("/", "--")
     staging.mkdir(parents=True, exist_ok=True)
+    _drop_stale_partials(staging)
     check_free_space(models_dir, sum(f.size for f in files) - _bytes_already_downloaded(staging))
     downloaded = []
     for file in files:
@@ -385,6 +385,25 @@ def pull_from_hub(
     source_path(targets[0]).write_text(json.dumps(asdict(source), indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(staging, ignore_errors=True)
     return targets[0]
+
+
+# huggingface_hub 2.x writes each download to `<etag>.<random>.incomplete` and deletes it when the
+# download fails, so no later call can resume it (its PR #4228); only a killed process leaves one
+# behind. Such a file is never read again: delete it once nothing has written to it for this long
+# (a pull of the same model running right now keeps writing to its own).
+STALE_PARTIAL_S = 600
+
+
+def _drop_stale_partials(staging: Path) -> None:
+    """Delete partial files a killed pull left in the staging folder; they cannot be resumed."""
+    import time
+
+    for partial in staging.rglob("*.incomplete"):
+        try:
+            if time.time() - partial.stat().st_mtime > STALE_PARTIAL_S:
+                partial.unlink()
+        except OSError:
+            pass  # gone already, or not ours to delete: it only costs disk space
 
 
 def _bytes_already_downloaded(staging: Path) -> int:

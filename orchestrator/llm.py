@@ -13,6 +13,9 @@ import functools
 import re
 import threading
 import warnings
+import weakref
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,17 +34,27 @@ class LlamaBusyError(OrchestratorError):
     """The model was asked again from a thread whose own generation is still streaming."""
 
 
-class LlamaLock:
-    """One llama.cpp call at a time per process; a second call from the thread holding it is an error.
+# A hook the server sets for one request (serve.py): called in the request's context before its
+# first call into a chat model, so only requests that will generate take a generation slot.
+before_chat_model_call: ContextVar[Callable[[], None] | None] = ContextVar("before_chat_model_call", default=None)
 
-    llama.cpp contexts are not thread-safe: two generations in one context crashed the process
-    (GGML_ASSERT, SIGABRT, segfaults; issue 21). Every call into a loaded model (generation,
-    embedding, tokenising, grammar choice) holds this lock. A streamed generation holds it between
-    tokens, so a thread that starts another call while its own stream is open would wait forever:
-    that raises instead of hanging.
+
+class LlamaLock:
+    """One call at a time into one llama.cpp context; a second call from the thread holding it is an error.
+
+    A llama.cpp context is not thread-safe: two generations in one context crashed the process
+    (GGML_ASSERT, SIGABRT, segfaults; issue 21). Every call into a loaded model's context
+    (generation, embedding, grammar choice) holds that model's lock (see `lock_for`). Different
+    contexts may run at once: llama.cpp's rule is one thread per object, and the chat model and the
+    embedder are separate models with separate contexts, so a question can be embedded and
+    retrieved while another one generates (tests/integration/test_concurrency_real.py checks the
+    results are the same as alone). A streamed generation holds its lock between tokens, so a thread
+    that starts another call while its own stream is open would wait forever: that raises instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "llama.cpp", generates: bool = False) -> None:
+        self.name = name
+        self.generates = generates  # a chat model's context: calls run the before_chat_model_call hook
         self._lock = threading.Lock()  # not an RLock: a stream may be released by another thread
         self._owner: int | None = None
 
@@ -51,6 +64,9 @@ class LlamaLock:
                 "A llama.cpp generation is still streaming in this thread: finish or close that stream "
                 "before asking the model again."
             )
+        hook = before_chat_model_call.get() if self.generates else None
+        if hook is not None:
+            hook()
         self._lock.acquire()
         self._owner = threading.get_ident()
         return self
@@ -63,7 +79,20 @@ class LlamaLock:
         return self._lock.locked()
 
 
-llama_lock = LlamaLock()
+_locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def lock_for(client, kind: str = "chat") -> LlamaLock:
+    """The lock of one llama.cpp model (a llama_cpp.Llama): every call into its context holds it.
+
+    kind is "chat" (calls count as generation, see before_chat_model_call) or "embedding".
+    """
+    with _locks_guard:
+        lock = _locks.get(client)
+        if lock is None:
+            lock = _locks[client] = LlamaLock(f"{kind} model", generates=kind == "chat")
+        return lock
 
 
 def load_threads(n_threads: int | None) -> int:
@@ -78,7 +107,7 @@ def load_threads(n_threads: int | None) -> int:
 def adapt_threads(client) -> None:
     """Before a call into a model loaded without ORCH_N_THREADS: re-choose its thread count for the load now.
 
-    Hold llama_lock. llama_set_n_threads changes the context's threads for the next decode.
+    Hold the model's lock (lock_for). llama_set_n_threads changes the context's threads for the next decode.
     """
     if not getattr(client, "_orch_auto_threads", False):
         return
@@ -139,12 +168,12 @@ def _locked_chat_class() -> type:
     from langchain_community.chat_models import ChatLlamaCpp
 
     class LockedChatLlamaCpp(ChatLlamaCpp):
-        """ChatLlamaCpp whose generations hold `llama_lock`, so concurrent callers take turns."""
+        """ChatLlamaCpp whose generations hold its model's lock (`lock_for`), so concurrent callers take turns."""
 
         def _generate(self, *args, **kwargs):
             if self.streaming:  # ChatLlamaCpp then generates through _stream, which takes the lock
                 return super()._generate(*args, **kwargs)
-            with llama_lock:
+            with lock_for(self.client):
                 adapt_threads(self.client)
                 return super()._generate(*args, **kwargs)
 
@@ -152,7 +181,7 @@ def _locked_chat_class() -> type:
             from orchestrator.threads import RECHECK_EVERY_TOKENS
 
             # Held from the first token to the last (or until the consumer closes the stream).
-            with llama_lock:
+            with lock_for(self.client):
                 adapt_threads(self.client)
                 for count, chunk in enumerate(super()._stream(*args, **kwargs), 1):
                     yield chunk
@@ -161,7 +190,7 @@ def _locked_chat_class() -> type:
 
         async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
             # LangChain's default advances _stream with one executor call per token; see aio.py for
-            # why a stream that holds llama_lock needs a thread of its own instead.
+            # why a stream that holds its model's lock needs a thread of its own instead.
             from orchestrator.aio import iterate_in_own_thread
 
             sync_manager = run_manager.get_sync() if run_manager else None
@@ -349,8 +378,10 @@ def count_tokens(model: BaseChatModel, text: str) -> int:
     client = llama_client(model)
     if client is None:
         return max(1, len(text) // 4)
-    with llama_lock:
-        return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    # No lock: tokenising reads only the model's vocabulary, never a context, and llama.cpp means
+    # llama_tokenize to stay thread-safe (ggml-org/llama.cpp#9369). So counting never waits for a
+    # generation (tests/integration/test_concurrency_real.py counts during one).
+    return len(client.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
 
 # llama-cpp-python's message when a prompt does not fit (Llama._create_completion).
@@ -426,7 +457,7 @@ def _normalized_embeddings_class():
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             if not texts:
                 return []
-            with llama_lock:
+            with lock_for(self.client, "embedding"):
                 adapt_threads(self.client)
                 return [list(map(float, v)) for v in self.client.embed(list(texts), normalize=True)]
 
@@ -462,10 +493,65 @@ def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) ->
 
     alternatives = " | ".join(f'"{choice}"' for choice in choices)
     grammar = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
-    with llama_lock:
+    with lock_for(client):
         adapt_threads(client)
         response = client.create_chat_completion(
             messages=[{"role": "user", "content": prompt}], grammar=grammar, temperature=0.0, max_tokens=8
         )
     text = response["choices"][0]["message"]["content"].strip()
     return text if text in choices else choices[-1]
+
+
+# --- Tool calling ------------------------------------------------------------------------------
+
+
+def template_renders_tools(template: str) -> bool:
+    """True when a chat template writes the `tools` it is given into the prompt (Llama 3.x, Qwen2.5 do)."""
+    import json
+
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    probe = "orchestrator_tool_probe"
+    tools = [{"type": "function", "function": {"name": probe, "description": "probe", "parameters": {"type": "object", "properties": {}}}}]
+
+    def raise_exception(message: str):
+        raise ValueError(message)
+
+    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    environment.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent)
+    try:
+        text = environment.from_string(template).render(
+            messages=[{"role": "user", "content": "hello"}], tools=tools, add_generation_prompt=True,
+            bos_token="", eos_token="", raise_exception=raise_exception, date_string="1 Jan 2026",
+            strftime_now=lambda fmt: "01 Jan 2026",
+        )
+    except Exception:  # a template that raises on tools, or a tag plain Jinja lacks
+        return False
+    return probe in text
+
+
+def chat_template(model: BaseChatModel) -> str | None:
+    """The Jinja chat template stored in a llama.cpp model's GGUF (None for other backends)."""
+    client = llama_client(model)
+    return client.metadata.get("tokenizer.chat_template") if client is not None else None
+
+
+def forced_tool_call(model: BaseChatModel, messages: list[dict], tools: list[dict]) -> str | None:
+    """Offer `tools` the way the model's chat template offers them and let the model call one.
+
+    The reply is grammar-constrained to {"name": "<one of the tool names>"}, so it always parses;
+    arguments are not generated (the caller needs only the choice). None for other backends.
+    """
+    client = llama_client(model)
+    if client is None:
+        return None
+    from llama_cpp import LlamaGrammar
+
+    names = " | ".join('"' + tool["function"]["name"] + '"' for tool in tools)
+    grammar = LlamaGrammar.from_string(f'root ::= "{{\\"name\\": \\"" name "\\"}}"\nname ::= {names}', verbose=False)
+    with lock_for(client):
+        adapt_threads(client)
+        response = client.create_chat_completion(
+            messages=messages, tools=tools, tool_choice="auto", grammar=grammar, temperature=0.0, max_tokens=24
+        )
+    return response["choices"][0]["message"].get("content") or ""

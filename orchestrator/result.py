@@ -44,7 +44,7 @@ class Answer(BaseModel):
 
     def generation_stats(self):
         """Timing of this answer in the bench's terms (one implementation for /stats and bench)."""
-        from orchestrator.bench.measure import GenerationStats
+        from orchestrator.timing import GenerationStats
 
         return GenerationStats(
             tokens=self.completion_tokens, seconds=self.latency_s, time_to_first_token=self._first_token_s

@@ -15,6 +15,7 @@ FastAPI and uvicorn are imported only by this module.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import ipaddress
@@ -26,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Iterator, Literal
+from typing import TYPE_CHECKING, Annotated, Any, AsyncIterator, Callable, Iterator, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.requests import Request  # module-level: FastAPI resolves the endpoints' annotations here
@@ -56,6 +57,9 @@ class ServeLimits:
     max_tokens: int = 256  # a request asking for more gets 400
     max_waiting: int = 2  # requests queued behind the one generating; beyond that, 429 at once
     max_quick_waiting: int = 64  # requests that need no LLM (plain math), queued in their own lane
+    # Other requests are routed and retrieved (and refused when there is no evidence) before they take a
+    # generation slot: at most this many wait for that; beyond that, 429 at once.
+    max_pending: int = 64
     request_read_s: float = 10.0  # a request (headers and body) must arrive within this; else the socket is closed
     keep_alive_s: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 2048  # open sockets beyond this are closed at once (file descriptors are finite)
@@ -118,7 +122,9 @@ def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:
     """Whether the request's Host (name, without the port) is one this server answers to."""
     if ANY_HOST in allowed:
         return True
-    return bool(host_header) and host_name(host_header) in {name.lower() for name in allowed}
+    if not host_header:
+        return False
+    return host_name(host_header) in {name.lower() for name in allowed}
 
 
 def host_name(host_header: str) -> str:
@@ -283,10 +289,12 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
 
     if request.model not in (None, SERVED_MODEL):
         raise ApiError(404, f"The model {request.model!r} does not exist here; this server serves {SERVED_MODEL!r}.", "model_not_found", "model")
-    from orchestrator.chains.router import ROUTES
+    from orchestrator.app import forced_route
 
-    if request.route not in (None, "auto", *ROUTES):
-        raise ApiError(400, f"Unknown route {request.route!r}: use auto, {', '.join(ROUTES)}.", "invalid_route", "route")
+    try:
+        forced_route(request.route)
+    except ConfigError as exc:
+        raise ApiError(400, str(exc), "invalid_route", "route") from None
     refuse_unsupported(request)
     *earlier, last = request.messages
     if last.role != "user":
@@ -349,7 +357,7 @@ def prompt_overhead(orchestrator_app, count: Callable[[str], int]) -> int:
     """Tokens the chat route adds around a question: its system prompt and the template's markers."""
     settings = getattr(orchestrator_app, "settings", None)
     try:
-        system_prompt = settings.prompt_text(settings.system_prompt_file)
+        system_prompt = settings.prompt_text(settings.system_prompt_file) if settings is not None else ""
     except (AttributeError, OSError):
         system_prompt = ""
     return count(system_prompt) + 3 * TEMPLATE_OVERHEAD_PER_MESSAGE
@@ -423,20 +431,121 @@ def stopped_answer(question: str, pieces: list[str], limit_s: float) -> Answer:
     return answer
 
 
-# --- one generation at a time ------------------------------------------------------------------
+# --- one generation at a time ---------------------------------------------------------------------
+
+_ADMITTED = object()  # put in a request's items when it has been given a generation slot
+
+
+class GenerationBusy(Exception):
+    """The generation queue was full when this request first needed the model (answered with 429).
+
+    Not an OrchestratorError: the app must not turn it into an answer.
+    """
 
 
 class GenerationGate:
-    """Runs work items one at a time on one thread (a llama.cpp context is not thread-safe).
+    """The generation slots: at most 1 + max_waiting requests are admitted to generate, one at a time.
 
-    At most `max_waiting` requests wait behind the running one; try_admit() refuses the rest, so
-    clients get a prompt 429 instead of queueing forever. A slot is freed when its generation has
-    actually stopped, not when its client went away.
+    A request is admitted when it first calls the chat model (see `Admission`), so routing,
+    retrieval and refusals decided before generation never take a slot; beyond the limit a request
+    gets a prompt 429 instead of queueing forever. Admitted requests take turns (a llama.cpp
+    context runs one generation at a time); a slot is freed when its work has actually stopped, not
+    when its client went away.
     """
 
-    def __init__(self, max_waiting: int, name: str = "generation"):
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    def __init__(self, max_waiting: int):
         self._limit = 1 + max_waiting
+        self._admitted = 0
+        self._lock = threading.Lock()
+        self._generating = False
+        self._waiters: collections.deque[threading.Event] = collections.deque()  # first come, first served
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def try_admit(self) -> bool:
+        with self._lock:
+            if self._admitted >= self._limit:
+                return False
+            self._admitted += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    def take_turn(self, stop: threading.Event) -> bool:
+        """Wait for this request's turn to generate, in order of asking; False when its client left meanwhile."""
+        with self._lock:
+            if not self._generating:
+                self._generating = True
+                return True
+            mine = threading.Event()
+            self._waiters.append(mine)
+        while not mine.wait(0.1):
+            if stop.is_set():
+                with self._lock:
+                    if not mine.is_set():
+                        self._waiters.remove(mine)
+                        return False
+                self.end_turn()  # handed the turn just as the client left: pass it on
+                return False
+        return True
+
+    def end_turn(self) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()  # the turn passes straight on
+            else:
+                self._generating = False
+
+
+class Admission:
+    """One request's claim on the generation gate, made at its first chat-model call.
+
+    Installed as llm.before_chat_model_call in the request's context; `admitted=True` when the
+    endpoint admitted it up front (models that do not call the hook).
+    """
+
+    def __init__(self, gate: GenerationGate, stop: threading.Event, announce: Callable[[], None], admitted: bool = False):
+        self.gate, self.stop, self.announce = gate, stop, announce
+        self.admitted, self.has_turn = admitted, False
+        self.turn_started: float | None = None
+
+    def __call__(self) -> None:
+        if self.has_turn:
+            return
+        if not self.admitted:
+            if not self.gate.try_admit():
+                raise GenerationBusy()
+            self.admitted = True
+            self.announce()
+        if not self.gate.take_turn(self.stop):
+            raise ClientGone()
+        self.has_turn, self.turn_started = True, time.monotonic()
+
+    def finish(self) -> None:
+        if self.has_turn:
+            self.gate.end_turn()
+        if self.admitted:
+            self.gate.release()
+
+
+class WorkLane:
+    """Runs requests' work on a few threads of its own; at most `max_waiting` requests wait for one.
+
+    try_admit() refuses the rest (a prompt 429). A request's place is freed when its work has
+    actually stopped.
+    """
+
+    def __init__(self, max_waiting: int, workers: int = 1, name: str = "work"):
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._limit = workers + max_waiting
         self._admitted = 0
         self._lock = threading.Lock()
 
@@ -455,14 +564,20 @@ class GenerationGate:
         with self._lock:
             self._admitted -= 1
 
-    def start(self, make_items: Callable[[], Iterator], limit_s: float | None = None) -> AsyncIterator:
-        """Submit make_items() to the generation thread now; iterate the result for its items.
+    def start(self, make_items: Callable[[], Iterator], limit_s: float | None = None,
+              gate: GenerationGate | None = None, admitted: bool = False) -> AsyncIterator:
+        """Submit make_items() to this lane now; iterate the result for its items.
 
-        The caller has admitted the request; the slot is released when the generation stops, even
-        if nobody ever iterates the result (a client that disconnects before the response starts).
-        Generation stops between items once `limit_s` seconds have passed since it began; the
-        iterator then raises TimedOut.
+        The caller has admitted the request to the lane. With a `gate`, the request takes a
+        generation slot at its first chat-model call (or before it starts, when `admitted` says the
+        caller already took one): the items then include _ADMITTED, or raise GenerationBusy when
+        the gate is full. The places are released when the work stops, even if nobody ever iterates
+        the result (a client that disconnects before the response starts). Work stops between items
+        once `limit_s` seconds have passed since its generation turn began (since it began, without
+        one); the iterator then raises TimedOut.
         """
+        from orchestrator.llm import before_chat_model_call
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         stop = threading.Event()
@@ -473,27 +588,40 @@ class GenerationGate:
             except RuntimeError:  # the event loop has closed (server shutting down)
                 stop.set()
 
+        admission = Admission(gate, stop, lambda: put(_ADMITTED), admitted) if gate is not None else None
+
+        def deadline(began: float) -> float | None:
+            turn = admission.turn_started if admission is not None else None
+            return (turn or began) + limit_s if limit_s else None
+
         def work() -> None:
-            if stop.is_set():  # the client left while this waited in the queue: nothing to do
-                put(_DONE)
-                return
-            deadline = time.monotonic() + limit_s if limit_s else None
-            timed_out = False
+            began, timed_out = time.monotonic(), False
+            hook = before_chat_model_call.set(admission)
             try:
+                if stop.is_set():  # the client left while this waited in the queue: nothing to do
+                    put(_DONE)
+                    return
+                if admission is not None and admitted:
+                    admission()  # admitted up front: wait for the turn before starting
                 items = make_items()
                 try:
                     for item in items:
                         put(item)
                         if stop.is_set():  # the client went away: stop generating between tokens
                             break
-                        if deadline is not None and time.monotonic() > deadline:
+                        ends = deadline(began)
+                        if ends is not None and time.monotonic() > ends:
                             timed_out = True
                             break
                 finally:
                     getattr(items, "close", lambda: None)()
-            except BaseException as exc:  # handed to the request; the generation thread lives on
+            except BaseException as exc:  # handed to the request; the worker thread lives on
                 put(_DONE, exc)
                 return
+            finally:
+                before_chat_model_call.reset(hook)
+                if admission is not None:
+                    admission.finish()
             put(_DONE, TimedOut() if timed_out else None)
 
         try:
@@ -521,6 +649,49 @@ class GenerationGate:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+async def admitted_items(items: AsyncIterator) -> AsyncIterator:
+    """`items` once the request is known to run: raises GenerationBusy now if the generation queue is full.
+
+    Waits for the first item, or for the request's admission to generate, so a streamed response
+    starts with 200 only when it will be answered. The returned items leave out the admission mark.
+    """
+    first, error = _DONE, None
+    try:
+        first = await anext(items)
+    except StopAsyncIteration:
+        pass
+    except GenerationBusy:
+        raise
+    except Exception as exc:  # noqa: BLE001 - not swallowed: raised where the caller iterates, as before
+        error = exc
+
+    async def rest() -> AsyncIterator:
+        if error is not None:
+            raise error
+        if first is _DONE:
+            return
+        if first is not _ADMITTED:
+            yield first
+        async for item in items:
+            if item is not _ADMITTED:
+                yield item
+
+    return rest()
+
+
+def generates_through_llama(orchestrator_app) -> bool:
+    """Whether the app's chat model is llama.cpp's, whose calls run llm.before_chat_model_call.
+
+    Such requests take a generation slot only when they first call the model. Other models (an
+    OpenAI-compatible server, test fakes) cannot tell, so their requests take one up front unless
+    they need no LLM at all.
+    """
+    from orchestrator.llm import chat_model_class
+
+    model = getattr(orchestrator_app, "chat_model", None)
+    return isinstance(getattr(model, "bound", model), chat_model_class())
+
+
 async def final_answer(items: AsyncIterator, question: str, limit_s: float) -> Answer:
     """The Answer at the end of `items` (the text so far when the time limit stopped it)."""
     pieces: list[str] = []
@@ -529,7 +700,7 @@ async def final_answer(items: AsyncIterator, question: str, limit_s: float) -> A
         async for item in items:
             if isinstance(item, str):
                 pieces.append(item)
-            else:
+            elif item is not _ADMITTED:
                 answer = item
     except TimedOut:
         return stopped_answer(question, pieces, limit_s)
@@ -595,7 +766,7 @@ class RequestGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = {}
+        headers: dict[bytes, str] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value.decode("latin-1"))
         if not host_allowed(headers.get(b"host"), self.limits.allowed_hosts):
@@ -709,7 +880,12 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 
     limits = limits or ServeLimits()
     gate = GenerationGate(limits.max_waiting)
-    quick_lane = GenerationGate(limits.max_quick_waiting, name="quick")  # no LLM: never waits for a generation
+    # Plain math never needs the model: one thread of its own. Everything else is routed, retrieved
+    # (and maybe refused) on a few threads, and takes a generation slot only when it calls the model;
+    # the extra threads keep routing going while every slot is taken.
+    quick_lane = WorkLane(limits.max_quick_waiting, name="quick")
+    work_lane = WorkLane(limits.max_pending, workers=gate.limit + 2, name="work")
+    lazy_admission: list[bool] = []  # computed at the first request that may generate (loads the model)
     started = int(time.time())
     count_tokens = token_counter(orchestrator_app)
     settings = getattr(orchestrator_app, "settings", None)
@@ -719,7 +895,7 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
     @asynccontextmanager
     async def lifespan(_app):
         yield
-        gate.shutdown()
+        work_lane.shutdown()
         quick_lane.shutdown()
 
     # docs_url etc. off: the API surface is exactly the three endpoints below.
@@ -727,6 +903,11 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
     api.add_middleware(RequestGuard, limits=limits)
     api.state.gate = gate
     api.state.quick_lane = quick_lane
+    api.state.work_lane = work_lane
+
+    def busy() -> ApiError:
+        return ApiError(429, "The server is busy (one generation at a time, a short queue full): retry shortly.",
+                        "rate_limit_exceeded", kind="rate_limit_error", headers={"Retry-After": str(limits.retry_after_s)})
 
     def error_response(exc: ApiError) -> JSONResponse:
         headers = dict(exc.headers or {})
@@ -743,7 +924,7 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         codes = {404: ("not_found", "No such endpoint: this server has /v1/chat/completions, /v1/models and /health."),
                  405: ("method_not_allowed", "This endpoint does not accept that method.")}
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(ApiError(exc.status_code, message, code, headers=exc.headers))
+        return error_response(ApiError(exc.status_code, message, code, headers=dict(exc.headers) if exc.headers else None))
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):
@@ -780,20 +961,28 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
             # The app budgets the context with its own max_tokens, whatever the request asked for.
             check_fits_context(payload["question"], count_tokens, n_ctx, default_max_tokens,
                                lambda: prompt_overhead(orchestrator_app, count_tokens))
-        lane = quick_lane if quick else gate
+        lane = quick_lane if quick else work_lane
         if not lane.try_admit():
-            raise ApiError(429, "The server is busy (one generation at a time, a short queue full): retry shortly.",
-                           "rate_limit_exceeded", kind="rate_limit_error", headers={"Retry-After": str(limits.retry_after_s)})
+            raise busy()
+        if not quick and not lazy_admission:
+            lazy_admission.append(generates_through_llama(orchestrator_app))
+        up_front = not quick and not lazy_admission[0]
+        if up_front and not gate.try_admit():
+            lane.release()
+            raise busy()
         app = orchestrator_app
         if sampling and not quick and hasattr(app, "with_chat_model"):
             app = app.with_chat_model(app.chat_model.bind(**sampling))
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        items = lane.start(lambda: app.stream(payload), limits.max_request_s)
-        if request.stream:
-            return StreamingResponse(stream_events(items, completion_id, created, payload, count_tokens, limits.max_request_s),
-                                     media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        items = lane.start(lambda: app.stream(payload), limits.max_request_s, None if quick else gate, admitted=up_front)
         try:
+            if request.stream:
+                items = await admitted_items(items)  # 429, not a 200 that fails, when the queue is full
+                return StreamingResponse(stream_events(items, completion_id, created, payload, count_tokens, limits.max_request_s),
+                                         media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
             answer = await unless_disconnected(final_answer(items, payload["question"], limits.max_request_s), http_request.receive)
+        except GenerationBusy:
+            raise busy() from None
         except ClientGone:
             return Response(status_code=499)  # nobody reads it; nginx's code for "client closed request"
         if answer.error and not answer.answer:
@@ -806,9 +995,9 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 _UNION_MEMBER_NAMES = {"str", "int", "float", "bool", "dict", "list", "none"}
 
 
-def validation_error(errors: list) -> ApiError:
+def validation_error(errors: Sequence[Any]) -> ApiError:
     """Pydantic's first complaint about a request, as OpenAI words it (param = the field's path)."""
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
     param = ""
     for part in first.get("loc", ()):
         if part == "body":
@@ -882,10 +1071,12 @@ def server_config(api: FastAPI, host: str, port: int, limits: ServeLimits | None
     limits = limits or ServeLimits()
     return uvicorn.Config(
         api, host=bind_address(host), port=port, log_level=log_level, access_log=False,
-        timeout_graceful_shutdown=limits.graceful_shutdown_s, server_header=False, ws="none",
+        # uvicorn types its timeouts as int but uses them as float seconds (asyncio); fractions are kept.
+        timeout_graceful_shutdown=limits.graceful_shutdown_s,  # type: ignore[arg-type]
+        server_header=False, ws="none",
         http=guarded_protocol(limits, connection_cap(limits.max_connections)),
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        timeout_keep_alive=limits.keep_alive_s,
+        timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]
         # No limit_concurrency: it counts idle sockets too, so a few silent ones locked everyone out
         # with 503. The read deadline and the connection cap above bound sockets instead, and the
         # generation gate bounds the work.

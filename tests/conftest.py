@@ -24,6 +24,39 @@ def isolated_settings_env(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture
+def fake_model(monkeypatch):
+    """The real CLI answers with this recording fake chat model (tests/helpers/fake_cli.py; docs/development.md).
+
+    Set `fake_model.replies` to script the answers; `fake_model.history` / `.prompts()` hold what it was shown.
+    Resolving, pulling or loading any model file raises ModelFileTouched, and the test fails at teardown
+    even when the CLI caught it (the REPL survives a failing turn).
+    """
+    import orchestrator.llm
+    import orchestrator.models
+    from orchestrator.cli import common
+    from tests.helpers.fake_chat import ScriptedChatModel
+    from tests.helpers.fake_cli import FakeModelAppMaker, ModelFileTouched
+
+    touched: list[str] = []
+
+    def forbidden(name):
+        def refuse(*args, **kwargs):
+            touched.append(f"{name}{args}")
+            raise ModelFileTouched(f"{name} was called in a fake-model test: {args}")
+
+        return refuse
+
+    for module, name in ((orchestrator.models, "resolve_model"), (orchestrator.models, "pull"),
+                         (orchestrator.llm, "chat_model"), (orchestrator.llm, "embeddings_model")):
+        monkeypatch.setattr(module, name, forbidden(name))
+    model = ScriptedChatModel(replies=[], history=[])
+    maker = FakeModelAppMaker(model)
+    monkeypatch.setattr(common, "app_maker", maker)
+    yield model
+    assert not touched, f"a model file was resolved or loaded: {touched}"
+
+
 @pytest.fixture(scope="session")
 def default_model_path() -> Path:
     """The real default chat model, pulled (and sha256-verified) into the shared test cache."""

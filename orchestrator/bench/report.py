@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from orchestrator.bench.measure import format_quant_mix
+from orchestrator.bench.footprint import format_quant_mix
 
 MB = 1e6
 

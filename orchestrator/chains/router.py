@@ -183,7 +183,7 @@ class Example:
 def load_examples(path: Path) -> list[Example]:
     """Labelled example questions, one JSON object per line: {"label", "text"}."""
     examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         row = json.loads(line)

@@ -22,7 +22,12 @@ def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prom
     `search` is a callable or a LangChain tool returning SearchResults, dicts or text; any failure means
     "can't verify". `config` is passed to the search tool and the model (the app tags it as a draft).
     """
-    from orchestrator.tools.web_search import SearchUnavailable, format_results_for_prompt, results_to_sources, run_search
+    from orchestrator.tools.web_search import (
+        SearchUnavailable,
+        format_results_for_prompt,
+        results_to_sources,
+        run_search,
+    )
 
     started = time.perf_counter()
     try:

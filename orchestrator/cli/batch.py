@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
-from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP, ROUTE_HELP, _check_route
-from orchestrator.cli.common import console, err_console, friendly_errors, resolved_settings, shown
+from orchestrator.cli.common import (
+    COLLECTION_HELP,
+    MODEL_HELP,
+    ROUTE_HELP,
+    build_cli_app,
+    console,
+    err_console,
+    friendly_errors,
+    resolved_settings,
+    shown,
+)
 
 if TYPE_CHECKING:
     from orchestrator.batch import BatchSummary
@@ -31,12 +40,20 @@ def question_progress(description: str) -> Iterator[tuple]:
     stage(name, done, total) drives extra bars (e.g. ingesting a corpus); the questions bar shows
     questions/min and the ETA.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
-        stages: dict[str, int] = {}
+        stages: dict[str, TaskID] = {}
 
         def stage(name: str, done: int, total: int) -> None:
             if name not in stages:
@@ -82,15 +99,15 @@ def batch(
     overwrite: bool = typer.Option(False, "--overwrite", help="Empty the output first instead of resuming it."),
 ) -> None:
     """Answer every question of a file, one result row each; a rerun skips the questions already answered."""
-    from orchestrator.app import build_app
+    from orchestrator.app import forced_route
     from orchestrator.batch import default_output_path, read_questions, refuse_output_as_input, run_batch
 
-    forced = _check_route(route)
+    forced = forced_route(route)
     output = output or default_output_path(input)
     refuse_output_as_input(input, output)
     questions = read_questions(input)
     settings = resolved_settings(model, collection)
-    app = build_app(settings) if workers == 1 else None
+    app = build_cli_app(settings) if workers == 1 else None
     with question_progress("Answering") as (_, on_start, on_row):
         summary = run_batch(questions, output, settings, route=forced, workers=workers, app=app,
                             on_row=on_row, on_start=on_start, retry_errors=retry_errors,

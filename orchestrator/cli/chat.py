@@ -7,28 +7,27 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, err_console, friendly_errors, printable, progress_display, resolved_settings, shown
+from orchestrator.cli.common import (
+    COLLECTION_HELP,
+    MODEL_HELP,
+    ROUTE_HELP,
+    build_cli_app,
+    console,
+    err_console,
+    friendly_errors,
+    print_answer_error,
+    print_sources,
+    printable,
+    resolved_settings,
+    shown,
+)
+from orchestrator.cli.knowledge import ingest_into
 from orchestrator.errors import OrchestratorError
-
-MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
-ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
-COLLECTION_HELP = "Knowledge-base collection to answer from (default: ORCH_COLLECTION)."
-
-
-def _check_route(route: str) -> str | None:
-    from orchestrator.chains.router import ROUTES
-    from orchestrator.errors import ConfigError
-
-    if route != "auto" and route not in ROUTES:
-        raise ConfigError(f"Unknown route {route!r}: use auto, {', '.join(ROUTES)}.")
-    return None if route == "auto" else route
 
 
 def prepare_app(model: Optional[str], collection: Optional[str] = None):
-    """Settings + a validated (pulled on first use) model, then the app."""
-    from orchestrator.app import build_app
-
-    return build_app(resolved_settings(model, collection))
+    """Settings + a validated (pulled on first use) model, then the app (common.AppMaker, the CLI's test seam)."""
+    return build_cli_app(resolved_settings(model, collection))
 
 
 @friendly_errors
@@ -40,14 +39,16 @@ def ask(
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
 ) -> None:
     """Answer one question and exit."""
-    forced = _check_route(route)
-    if collection is None:  # a plain expression: no model, LangChain or knowledge base (orchestrator/quick.py)
+    if collection is None and route in ("auto", "math"):  # a plain expression: no model, LangChain or knowledge base
         from orchestrator.cli.common import load_settings
         from orchestrator.quick import plain_math_answer
 
-        result = plain_math_answer(question, forced, lambda: load_settings(model=model))
-        if result is not None:
-            return _print_answer(result, as_json)
+        quick = plain_math_answer(question, None if route == "auto" else route, lambda: load_settings(model=model))
+        if quick is not None:
+            return _print_answer(quick, as_json)
+    from orchestrator.app import forced_route
+
+    forced = forced_route(route)
     app = prepare_app(model, collection)
     request = {"question": question, "route": forced}
     if as_json:
@@ -79,35 +80,6 @@ def _print_answer(result, as_json: bool) -> None:
             print_answer_error(result.error)
     if result.error:
         raise typer.Exit(1)
-
-
-def print_answer_error(message: str) -> None:
-    """An answer's error as the one red line `friendly_errors` prints."""
-    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
-
-
-def print_sources(result, out=None) -> None:
-    """The numbered sources under an answer."""
-    out = out or console
-    for number, source in enumerate(result.sources, 1):
-        where = source.get("source")
-        page = f", page {source['page']}" if source.get("page") else ""
-        score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
-        out.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)
-
-
-def ingest_into(app, paths: list) -> None:
-    """Ingest files into the app's collection with a progress display; the app then searches them."""
-    from orchestrator.cli.knowledge import print_summary
-    from orchestrator.knowledge.ingest import collection_lock, ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
-
-    settings = app.settings
-    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
-        store = open_store_for_settings(settings, collection=settings.collection, progress=progress, fresh=True)
-        summary = ingest_paths(paths, store, settings, progress=progress)
-    print_summary(summary)
-    app.forget_retriever()
 
 
 def sample_docs_to_add(app):

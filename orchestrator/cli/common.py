@@ -6,13 +6,22 @@ import functools
 import re
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from orchestrator.errors import OrchestratorError
+
+if TYPE_CHECKING:
+    from orchestrator.app import OrchestratorApp
+    from orchestrator.config import Settings
+
+MODEL_HELP = "A registry name, an installed model's name, or a path to a .gguf file."
+ROUTE_HELP = "auto (the router decides), math, docs, web or chat."
+COLLECTION_HELP = "Knowledge-base collection to answer from (default: ORCH_COLLECTION)."
 
 UNWRAPPED_WIDTH = 10_000
 
@@ -45,7 +54,12 @@ def shown(text: object) -> str:
 
 
 def friendly_errors(func: F) -> F:
-    """Print an OrchestratorError as one red line and exit 1, instead of a traceback."""
+    """Print an error as one red line and exit 1, instead of a traceback.
+
+    An OrchestratorError is the message itself; anything else (a library failing, a bug) is named by its
+    type, and its traceback goes to DATA_DIR/logs/cli-errors.log for a bug report.
+    """
+    import click
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -57,8 +71,31 @@ def friendly_errors(func: F) -> F:
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # typer's and click's own ways out (their Exit is a RuntimeError)
+        except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+            where = _record_traceback()
+            detail = f" The traceback is in {where}." if where else ""
+            message = f"{type(exc).__name__}: {str(exc).rstrip('.')}.{detail}"
+            err_console.print(f"[bold red]Error:[/] {shown(message)}",
+                              highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _record_traceback() -> Path | None:
+    """Append the current exception's traceback to DATA_DIR/logs/cli-errors.log; None when that fails too."""
+    import traceback
+
+    try:
+        path = load_settings().data_dir / "logs" / "cli-errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as file:
+            file.write(traceback.format_exc() + "\n")
+        return path
+    except Exception:  # noqa: BLE001 - reporting the error must not raise another
+        return None
 
 
 def load_settings(**overrides):
@@ -98,7 +135,12 @@ def _AmountColumn():
 def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int], None]]:
     """A rich progress bar on stderr, driven by progress(stage, done, total) callbacks."""
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
     )
 
     if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar
@@ -112,7 +154,7 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         yield report_lines
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(), TimeRemainingColumn()]
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(*columns, console=err_console, transient=transient) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
@@ -123,16 +165,61 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         yield report
 
 
-def resolved_settings(model=None, collection=None):
-    """Settings with the local chat model resolved to a validated path (pulled on first use).
+class AppMaker:
+    """How the CLI turns its options into settings and an app: the one place every answering command builds one.
 
-    With ORCH_LLM_BACKEND=openai the model lives on a server, so nothing is resolved or pulled.
+    `ask`, `chat` (and its /model switch), `batch` and `serve` call resolved_settings() and build_cli_app(),
+    which ask `app_maker`. This is the CLI's test seam, the counterpart of build_app's chat_model=,
+    embeddings=, retriever= and search= parameters: a test replaces `app_maker` with one that resolves no
+    model file and builds the app with fakes (tests/conftest.py's `fake_model` fixture), then runs the
+    real commands through typer's CliRunner. `eval` and `batch --workers N` build their apps in worker
+    processes from the settings alone, so the seam does not reach them.
     """
-    from orchestrator.models import resolve_model
 
-    settings = load_settings(model=model, collection=collection)
-    if settings.llm_backend != "llamacpp":
-        return settings
-    with progress_display() as progress:
-        model_path = resolve_model(settings.model, settings, progress=progress)
-    return settings.model_copy(update={"model": str(model_path)})
+    def settings(self, model: str | None = None, collection: str | None = None) -> Settings:
+        """Settings with the local chat model resolved to a validated path (pulled on first use).
+
+        With ORCH_LLM_BACKEND=openai the model lives on a server, so nothing is resolved or pulled.
+        """
+        from orchestrator.models import resolve_model
+
+        settings = load_settings(model=model, collection=collection)
+        if settings.llm_backend != "llamacpp":
+            return settings
+        with progress_display() as progress:
+            model_path = resolve_model(settings.model, settings, progress=progress)
+        return settings.model_copy(update={"model": str(model_path)})
+
+    def app(self, settings: Settings) -> OrchestratorApp:
+        """The app for these settings, its components loaded on first use."""
+        from orchestrator.app import build_app
+
+        return build_app(settings)
+
+
+app_maker = AppMaker()
+
+
+def resolved_settings(model: str | None = None, collection: str | None = None) -> Settings:
+    """Settings from env/.env and the options, with the chat model resolved (see AppMaker.settings)."""
+    return app_maker.settings(model, collection)
+
+
+def build_cli_app(settings: Settings) -> OrchestratorApp:
+    """The app a CLI command answers with (see AppMaker)."""
+    return app_maker.app(settings)
+
+
+def print_answer_error(message: str) -> None:
+    """An answer's error as the one red line `friendly_errors` prints."""
+    err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False)
+
+
+def print_sources(result, out=None) -> None:
+    """The numbered sources under an answer."""
+    out = out or console
+    for number, source in enumerate(result.sources, 1):
+        where = source.get("source")
+        page = f", page {source['page']}" if source.get("page") else ""
+        score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
+        out.print(printable(f"  [{number}] {where}{page}{score}"), markup=False, highlight=False)

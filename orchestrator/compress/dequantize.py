@@ -1,13 +1,11 @@
-"""`python -m orchestrator.compress.dequantize SRC OUT [--type f16|f32]`: any GGUF to F16/F32."""
+"""`orchestrator compress dequantize SRC OUT [--type f16|f32]`: any GGUF to F16/F32."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.compress.gguf_io import check_distinct, provenance, read_model, write_model
-
-Progress = Callable[[str, int, int], None]
+from orchestrator.progress import Progress
 
 
 def dequantize_gguf(src: Path, out: Path, out_type: str = "f16", progress: Progress | None = None) -> Path:
@@ -16,9 +14,3 @@ def dequantize_gguf(src: Path, out: Path, out_type: str = "f16", progress: Progr
     model = read_model(src, progress)
     keys = provenance(model, "dequantize", {"type": out_type})
     return write_model(model, out, out_type, keys, progress)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("dequantize")

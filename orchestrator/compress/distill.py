@@ -24,15 +24,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from gguf import Keys
 
 from orchestrator.compress import llama_backend
-from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, sha256_file, write_model
+from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, write_model
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.files import sha256_of
+from orchestrator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 MIN_AGREEMENT = 0.99
 
 
@@ -115,8 +117,8 @@ _BLOCK_MAP = {
 
 
 def _heads(model: GGUFModel) -> tuple[int, int]:
-    n_head = int(model.hparam("attention.head_count"))
-    return n_head, int(model.hparam("attention.head_count_kv", n_head))
+    n_head = int(model.hparam(Keys.Attention.HEAD_COUNT))
+    return n_head, int(model.hparam(Keys.Attention.HEAD_COUNT_KV, n_head))
 
 
 def hf_config(model: GGUFModel):
@@ -124,8 +126,8 @@ def hf_config(model: GGUFModel):
     from transformers import LlamaConfig
 
     n_head, n_head_kv = _heads(model)
-    n_embd = int(model.hparam("embedding_length"))
-    return LlamaConfig(
+    n_embd = int(model.hparam(Keys.LLM.EMBEDDING_LENGTH))
+    return LlamaConfig(  # type: ignore[call-arg]  # rope_theta is read from **kwargs
         vocab_size=model.tensors["token_embd.weight"].shape[0],
         hidden_size=n_embd,
         intermediate_size=model.tensors["blk.0.ffn_up.weight"].shape[0],
@@ -133,9 +135,9 @@ def hf_config(model: GGUFModel):
         num_attention_heads=n_head,
         num_key_value_heads=n_head_kv,
         head_dim=n_embd // n_head,
-        max_position_embeddings=int(model.hparam("context_length", 2048)),
-        rms_norm_eps=float(model.hparam("attention.layer_norm_rms_epsilon", 1e-5)),
-        rope_theta=float(model.hparam("rope.freq_base", 10000.0)),
+        max_position_embeddings=int(model.hparam(Keys.LLM.CONTEXT_LENGTH, 2048)),
+        rms_norm_eps=float(model.hparam(Keys.Attention.LAYERNORM_RMS_EPS, 1e-5)),
+        rope_theta=float(model.hparam(Keys.Rope.FREQ_BASE, 10000.0)),
         tie_word_embeddings="output.weight" not in model.tensors,
         hidden_act="silu",
         attention_bias=False,
@@ -300,7 +302,7 @@ def distill_gguf(
     parameters: dict[str, Any] = {
         "steps": config.steps, "alpha": config.alpha, "beta": config.beta, "temperature": config.temperature,
         "batch": config.batch, "seq_len": config.seq_len, "lr": config.lr, "freeze_embeddings": config.freeze_embeddings,
-        "teacher_file": Path(teacher_path).name, "teacher_sha256": sha256_file(Path(teacher_path)),
+        "teacher_file": Path(teacher_path).name, "teacher_sha256": sha256_of(Path(teacher_path)),
         "text": Path(text).name if text else "calibration.txt (shipped)",
     }
     keys = provenance(student_gguf, "distill" if config.beta > 0 else "finetune", parameters)
@@ -345,9 +347,3 @@ def _train(student, teacher, windows: np.ndarray, config: DistillConfig, progres
         if progress:
             progress("Distilling", step + 1, config.steps)
     return losses
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("distill")

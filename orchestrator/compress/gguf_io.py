@@ -13,21 +13,22 @@ import datetime as dt
 import json
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
+from gguf import Keys
 
 from orchestrator.errors import ConfigError, ModelFileError
-from orchestrator.gguf_file import PROVENANCE_PREFIX, inspect_gguf
+from orchestrator.files import atomic_output, sha256_of
+from orchestrator.gguf_file import PROVENANCE_PREFIX, ProvenanceKeys, inspect_gguf
+from orchestrator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 SUPPORTED_ARCHITECTURES = ("llama",)
 OUTPUT_TYPES = ("f16", "f32")
 # Keys gguf-py's reader synthesises from the header, and keys GGUFWriter writes itself.
-_NOT_COPIED = ("GGUF.version", "GGUF.tensor_count", "GGUF.kv_count", "general.architecture")
+_NOT_COPIED = ("GGUF.version", "GGUF.tensor_count", "GGUF.kv_count", Keys.General.ARCHITECTURE)
 _BLOCK_TENSOR = re.compile(r"^blk\.(\d+)\.(.+)$")
 
 
@@ -60,12 +61,13 @@ class GGUFModel:
             return value.decode("utf-8", errors="replace")
         return value
 
-    def arch_key(self, name: str) -> str:
-        return f"{self.architecture}.{name}"
+    def arch_key(self, key: str) -> str:
+        """The key for this architecture from a gguf.Keys template such as Keys.LLM.BLOCK_COUNT."""
+        return key.format(arch=self.architecture)
 
-    def hparam(self, name: str, default: Any = None) -> Any:
-        """An architecture hyperparameter such as `block_count` or `feed_forward_length`."""
-        return self.get(self.arch_key(name), default)
+    def hparam(self, key: str, default: Any = None) -> Any:
+        """An architecture hyperparameter, named by its gguf.Keys template (Keys.LLM.FEED_FORWARD_LENGTH)."""
+        return self.get(self.arch_key(key), default)
 
     def set_uint32(self, key: str, value: int) -> None:
         import gguf
@@ -74,7 +76,7 @@ class GGUFModel:
 
     @property
     def n_layers(self) -> int:
-        return int(self.hparam("block_count"))
+        return int(self.hparam(Keys.LLM.BLOCK_COUNT))
 
     def block_tensors(self, block: int) -> dict[str, np.ndarray]:
         """The tensors of one block, keyed by their name without the `blk.N.` prefix."""
@@ -82,7 +84,7 @@ class GGUFModel:
         return {name[len(prefix):]: value for name, value in self.tensors.items() if name.startswith(prefix)}
 
     def vocabulary(self) -> list[str]:
-        tokens = self.metadata.get("tokenizer.ggml.tokens")
+        tokens = self.metadata.get(Keys.Tokenizer.LIST)
         return [] if tokens is None else [t.decode("utf-8", errors="replace") for t in tokens.value]
 
 
@@ -136,12 +138,6 @@ def read_model(path: Path, progress: Progress | None = None) -> GGUFModel:
     return GGUFModel(path, info.architecture, metadata, tensors, source_types)
 
 
-def sha256_file(path: Path) -> str:
-    from orchestrator.models import sha256_of
-
-    return sha256_of(Path(path))
-
-
 def provenance(model: GGUFModel, method: str, parameters: dict[str, Any]) -> dict[str, str]:
     """The `orchestrator.compress.*` keys for a file derived from `model` by `method`.
 
@@ -153,16 +149,16 @@ def provenance(model: GGUFModel, method: str, parameters: dict[str, Any]) -> dic
         for key in model.metadata
         if key.startswith(PROVENANCE_PREFIX)
     }
-    lineage = json.loads(parent.pop("lineage", "[]") or "[]")
+    lineage = json.loads(parent.pop(ProvenanceKeys.LINEAGE, "[]") or "[]")
     if parent:
         lineage.append(parent)
     return {
-        "method": method,
-        "parameters": json.dumps(parameters, sort_keys=True),
-        "parent_file": model.path.name,
-        "parent_sha256": sha256_file(model.path),
-        "date": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "lineage": json.dumps(lineage),
+        ProvenanceKeys.METHOD: method,
+        ProvenanceKeys.PARAMETERS: json.dumps(parameters, sort_keys=True),
+        ProvenanceKeys.PARENT_FILE: model.path.name,
+        ProvenanceKeys.PARENT_SHA256: sha256_of(Path(model.path)),
+        ProvenanceKeys.DATE: dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        ProvenanceKeys.LINEAGE: json.dumps(lineage),
     }
 
 
@@ -171,19 +167,6 @@ def _tensor_for_output(name: str, array: np.ndarray, out_type: str) -> np.ndarra
     if out_type == "f16" and array.ndim >= 2:
         return array.astype(np.float16)
     return array.astype(np.float32)
-
-
-@contextmanager
-def atomic_output(out_path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to `out_path`; rename it into place only if the block succeeds."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(f".{out_path.name}.{os.getpid()}.partial")
-    try:
-        yield partial
-        partial.replace(out_path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def write_model(
@@ -203,7 +186,7 @@ def write_model(
     with atomic_output(out_path) as partial:
         writer = gguf.GGUFWriter(partial, model.architecture)
         for key, entry in model.metadata.items():
-            if key == "general.file_type" or key.startswith(PROVENANCE_PREFIX):
+            if key == Keys.General.FILE_TYPE or key.startswith(PROVENANCE_PREFIX):
                 continue
             writer.add_key_value(key, entry.value, entry.vtype, entry.sub_type)
         writer.add_file_type(file_type)
@@ -232,7 +215,7 @@ def renumber_blocks(model: GGUFModel, keep: list[int]) -> None:
         elif int(match.group(1)) in new_index:
             renamed[f"blk.{new_index[int(match.group(1))]}.{match.group(2)}"] = array
     model.tensors = renamed
-    model.set_uint32(model.arch_key("block_count"), len(keep))
+    model.set_uint32(model.arch_key(Keys.LLM.BLOCK_COUNT), len(keep))
 
 
 def resolve_output(out: str | Path, models_dir: Path) -> Path:

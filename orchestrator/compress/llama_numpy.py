@@ -12,13 +12,13 @@ llama.cpp's in tests/unit/test_compress_calibration.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Iterable
 
 import numpy as np
+from gguf import Keys
 
 from orchestrator.compress.gguf_io import GGUFModel
-
-Progress = Callable[[str, int, int], None]
+from orchestrator.progress import Progress
 
 
 @dataclass
@@ -94,13 +94,13 @@ def _attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def forward(model: GGUFModel, tokens: list[int], stats: ActivationStats | None = None) -> np.ndarray:
     """Logits (tokens × vocab) for one sequence; record statistics into `stats` when given."""
-    n_head = int(model.hparam("attention.head_count"))
-    n_head_kv = int(model.hparam("attention.head_count_kv", n_head))
-    n_embd = int(model.hparam("embedding_length"))
+    n_head = int(model.hparam(Keys.Attention.HEAD_COUNT))
+    n_head_kv = int(model.hparam(Keys.Attention.HEAD_COUNT_KV, n_head))
+    n_embd = int(model.hparam(Keys.LLM.EMBEDDING_LENGTH))
     head_dim = n_embd // n_head
-    n_rot = int(model.hparam("rope.dimension_count", head_dim))
-    eps = float(model.hparam("attention.layer_norm_rms_epsilon", 1e-5))
-    base = float(model.hparam("rope.freq_base", 10000.0))
+    n_rot = int(model.hparam(Keys.Rope.DIMENSION_COUNT, head_dim))
+    eps = float(model.hparam(Keys.Attention.LAYERNORM_RMS_EPS, 1e-5))
+    base = float(model.hparam(Keys.Rope.FREQ_BASE, 10000.0))
     positions = np.arange(len(tokens), dtype=np.float64)
     weights = model.tensors
     h = weights["token_embd.weight"][np.asarray(tokens)]

@@ -1,4 +1,4 @@
-"""`python -m orchestrator.compress.prune SRC OUT --method magnitude|wanda|layers|ffn ...`.
+"""`orchestrator compress prune SRC OUT --method magnitude|wanda|layers|ffn ...`.
 
 - magnitude: zero the smallest |W| of each weight matrix (the per-layer baseline of the Wanda paper).
 - wanda: zero, in each output row, the weights with the smallest |W_ij|·‖X_j‖₂, where ‖X_j‖₂ is the
@@ -19,15 +19,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from gguf import Keys
 
-from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, renumber_blocks, write_model
+from orchestrator.compress.gguf_io import (
+    GGUFModel,
+    check_distinct,
+    provenance,
+    read_model,
+    renumber_blocks,
+    write_model,
+)
 from orchestrator.compress.llama_numpy import ActivationStats
 from orchestrator.errors import ConfigError
+from orchestrator.progress import Progress
 
-Progress = Callable[[str, int, int], None]
 METHODS = ("magnitude", "wanda", "layers", "ffn")
 PRUNABLE = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 # Kept FFN widths are a multiple of this so that every llama.cpp block size (32 for Q4_0..Q8_0) still fits.
@@ -79,7 +87,7 @@ def wanda_prune(weight: np.ndarray, input_norm: np.ndarray, sparsity: float) -> 
 
 def choose_blocks_to_drop(influence: dict[int, float], n_drop: int) -> list[int]:
     """The `n_drop` blocks with the lowest Block Influence."""
-    return sorted(sorted(influence, key=influence.get)[:n_drop])
+    return sorted(sorted(influence, key=lambda block: influence[block])[:n_drop])
 
 
 def ffn_channel_importance(down_weight: np.ndarray, down_input_sum_sq: np.ndarray) -> np.ndarray:
@@ -151,7 +159,7 @@ def _prune_layers(model, drop, naive, stats) -> dict:
 
 
 def _prune_ffn(model, ratio, stats) -> dict:
-    n_ff = int(model.hparam("feed_forward_length"))
+    n_ff = int(model.hparam(Keys.LLM.FEED_FORWARD_LENGTH))
     keep_n = kept_ffn_width(n_ff, ratio)
     for block in range(model.n_layers):
         p = f"blk.{block}."
@@ -160,7 +168,7 @@ def _prune_ffn(model, ratio, stats) -> dict:
         model.tensors[p + "ffn_gate.weight"] = model.tensors[p + "ffn_gate.weight"][keep]
         model.tensors[p + "ffn_up.weight"] = model.tensors[p + "ffn_up.weight"][keep]
         model.tensors[p + "ffn_down.weight"] = np.ascontiguousarray(model.tensors[p + "ffn_down.weight"][:, keep])
-    model.set_uint32(model.arch_key("feed_forward_length"), keep_n)
+    model.set_uint32(model.arch_key(Keys.LLM.FEED_FORWARD_LENGTH), keep_n)
     return {"feed_forward_length": f"{n_ff} -> {keep_n}", "removed fraction": f"{1 - keep_n / n_ff:.3f}"}
 
 
@@ -207,8 +215,8 @@ def prune_gguf(
                       "dropped": details["dropped blocks"]}
     else:
         details = _prune_ffn(model, ratio, stats)
-        parameters = {"ratio": ratio, "feed_forward_length": int(model.hparam("feed_forward_length"))}
-    if needs_stats:
+        parameters = {"ratio": ratio, "feed_forward_length": int(model.hparam(Keys.LLM.FEED_FORWARD_LENGTH))}
+    if needs_stats and stats is not None:
         parameters["calibration"] = {
             "text": Path(calibration).name if calibration else "calibration.txt (shipped)",
             "chunks": n_chunks, "chunk_len": chunk_len, "tokens": stats.n_tokens,
@@ -216,9 +224,3 @@ def prune_gguf(
     keys = provenance(model, f"prune-{method}", parameters)
     write_model(model, out, out_type, keys, progress)
     return PruneReport(out, method, details)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("prune")

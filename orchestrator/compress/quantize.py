@@ -1,4 +1,4 @@
-"""`python -m orchestrator.compress.quantize SRC OUT --type T [--calibration TEXT | --imatrix FILE]`.
+"""`orchestrator compress quantize SRC OUT --type T [--calibration TEXT | --imatrix FILE]`.
 
 Quantization is llama.cpp's own (`llama_model_quantize`). With calibration text, the importance
 matrix — the mean squared input activation of every weight column, as llama.cpp's tools/imatrix
@@ -14,19 +14,21 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import (
-    atomic_output, check_architecture, check_distinct, provenance, read_model, sha256_file,
+    check_architecture,
+    check_distinct,
+    provenance,
+    read_model,
 )
 from orchestrator.compress.llama_numpy import ActivationStats
 from orchestrator.errors import ConfigError, ModelFileError
+from orchestrator.files import atomic_output, sha256_of
 from orchestrator.gguf_file import PROVENANCE_PREFIX, inspect_gguf
-
-Progress = Callable[[str, int, int], None]
+from orchestrator.progress import Progress
 
 
 @dataclass
@@ -68,8 +70,8 @@ def save_imatrix(stats: ActivationStats, path: Path, dataset: str = "calibration
 
     with atomic_output(Path(path)) as partial:
         writer = gguf.GGUFWriter(partial, "imatrix")
-        del writer.kv_data[0]["general.architecture"]  # llama-imatrix files carry no architecture
-        writer.add_string("general.type", "imatrix")
+        del writer.kv_data[0][gguf.Keys.General.ARCHITECTURE]  # llama-imatrix files carry no architecture
+        writer.add_string(gguf.Keys.General.TYPE, "imatrix")
         writer.add_array("imatrix.datasets", [dataset])
         for name, sums in sorted(stats.sum_sq.items()):
             writer.add_tensor(f"{name}.in_sum2", sums.astype(np.float32)[None, :])
@@ -132,10 +134,10 @@ def _restamp_provenance(quantized: Path, out: Path, keys: dict[str, str]) -> Non
     from orchestrator.compress.gguf_io import metadata_value
 
     reader = gguf.GGUFReader(quantized)
-    arch = str(reader.fields["general.architecture"].contents())
+    arch = str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
     writer = gguf.GGUFWriter(out, arch)
     for name, reader_field in reader.fields.items():
-        if name.startswith(("GGUF.", PROVENANCE_PREFIX)) or name == "general.architecture":
+        if name.startswith(("GGUF.", PROVENANCE_PREFIX)) or name == gguf.Keys.General.ARCHITECTURE:
             continue
         entry = metadata_value(reader_field)
         writer.add_key_value(name, entry.value, entry.vtype, entry.sub_type)
@@ -187,7 +189,7 @@ def quantize_gguf(
     parameters: dict = {"type": name}
     if imatrix_file is not None:
         imatrix = load_imatrix(imatrix_file)
-        parameters["imatrix"] = {"file": Path(imatrix_file).name, "sha256": sha256_file(Path(imatrix_file))}
+        parameters["imatrix"] = {"file": Path(imatrix_file).name, "sha256": sha256_of(Path(imatrix_file))}
     elif calibration is not None:
         from orchestrator.compress.calibration import calibrate
 
@@ -215,9 +217,3 @@ def quantize_gguf(
 
 def report_json(report: QuantizeReport) -> str:
     return json.dumps({"type": report.qtype, "size_bytes": report.size_bytes, "mix": report.mix}, indent=1)
-
-
-if __name__ == "__main__":
-    from orchestrator.cli.compress import run_as_module
-
-    run_as_module("quantize")

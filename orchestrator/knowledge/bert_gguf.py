@@ -13,15 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PullError
+from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
     import gguf
     import numpy as np
 
-Progress = Callable[[str, int, int], None]
 
 REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt", "tokenizer.json")
 OUT_TYPES = ("f16", "f32")
@@ -64,7 +64,7 @@ def check_source_files(source_dir: Path) -> None:
         )
 
 
-def _read_json(path: Path) -> dict | list:
+def _read_json(path: Path) -> Any:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

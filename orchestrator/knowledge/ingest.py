@@ -25,16 +25,15 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.knowledge.store import KnowledgeStore
 
-# progress(stage, done, total); total 0 means unknown.
-Progress = Callable[[str, int, int], None]
 
 EMBED_BATCH = 32  # chunks per embedding call: enough to batch well, small enough for steady progress
 
@@ -229,7 +228,7 @@ def _splitter(path: Path, settings: Settings):
             f"chunk_overlap ({settings.chunk_overlap}) must be smaller than chunk_size ({settings.chunk_size}); "
             "change ORCH_CHUNK_OVERLAP or ORCH_CHUNK_SIZE."
         )
-    options = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
+    options: dict[str, Any] = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
     if path.suffix.lower() in (".md", ".markdown"):
         return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
     return RecursiveCharacterTextSplitter(**options)
@@ -463,12 +462,12 @@ def sources_manifest_path(settings: Settings, collection: str) -> Path:
 
 def record_sources(settings: Settings, collection: str, sources: Iterable[str]) -> None:
     """Write the collection's source list atomically (a crash leaves the old list or the new one)."""
+    from orchestrator.files import atomic_output
+
     path = sources_manifest_path(settings, collection)
-    partial = path.with_name(path.name + ".partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial.write_text(json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1))
-        os.replace(partial, path)
+        with atomic_output(path) as partial:
+            partial.write_text(json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1))
     except OSError as exc:
         from orchestrator.errors import DiskWriteError, os_error_message
 
@@ -496,6 +495,16 @@ def _open_lock_file(path: Path):
 
 def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
     return [source for source in by_source if not Path(source).exists()]
+
+
+def _no_space_message(store: KnowledgeStore, still_to_add: Sequence[Chunk]) -> str:
+    """The full-disk message with this ingest's own estimate, in place of the generic one."""
+    from orchestrator.errors import os_error_message
+
+    full = OSError(errno.ENOSPC, "No space left on device", str(store.path))
+    needed = max(space_needed(still_to_add, store), 100_000)
+    message = os_error_message(full, store.path, needed_bytes=needed)
+    return f"{message} ({len(still_to_add)} chunks were still to add.)"
 
 
 def ingest_paths(
@@ -542,8 +551,7 @@ def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: P
         except OrchestratorError as exc:
             if "No space left" not in str(exc):
                 raise
-            raise type(exc)(f"{exc} The {total - start} chunks still to add need about "
-                            f"{max(space_needed(plan.to_add[start:], store) / 1e6, 0.1):.1f} MB.") from None
+            raise type(exc)(_no_space_message(store, plan.to_add[start:])) from None
         report("Embedding chunks", start + len(batch), total)
     store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
     to_delete = list(dict.fromkeys(plan.to_delete))

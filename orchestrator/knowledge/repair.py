@@ -14,8 +14,14 @@ from typing import TYPE_CHECKING, Callable
 
 from orchestrator.knowledge.ingest import collection_lock, ingest_paths, recorded_sources, sources_manifest_path
 from orchestrator.knowledge.store import (
-    CollectionHealth, KnowledgeStoreError, check_collections, chroma_dir, collection_sources, database_damage,
-    delete_collection, move_aside,
+    CollectionHealth,
+    KnowledgeStoreError,
+    check_collections,
+    chroma_dir,
+    collection_sources,
+    database_damage,
+    delete_collection,
+    move_aside,
 )
 
 if TYPE_CHECKING:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
@@ -116,18 +115,16 @@ class KeywordIndex:
 
     def save(self, folder: Path, fingerprint: str) -> None:
         """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / fingerprint
-        partial = folder / f"{fingerprint}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir()
-        (partial / "ids.json").write_text(json.dumps(self.ids))
-        if self.ids:
-            self._bm25.save(str(partial))
-        for stale in folder.iterdir():
-            if stale != partial:
-                shutil.rmtree(stale, ignore_errors=True)
-        os.replace(partial, final)
+        from orchestrator.files import atomic_output
+
+        with atomic_output(folder / fingerprint) as partial:
+            partial.mkdir()
+            (partial / "ids.json").write_text(json.dumps(self.ids))
+            if self.ids:
+                self._bm25.save(str(partial))
+            for stale in folder.iterdir():
+                if stale != partial:
+                    shutil.rmtree(stale, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path, fingerprint: str) -> KeywordIndex | None:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from orchestrator.errors import ConfigError, OrchestratorError, os_error_message
+from orchestrator.config import validate_collection_name
+from orchestrator.errors import OrchestratorError, os_error_message
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 CHROMA_DIRNAME = "chroma"
 BM25_DIRNAME = "bm25"
 # Chroma's rule for collection names (checked here so the message can say what to change).
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 # Cosine distance, so 1 - distance is the cosine similarity our relevance scores are built on.
 _COLLECTION_CONFIGURATION = {"hnsw": {"space": "cosine"}}
 _GET_PAGE = 5000  # rows per Collection.get call when reading a whole collection
@@ -125,7 +125,7 @@ def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
 @functools.lru_cache(maxsize=8)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a file, hashed once per process while its size and mtime stay the same."""
-    from orchestrator.models import sha256_of
+    from orchestrator.files import sha256_of
 
     return sha256_of(Path(path))
 
@@ -133,15 +133,6 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 def chroma_dir(settings: Settings) -> Path:
     """Where Chroma keeps its persistent files."""
     return settings.data_dir / CHROMA_DIRNAME
-
-
-def validate_collection_name(name: str) -> str:
-    if not _COLLECTION_NAME.match(name) or ".." in name:
-        raise ConfigError(
-            f"Collection name {name!r} is not allowed: use 3-512 letters, digits, '.', '_' or '-', "
-            "starting and ending with a letter or digit (for example `--collection my-notes`)."
-        )
-    return name
 
 
 def chroma_location(settings: Settings) -> str:
@@ -253,7 +244,7 @@ def _http_client(settings: Settings):
     location = chroma_location(settings)
     try:
         client = chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+            host=settings.chroma_host or "", port=settings.chroma_port, ssl=settings.chroma_ssl,
             headers={"Authorization": f"Bearer {token}"} if token else None,
             settings=ChromaSettings(anonymized_telemetry=False),
         )
@@ -317,7 +308,7 @@ def _persistent_client(path: Path, fresh: bool = False):
         except Exception as exc:  # noqa: BLE001
             # After a first failed open, chromadb 1.5's cleanup raises AttributeError on the next
             # attempt for the same path; any failure here means "cannot open this directory".
-            raise ChromaError(f"{type(exc).__name__}: {exc}") from exc
+            raise ChromaError(f"{type(exc).__name__}: {exc}") from exc  # type: ignore[abstract]
 
 
 def database_damage(path: Path) -> str | None:
@@ -460,7 +451,7 @@ def move_aside(settings: Settings) -> Path:
     return aside
 
 
-def _collection_names(client, path: Path) -> list[str]:
+def _collection_names(client, path: Path | str) -> list[str]:
     with _chroma_errors(path, "list its collections"):
         return [collection.name for collection in client.list_collections()]
 
@@ -540,18 +531,6 @@ def open_store(
 _verified: set[tuple[str, str]] = set()  # collections checked by this process (the check costs a few searches)
 
 
-def open_store_for_settings(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
-) -> KnowledgeStore:
-    """Open a collection with the configured embedding model (pulling it on first use); `fresh` as in open_store."""
-    from orchestrator.llm import embeddings_model
-    from orchestrator.models import resolve_model
-
-    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
-    embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
-
-
 def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> None:
     stored = EmbeddingModelId.from_metadata(metadata)
     if stored is not None and stored.same_model(wanted):
@@ -577,7 +556,7 @@ class KnowledgeStore:
         embeddings: Embeddings,
         model_id: EmbeddingModelId,
         name: str,
-        path: Path,
+        path: Path | str,
         keyword_index_dir: Path,
     ) -> None:
         self.vectorstore = vectorstore  # a langchain_chroma.Chroma

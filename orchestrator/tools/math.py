@@ -1,11 +1,11 @@
-"""Safe SymPy math tool: recognise math questions, evaluate them in a sandboxed worker, compare answers.
+"""Safe SymPy math tool: recognise math questions and evaluate them in a sandboxed worker.
 
 - `detect_math(question)` is rule-based and cheap (regular expressions plus the allow-list parser of
   `math_worker`, no SymPy, no subprocess), so the router can call it on every question.
 - `solve(problem)` evaluates in a persistent worker process (`math_worker.py`, SymPy imported once,
   address space capped with RLIMIT_AS) under a hard timeout; on timeout the worker is killed and a
   new one is started on the next call. The answer sentence is composed only from SymPy's result.
-- `equivalent(answer_text, gold)` scores a math answer by symbolic/numeric equality.
+- `worker_request(message)` talks to the same worker (orchestrator/math_equivalence.py scores eval answers with it).
 - `build_math_tool()` / `math_tool` is the same as a LangChain tool.
 
 Security: user text never reaches `eval`/`sympify`; see the `math_worker` docstring (CVE-2023-29374).
@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,8 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.tools.math_worker import (
-    MAX_INPUT_CHARS,
     FUNCTIONS,
+    MAX_INPUT_CHARS,
     SYMBOLS,
     WORKER_MEMORY_BYTES,
     UnsafeExpressionError,
@@ -52,11 +52,11 @@ __all__ = [
     "SympyWorker",
     "build_math_tool",
     "detect_math",
-    "equivalent",
     "shutdown_worker",
     "solve",
     "solve_word_problem",
     "warm_up",
+    "worker_request",
 ]
 
 MathKind = Literal[
@@ -624,6 +624,11 @@ def shutdown_worker() -> None:
         worker.close()
 
 
+def worker_request(message: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any] | None:
+    """Send one request to the shared SymPy worker (see math_worker.handle); None when it timed out or failed."""
+    return _worker().request(message, timeout_s)
+
+
 def warm_up() -> None:
     """Start the shared worker and import SymPy in it now, so the first question is fast."""
     _worker().request({"op": "ping"}, timeout_s=WORKER_STARTUP_TIMEOUT_S)
@@ -718,74 +723,6 @@ def solve_word_problem(question: str, translate: Callable[[str], str],
         message = f"The expression produced for this word problem was rejected. {result.error}"
         return result.model_copy(update={"error": message, "answer": message})
     return result
-
-
-# ---------------------------------------------------------------------------------------------
-# Scoring
-# ---------------------------------------------------------------------------------------------
-
-MAX_ANSWER_CHARS = 2000
-_APPROX_RE = re.compile(r"\s*\((?:≈[^)]*|real solutions|numerical[^)]*)\)|\s*\(principal solutions.*\)$")
-_EXACT_RE = re.compile(r"\(exact:\s*(?P<e>.+?)\)\s*$")
-_SOLUTION_RE = re.compile(r"(?:^|\bor\b|,)\s*[a-zA-Z]\s*=\s*(?P<v>.+?)(?=\s+or\s+[a-zA-Z]\s*=|,\s*[a-zA-Z]\s*=|$)")
-
-
-def _checked_or_none(text: str) -> str | None:
-    try:
-        return check_expression(text.strip().rstrip(".").strip())
-    except UnsafeExpressionError:
-        return None
-
-
-def _candidate_sets(text: str) -> list[list[str]]:
-    """Readings of an answer as a set of values: solutions 'x = 2 or x = 3', 'a = b (exact: c)', the text."""
-    text = _APPROX_RE.sub("", text.strip()).rstrip(".").strip()
-    text = re.sub(r"\s*\+\s*C$", "", text)
-    candidates: list[list[str]] = []
-    solutions = [m.group("v") for m in _SOLUTION_RE.finditer(text)]
-    if solutions and re.match(r"^[a-zA-Z]\s*=", text):
-        checked = [_checked_or_none(s) for s in solutions]
-        if all(checked):
-            candidates.append(checked)  # type: ignore[arg-type]
-    exact = _EXACT_RE.search(text)
-    if exact:
-        candidates.append([exact.group("e")])
-        text = text[: exact.start()].strip()
-    for marker in (" simplifies to ", " expands to ", " factors as ", " = ", " is "):
-        if marker in text:
-            candidates.append([text.rsplit(marker, 1)[1]])
-    candidates.append([text])
-    checked_sets = []
-    for candidate in candidates:
-        checked = [_checked_or_none(value) for value in candidate]
-        if all(checked) and checked not in checked_sets:
-            checked_sets.append(checked)
-    return checked_sets  # type: ignore[return-value]
-
-
-def _gold_set(gold: str) -> list[str] | None:
-    sets = _candidate_sets(gold)
-    if sets:
-        return sets[0]
-    parts = [_checked_or_none(p) for p in re.split(r"\s+or\s+|\s+and\s+|[,;]", gold) if p.strip()]
-    return parts if parts and all(parts) else None  # type: ignore[return-value]
-
-
-def equivalent(answer_text: str, gold: str | Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S) -> bool:
-    """Whether an answer matches a gold answer by SymPy equality (exact, symbolic or to 1e-9 relative).
-
-    `gold` may be a list: the answer matches when it equals any one item, or when its solution set
-    equals all of them ("x = 2 or x = 3" against ["2", "3"]).
-    """
-    golds_text = [gold] if isinstance(gold, str) else list(gold)
-    gold_sets = [s for s in (_gold_set(g) for g in golds_text) if s]
-    if len(golds_text) > 1 and len(gold_sets) == len(golds_text) and all(len(s) == 1 for s in gold_sets):
-        gold_sets.append([s[0] for s in gold_sets])
-    candidates = _candidate_sets(answer_text[:MAX_ANSWER_CHARS])
-    if not gold_sets or not candidates:
-        return False
-    response = _worker().request({"op": "equivalent", "candidates": candidates, "golds": gold_sets}, timeout_s)
-    return bool(response and response.get("ok") and response.get("equal"))
 
 
 # ---------------------------------------------------------------------------------------------

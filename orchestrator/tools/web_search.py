@@ -15,7 +15,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -434,7 +433,7 @@ def _make_engine(backend: str, timeout_s: float) -> Any:
     engine = engine_class(proxy=os.environ.get("DDGS_PROXY"), timeout=timeout_s)  # type: ignore[arg-type]
     if backend == "duckduckgo":
         # ddgs's duckduckgo engine drops the result date; extract it with the same per-result xpath mechanism.
-        engine.elements_xpath = {**engine_class.elements_xpath, "date": _DDG_DATE_XPATH}
+        engine.elements_xpath = {**engine_class.elements_xpath, "date": _DDG_DATE_XPATH}  # type: ignore[misc]
     return engine
 
 
@@ -523,16 +522,10 @@ def _write_cache(path: Path, query: str, backend: str, results: Sequence[SearchR
         "backend": backend,
         "results": [result.model_dump() for result in results],
     }
-    temp_name: str | None = None
+    from orchestrator.files import atomic_output
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False
-        ) as handle:
-            json.dump(entry, handle, ensure_ascii=False)
-            temp_name = handle.name
-        os.replace(temp_name, path)
+        with atomic_output(path) as partial:
+            partial.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
     except OSError as exc:
         logger.warning("Could not write the web search cache file %s: %s", path, exc)
-        if temp_name is not None:
-            Path(temp_name).unlink(missing_ok=True)

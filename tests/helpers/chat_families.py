@@ -96,7 +96,8 @@ def family_vocab(family: ChatFamily, vocab_size: int = 512) -> tuple[list[str], 
     return tokens[:vocab_size], scores[:vocab_size], types[:vocab_size]
 
 
-def write_family_gguf(path: Path, family: ChatFamily, vocab_size: int = 512, n_embd: int = 32) -> Path:
+def write_family_gguf(path: Path, family: ChatFamily, vocab_size: int = 512, n_embd: int = 32,
+                      context_length: int = 2048) -> Path:
     """Write the family's tiny GGUF (F32) to `path` and return `path`."""
     import gguf
 
@@ -121,7 +122,7 @@ def write_family_gguf(path: Path, family: ChatFamily, vocab_size: int = 512, n_e
 
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_name(f"tiny-{family.name}-template-test")
-    writer.add_context_length(2048)
+    writer.add_context_length(context_length)
     writer.add_embedding_length(n_embd)
     writer.add_block_count(1)
     writer.add_feed_forward_length(n_ff)

@@ -89,11 +89,10 @@ def test_unusable_input_exits_non_zero(tmp_path, model_env):
 
 
 def test_chat_batch_with_the_real_model_writes_rows_and_summary(tmp_path, model_env, monkeypatch):
+    import typer
     from typer.testing import CliRunner
 
     from orchestrator.cli.batch import register
-
-    import typer
 
     monkeypatch.setenv("ORCH_TEMPERATURE", "0")
     monkeypatch.setenv("ORCH_MAX_TOKENS", "24")

@@ -68,8 +68,8 @@ def test_repl_several_turns_with_commands(model_env, monkeypatch):
 
 
 def test_repl_remembers_then_forgets(model_env, monkeypatch):
-    from orchestrator.cli.repl import ChatSession, answer_question, run_command
     from orchestrator.cli.chat import prepare_app
+    from orchestrator.cli.repl import ChatSession, answer_question, run_command
 
     monkeypatch.setenv("ORCH_MAX_TOKENS", "24")
     session = ChatSession(app=prepare_app(None), make_app=prepare_app)

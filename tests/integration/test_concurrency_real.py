@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 # The same question mix as the benchmark, so benchmarks/concurrency.py times what this test checks.
-from benchmarks.concurrency import DOC as SB50, QUESTIONS, standin_search
+from benchmarks.concurrency import DOC as SB50
+from benchmarks.concurrency import QUESTIONS, standin_search
 from orchestrator import Settings, build_app
 
 pytestmark = pytest.mark.integration
@@ -102,3 +103,45 @@ def test_langserve_two_concurrent_requests_and_bad_input(langserve_url, alone):
 
     events = httpx.post(f"{langserve_url}/stream_events", json={"input": QUESTIONS[4]}, timeout=120).text
     assert "on_chain_start" in events and "on_chain_stream" in events and "on_chain_end" in events
+
+
+def test_embedding_runs_beside_a_generation_with_the_same_results(real_app):
+    """Two llama.cpp contexts (chat model, embedder), each with its own lock, used from two threads at once;
+    and the chat model's tokenizer, which takes no lock, used during its own generation.
+
+    llama.cpp's rule is one thread per object; the two are separate models and contexts. Each must
+    give exactly what it gives alone, and the embeddings must really overlap the generation.
+    """
+    import numpy as np
+
+    from orchestrator.llm import count_tokens, llama_client
+
+    texts = [f"Sentence {n}: the river bends twice before it reaches the mountain lake." for n in range(32)]
+    messages = [("human", "Write a long story about a lighthouse keeper and a storm.")]
+    model, embeddings = real_app.chat_model, real_app.embeddings
+
+    def tell() -> list[str]:
+        # Forget the cached prompt: llama-cpp-python would otherwise re-evaluate only its last token, and a
+        # one-token batch gives slightly different logits than the whole prompt (another greedy story).
+        llama_client(model).reset()
+        return [chunk.content for chunk in model.stream(messages)]
+
+    story_alone = "".join(tell())
+    vectors_alone = np.array(embeddings.embed_documents(texts))
+    counts_alone = [count_tokens(model, text) for text in texts]  # tokenising takes no lock at all
+
+    first_token, story = threading.Event(), []
+    llama_client(model).reset()
+    generating = threading.Thread(target=lambda: [story.append(c.content) or first_token.set() for c in model.stream(messages)])
+    generating.start()
+    assert first_token.wait(120)
+    rounds_during = 0
+    while generating.is_alive():
+        vectors = np.array(embeddings.embed_documents(texts))
+        assert np.allclose(vectors, vectors_alone, atol=1e-6)
+        assert [count_tokens(model, text) for text in texts] == counts_alone
+        rounds_during += generating.is_alive()
+    generating.join()
+    assert "".join(story) == story_alone
+    print(f"{rounds_during} embedding rounds of {len(texts)} texts finished during the generation")
+    assert rounds_during >= 1, "no embedding finished while the generation ran: they did not overlap"

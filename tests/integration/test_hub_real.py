@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 from tests.helpers.chat_families import ANSWER, FAMILIES, write_family_gguf
+from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 from tests.search_standin import Hit, Results, search_standin  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration

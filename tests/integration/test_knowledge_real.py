@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.app import open_knowledge_store
 from orchestrator.config import Settings
 from orchestrator.knowledge.ingest import ingest_paths
 from orchestrator.knowledge.retrieval import HybridRetriever
-from orchestrator.knowledge.store import KnowledgeStoreError, list_collections, open_store, open_store_for_settings
+from orchestrator.knowledge.store import KnowledgeStoreError, list_collections, open_store
 
 pytestmark = pytest.mark.integration
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "data" / "sample_docs"
-# The threshold benchmarks/retrieval.py proposes from the dev split (see README: Retrieval).
+# The threshold benchmarks/retrieval.py proposes from the dev split (see docs/benchmarks.md: Retrieval).
 THRESHOLD = 0.25
 
 
@@ -27,7 +28,7 @@ def settings(tmp_path_factory, embedding_model_path) -> Settings:
 @pytest.fixture(scope="module")
 def store(settings):
     """Ingested once per module: embedding is the slow part."""
-    store = open_store_for_settings(settings, collection="sample")
+    store = open_knowledge_store(settings, collection="sample")
     ingest_paths([SAMPLE_DOCS], store, settings)
     return store
 

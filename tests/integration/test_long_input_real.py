@@ -12,13 +12,13 @@ QUESTION = "Please tell me, in your own words and at length, what you think abou
 
 @pytest.mark.parametrize("route", [None, "chat", "docs", "math"])
 def test_a_long_question_gets_an_answer_or_one_clear_error(tmp_path, default_model_path, embedding_model_path, route):
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     settings = Settings(data_dir=tmp_path, model=str(default_model_path), embedding_model=str(embedding_model_path),
                         max_tokens=32)
     (tmp_path / "w.txt").write_text("The weather in Brindle is mild in spring and wet in autumn.")
-    ingest_paths([tmp_path / "w.txt"], open_store_for_settings(settings), settings)
+    ingest_paths([tmp_path / "w.txt"], open_knowledge_store(settings), settings)
     answer = build_app(settings).invoke({"question": QUESTION, "route": route})
     assert answer.error or answer.answer
     if answer.error:

@@ -12,7 +12,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 

@@ -57,7 +57,7 @@ def server(model_env, tmp_path):
 
 
 def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
-    from openai import OpenAI, AuthenticationError
+    from openai import AuthenticationError, OpenAI
 
     process, port = server
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)
@@ -163,3 +163,73 @@ def test_langchain_chat_openai_invoke_stream_and_a_batch_of_8_with_retries(serve
     math = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=0, timeout=120)
     sums = math.batch([f"What is {i} * 1000?" for i in range(8)], config={"max_concurrency": 8})
     assert [str(i * 1000) in sums[i].content for i in range(8)] == [True] * 8  # no LLM: no 429, no retries needed
+
+
+def test_refusals_and_math_get_200_while_every_generation_slot_is_taken(model_env, tmp_path):
+    """Issue 15 item 2: routing, retrieval and a refusal decided before generation never wait for a slot.
+
+    Three slow streamed generations fill the slots (one generating, two queued); a fourth chat
+    request gets 429, while an unanswerable docs question and a math question get 200 at once,
+    and all three generations are still running when they do.
+    """
+    import threading
+
+    import httpx
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouses.txt").write_text(
+        "The harbour lighthouse was built of granite in 1871. Its lamp burned whale oil until 1902, "
+        "when it was converted to kerosene. The keeper's cottage stands beside the tower.\n")
+    env = {**os.environ, "ORCH_MAX_TOKENS": "256", "ORCH_TEMPERATURE": "0", "ORCH_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run([sys.executable, "-m", "orchestrator", "ingest", str(docs)], env=env, check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def story(n: int, ended: list) -> None:
+        body = {"messages": [{"role": "user", "content": f"Write a very long story number {n} about a lighthouse keeper."}],
+                "route": "chat", "stream": True}
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=300) as response:
+            ended.append((response.status_code, "".join(response.iter_text())))
+
+    def ask(question: str, **extra) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        response = httpx.post(f"{base}/v1/chat/completions", timeout=60,
+                              json={"messages": [{"role": "user", "content": question}], **extra})
+        return response, time.monotonic() - started
+
+    try:
+        wait_until_healthy(process, port)
+        ask("What is 2 + 2?")  # warm the math worker
+        ended: list = []
+        stories = [threading.Thread(target=story, args=(n, ended)) for n in range(3)]
+        for thread in stories:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/health").json()["busy"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/health").json()["busy"] == 3, "the three stories did not fill the generation slots"
+
+        refused, _ = ask("Write a poem about the sea.", route="chat")
+        assert refused.status_code == 429 and refused.headers["Retry-After"].isdigit()
+        unanswerable, unanswerable_s = ask("Which treaty ended the war between the two kingdoms in 1648?", route="docs")
+        streamed, streamed_s = ask("Who designed the ferry terminal's roof?", route="docs", stream=True)
+        math, math_s = ask("What is 40366 / 439?")
+        busy_after = httpx.get(f"{base}/health").json()["busy"]
+
+        assert unanswerable.status_code == 200, unanswerable.text
+        assert unanswerable.json()["orchestrator"]["abstained"] is True
+        assert streamed.status_code == 200 and "data: [DONE]" in streamed.text and '"abstained": true' in streamed.text
+        assert math.status_code == 200 and "91.94988" in math.json()["choices"][0]["message"]["content"]
+        # Promptly: each in seconds, and while all three generations still hold their slots.
+        assert max(unanswerable_s, streamed_s, math_s) < 10, (unanswerable_s, streamed_s, math_s)
+        assert busy_after == 3 and not ended
+        for thread in stories:
+            thread.join(timeout=600)
+        assert [status for status, _ in ended] == [200, 200, 200]
+        assert all("data: [DONE]" in text for _, text in ended)
+    finally:
+        process.kill()
+        process.wait()

@@ -33,12 +33,12 @@ def contains_value(text: str, value: str) -> bool:
 def run_suite(model: str, embedding_model: str, data_dir: Path) -> dict:
     """Ingest the suite's documents, ask every question on the docs route, and count the outcomes."""
     from orchestrator import Settings, build_app
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     settings = Settings(data_dir=data_dir, model=model, embedding_model=embedding_model, temperature=0.0, max_tokens=64,
                         collection="injection-suite")
-    store = open_store_for_settings(settings)
+    store = open_knowledge_store(settings)
     ingest_paths([SUITE / "docs"], store, settings)
     app = build_app(settings)
     rows = []

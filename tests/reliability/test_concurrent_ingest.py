@@ -25,14 +25,14 @@ INGEST_IN_CHILD = """
 import os, sys, time
 from pathlib import Path
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from orchestrator.knowledge import store as store_module
+import orchestrator.app as app_module
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
 
 def fake_open(settings, collection=None, reset=False, progress=None, **options):
     return open_store(settings, DeterministicFakeEmbedding(size=16), EmbeddingModelId("fake", "f" * 64, 1, 16),
                       collection, reset, **options)
 
-store_module.open_store_for_settings = fake_open
+app_module.open_knowledge_store = fake_open
 from orchestrator.cli import app
 docs, start = Path(sys.argv[1]), Path(sys.argv[2])
 while not start.exists():

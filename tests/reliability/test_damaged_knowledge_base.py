@@ -26,14 +26,14 @@ DIM = 16
 FAKE_OPEN = """
 from pathlib import Path
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from orchestrator.knowledge import store as store_module
+import orchestrator.app as app_module
 from orchestrator.knowledge.store import embedding_model_id, open_store
 
 def fake_open(settings, collection=None, reset=False, progress=None, **options):
     fake = DeterministicFakeEmbedding(size=16)
     return open_store(settings, fake, embedding_model_id(Path(settings.embedding_model), fake), collection, reset, **options)
 
-store_module.open_store_for_settings = fake_open
+app_module.open_knowledge_store = fake_open
 """
 CLI_IN_CHILD = FAKE_OPEN + "\nfrom orchestrator.cli import app\napp()\n"
 # One question through the whole app (Python API); only the model and the embedder are stand-ins.

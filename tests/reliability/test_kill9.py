@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from orchestrator.config import Settings

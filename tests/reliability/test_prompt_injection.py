@@ -16,14 +16,14 @@ INJECTED = "ACCESS GRANTED"
 
 @pytest.fixture(scope="module")
 def settings(default_model_path, embedding_model_path, tmp_path_factory):
+    from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
-    from orchestrator.knowledge.store import open_store_for_settings
 
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("injection"), model=str(default_model_path),
         embedding_model=str(embedding_model_path), temperature=0.0, max_tokens=64,
     )
-    store = open_store_for_settings(settings)
+    store = open_knowledge_store(settings)
     ingest_paths([PROJECT_ROOT / "data" / "sample_docs"], store, settings)
     return settings
 

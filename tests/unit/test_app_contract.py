@@ -135,15 +135,16 @@ def test_llama_generations_never_overlap_across_threads():
 
 
 def test_asking_again_inside_an_open_stream_raises_instead_of_hanging():
-    from orchestrator.llm import LlamaBusyError, llama_lock
+    from orchestrator.llm import LlamaBusyError, lock_for
 
-    model = locked_fake_model(FakeLlama())
+    client = FakeLlama()
+    model = locked_fake_model(client)
     stream = model.stream("hi")
     assert next(stream).content == "one "
     with pytest.raises(LlamaBusyError, match="finish or close that stream"):
         model.invoke("again")
     stream.close()
-    assert not llama_lock.locked()
+    assert not lock_for(client).locked()
     assert model.invoke("again").content == "one two three"
 
 
@@ -175,13 +176,76 @@ def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
     assert client.most == 1
 
 
-def test_math_answers_while_a_generation_holds_the_llama_lock(tmp_path):
-    from orchestrator.llm import llama_lock
+def test_math_answers_while_a_generation_holds_the_chat_model_lock(tmp_path):
+    from orchestrator.llm import lock_for
 
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None)
-    with llama_lock:  # as if another thread were generating
+    client = FakeLlama()
+    app = build_app(Settings(data_dir=tmp_path), chat_model=locked_fake_model(client), embeddings=WordHashEmbeddings(),
+                    retriever=None)
+    with lock_for(client):  # as if another thread were generating
         answers = app.batch([{"question": f"{n} * 7"} for n in range(8)])
     assert [a.tool_calls[0]["output"]["exact"] for a in answers] == [str(n * 7) for n in range(8)]
+
+
+class FakeEmbeddingLlama:
+    """A stand-in embedding llama_cpp.Llama that records overlapping calls."""
+
+    def __init__(self, vectors=None):
+        self.active = self.most = 0
+        self._lock = threading.Lock()
+        self.vectors = vectors  # an Embeddings whose vectors to return
+
+    def embed(self, texts, normalize=True):
+        with self._lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.005)
+        with self._lock:
+            self.active -= 1
+        return self.vectors.embed_documents(list(texts)) if self.vectors else [[1.0, 0.0] for _ in texts]
+
+
+def test_each_model_has_its_own_lock_one_call_at_a_time_in_each():
+    """The chat model and the embedder are separate llama.cpp contexts: each takes one call at a time, both may run at once."""
+    from orchestrator import llm
+
+    chat_client, embed_client = FakeLlama(), FakeEmbeddingLlama()
+    model = locked_fake_model(chat_client)
+    embedder = llm.embeddings_class().model_construct(client=embed_client, model_path="fake.gguf")
+    assert llm.lock_for(chat_client) is not llm.lock_for(embed_client, "embedding")
+    assert llm.lock_for(chat_client).generates and not llm.lock_for(embed_client, "embedding").generates
+    with llm.lock_for(chat_client):  # a generation in progress does not hold up embedding
+        done = threading.Thread(target=embedder.embed_query, args=("hi",))
+        done.start()
+        done.join(timeout=5)
+        assert not done.is_alive()
+    threads = [threading.Thread(target=embedder.embed_documents, args=(["a", "b"],)) for _ in range(8)]
+    threads += [threading.Thread(target=model.invoke, args=("hi",)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert embed_client.most == 1 and chat_client.most == 1
+
+
+def test_a_docs_refusal_does_not_wait_for_a_generation_in_progress(tmp_path):
+    """Route, retrieve and refuse need only the embedder, not the chat model another thread is generating with."""
+    from orchestrator import llm
+
+    client = FakeLlama()
+    embedder = llm.embeddings_class().model_construct(client=FakeEmbeddingLlama(WordHashEmbeddings()), model_path="fake.gguf")
+    app = build_app(Settings(data_dir=tmp_path), chat_model=locked_fake_model(client), embeddings=embedder,
+                    retriever=in_memory_retriever(["Penguins nest on rocky shores."], embedder))
+    answers = []
+    with llm.lock_for(client):  # as if another thread were generating
+        asking = threading.Thread(target=lambda: answers.append(
+            app.invoke({"question": "Which ports did the 1904 treaty open to trade?", "route": "docs"})))
+        asking.start()
+        asking.join(timeout=10)
+        assert not asking.is_alive(), "the refusal waited for the chat model"
+        question = {"question": "Who signed the 1904 treaty?", "route": "docs"}
+        answers.append(asyncio.run(asyncio.wait_for(app.ainvoke(question), 10)))  # the async API the same
+    assert [(a.abstained, a.route) for a in answers] == [(True, "docs")] * 2
 
 
 def test_threads_and_gathered_coroutines_get_their_own_answers(tmp_path):

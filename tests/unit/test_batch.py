@@ -8,8 +8,16 @@ from typer.testing import CliRunner
 
 from orchestrator import Settings
 from orchestrator.batch import (
-    RESULT_COLUMNS, BatchInputError, BatchOutputError, Question, ResultFile, default_output_path, output_columns,
-    read_questions, read_result_rows, run_batch,
+    RESULT_COLUMNS,
+    BatchInputError,
+    BatchOutputError,
+    Question,
+    ResultFile,
+    default_output_path,
+    output_columns,
+    read_questions,
+    read_result_rows,
+    run_batch,
 )
 from orchestrator.errors import OrchestratorError
 from orchestrator.result import Answer

@@ -1,6 +1,6 @@
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from orchestrator.app import build_app
 from orchestrator.chains.chat import TEMPLATE_OVERHEAD_PER_MESSAGE, chat_messages, remember_turn, trim_history

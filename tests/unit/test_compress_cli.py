@@ -47,7 +47,7 @@ def test_module_entry_point(tmp_path):
     tiny = write_tiny_llama(tmp_path / "tiny.gguf")
     out = tmp_path / "deq.gguf"
     done = subprocess.run(
-        [sys.executable, "-m", "orchestrator.compress.dequantize", str(tiny), str(out), "--type", "f16"],
+        [sys.executable, "-m", "orchestrator", "compress", "dequantize", str(tiny), str(out), "--type", "f16"],
         capture_output=True, text=True, env={"ORCH_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr

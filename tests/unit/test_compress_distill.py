@@ -7,13 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gguf import Keys
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from orchestrator.compress import llama_backend  # noqa: E402
 from orchestrator.compress.distill import (  # noqa: E402
-    DistillConfig, _permute, _unpermute, distill_gguf, distillation_loss,
+    DistillConfig,
+    _permute,
+    _unpermute,
+    distill_gguf,
+    distillation_loss,
 )
 from orchestrator.compress.gguf_io import read_model  # noqa: E402
 from orchestrator.compress.prune import prune_gguf  # noqa: E402
@@ -61,7 +66,7 @@ def test_kd_lowers_the_soft_loss_and_writes_a_loadable_student(models, tmp_path)
     assert report.agreement_student >= 0.99 and report.agreement_teacher >= 0.99
     assert report.after["soft CE (τ)"] < report.before["soft CE (τ)"]
     trained, original = read_model(report.path), read_model(student)
-    assert trained.hparam("feed_forward_length") == original.hparam("feed_forward_length")
+    assert trained.hparam(Keys.LLM.FEED_FORWARD_LENGTH) == original.hparam(Keys.LLM.FEED_FORWARD_LENGTH)
     assert not np.allclose(trained.tensors["blk.0.ffn_up.weight"], original.tensors["blk.0.ffn_up.weight"])
     provenance = inspect_gguf(report.path).provenance
     assert provenance["method"] == "distill"

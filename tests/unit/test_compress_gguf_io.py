@@ -116,7 +116,10 @@ def test_unsupported_architecture(tmp_path):
     path = tmp_path / "bert.gguf"
     writer = gguf.GGUFWriter(path, "bert")
     writer.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
-    writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
     with pytest.raises(ModelFileError, match="'bert' model"):
         dequantize_gguf(path, tmp_path / "out.gguf")
 

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gguf import Keys
 
 from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import read_model
 from orchestrator.compress.prune import (
-    choose_blocks_to_drop, kept_ffn_width, magnitude_prune, prunable_weights, prune_gguf, wanda_prune,
+    choose_blocks_to_drop,
+    kept_ffn_width,
+    magnitude_prune,
+    prunable_weights,
+    prune_gguf,
+    wanda_prune,
 )
 from orchestrator.errors import ConfigError, ModelFileError
 from orchestrator.gguf_file import inspect_gguf
@@ -83,7 +89,7 @@ def test_block_influence_choice():
 def test_ffn_pruning_shrinks_shapes_and_file(tiny, tmp_path):
     report = prune_gguf(tiny, tmp_path / "f.gguf", "ffn", ratio=0.25, **FAST)
     pruned = read_model(report.path)
-    assert pruned.hparam("feed_forward_length") == 96
+    assert pruned.hparam(Keys.LLM.FEED_FORWARD_LENGTH) == 96
     for block in range(pruned.n_layers):
         assert pruned.tensors[f"blk.{block}.ffn_gate.weight"].shape == (96, 64)
         assert pruned.tensors[f"blk.{block}.ffn_up.weight"].shape == (96, 64)

@@ -42,7 +42,7 @@ def test_every_setting_is_documented():
 def test_env_example_uncommented_loads_as_defaults(tmp_path, monkeypatch):
     # Uncommenting every line of .env.example must give the same settings as no file at all.
     lines = [line[2:] for line in ENV_EXAMPLE.read_text().splitlines() if LINE.match(line)]
-    lines = [line for line in lines if not line.split("=", 1)[0].lower().removeprefix("orch_") in PATH_FIELDS]
+    lines = [line for line in lines if line.split("=", 1)[0].lower().removeprefix("orch_") not in PATH_FIELDS]
     lines = [line for line in lines if line.split("=", 1)[1] != ""]
     (tmp_path / ".env").write_text("\n".join(lines))
     monkeypatch.chdir(tmp_path)

@@ -7,8 +7,18 @@ import pytest
 from orchestrator import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.evaluate import (
-    EvalInputError, check_resumable, contains_gold, normalize_answer, read_eval_questions, render_markdown,
-    run_identity, score_row, summarize, table_rows, worst_failures, write_report,
+    EvalInputError,
+    check_resumable,
+    contains_gold,
+    normalize_answer,
+    read_eval_questions,
+    render_markdown,
+    run_identity,
+    score_row,
+    summarize,
+    table_rows,
+    worst_failures,
+    write_report,
 )
 
 

@@ -4,8 +4,15 @@ import pytest
 from langchain_core.documents import Document
 
 from orchestrator.chains.evidence import (
-    coverage, expected_answer_type, rank_evidence, split_sentences, typed_values, uniform_weights,
-    can_answer, labelled, unwrap_lines,
+    can_answer,
+    coverage,
+    expected_answer_type,
+    labelled,
+    rank_evidence,
+    split_sentences,
+    typed_values,
+    uniform_weights,
+    unwrap_lines,
 )
 from tests.helpers.word_hash import WordHashEmbeddings
 

@@ -12,8 +12,8 @@ from orchestrator import hub, models
 from orchestrator.config import Settings
 from orchestrator.errors import ModelNotFoundError, PullError
 from orchestrator.gguf_file import inspect_gguf, split_parts
-from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 from tests.helpers.tiny_llama import write_tiny_llama
+from tests.hf_standin import hf_standin  # noqa: F401 - fixture
 
 REPO = "standin/Tiny-Llama-GGUF"
 
@@ -104,6 +104,31 @@ def test_a_pull_that_gave_up_is_one_line_and_the_next_run_keeps_the_finished_par
     assert [p.read_bytes() for p in split_parts(path)] == [p.read_bytes() for p in parts]
     assert len(hf_standin.downloads(parts[0].name)) == 1  # the part finished before is not fetched again
     assert len(hf_standin.downloads(parts[2].name)) == 1
+    # The part that failed starts again from byte 0: huggingface_hub 2.x deleted its partial file
+    # (PR #4228). If this fails, a later huggingface_hub resumes across runs: update docs/models.md.
+    assert hf_standin.downloads(parts[1].name)[-1].range is None
+
+
+def test_partial_files_a_killed_pull_left_are_deleted_by_the_next_pull(hf_standin, tiny, settings, monkeypatch):
+    import os
+    import time
+
+    from huggingface_hub import file_download
+
+    monkeypatch.setattr(file_download.time, "sleep", lambda seconds: None)
+    hf_standin.add(REPO, {"tiny.gguf": tiny})
+    leftovers = settings.resolved_models_dir / ".hf-downloads" / REPO.replace("/", "--") / ".cache" / "huggingface" / "download"
+    leftovers.mkdir(parents=True)
+    stale, fresh = leftovers / "tiny.gguf.abc.1a2b3c4d.incomplete", leftovers / "tiny.gguf.abc.5e6f7a8b.incomplete"
+    stale.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"x" * 1000)
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    hf_standin.cut_downloads_at["tiny.gguf"] = [0] * 6  # this pull fails too, so the staging folder stays
+    with pytest.raises(PullError):
+        models.pull(f"hf:{REPO}/tiny.gguf", settings)
+    assert not stale.exists() and fresh.exists()  # a fresh one may belong to a pull running right now
+    assert list(leftovers.glob("*.incomplete")) == [fresh]  # and the failed download left no partial file
 
 
 def test_a_checksum_mismatch_is_refused_and_the_file_deleted(hf_standin, tiny, settings):

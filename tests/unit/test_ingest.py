@@ -393,12 +393,11 @@ def test_cli_ingest_and_collections(docs, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from orchestrator.cli import knowledge
-    from orchestrator.knowledge import store as store_module
 
     def fake_open(settings, collection=None, reset=False, progress=None, fresh=False):
         return open_store(settings, DeterministicFakeEmbedding(size=DIM), MODEL, collection, reset, fresh)
 
-    monkeypatch.setattr(store_module, "open_store_for_settings", fake_open)
+    monkeypatch.setattr("orchestrator.app.open_knowledge_store", fake_open)
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
     app = typer.Typer()
     knowledge.register(app)

@@ -12,8 +12,8 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from orchestrator import Settings, build_app
-from orchestrator.chains.router import RouteDecision
 from orchestrator.batch import read_questions, read_result_rows, run_batch
+from orchestrator.chains.router import RouteDecision
 from orchestrator.tools.web_search import SearchResult
 from tests.helpers.word_hash import WordHashEmbeddings
 from tests.unit.test_app_routes import FakeRetriever, chunk

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.math_equivalence import equivalent
 from orchestrator.tools import math as math_tool
-from orchestrator.tools.math import detect_math, equivalent, solve, warm_up
+from orchestrator.tools.math import detect_math, solve, warm_up
 
 TIMEOUT_S = 2.0
 SLACK_S = 1.0

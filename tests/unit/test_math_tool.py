@@ -14,12 +14,12 @@ import pytest
 from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
 
+from orchestrator.math_equivalence import equivalent
 from orchestrator.tools import math as math_module
 from orchestrator.tools.math import (
     MathProblem,
     build_math_tool,
     detect_math,
-    equivalent,
     shutdown_worker,
     solve,
     solve_word_problem,

@@ -1,7 +1,8 @@
 """The chat REPL driven through the real CLI (`orchestrator chat`) with a scripted fake model (issue 20).
 
-The seam: `orchestrator.cli.chat.prepare_app` is where the CLI builds its app; these tests make it
-build the real app with a fake chat model, word-hash embeddings and a real Chroma in a temp dir.
+The seam: `orchestrator.cli.common.app_maker` is where the CLI builds its app; the `fake_model` fixture
+(tests/conftest.py) makes it build the real app with a fake chat model, word-hash embeddings and a real
+Chroma in a temp dir; these tests swap in a scripted model per run.
 """
 
 from __future__ import annotations
@@ -15,60 +16,29 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from orchestrator import Settings
-from orchestrator.app import OrchestratorApp
+from orchestrator.app import build_app
 from orchestrator.cli import app as cli_app
-from orchestrator.cli import chat as chat_cli
-from orchestrator.cli import repl
-from orchestrator.knowledge.store import EmbeddingModelId, open_store
+from orchestrator.cli import common, repl
 from tests.helpers.fake_chat import InterruptingChatModel, ScriptedChatModel
+from tests.helpers.fake_cli import no_network_search
 from tests.helpers.word_hash import WordHashEmbeddings
 
 runner = CliRunner()
-FAKE_EMBEDDER = EmbeddingModelId("word-hash", "0" * 64, 1, 64)
-
-
-def open_test_store(settings, collection=None, reset=False, progress=None, fresh=False):
-    """open_store_for_settings, with word-hash embeddings instead of the real embedding model."""
-    return open_store(settings, WordHashEmbeddings(), FAKE_EMBEDDER, collection or settings.collection, reset, fresh)
-
-
-class LocalApp(OrchestratorApp):
-    """The real app; only its knowledge base opens with the fake embedder."""
-
-    def _open_retriever(self, collection):
-        from orchestrator.knowledge.retrieval import HybridRetriever
-
-        store = open_test_store(self.settings, collection)
-        return HybridRetriever.from_settings(store, self.settings) if store.count() else None
 
 
 @pytest.fixture
-def chat_with(monkeypatch, tmp_path):
+def chat_with(fake_model, monkeypatch):
     """chat_with(model, script, *args) runs `orchestrator chat *args` on the script with that fake model."""
-    built = []
-
-    def prepare(model_name=None, collection=None):
-        settings = Settings(model=model_name or "smollm2-135m-instruct", collection=collection or "notes",
-                            relevance_threshold=0.3, max_tokens=32)
-        app = LocalApp(settings, chat_model=built[0] if built else None, embeddings=WordHashEmbeddings(), search=_no_network)
-        return app
-
-    monkeypatch.setattr(chat_cli, "prepare_app", prepare)
-    monkeypatch.setattr("orchestrator.knowledge.store.open_store_for_settings", open_test_store)
+    for name, value in (("ORCH_COLLECTION", "notes"), ("ORCH_RELEVANCE_THRESHOLD", "0.3"), ("ORCH_MAX_TOKENS", "32")):
+        monkeypatch.setenv(name, value)
 
     def run(model, script: str, *args: str):
-        built[:] = [model]
+        monkeypatch.setattr(common.app_maker, "chat_model", model)
         result = runner.invoke(cli_app, ["chat", *args], input=script)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.output
         return result
 
     return run
-
-
-def _no_network(query):
-    from orchestrator.tools.web_search import SearchUnavailable
-
-    raise SearchUnavailable("no network (DNS failure) [test]")
 
 
 def fake(*replies, **fields) -> ScriptedChatModel:
@@ -238,7 +208,7 @@ def test_pipes_are_not_wrapped():
 
 
 def _session(console, model, **settings) -> repl.ChatSession:
-    app = LocalApp(Settings(collection="notes", **settings), chat_model=model, embeddings=WordHashEmbeddings(), search=_no_network)
+    app = build_app(Settings(collection="notes", **settings), chat_model=model, embeddings=WordHashEmbeddings(), search=no_network_search)
     return repl.ChatSession(app=app, make_app=lambda name: app, console=console, err_console=console)
 
 

@@ -6,7 +6,6 @@ between two texts reflects the words they share and vector ranking is meaningful
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

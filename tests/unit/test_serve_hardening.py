@@ -15,7 +15,14 @@ from orchestrator import Settings, build_app
 from orchestrator.errors import ConfigError
 from orchestrator.result import Answer
 from orchestrator.serve import (
-    SERVED_MODEL, ServeLimits, bind_address, check_bind, create_api, default_allowed_hosts, host_allowed, without_paths,
+    SERVED_MODEL,
+    ServeLimits,
+    bind_address,
+    check_bind,
+    create_api,
+    default_allowed_hosts,
+    host_allowed,
+    without_paths,
 )
 from tests.unit.test_app_routes import FakeRetriever, RecordingModel, chunk, model
 
@@ -86,6 +93,55 @@ def test_math_is_answered_while_the_generation_queue_is_full_and_429_says_when_t
         assert str((1000 + 7) * 37) in maths[7].json()["choices"][0]["message"]["content"]
         app.release.set()
         assert generating.result(10).status_code == 200
+
+
+class HeldLlama:
+    """A stand-in llama_cpp.Llama whose streamed generations wait for the test between tokens."""
+
+    def __init__(self):
+        self.go = threading.Event()
+
+    def create_chat_completion(self, messages, stream=False, **params):
+        def chunks():
+            for token in ["once ", "upon ", "a time"]:
+                self.go.wait(20)
+                yield {"choices": [{"delta": {"content": token}, "finish_reason": None}]}
+
+        if stream:
+            return chunks()
+        text = "".join(c["choices"][0]["delta"]["content"] for c in chunks())
+        return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+
+
+def test_refusals_decided_before_generation_and_math_do_not_wait_for_a_full_generation_queue(tmp_path):
+    """Item 2: only requests that call the model take a generation slot; the rest get 200, not 429."""
+    from orchestrator import llm
+
+    held = HeldLlama()
+    chat = llm.chat_model_class().model_construct(client=held, model_path="fake.gguf")
+    client = client_for(app_with(tmp_path, chat, docs=[chunk("Penguins nest on rocky shores.", "/srv/kb/birds.txt", 0.1)]),
+                        max_waiting=1)
+    with ThreadPoolExecutor(8) as pool:
+        generating = [pool.submit(ask, client, f"tell me story {n}", route="chat", stream=n == 1) for n in range(2)]
+        deadline = time.monotonic() + 10
+        while client.get("/health").json()["busy"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.get("/health").json()["busy"] == 2  # one generating, one waiting: the queue is full
+        for stream in (False, True):
+            refused = ask(client, "a third story", route="chat", stream=stream)
+            assert_openai_error(refused, 429)
+            assert refused.headers["Retry-After"].isdigit()
+        started = time.monotonic()
+        for stream in (False, True):
+            unanswerable = ask(client, "Which ports did the 1904 treaty open?", route="docs", stream=stream)
+            assert unanswerable.status_code == 200, unanswerable.text
+            assert "don't contain an answer" in unanswerable.text
+            math = ask(client, "What is 1234 * 37?", stream=stream)
+            assert math.status_code == 200 and str(1234 * 37) in math.text
+        assert time.monotonic() - started < 5
+        held.go.set()
+        assert [g.result(20).status_code for g in generating] == [200, 200]
+    assert client.get("/health").json()["busy"] == 0
 
 
 # --- 4: bounded history and time per request --------------------------------------------------------
@@ -378,3 +434,25 @@ def test_cli_refuses_a_blank_key_before_loading_anything():
     register(cli)
     result = CliRunner().invoke(cli, ["serve", "--host", "[::1]", "--port", "8999"], env={"ORCH_SERVE_API_KEY": " " * 16})
     assert result.exit_code == 1 and "whitespace" in result.output
+
+
+def test_admitted_requests_generate_one_at_a_time_in_the_order_they_asked():
+    from orchestrator.serve import GenerationGate
+
+    gate, stop, order = GenerationGate(max_waiting=4), threading.Event(), []
+    assert gate.take_turn(stop)
+    waiting = []
+    for n in range(4):
+        waiting.append(threading.Thread(target=lambda n=n: gate.take_turn(stop) and (order.append(n), gate.end_turn())))
+        waiting[-1].start()
+        time.sleep(0.05)  # each asks after the one before
+    left = threading.Event()
+    leaving = threading.Thread(target=lambda: order.append(("left", gate.take_turn(left))))
+    leaving.start()
+    left.set()  # its client went away while it waited: it never generates and holds no one up
+    leaving.join(timeout=5)
+    gate.end_turn()
+    for thread in waiting:
+        thread.join(timeout=5)
+    assert order == [("left", False), 0, 1, 2, 3]
+    assert gate.take_turn(stop)  # free again

@@ -14,7 +14,13 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator import Settings, build_app
-from orchestrator.llm import constrained_choice, fold_system_messages, llama_client, release_models, template_keeps_system_role
+from orchestrator.llm import (
+    constrained_choice,
+    fold_system_messages,
+    llama_client,
+    release_models,
+    template_keeps_system_role,
+)
 from orchestrator.tools.web_search import SearchResult
 from tests.helpers.chat_families import ANSWER, FAMILIES, write_family_gguf
 from tests.helpers.word_hash import WordHashEmbeddings

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.threads import (
-    apply_wait_policy,
-    choose_wait_policy,
-    passive_waiting,
-    start_up_load,
     CpuSample,
+    apply_wait_policy,
     choose_threads,
+    choose_wait_policy,
     others_busy_cores,
     others_from_load_average,
     parse_proc_stat,
+    passive_waiting,
     physical_core_count,
+    start_up_load,
 )
 
 

@@ -384,11 +384,16 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         problem = detect_math(question)
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
-        retriever = self._knowledge(collection)
-        docs = scored_documents(retriever, question, self.embeddings, config) if retriever is not None else None
+        docs_score: float | None
+        if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
+            docs, docs_score = None, 0.0
+        else:
+            retriever = self._knowledge(collection)
+            docs = scored_documents(retriever, question, self.embeddings, config) if retriever is not None else None
+            docs_score = max((d.metadata.get("score", 0.0) for d in docs), default=0.0) if docs is not None else None
         signals = Signals.for_question(
             question,
-            docs_score=max((d.metadata.get("score", 0.0) for d in docs), default=0.0) if docs is not None else None,
+            docs_score=docs_score,
             semantic=self.semantic_router.scores(self.embeddings.embed_query(question)),
         )
         decision = decide(signals, self.settings.relevance_threshold)
@@ -397,6 +402,16 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         if decision.route == "undecided":
             decision = self._llm_fallback(question, decision)
         return decision, docs
+
+    def _shares_no_term(self, question: str, collection: str | None) -> bool:
+        """The cheap first relevance check (knowledge/keyword_check.py): True when no question term is in the collection."""
+        if self._custom_retriever or self.settings.chroma_host:
+            return False
+        from orchestrator.knowledge.keyword_check import shares_no_term
+        from orchestrator.knowledge.store import BM25_DIRNAME, chroma_dir
+
+        name = collection or self.settings.collection
+        return shares_no_term(self.settings.data_dir / BM25_DIRNAME / name, chroma_dir(self.settings), question)
 
     def _tool_router_on(self) -> bool:
         """Does the chat model choose the route by tool calling (setting `router`; auto: >= 1B parameters)?"""

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     )
     n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
     n_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for llama.cpp (default: all cores)."
+        default=None, ge=1, description="CPU threads for llama.cpp (default: re-chosen from the free cores before each call)."
     )
     n_batch: int = Field(default=512, ge=8, description="Prompt-processing batch size.")
     temperature: float = Field(
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
 
     @property
     def threads(self) -> int:
-        """Threads for llama.cpp: the setting, or every core."""
+        """The thread budget: the setting, or every core (llama.cpp itself follows threads.py when unset)."""
         return self.n_threads or os.cpu_count() or 1
 
     @property

@@ -10,7 +10,6 @@ the weights, later calls share them. Sampling parameters (temperature, max_token
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
 import warnings
@@ -96,13 +95,46 @@ def lock_for(client, kind: str = "chat") -> LlamaLock:
         return lock
 
 
+def load_threads(n_threads: int | None) -> int:
+    """The thread count to load with: the explicit setting, else the thread policy's choice now."""
+    if n_threads:
+        return n_threads
+    from orchestrator.threads import policy
+
+    return policy().threads()
+
+
+def adapt_threads(client) -> None:
+    """Before a call into a model loaded without ORCH_N_THREADS: re-choose its thread count for the load now.
+
+    Hold the model's lock (lock_for). llama_set_n_threads changes the context's threads for the next decode.
+    """
+    if not getattr(client, "_orch_auto_threads", False):
+        return
+    from orchestrator.threads import policy
+
+    threads = policy().threads()
+    context = getattr(client, "_ctx", None)  # llama-cpp-python's LlamaContext (0.3.x)
+    if threads != getattr(client, "_orch_threads", None) and context is not None:
+        context.set_n_threads(threads, threads)
+        client._orch_threads = threads
+
+
+def _mark_auto_threads(client, auto: bool, threads: int) -> None:
+    client._orch_auto_threads = auto
+    client._orch_threads = threads
+
+
 def _prepare_llama_import():
     # The sunset notice is for us, the maintainers, not for the people running the app.
     warnings.filterwarnings("ignore", message=".*langchain-community.*", category=DeprecationWarning)
-    # This llama.cpp build uses OpenMP, whose threads spin at every barrier. With any other process on
-    # the cores that collapsed generation from 24 to 1.4 tokens/s here (benchmarks/overhead.py), so
-    # threads sleep instead unless the user chose otherwise. Must be set before llama_cpp loads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # The thread policy (threads.py, with the measurements) chooses OpenMP's wait policy now, before
+    # llama_cpp loads: the default (spin, then sleep; ~1.8x faster on free cores) unless others already
+    # fill every core, then PASSIVE. The user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT win. Creating the
+    # policy here also starts its first CPU-time sample, so the first load has a window to measure.
+    from orchestrator.threads import policy
+
+    policy()
 
 
 def import_llama_cpp():
@@ -142,12 +174,19 @@ def _locked_chat_class() -> type:
             if self.streaming:  # ChatLlamaCpp then generates through _stream, which takes the lock
                 return super()._generate(*args, **kwargs)
             with lock_for(self.client):
+                adapt_threads(self.client)
                 return super()._generate(*args, **kwargs)
 
         def _stream(self, *args, **kwargs):
+            from orchestrator.threads import RECHECK_EVERY_TOKENS
+
             # Held from the first token to the last (or until the consumer closes the stream).
             with lock_for(self.client):
-                yield from super()._stream(*args, **kwargs)
+                adapt_threads(self.client)
+                for count, chunk in enumerate(super()._stream(*args, **kwargs), 1):
+                    yield chunk
+                    if count % RECHECK_EVERY_TOKENS == 0:  # load that arrived mid-answer
+                        adapt_threads(self.client)
 
         async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
             # LangChain's default advances _stream with one executor call per token; see aio.py for
@@ -163,19 +202,23 @@ def _locked_chat_class() -> type:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_chat_model(model_path: str, n_ctx: int, n_threads: int, n_batch: int, seed: int, verbose: bool):
+def _load_chat_model(model_path: str, n_ctx: int, n_threads: int | None, n_batch: int, seed: int, verbose: bool):
+    """n_threads None: the thread policy chooses now and again before every generation (threads.py)."""
     chat_class = _locked_chat_class()
+    threads = load_threads(n_threads)
     try:
         # chat_format is left unset so llama-cpp-python uses the chat template stored in the GGUF.
         model = chat_class(
-            model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch,
+            model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
             seed=seed, verbose=verbose,
             # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
             # (100000 for SmolLM2: perplexity 18.78 -> 20.26). 0 means "as the model file says".
-            model_kwargs={"rope_freq_base": 0.0, "rope_freq_scale": 0.0},
+            # Prompt processing on the same count (ChatLlamaCpp would leave it at every logical core).
+            model_kwargs={"rope_freq_base": 0.0, "rope_freq_scale": 0.0, "n_threads_batch": threads},
         )
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
+    _mark_auto_threads(model.client, n_threads is None, threads)
     _fold_system_role_if_unsupported(model.client)
     return model
 
@@ -315,7 +358,7 @@ def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **ov
     check_context_fits(info, settings.n_ctx)
     with _load_lock:
         base = _load_chat_model(
-            str(model_path), settings.n_ctx, settings.threads, settings.n_batch, settings.seed,
+            str(model_path), settings.n_ctx, settings.n_threads, settings.n_batch, settings.seed,
             settings.llama_verbose,
         )
     sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **overrides}
@@ -384,20 +427,23 @@ EMBEDDING_CONTEXT = 512
 
 
 @functools.lru_cache(maxsize=2)
-def _load_embedding_client(model_path: str, n_threads: int, verbose: bool):
+def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool):
     _prepare_llama_import()
     from llama_cpp import Llama
 
+    threads = load_threads(n_threads)
     try:
         # Embedding runs on the batch thread count; flash attention was ~2.6x faster here with the
         # same vectors (benchmarks/embedding_throughput.py).
-        return Llama(
+        client = Llama(
             model_path, embedding=True, n_ctx=EMBEDDING_CONTEXT, n_batch=EMBEDDING_CONTEXT,
-            n_ubatch=EMBEDDING_CONTEXT, n_threads=n_threads, n_threads_batch=n_threads,
+            n_ubatch=EMBEDDING_CONTEXT, n_threads=threads, n_threads_batch=threads,
             flash_attn=True, verbose=verbose,
         )
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load the embedding model {model_path}: {exc}") from None
+    _mark_auto_threads(client, n_threads is None, threads)
+    return client
 
 
 @functools.lru_cache(maxsize=1)
@@ -412,6 +458,7 @@ def _normalized_embeddings_class():
             if not texts:
                 return []
             with lock_for(self.client, "embedding"):
+                adapt_threads(self.client)
                 return [list(map(float, v)) for v in self.client.embed(list(texts), normalize=True)]
 
         def embed_query(self, text: str) -> list[float]:
@@ -428,7 +475,7 @@ def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embe
         model_path = resolve_model(settings.embedding_model, settings)
     inspect_gguf(model_path, info_cache(settings))
     with _load_lock:
-        client = _load_embedding_client(str(model_path), settings.threads, settings.llama_verbose)
+        client = _load_embedding_client(str(model_path), settings.n_threads, settings.llama_verbose)
     embeddings_class = _normalized_embeddings_class()
     return embeddings_class(client=client, model_path=str(model_path), verbose=settings.llama_verbose)
 
@@ -447,6 +494,7 @@ def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) ->
     alternatives = " | ".join(f'"{choice}"' for choice in choices)
     grammar = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
     with lock_for(client):
+        adapt_threads(client)
         response = client.create_chat_completion(
             messages=[{"role": "user", "content": prompt}], grammar=grammar, temperature=0.0, max_tokens=8
         )
@@ -502,6 +550,7 @@ def forced_tool_call(model: BaseChatModel, messages: list[dict], tools: list[dic
     names = " | ".join('"' + tool["function"]["name"] + '"' for tool in tools)
     grammar = LlamaGrammar.from_string(f'root ::= "{{\\"name\\": \\"" name "\\"}}"\nname ::= {names}', verbose=False)
     with lock_for(client):
+        adapt_threads(client)
         response = client.create_chat_completion(
             messages=messages, tools=tools, tool_choice="auto", grammar=grammar, temperature=0.0, max_tokens=24
         )

@@ -27,8 +27,9 @@ variables and a `.env` file in the working directory; environment variables win 
 In Python, pass them as keyword arguments: `Settings(temperature=0.0, max_tokens=64)`; a misspelt
 name is an error that suggests the right one.
 
-`OMP_WAIT_POLICY` is set to `PASSIVE` before llama.cpp loads unless you set it: with OpenMP threads
-spinning, any other process on the cores collapsed generation from 24 to 1.4 tokens/s here.
+Unless `ORCH_N_THREADS` is set, llama.cpp's thread count is re-chosen from the free cores before every
+call, and `OMP_WAIT_POLICY` is set to `PASSIVE` only when other processes already fill every core as
+llama.cpp loads; your own `OMP_WAIT_POLICY` / `GOMP_SPINCOUNT` win ([speed.md](speed.md)).
 
 | variable | type | default | meaning |
 | --- | --- | --- | --- |

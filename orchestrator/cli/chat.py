@@ -39,6 +39,13 @@ def ask(
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
 ) -> None:
     """Answer one question and exit."""
+    if collection is None and route in ("auto", "math"):  # a plain expression: no model, LangChain or knowledge base
+        from orchestrator.cli.common import load_settings
+        from orchestrator.quick import plain_math_answer
+
+        quick = plain_math_answer(question, None if route == "auto" else route, lambda: load_settings(model=model))
+        if quick is not None:
+            return _print_answer(quick, as_json)
     from orchestrator.app import forced_route
 
     forced = forced_route(route)
@@ -55,6 +62,19 @@ def ask(
             else:
                 result = item
         console.print()
+        print_sources(result)
+        if result.error:
+            print_answer_error(result.error)
+    if result.error:
+        raise typer.Exit(1)
+
+
+def _print_answer(result, as_json: bool) -> None:
+    """A finished Answer as `ask` prints it (streamed text, sources, error line; or the JSON row)."""
+    if as_json:
+        typer.echo(json.dumps(result.to_row(), ensure_ascii=False))
+    else:
+        console.print(printable(result.answer), markup=False, highlight=False, soft_wrap=True)
         print_sources(result)
         if result.error:
             print_answer_error(result.error)

@@ -258,7 +258,10 @@ class HybridRetriever(BaseRetriever):
         """The BM25 index for the collection as it is now (rebuilt only after writes)."""
         if self._keyword_index is not None and self._keyword_generation == self.store.generation:
             return self._keyword_index
+        from orchestrator.knowledge.keyword_check import chroma_stamp, record_stamp
+
         generation = self.store.generation
+        stamp = chroma_stamp(self.store.path)  # before the fingerprint: a write in between voids the record
         fingerprint = f"{KEYWORD_INDEX_VERSION}-{self.store.fingerprint()[:32]}"
         folder = Path(self.store.keyword_index_dir)
         index = KeywordIndex.load(folder, fingerprint)
@@ -268,6 +271,8 @@ class HybridRetriever(BaseRetriever):
                 index.save(folder, fingerprint)
             except OSError:
                 pass  # a read-only data dir only costs a rebuild next time
+        if (folder / fingerprint).is_dir():  # lets the router rule out the collection without Chroma next time
+            record_stamp(folder / fingerprint, stamp, self.store.path)
         self._keyword_index, self._keyword_generation = index, generation
         return index
 

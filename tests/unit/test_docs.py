@@ -9,7 +9,7 @@ PAGES = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # Pages being written on other branches (issues #17 and #16) that the README already links.
 # Remove an entry once its page is merged; a listed page that exists is checked like any other.
-PENDING = {"docs/speed.md"}
+PENDING: set[str] = set()
 
 
 def load_config_docs_script():

@@ -22,15 +22,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from orchestrator.chains.grounding import stem
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
+from orchestrator.text import split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
-# A regex splitter: NLTK's punkt needs a data download at run time (no network here) and spaCy
-# needs a model package; a sentence boundary is a . ! or ? followed by space and a capital, digit
-# or opening quote/bracket. Abbreviations ("Dr. Smith") split too early, which only shortens a
-# sentence; the window of neighbours keeps the context.
-SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 NEIGHBOURS = 1  # sentences on each side of the best one that the model also reads
 # Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
 # them between sentences. A line shorter than this that is followed by another is taken as a heading.
@@ -70,7 +65,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a text; a heading, list item or blank line ends a sentence too."""
     sentences = []
     for line in unwrap_lines(text):
-        sentences += [part.strip() for part in SENTENCE_BOUNDARY.split(line) if part.strip()]
+        sentences += split_sentences_in_line(line)
     return sentences
 
 

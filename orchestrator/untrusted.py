@@ -24,6 +24,8 @@ import re
 import unicodedata
 from typing import Sequence
 
+from orchestrator.text import SENTENCE_BOUNDARY
+
 REMOVED_TOKEN = "[token removed]"
 REMOVED_MARKER = "[marker removed]"
 REMOVED_ROLE = "[role label removed]"
@@ -91,6 +93,6 @@ def looks_like_instruction(sentence: str) -> bool:
 
 
 def _drop_instructions(text: str) -> str:
-    pieces = re.split(r"((?<=[.!?])[ \t]+|\n)", text)  # keep the separators, so layout survives
+    pieces = re.split(rf"({SENTENCE_BOUNDARY.pattern}|\n)", text)  # keep the separators, so layout survives
     return "".join(REMOVED_INSTRUCTION if _INSTRUCTION.search(piece) or _ROLE_LABEL.search(piece) else piece
                    for piece in pieces)

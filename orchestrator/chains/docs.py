@@ -14,7 +14,7 @@ from orchestrator.chains.answer_checks import answer_problem, describes_passage,
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
-from orchestrator.result import Answer
+from orchestrator.result import Answer, Source
 from orchestrator.untrusted import UNTRUSTED_NOTE, fence, neutralise
 
 MIN_SUPPORT = 0.5  # share of the answer's content words that must appear in the evidence window
@@ -53,7 +53,7 @@ def format_excerpts(docs: Sequence) -> str:
     return fence(FENCE_NAME, FENCE_HEADER, blocks)
 
 
-def source_entry(doc) -> dict:
+def source_entry(doc: Document) -> Source:
     """A chunk as an entry of the answer's `sources` field."""
     return {
         "source": doc.metadata.get("source"),

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.text import split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
 
 NEIGHBOURS = 1  # sentences on each side of the best one that the model also reads
 # Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
@@ -53,7 +56,7 @@ ASKS_FOR_NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (percentage|number|pop
 class Evidence:
     """The best sentence of the retrieved chunks, with its neighbours and how well it covers the question."""
 
-    chunk: object  # the LangChain Document the sentence comes from
+    chunk: Document  # the chunk the sentence comes from
     sentence: str
     window: str  # the sentence with NEIGHBOURS sentences on each side, in document order
     score: float

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from orchestrator.config import Settings
+    from orchestrator.result import Source
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -242,7 +243,7 @@ def _result_entry(number: int, result: SearchResult) -> str:
     return "\n".join(lines)
 
 
-def results_to_sources(results: Sequence[SearchResult]) -> list[dict[str, Any]]:
+def results_to_sources(results: Sequence[SearchResult]) -> list[Source]:
     """Results as entries for an answer's JSON `sources` field, in citation order."""
     return [
         {

@@ -12,8 +12,9 @@ what looks like structure. So before any document or search result reaches a pro
   document line posing as a turn of the conversation is an injection, not content (this also drops
   a harmless "User: admin" line; a role label left elsewhere is replaced by "[role label removed]").
 
-`fence` then wraps the neutralised entries, for documents and web results alike: a header saying they are
-untrusted data, a `<<<NAME_BEGIN>>>` marker, the numbered entries, and `<<<NAME_END>>>`.
+`fence` then wraps the neutralised entries, for documents and web results alike: a `<<<NAME_BEGIN>>>`
+marker, the numbered entries, and `<<<NAME_END>>>`, with a header saying they are untrusted data (web results)
+or the same warning in the prompt right after the fence (documents).
 
 `looks_like_instruction` is the same test, for the evidence ranker (an injected sentence is never quoted).
 """
@@ -76,10 +77,14 @@ def neutralise(text: str, one_line: bool = False) -> str:
     return text
 
 
-def fence(name: str, header: str, entries: Sequence[str]) -> str:
-    """Entries (already `neutralise`d) between <<<NAME_BEGIN>>> and <<<NAME_END>>>, after a header that says
-    they are data: the one fence of every route. The header should end with UNTRUSTED_NOTE."""
-    return "\n".join([header, fence_marker(name, "BEGIN"), "\n\n".join(entries), fence_marker(name, "END")])
+def fence(name: str, entries: Sequence[str], header: str | None = None) -> str:
+    """Entries (already `neutralise`d) between <<<NAME_BEGIN>>> and <<<NAME_END>>>: the one fence of every route.
+
+    `header`, if given, comes first and says the entries are data (it should contain UNTRUSTED_NOTE); without
+    one, the prompt around the fence must say so (prompts/docs_answer.txt does, right after the END marker).
+    """
+    lines = [fence_marker(name, "BEGIN"), "\n\n".join(entries), fence_marker(name, "END")]
+    return "\n".join([header, *lines] if header is not None else lines)
 
 
 def fence_marker(name: str, edge: str) -> str:

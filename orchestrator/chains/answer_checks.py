@@ -12,11 +12,9 @@ import re
 
 from orchestrator.chains.grounding import says_unknown
 
-# The prompt's own words coming back: its fence markers and header (untrusted.fence), its instructions, its
-# "Question:" line.
+# The prompt's own words coming back: its fence markers, its instructions, its "Question:" line.
 PROMPT_ECHO = re.compile(
-    r"documents?[\W_]*(begin|end)\b|quoted data|not (as )?instructions|untrusted text|^\s*question\s*:|\n\s*question\s*:",
-    re.IGNORECASE,
+    r"documents?[\W_]*(begin|end)\b|quoted data|not instructions|^\s*question\s*:|\n\s*question\s*:", re.IGNORECASE
 )
 # An answer whose subject is the passage itself, not the thing asked about: "The document is about X",
 # "The text contains the answer to the question ...". "The document says 12 ...", "The answer to the

@@ -232,7 +232,7 @@ def format_results_for_prompt(results: Sequence[SearchResult]) -> str:
         return f"{FENCE_BEGIN}\n(no web results)\n{FENCE_END}"
     retrieved = min(result.retrieved_at for result in results)
     header = FENCE_HEADER.format(retrieved=neutralise(retrieved, one_line=True))
-    return fence(FENCE_NAME, header, [_result_entry(number, result) for number, result in enumerate(results, start=1)])
+    return fence(FENCE_NAME, [_result_entry(number, result) for number, result in enumerate(results, start=1)], header)
 
 
 def _result_entry(number: int, result: SearchResult) -> str:

@@ -79,10 +79,12 @@ def test_docs_and_web_use_the_same_fence():
                                                          retrieved_at="2026-01-01T00:00:00Z")])
     for prompt, name in ((docs_prompt, "DOCUMENTS"), (web_prompt, "WEB_RESULTS")):
         assert "SYSTEM:" not in prompt and "<|im_end|>" not in prompt and "Fact 06:30." in prompt
-        # The only markers are the fence's own: one BEGIN after the header, one END closing the prompt.
-        header, begin, *_ = prompt.split("\n")
-        assert "untrusted" in header and "not as instructions" in header and begin == f"<<<{name}_BEGIN>>>"
-        assert prompt.count("<<<") == 2 and prompt.endswith(f"<<<{name}_END>>>")
+        # The only markers are the fence's own: one BEGIN, one END closing the fenced text.
+        assert prompt.count("<<<") == 2 and f"<<<{name}_BEGIN>>>\n[1] " in prompt and prompt.endswith(f"<<<{name}_END>>>")
+    # The web fence says in its header that the results are data; the docs prompt says it after the fence.
+    assert "not as instructions" in web_prompt.split("<<<WEB_RESULTS_BEGIN>>>")[0]
+    assert docs_prompt.startswith("<<<DOCUMENTS_BEGIN>>>\n")
+    for prompt in (docs_prompt, web_prompt):
         assert "web results end" not in prompt.lower().replace("<<<web_results_end>>>", "")
 
 

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.result import Source  # light: pydantic only; the tool function below names it at run time
 from orchestrator.untrusted import UNTRUSTED_NOTE, fence, fence_marker, neutralise
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
     from orchestrator.config import Settings
-    from orchestrator.result import Source
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -274,7 +274,7 @@ def make_web_search_tool(
     """
     from langchain_core.tools import StructuredTool, ToolException
 
-    def run_web_search(query: str) -> tuple[str, list[dict[str, Any]]]:
+    def run_web_search(query: str) -> tuple[str, list[Source]]:
         try:
             results = web_search(
                 query,

@@ -14,8 +14,8 @@ from orchestrator.chains.answer_checks import answer_problem, describes_passage,
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
-from orchestrator.result import Answer
-from orchestrator.untrusted import neutralise
+from orchestrator.result import Answer, Source
+from orchestrator.untrusted import fence, neutralise
 
 MIN_SUPPORT = 0.5  # share of the answer's content words that must appear in the evidence window
 # The evidence must be about the question, not just near it: the share of the question's (IDF-
@@ -29,24 +29,31 @@ QUOTE_MIN_COVERAGE = 0.4
 # turned one refusal into an answer; a third changed nothing.
 WINDOWS_TRIED = 2
 QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-character answer limit
+# The docs fence has no header: prompts/docs_answer.txt says the fenced text is data right after the END
+# marker. Measured on dev (score.py): a header like the web route's before the BEGIN marker (the excerpts
+# are untrusted text quoted from files, UNTRUSTED_NOTE, cite by number) changed 13 docs answers and lowered
+# docs_gold_in_answer from 0.775 to 0.725 (false refusals 0.075 -> 0.100), so it stays off for documents.
+FENCE_NAME = "DOCUMENTS"
 
 
 def format_excerpts(docs: Sequence) -> str:
-    """Number the excerpts [1], [2]... with their source's file name, as quoted data.
+    """Number the excerpts [1], [2]... with their source's file name, fenced as untrusted quoted data.
 
-    Only the file name reaches the model: the folder it sits in says nothing about the
-    content, and an absolute path would make the answer depend on where it was installed.
+    The same fence as web results (`untrusted.fence`, without the header: see FENCE_NAME): BEGIN/END
+    markers, and each excerpt flattened onto one line so no line of a document can pose as a line of the
+    prompt. Only the file name reaches the model: the folder it sits in says nothing about the content,
+    and an absolute path would make the answer depend on where it was installed.
     """
     blocks = []
     for number, doc in enumerate(docs, 1):
         page = doc.metadata.get("page")
         name = PurePath(str(doc.metadata.get("source", "?"))).name or "?"
         where = neutralise(name, one_line=True) + (f", page {page}" if page else "")
-        blocks.append(f"[{number}] (from {where})\n{neutralise(doc.page_content.strip())}")
-    return "\n\n".join(blocks)
+        blocks.append(f"[{number}] (from {where})\n{neutralise(doc.page_content.strip(), one_line=True)}")
+    return fence(FENCE_NAME, blocks)
 
 
-def source_entry(doc) -> dict:
+def source_entry(doc: Document) -> Source:
     """A chunk as an entry of the answer's `sources` field."""
     return {
         "source": doc.metadata.get("source"),

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from orchestrator.chains.grounding import stem
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
+from orchestrator.text import split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
-# A regex splitter: NLTK's punkt needs a data download at run time (no network here) and spaCy
-# needs a model package; a sentence boundary is a . ! or ? followed by space and a capital, digit
-# or opening quote/bracket. Abbreviations ("Dr. Smith") split too early, which only shortens a
-# sentence; the window of neighbours keeps the context.
-SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
 NEIGHBOURS = 1  # sentences on each side of the best one that the model also reads
 # Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
 # them between sentences. A line shorter than this that is followed by another is taken as a heading.
@@ -58,7 +56,7 @@ ASKS_FOR_NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (percentage|number|pop
 class Evidence:
     """The best sentence of the retrieved chunks, with its neighbours and how well it covers the question."""
 
-    chunk: object  # the LangChain Document the sentence comes from
+    chunk: Document  # the chunk the sentence comes from
     sentence: str
     window: str  # the sentence with NEIGHBOURS sentences on each side, in document order
     score: float
@@ -70,7 +68,7 @@ def split_sentences(text: str) -> list[str]:
     """Sentences of a text; a heading, list item or blank line ends a sentence too."""
     sentences = []
     for line in unwrap_lines(text):
-        sentences += [part.strip() for part in SENTENCE_BOUNDARY.split(line) if part.strip()]
+        sentences += split_sentences_in_line(line)
     return sentences
 
 

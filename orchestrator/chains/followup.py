@@ -131,7 +131,7 @@ def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
     answered.sort(key=lambda e: len(e.split()) < 2)  # a full name ("Von Miller") before a single word ("Denver")
     subject = subject_of(previous.question) or (asked[0] if asked else None)
     parts = _split_question(previous.question)
-    answer_is_referent = bool(parts) and parts[0].lower() == "who" and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
+    answer_is_referent = parts is not None and parts[0].lower() == "who" and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
     if re.match(r"^\s*who\s+(?!did|does|do|can|will|would)\w+", previous.question, re.IGNORECASE) and not answer_is_referent:
         answer_is_referent = True  # "Who won Super Bowl 50?"
     if answer_is_referent and answered:
@@ -178,7 +178,7 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
     thing = subject_of(previous.question) or main
     words = question.split()
     changed = False
-    assigned: dict[str, str] = {}
+    assigned: dict[str, str | None] = {}
     for index, word in enumerate(words):
         bare = word.strip("?,.!").lower()
         tail = word[len(word.rstrip("?,.!")):]

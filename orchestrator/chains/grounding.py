@@ -11,36 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from orchestrator.text import STOPWORDS, split_sentences_in_line, stem, words
+
 CITATION = re.compile(r"\[(\d{1,2})\]")
-WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-# Function words that say nothing about support (a short list is enough: content words decide).
-STOPWORDS = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been being it its
-    this that these those there their they them he she his her him we you your i me my our not no do does
-    did done has have had can could will would should may might must shall than then so such into onto
-    about over under also just only very what which who whom whose when where why how all any each some
-    much many
-    according document documents excerpt excerpts result results source sources answer question
-    reply""".split()
-)
 MAX_ANSWER_CHARS = 400
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def stem(word: str) -> str:
-    # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
-    # one more dependency for a check that only needs to match inflections of the same word.
-    if len(word) > 5 and word.endswith(("ied", "ies")):  # married -> marry, studies -> study
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 def content_words(text: str) -> set[str]:
     """Lowercased, lightly stemmed words minus function words; numbers keep their separators (2,249)."""
-    return {stem(word) for word in WORD.findall(text.lower()) if word not in STOPWORDS}
+    return {stem(word) for word in words(text) if word not in STOPWORDS}
 
 
 def support(answer: str, passage: str, question: str = "") -> float:
@@ -88,7 +67,7 @@ def concise(text: str, limit: int = MAX_ANSWER_CHARS) -> str:
     if len(text) <= limit:
         return text
     kept = ""
-    for sentence in SENTENCE_END.split(text):
+    for sentence in split_sentences_in_line(text):
         if len(kept) + len(sentence) + 1 > limit:
             break
         kept = f"{kept} {sentence}".strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
@@ -13,9 +13,12 @@ from langchain_core.tools import ToolException
 from orchestrator.chains.generate import collect
 from orchestrator.result import Answer
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
 
 def answer_math(
-    question: str, answer: Answer, timeout_s: float, chat_model_factory=None,
+    question: str, answer: Answer, timeout_s: float, chat_model_factory: Callable[[], BaseChatModel] | None = None,
     translate_prompt: Callable[[], str] | None = None, config: RunnableConfig | None = None,
 ) -> Iterator[str]:
     """Solve a recognised expression directly; a word problem is translated by the LLM first.
@@ -30,12 +33,13 @@ def answer_math(
     )
 
     problem = detect_math(question)
-    if problem is None and not (chat_model_factory and translate_prompt):
+    if problem is None and (chat_model_factory is None or translate_prompt is None):
         problem = detect_math(f"/math {question}")  # forced: solve() then says why it was rejected
     if problem is not None:
         result = solve(problem, timeout_s=timeout_s)
         answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
     else:
+        assert chat_model_factory is not None and translate_prompt is not None  # a forced question is always a problem
         chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
 
         def translate(text: str) -> str:

@@ -135,7 +135,7 @@ def tool_route(model: BaseChatModel, question: str, signals: Signals, rules: Rou
 
     template = chat_template(model)
     messages = build_messages(instructions, question, documents_hint(signals.docs_score, threshold),
-                              bool(template) and template_renders_tools(template))
+                              template_renders_tools(template) if template else False)
     try:
         text = forced_tool_call(model, messages, tool_specs())
     except Exception as exc:  # a template or grammar the backend cannot handle: the rules still route

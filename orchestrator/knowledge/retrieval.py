@@ -39,6 +39,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from orchestrator.text import QUESTION_WORDS
+
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.knowledge.store import KnowledgeStore
@@ -48,14 +50,6 @@ RRF_K = 60  # Cormack et al. 2009
 KEYWORD_INDEX_VERSION = "bm25s-en-stop-v1"
 
 Mode = Literal["hybrid", "vector", "bm25"]
-# bm25s' English stopwords are Lucene's 33, which keep "who", "what", "how", "does". Prose rarely
-# uses them, so their idf is high: "Who is the release manager?" weighed "who" most and scored the
-# release notes below the threshold. A question's form words are dropped from what it searches and
-# scores with (query side only: the index keeps every word, so no re-index is needed).
-QUESTION_WORDS = frozenset(
-    """what which who whom whose when where why how much many do does did is are was were am be been
-    can could would should shall will may might must has have had""".split()
-)
 
 
 def _tokenize(texts: Sequence[str]) -> list[list[str]]:

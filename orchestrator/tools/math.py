@@ -318,7 +318,7 @@ def _detect_calculus(body: str) -> MathProblem | None:
     match = _LIMIT_RE.match(body)
     if match:
         groups = match.groupdict()
-        expression = groups.get("e") or groups.get("e2") or groups.get("e3")
+        expression = groups.get("e") or groups.get("e2") or groups["e3"]  # each alternative has one
         variable = groups.get("v") or groups.get("v2") or groups.get("v3")
         point = (groups.get("p") or groups.get("p2") or groups.get("p3") or "").strip()
         side = (groups.get("d") or groups.get("d2") or "").lower()
@@ -572,7 +572,7 @@ class SympyWorker:
             except BrokenPipeError:
                 self._kill()
                 self._ensure_started()
-                self._process.stdin.write(json.dumps(payload).encode() + b"\n")  # type: ignore[union-attr]
+                self._process.stdin.write(json.dumps(payload).encode() + b"\n")
             line = self._read_line(time.monotonic() + timeout_s)
             if line is None:
                 died = self._process.poll() is not None  # e.g. killed by the kernel at the memory limit

@@ -102,3 +102,26 @@ def test_gguf_metadata_keys_come_from_gguf_keys(literal):
 def test_the_store_builds_no_embeddings_of_its_own(component):
     # Components are wired in app.py (build_app, open_knowledge_store); the store takes what it is given.
     assert not reaches(imported_modules(PACKAGE / "knowledge" / "store.py"), component)
+
+
+@pytest.mark.parametrize("literal, home", [
+    ("(?<=[.!?])", "text.py"),  # the sentence splitter (grounding and evidence each had one, and they disagreed)
+    ("[a-z0-9]+(?:", "text.py"),  # the word tokenizer of the grounding check and the evidence ranker
+    ('"""what which who', "text.py"),  # the question words
+    ("according document documents", "text.py"),  # the grounding check's stopwords
+    ("def stem(", "text.py"),
+    ("bm25s.tokenize(", "knowledge/retrieval.py"),  # the BM25 analyser: bm25s' own, in the one bm25s module
+    ('stopwords="en"', "knowledge/retrieval.py"),  # bm25s' word list
+    ("_BEGIN>>>", "untrusted.py"),  # the fence markers: one `fence` for documents and web results
+    ("not as instructions", "untrusted.py"),  # the fence header's warning
+    ("def neutralise(", "untrusted.py"),
+])
+def test_one_copy_of_each_text_idea(literal, home):
+    places = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                    if literal in path.read_text(encoding="utf-8"))
+    assert places == [home]
+
+
+def test_the_docs_and_web_routes_fence_with_the_same_function():
+    for module in ("chains/docs.py", "tools/web_search.py"):
+        assert "orchestrator.untrusted.fence" in imported_modules(PACKAGE / module), module

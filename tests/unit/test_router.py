@@ -2,7 +2,15 @@
 
 import pytest
 
-from orchestrator.chains.router import Signals, asks_world_fact, changing_fact_cues, decide, is_about_future, split_prefix, time_cues
+from orchestrator.chains.router import (
+    Signals,
+    asks_world_fact,
+    changing_fact_cues,
+    decide,
+    is_about_future,
+    split_prefix,
+    time_cues,
+)
 
 THRESHOLD = 0.5
 

@@ -1,0 +1,67 @@
+"""Plain-text helpers that the chains and the knowledge layer share: sentences, words, and the words that don't count.
+
+One copy of each idea, so the grounding check, the evidence ranker and the retriever cannot drift apart:
+
+* `split_sentences_in_line` / `SENTENCE_BOUNDARY`: a sentence ends at . ! or ? (optionally followed by a
+  closing quote or bracket, which stays with it), then space, then a capital, digit or opening
+  quote/bracket. So "e.g. the" and "3.5 million" stay whole, and `He said "Stop." Then ...` splits
+  after the quote.
+* `words`: the lowercased words of a text; numbers keep their separators ("2,249", "3.5") and
+  contractions their apostrophe ("don't"); `stem` strips an inflection, so "played" meets "play".
+* `QUESTION_WORDS`: the words that shape a question rather than say what it is about.
+* `STOPWORDS`: the function words of the lexical grounding check: QUESTION_WORDS, other function words,
+  and the words a prompt and an answer use about themselves ("document", "answer").
+
+The BM25 index tokenises with bm25s itself (`knowledge/retrieval.py`, bm25s' English list, which is
+Lucene's 33 words): the index must see exactly what its queries see, and changing it means re-indexing
+and re-measuring the relevance thresholds. That list is a subset of STOPWORDS (a unit test checks it),
+so a word the index ignores never counts as content here either.
+
+A regex splitter rather than NLTK's punkt (a data download at run time, and there is no network) or
+spaCy (a model package). Abbreviations ("Dr. Smith") split too early, which only shortens a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+SENTENCE_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+
+# Query side of retrieval: bm25s' English stopwords keep "who", "what", "how", "does". Prose rarely uses
+# them, so their idf is high: "Who is the release manager?" weighed "who" most and scored the release notes
+# below the threshold. A question's form words are dropped from what it searches and scores with.
+QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how much many do does did is are was were am be been
+    can could would should shall will may might must has have had""".split()
+)
+# Function words that say nothing about support (a short list is enough: content words decide), and the
+# words a prompt or an answer uses about itself ("according to the document, the answer is ...").
+STOPWORDS = QUESTION_WORDS | frozenset(
+    """a an the and or but if of to in on at by for with from as it its this that these those there
+    their they them he she his her him we you your i me my our not no done being than then so such into onto
+    about over under also just only very all any each some
+    according document documents excerpt excerpts result results source sources answer question
+    reply""".split()
+)
+
+
+def split_sentences_in_line(line: str) -> list[str]:
+    """The sentences of one line of prose (see SENTENCE_BOUNDARY), stripped, without empty ones."""
+    return [part.strip() for part in SENTENCE_BOUNDARY.split(line) if part.strip()]
+
+
+def stem(word: str) -> str:
+    # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
+    # one more dependency for a check that only needs to match inflections of the same word.
+    if len(word) > 5 and word.endswith(("ied", "ies")):  # married -> marry, studies -> study
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> list[str]:
+    """The lowercased words of a text, in order (see WORD)."""
+    return WORD.findall(text.lower())

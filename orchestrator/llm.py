@@ -268,8 +268,15 @@ def fold_system_messages(messages: list[dict]) -> list[dict]:
     return [{"role": "user", "content": system}, *rest]
 
 
+def _chat_template_of(client) -> str | None:
+    """The Jinja chat template stored in the loaded GGUF's metadata, if any."""
+    from gguf import Keys
+
+    return client.metadata.get(Keys.Tokenizer.CHAT_TEMPLATE)
+
+
 def _fold_system_role_if_unsupported(client) -> None:
-    template = client.metadata.get("tokenizer.chat_template")
+    template = _chat_template_of(client)
     if not template or template_keeps_system_role(template):
         return
     from llama_cpp import llama_chat_format
@@ -281,7 +288,8 @@ def _fold_system_role_if_unsupported(client) -> None:
     )
 
     def fold_then_handle(*, messages, **kwargs):
-        return handler(messages=fold_system_messages(messages), **kwargs)
+        # fold_system_messages returns plain dicts of the same shape as llama-cpp-python's message TypedDicts
+        return handler(messages=fold_system_messages(messages), **kwargs)  # type: ignore[arg-type]
 
     client.chat_handler = fold_then_handle
 
@@ -533,7 +541,7 @@ def template_renders_tools(template: str) -> bool:
 def chat_template(model: BaseChatModel) -> str | None:
     """The Jinja chat template stored in a llama.cpp model's GGUF (None for other backends)."""
     client = llama_client(model)
-    return client.metadata.get("tokenizer.chat_template") if client is not None else None
+    return _chat_template_of(client) if client is not None else None
 
 
 def forced_tool_call(model: BaseChatModel, messages: list[dict], tools: list[dict]) -> str | None:

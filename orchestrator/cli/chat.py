@@ -40,10 +40,9 @@ def ask(
 ) -> None:
     """Answer one question and exit."""
     if collection is None and route in ("auto", "math"):  # a plain expression: no model, LangChain or knowledge base
-        from orchestrator.cli.common import load_settings
         from orchestrator.quick import plain_math_answer
 
-        quick = plain_math_answer(question, None if route == "auto" else route, lambda: load_settings(model=model))
+        quick = plain_math_answer(question, None if route == "auto" else route, lambda: _quick_settings(model))
         if quick is not None:
             return _print_answer(quick, as_json)
     from orchestrator.app import forced_route
@@ -67,6 +66,18 @@ def ask(
             print_answer_error(result.error)
     if result.error:
         raise typer.Exit(1)
+
+
+def _quick_settings(model: str | None):
+    """Settings for a plain math answer; a model named with --model is still checked (header only, never pulled)."""
+    from orchestrator.cli.common import load_settings
+
+    settings = load_settings(model=model)
+    if model is not None:
+        from orchestrator.models import resolve_model
+
+        resolve_model(model, settings, auto_pull=False)
+    return settings
 
 
 def _print_answer(result, as_json: bool) -> None:

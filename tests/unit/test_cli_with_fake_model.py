@@ -20,7 +20,7 @@ from orchestrator.errors import OrchestratorError
 runner = CliRunner()
 SYSTEM = ("You are a helpful, concise assistant running locally. Answer in a few sentences. "
           "If you do not know something, say so plainly instead of guessing.")
-BORROW_ANSWER = "A member may borrow up to 7 items [1]."
+BORROW_ANSWER = "Seven items at once, for 21 days [1]."
 
 
 def run(*args: str, input: str | None = None):

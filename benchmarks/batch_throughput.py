@@ -42,7 +42,9 @@ QUESTIONS = [
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="Registry name, installed name or .gguf path (default: ORCH_MODEL).")
+    parser.add_argument(
+        "--model", default=None, help="Registry name, installed name or .gguf path (default: ORCH_MODEL)."
+    )
     parser.add_argument("--questions", type=int, default=12, help=f"How many questions (at most {len(QUESTIONS)}).")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -71,7 +73,9 @@ def direct_run(app, questions: list[str]) -> tuple[float, list[str], int]:
     answers, tokens = [], 0
     started = time.perf_counter()
     for question in questions:
-        messages = chat_messages(system, [], question, app.settings.n_ctx, app.settings.max_tokens, lambda t: count_tokens(chat, t))
+        messages = chat_messages(
+            system, [], question, app.settings.n_ctx, app.settings.max_tokens, lambda t: count_tokens(chat, t)
+        )
         roles = [{"role": {"system": "system", "human": "user"}[m.type], "content": m.content} for m in messages]
         result = raw.create_chat_completion(messages=roles, **params)
         answers.append(result["choices"][0]["message"]["content"].strip())
@@ -117,13 +121,24 @@ def main() -> None:
             seconds, batch_answers, batch_tokens = batch_run(app, settings, questions, workers)
             batch[workers].append(seconds)
             answers[workers] = batch_answers, batch_tokens
-        print(f"repeat {repeat + 1}: direct {direct[-1]:.1f} s; " + "; ".join(f"batch x{w} {batch[w][-1]:.1f} s" for w in worker_counts), flush=True)
+        print(
+            f"repeat {repeat + 1}: direct {direct[-1]:.1f} s; "
+            + "; ".join(f"batch x{w} {batch[w][-1]:.1f} s" for w in worker_counts),
+            flush=True,
+        )
 
     per_minute = lambda seconds: 60.0 * len(questions) / seconds  # noqa: E731
     direct_rate = per_minute(statistics.median(direct))
     result = {
-        "model": settings.model, "questions": len(questions), "max_tokens": args.max_tokens, "repeats": args.repeats,
-        "direct": {"seconds": direct, "questions_per_minute": round(direct_rate, 2), "completion_tokens": direct_tokens},
+        "model": settings.model,
+        "questions": len(questions),
+        "max_tokens": args.max_tokens,
+        "repeats": args.repeats,
+        "direct": {
+            "seconds": direct,
+            "questions_per_minute": round(direct_rate, 2),
+            "completion_tokens": direct_tokens,
+        },
         "batch": {},
     }
     print(f"\ndirect sequential: {direct_rate:.1f} questions/min ({direct_tokens} tokens per pass)")
@@ -132,11 +147,16 @@ def main() -> None:
         batch_answers, batch_tokens = answers[workers]
         same = sum(a == b for a, b in zip(batch_answers, answers["direct"]))
         result["batch"][workers] = {
-            "seconds": batch[workers], "questions_per_minute": round(rate, 2), "ratio_to_direct": round(rate / direct_rate, 3),
-            "completion_tokens": batch_tokens, "answers_identical_to_direct": same,
+            "seconds": batch[workers],
+            "questions_per_minute": round(rate, 2),
+            "ratio_to_direct": round(rate / direct_rate, 3),
+            "completion_tokens": batch_tokens,
+            "answers_identical_to_direct": same,
         }
-        print(f"batch, {workers} worker(s): {rate:.1f} questions/min = {rate / direct_rate:.3f}x direct "
-              f"({batch_tokens} tokens; {same}/{len(questions)} answers identical to direct)")
+        print(
+            f"batch, {workers} worker(s): {rate:.1f} questions/min = {rate / direct_rate:.3f}x direct "
+            f"({batch_tokens} tokens; {same}/{len(questions)} answers identical to direct)"
+        )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -66,21 +66,30 @@ def build_variants(source: Path, work: Path, args) -> tuple[list[tuple[str, Path
         models.append((qtype, path))
         notes["mix"][qtype] = tensor_mix(path)[1]
         if qtype in CALIBRATED_TYPES:
-            path = once(work / f"{qtype}-imatrix.gguf", lambda p, q=qtype: quantize_gguf(f16, p, q, imatrix_file=imatrix))
+            path = once(
+                work / f"{qtype}-imatrix.gguf", lambda p, q=qtype: quantize_gguf(f16, p, q, imatrix_file=imatrix)
+            )
             models.append((f"{qtype} + imatrix", path))
             notes["mix"][f"{qtype} + imatrix"] = tensor_mix(path)[1]
     for method in ("magnitude", "wanda"):
         for sparsity in SPARSITIES:
-            path = once(work / f"{method}-{int(sparsity * 100)}.gguf",
-                        lambda p, m=method, s=sparsity: prune_gguf(
-                            f16, p, m, sparsity=s, stats=stats() if m == "wanda" else None, **calibration))
+            path = once(
+                work / f"{method}-{int(sparsity * 100)}.gguf",
+                lambda p, m=method, s=sparsity: prune_gguf(
+                    f16, p, m, sparsity=s, stats=stats() if m == "wanda" else None, **calibration
+                ),
+            )
             models.append((f"{method} {int(sparsity * 100)}%", path))
     for drop in (2, 4):
         for naive in (False, True):
             label = "naive (last)" if naive else "block influence"
-            path = once(work / f"layers-{drop}-{'naive' if naive else 'bi'}.gguf",
-                        lambda p, d=drop, n=naive: notes["prune"].__setitem__(
-                            p.name, prune_gguf(f16, p, "layers", drop=d, naive=n, stats=None if n else stats(), **calibration).details))
+            path = once(
+                work / f"layers-{drop}-{'naive' if naive else 'bi'}.gguf",
+                lambda p, d=drop, n=naive: notes["prune"].__setitem__(
+                    p.name,
+                    prune_gguf(f16, p, "layers", drop=d, naive=n, stats=None if n else stats(), **calibration).details,
+                ),
+            )
             models.append((f"layers −{drop}, {label}", path))
     ffn = once(work / "ffn25.gguf", lambda p: prune_gguf(f16, p, "ffn", ratio=0.25, stats=stats(), **calibration))
     models.append(("FFN −25%", ffn))
@@ -88,19 +97,41 @@ def build_variants(source: Path, work: Path, args) -> tuple[list[tuple[str, Path
         base = dict(steps=args.steps, batch=args.batch, seq_len=args.seq_len, lr=args.lr, threads=args.train_threads)
         runs = {
             # Hinton's τ² weighting folded into β: 0.5·τ² with τ = 2 (see orchestrator/compress/distill.py).
-            "FFN −25% + distillation (KD)": ("ffn25-kd.gguf", DistillConfig(alpha=0.5, beta=2.0, temperature=2.0, **base)),
-            "FFN −25% + fine-tuning (β=0)": ("ffn25-ft.gguf", DistillConfig(alpha=1.0, beta=0.0, temperature=2.0, **base)),
+            "FFN −25% + distillation (KD)": (
+                "ffn25-kd.gguf",
+                DistillConfig(alpha=0.5, beta=2.0, temperature=2.0, **base),
+            ),
+            "FFN −25% + fine-tuning (β=0)": (
+                "ffn25-ft.gguf",
+                DistillConfig(alpha=1.0, beta=0.0, temperature=2.0, **base),
+            ),
         }
         for label, (filename, config) in runs.items():
-            path = once(work / filename, lambda p, c=config, name=label: notes["distill"].__setitem__(
-                name, distill_gguf(f16, ffn, p, DEFAULT_CALIBRATION_FILE, c,
-                                lambda stage, done, total: stage == "Distilling" and done % 10 == 0 and log(f"{name}: step {done}/{total}")).summary()))
+            path = once(
+                work / filename,
+                lambda p, c=config, name=label: notes["distill"].__setitem__(
+                    name,
+                    distill_gguf(
+                        f16,
+                        ffn,
+                        p,
+                        DEFAULT_CALIBRATION_FILE,
+                        c,
+                        lambda stage, done, total: (
+                            stage == "Distilling" and done % 10 == 0 and log(f"{name}: step {done}/{total}")
+                        ),
+                    ).summary(),
+                ),
+            )
             models.append((label, path))
     return models, notes
 
 
 def markdown_table(report) -> str:
-    rows = ["| Variant | Size (MB) | Generation tok/s | PPL | KLD vs F16 | Same top token |", "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| Variant | Size (MB) | Generation tok/s | PPL | KLD vs F16 | Same top token |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for result in report.models:
         quality = result.quality
         speed = result.generation_tokens_per_second
@@ -138,13 +169,20 @@ def main() -> None:
     log(f"variants ready after {time.time() - started:.0f} s; measuring")
     options = BenchOptions(repeats=args.repeats, max_chunks=args.eval_chunks, n_threads=args.threads)
     text = DEFAULT_EVALUATION_FILE.read_text(encoding="utf-8")
-    report = run_bench(models, text, base=models[0], options=options, command=" ".join(sys.argv),
-                       text_path=str(DEFAULT_EVALUATION_FILE),
-                       progress=lambda stage, done, total: log(f"{stage} ({done}/{total})"))
+    report = run_bench(
+        models,
+        text,
+        base=models[0],
+        options=options,
+        command=" ".join(sys.argv),
+        text_path=str(DEFAULT_EVALUATION_FILE),
+        progress=lambda stage, done, total: log(f"{stage} ({done}/{total})"),
+    )
     table = markdown_table(report)
     (args.workdir / "table.md").write_text(table + "\n", encoding="utf-8")
     (args.workdir / "results.json").write_text(
-        json.dumps({"report": report.to_dict(), "notes": notes}, indent=1, default=str), encoding="utf-8")
+        json.dumps({"report": report.to_dict(), "notes": notes}, indent=1, default=str), encoding="utf-8"
+    )
     print(table)
     print("\nPer-tensor quantization mix:")
     for name, mix in notes["mix"].items():

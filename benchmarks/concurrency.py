@@ -39,7 +39,13 @@ QUESTIONS = [
 
 
 def standin_search(query: str) -> list[dict]:
-    return [{"title": "UN", "url": "https://www.un.org/sg", "snippet": "The Secretary-General of the United Nations is António Guterres."}]
+    return [
+        {
+            "title": "UN",
+            "url": "https://www.un.org/sg",
+            "snippet": "The Secretary-General of the United Nations is António Guterres.",
+        }
+    ]
 
 
 def timed(run) -> tuple[float, list]:
@@ -87,7 +93,9 @@ def main() -> None:
 
         # A math answer while a long chat generation holds llama.cpp's lock.
         long_chat = {"question": "Write a long story about a lighthouse.", "route": "chat"}
-        alone_math = statistics.median(timed(lambda: app.invoke("What is 15% of 2480?"))[0] for _ in range(args.repeats))
+        alone_math = statistics.median(
+            timed(lambda: app.invoke("What is 15% of 2480?"))[0] for _ in range(args.repeats)
+        )
         during = []
         for _ in range(args.repeats):
             generating = threading.Thread(target=app.invoke, args=(long_chat,))
@@ -95,7 +103,9 @@ def main() -> None:
             time.sleep(0.5)
             during.append(timed(lambda: app.invoke("What is 15% of 2480?"))[0])
             generating.join()
-        print(f"\nmath answer alone: {alone_math * 1000:.0f} ms; during a chat generation: {statistics.median(during) * 1000:.0f} ms")
+        print(
+            f"\nmath answer alone: {alone_math * 1000:.0f} ms; during a chat generation: {statistics.median(during) * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -58,10 +58,19 @@ class TorchWorker:
 
     def __init__(self, args: argparse.Namespace, chunks_file: Path, vectors_file: Path):
         command = [
-            args.torch_python, str(Path(__file__).resolve()), "--torch-worker",
-            "--st-model-dir", str(args.st_model_dir), "--threads", str(args.threads),
-            "--st-batch-size", str(args.st_batch_size), "--chunks", str(chunks_file),
-            "--vectors-out", str(vectors_file),
+            args.torch_python,
+            str(Path(__file__).resolve()),
+            "--torch-worker",
+            "--st-model-dir",
+            str(args.st_model_dir),
+            "--threads",
+            str(args.threads),
+            "--st-batch-size",
+            str(args.st_batch_size),
+            "--chunks",
+            str(chunks_file),
+            "--vectors-out",
+            str(vectors_file),
         ]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = self._read()
@@ -103,10 +112,16 @@ def load_llama(gguf: Path, n_batch: int, threads: int, flash_attn: bool):
     # A non-causal (BERT) batch is one attention block over all its tokens, so n_ubatch must equal
     # n_batch, and a larger batch costs quadratically more attention for the same tokens.
     return llama_cpp.Llama(
-        str(gguf), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-        n_ctx=max(n_batch, 512), n_batch=n_batch, n_ubatch=n_batch,
-        n_threads=threads, n_threads_batch=threads,  # embedding runs on the *batch* thread count
-        flash_attn=flash_attn, verbose=False,
+        str(gguf),
+        embedding=True,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+        n_ctx=max(n_batch, 512),
+        n_batch=n_batch,
+        n_ubatch=n_batch,
+        n_threads=threads,
+        n_threads_batch=threads,  # embedding runs on the *batch* thread count
+        flash_attn=flash_attn,
+        verbose=False,
     )
 
 
@@ -126,16 +141,30 @@ def default_gguf() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--gguf", type=Path, action="append", help="embedding GGUF(s); default: the pulled all-minilm-l6-v2")
-    parser.add_argument("--st-model-dir", type=Path, help="the original sentence-transformers folder (for the torch side)")
+    parser.add_argument(
+        "--gguf", type=Path, action="append", help="embedding GGUF(s); default: the pulled all-minilm-l6-v2"
+    )
+    parser.add_argument(
+        "--st-model-dir", type=Path, help="the original sentence-transformers folder (for the torch side)"
+    )
     parser.add_argument("--torch-python", default=sys.executable, help="interpreter with torch + sentence-transformers")
-    parser.add_argument("--n-batch", default="512", help="comma-separated llama.cpp batch sizes to try (n_ubatch = n_batch)")
-    parser.add_argument("--flash-attn", default="on", choices=["on", "off", "both"],
-                        help="llama.cpp flash attention (on: 2-3x faster here for BERT batches)")
+    parser.add_argument(
+        "--n-batch", default="512", help="comma-separated llama.cpp batch sizes to try (n_ubatch = n_batch)"
+    )
+    parser.add_argument(
+        "--flash-attn",
+        default="on",
+        choices=["on", "off", "both"],
+        help="llama.cpp flash attention (on: 2-3x faster here for BERT batches)",
+    )
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--omp-wait-policy", default="PASSIVE", choices=["PASSIVE", "ACTIVE", "default"],
-                        help="OpenMP wait policy for both engines (PASSIVE: no spinning at barriers; "
-                             "default: leave the environment alone)")
+    parser.add_argument(
+        "--omp-wait-policy",
+        default="PASSIVE",
+        choices=["PASSIVE", "ACTIVE", "default"],
+        help="OpenMP wait policy for both engines (PASSIVE: no spinning at barriers; "
+        "default: leave the environment alone)",
+    )
     parser.add_argument("--st-batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunk-size", type=int, default=800)
@@ -165,9 +194,12 @@ def main() -> None:
     llamas = {config: load_llama(config[0], config[1], args.threads, config[2]) for config in configs}
     first = next(iter(llamas.values()))
     token_counts = [len(first.tokenize(chunk.encode("utf-8"))) for chunk in chunks]
-    print(f"{len(chunks)} chunks from {args.corpus}: {statistics.mean(token_counts):.0f} tokens on average, "
-          f"max {max(token_counts)}; {args.threads} threads, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}", flush=True)
+    print(
+        f"{len(chunks)} chunks from {args.corpus}: {statistics.mean(token_counts):.0f} tokens on average, "
+        f"max {max(token_counts)}; {args.threads} threads, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}",
+        flush=True,
+    )
     for llama in llamas.values():
         llama.embed(chunks[:16])  # warm-up
 
@@ -177,7 +209,9 @@ def main() -> None:
         chunks_file, vectors_file = Path(tmp) / "chunks.json", Path(tmp) / "st.npy"
         chunks_file.write_text(json.dumps(chunks), encoding="utf-8")
         worker = TorchWorker(args, chunks_file, vectors_file) if args.st_model_dir else None
-        st_label = f"sentence-transformers (torch {worker.info['torch']}, batch {args.st_batch_size})" if worker else None
+        st_label = (
+            f"sentence-transformers (torch {worker.info['torch']}, batch {args.st_batch_size})" if worker else None
+        )
         for round_ in range(args.rounds):
             for (gguf, n_batch, fa), llama in llamas.items():
                 label = f"llama.cpp {gguf.name} n_batch={n_batch}" + (" flash_attn" if fa else "")

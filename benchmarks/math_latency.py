@@ -26,13 +26,23 @@ from orchestrator.tools.math import detect_math, shutdown_worker, solve, warm_up
 # Templates get fresh random operands every round, so SymPy's cache cannot answer from memory.
 GROUPS: dict[str, list[str]] = {
     "arithmetic": [
-        "What is {big} / {small}?", "What is {big} divided by {small}?", "What is {small} times {big}?",
-        "What is {big} plus {big2}?", "What is {small} minus {big}?", "What is 2**{small}?", "{a}^{b}",
-        "What is {a}% of {big}?", "What is the square root of {big}?", "What is {a} factorial?",
+        "What is {big} / {small}?",
+        "What is {big} divided by {small}?",
+        "What is {small} times {big}?",
+        "What is {big} plus {big2}?",
+        "What is {small} minus {big}?",
+        "What is 2**{small}?",
+        "{a}^{b}",
+        "What is {a}% of {big}?",
+        "What is the square root of {big}?",
+        "What is {a} factorial?",
     ],
     "symbolic": [
-        "Solve x**2 - {a}*x + {b} = 0 for x.", "What is the derivative of x**{a} * sin({b}*x)?",
-        "Simplify (x**2 - {a2})/(x - {a}).", "factor x^2-{a2}", "limit of sin({a}*x)/x as x approaches 0",
+        "Solve x**2 - {a}*x + {b} = 0 for x.",
+        "What is the derivative of x**{a} * sin({b}*x)?",
+        "Simplify (x**2 - {a2})/(x - {a}).",
+        "factor x^2-{a2}",
+        "limit of sin({a}*x)/x as x approaches 0",
     ],
     "integral": ["Integrate x**{a}*exp(x) with respect to x.", "integrate x^{a} from 0 to {b}"],
 }
@@ -40,8 +50,14 @@ GROUPS: dict[str, list[str]] = {
 
 def fill(template: str, rng: random.Random) -> str:
     a = rng.randint(2, 9)
-    return template.format(a=a, a2=a * a, b=rng.randint(2, 9), small=rng.randint(2, 999),
-                           big=rng.randint(1000, 99999), big2=rng.randint(1000, 99999))
+    return template.format(
+        a=a,
+        a2=a * a,
+        b=rng.randint(2, 9),
+        small=rng.randint(2, 999),
+        big=rng.randint(1000, 99999),
+        big2=rng.randint(1000, 99999),
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -112,11 +128,15 @@ def main() -> None:
         everything += total_times
         if group == "arithmetic":
             plain = total_times
-        print(f"{group:<12}{len(total_times):>6}{statistics.median(detect_times):>12.2f}"
-              f"{statistics.median(total_times):>10.1f}{percentile(total_times, 0.95):>10.1f}"
-              f"{max(total_times):>10.1f}")
-    print(f"{'all':<12}{len(everything):>6}{'':>12}{statistics.median(everything):>10.1f}"
-          f"{percentile(everything, 0.95):>10.1f}{max(everything):>10.1f}")
+        print(
+            f"{group:<12}{len(total_times):>6}{statistics.median(detect_times):>12.2f}"
+            f"{statistics.median(total_times):>10.1f}{percentile(total_times, 0.95):>10.1f}"
+            f"{max(total_times):>10.1f}"
+        )
+    print(
+        f"{'all':<12}{len(everything):>6}{'':>12}{statistics.median(everything):>10.1f}"
+        f"{percentile(everything, 0.95):>10.1f}{max(everything):>10.1f}"
+    )
     goal = "met" if statistics.median(plain) < 100 else "NOT met"
     print(f"goal p50 < 100 ms for plain expressions: {goal} ({statistics.median(plain):.1f} ms)")
     if args.questions:

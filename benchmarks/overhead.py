@@ -68,7 +68,9 @@ print(json.dumps({
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="Registry name, installed name or .gguf path (default: ORCH_MODEL).")
+    parser.add_argument(
+        "--model", default=None, help="Registry name, installed name or .gguf path (default: ORCH_MODEL)."
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cold-repeats", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -90,8 +92,13 @@ def timed_stream(items, is_token) -> dict:
             pieces.append(text)
     end = time.perf_counter()
     first = first or end
-    return {"ttft_s": first - start, "gen_s": end - first, "total_s": end - start, "tokens": len(pieces),
-            "text": "".join(pieces)}
+    return {
+        "ttft_s": first - start,
+        "gen_s": end - first,
+        "total_s": end - start,
+        "tokens": len(pieces),
+        "text": "".join(pieces),
+    }
 
 
 def warm_overhead(settings, question: str, repeats: int) -> dict:
@@ -106,9 +113,14 @@ def warm_overhead(settings, question: str, repeats: int) -> dict:
     # same tokens; whether the app overrides the model's RoPE is reported separately (it changes quality).
     app_context = chat.client.context_params
     raw = llama_cpp.Llama(
-        model_path=settings.model, n_ctx=settings.n_ctx, n_threads=settings.threads, n_batch=settings.n_batch,
-        seed=settings.seed, verbose=False,
-        rope_freq_base=app_context.rope_freq_base, rope_freq_scale=app_context.rope_freq_scale,
+        model_path=settings.model,
+        n_ctx=settings.n_ctx,
+        n_threads=settings.threads,
+        n_batch=settings.n_batch,
+        seed=settings.seed,
+        verbose=False,
+        rope_freq_base=app_context.rope_freq_base,
+        rope_freq_scale=app_context.rope_freq_scale,
     )
     messages = [
         {"role": "system", "content": settings.prompt_text(settings.system_prompt_file)},
@@ -159,9 +171,13 @@ def summarize_warm(runs: dict, params: dict) -> dict:
             "total_s_median": statistics.median(run["total_s"] for run in samples),
         }
     summary["same_text"] = runs["app"][0]["text"].strip() == runs["raw"][0]["text"].strip()
-    summary["generation_time_ratio"] = summary["app"]["gen_s_per_token_median"] / summary["raw"]["gen_s_per_token_median"]
+    summary["generation_time_ratio"] = (
+        summary["app"]["gen_s_per_token_median"] / summary["raw"]["gen_s_per_token_median"]
+    )
     # On a busy machine the fastest run of each is the least disturbed one (STREAM's best-of rule).
-    summary["generation_time_ratio_best"] = summary["app"]["gen_s_per_token_min"] / summary["raw"]["gen_s_per_token_min"]
+    summary["generation_time_ratio_best"] = (
+        summary["app"]["gen_s_per_token_min"] / summary["raw"]["gen_s_per_token_min"]
+    )
     summary["ttft_ratio"] = summary["app"]["ttft_s_median"] / summary["raw"]["ttft_s_median"]
     summary["total_time_ratio"] = summary["app"]["total_s_median"] / summary["raw"]["total_s_median"]
     return summary
@@ -219,14 +235,24 @@ def print_report(result: dict) -> None:
     app, raw = warm["app"], warm["raw"]
     print(f"Model {result['model']}, {result['threads']} threads, greedy, params {warm['params']}")
     print(f"Same text from app and raw: {warm['same_text']}; tokens app {app['tokens']} raw {raw['tokens']}")
-    print(f"RoPE base used by the app: {warm['app_rope_freq_base']} (0 = from the file); the GGUF says "
-          f"{warm['gguf_rope_freq_base']}")
-    print(f"Generation ms/token  app {1000 * app['gen_s_per_token_median']:.2f}  raw {1000 * raw['gen_s_per_token_median']:.2f}"
-          f"  ratio {warm['generation_time_ratio']:.3f} (goal <= 1.03)")
-    print(f"  best of each: app {1000 * app['gen_s_per_token_min']:.2f}  raw {1000 * raw['gen_s_per_token_min']:.2f}"
-          f"  ratio {warm['generation_time_ratio_best']:.3f}")
-    print(f"First token s        app {app['ttft_s_median']:.3f}  raw {raw['ttft_s_median']:.3f}  ratio {warm['ttft_ratio']:.3f}")
-    print(f"Whole answer s       app {app['total_s_median']:.3f}  raw {raw['total_s_median']:.3f}  ratio {warm['total_time_ratio']:.3f}")
+    print(
+        f"RoPE base used by the app: {warm['app_rope_freq_base']} (0 = from the file); the GGUF says "
+        f"{warm['gguf_rope_freq_base']}"
+    )
+    print(
+        f"Generation ms/token  app {1000 * app['gen_s_per_token_median']:.2f}  raw {1000 * raw['gen_s_per_token_median']:.2f}"
+        f"  ratio {warm['generation_time_ratio']:.3f} (goal <= 1.03)"
+    )
+    print(
+        f"  best of each: app {1000 * app['gen_s_per_token_min']:.2f}  raw {1000 * raw['gen_s_per_token_min']:.2f}"
+        f"  ratio {warm['generation_time_ratio_best']:.3f}"
+    )
+    print(
+        f"First token s        app {app['ttft_s_median']:.3f}  raw {raw['ttft_s_median']:.3f}  ratio {warm['ttft_ratio']:.3f}"
+    )
+    print(
+        f"Whole answer s       app {app['total_s_median']:.3f}  raw {raw['total_s_median']:.3f}  ratio {warm['total_time_ratio']:.3f}"
+    )
     print(f"Cold `{cold['command']}`: {cold['ask_wall_s_median']:.2f} s wall (median)")
     for key, value in cold["replica_median"].items():
         print(f"  {key:32s} {value:7.3f} s")

@@ -101,7 +101,9 @@ def run_recall(eval_dir: Path, workdir: Path) -> dict:
 
 
 def print_recall(result: dict) -> None:
-    print(f"\nrecall@{RECALL_K} of the gold source, {result['questions']['docs']} docs questions, {result['chunks']} chunks")
+    print(
+        f"\nrecall@{RECALL_K} of the gold source, {result['questions']['docs']} docs questions, {result['chunks']} chunks"
+    )
     print("| retrieval | recall@5 |\n|---|---|")
     for mode in MODES:
         print(f"| {mode} | {result['recall_at_5'][mode]:.3f} |")
@@ -111,7 +113,13 @@ def print_recall(result: dict) -> None:
         print(f"\nBest `{key}` among the top_k={result['top_k']} hybrid chunks")
         print("| questions | n | min | p25 | median | p75 | max |\n|---|---|---|---|---|---|---|")
         for kind, values in scores.items():
-            row = [min(values), _percentile(values, 25), statistics.median(values), _percentile(values, 75), max(values)]
+            row = [
+                min(values),
+                _percentile(values, 25),
+                statistics.median(values),
+                _percentile(values, 75),
+                max(values),
+            ]
             print(f"| {kind} | {len(values)} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
         print(f"\n| threshold on `{key}` | unanswerable refused | docs refused (false) |\n|---|---|---|")
         for step in range(15, 75, 5):
@@ -157,7 +165,9 @@ def _synthetic_chunks(corpus_dir: Path, count: int, seed: int = 0) -> list[str]:
 
     sentences = []
     for path in sorted(corpus_dir.glob("*.txt")):
-        sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s.strip()) > 20]
+        sentences += [
+            s.strip() for s in re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8")) if len(s.strip()) > 20
+        ]
     rng = random.Random(seed)
     chunks = set()
     while len(chunks) < count:
@@ -195,7 +205,11 @@ def run_latency(eval_dir: Path, workdir: Path, chunks: int, queries: int, base: 
     started = time.perf_counter()
     for start in range(0, len(texts), 500):
         batch = texts[start : start + 500]
-        store.add(batch, [{"source": "synthetic", "file_name": "synthetic"}] * len(batch), [f"s{start + i}" for i in range(len(batch))])
+        store.add(
+            batch,
+            [{"source": "synthetic", "file_name": "synthetic"}] * len(batch),
+            [f"s{start + i}" for i in range(len(batch))],
+        )
     load_seconds = time.perf_counter() - started
 
     questions = [q["question"] for q in _questions(eval_dir) if q["kind"] in ("docs", "unanswerable")]
@@ -241,9 +255,10 @@ def print_latency(result: dict) -> None:
     for name in (*MODES, "hybrid_cached_query", "query_embedding"):
         row = result[name]
         first = f"{result[f'{name}_first_call_s']:.2f}" if f"{name}_first_call_s" in result else ""
-        label = {"query_embedding": "(query embedding alone)", "hybrid_cached_query": "hybrid, query vector cached"}.get(
-            name, name
-        )
+        label = {
+            "query_embedding": "(query embedding alone)",
+            "hybrid_cached_query": "hybrid, query vector cached",
+        }.get(name, name)
         print(
             f"| {label} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['cpu_p50_ms']:.1f} | {row['cpu_p95_ms']:.1f} | {first} |"
         )
@@ -304,19 +319,28 @@ def _sentence_transformers_rate(texts: list[str], python: str, model_dir: str, t
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
         output = subprocess.run(
             [python, "-c", _SENTENCE_TRANSFORMERS_SCRIPT, model_dir, str(texts_file), str(threads)],
-            check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
     return float(output.stdout.strip().splitlines()[-1])
 
 
 def print_ingest(result: dict) -> None:
-    print(f"\nIngest of the dev corpus: {result['chunks']} chunks in {result['seconds']:.1f} s = {result['chunks_per_s']:.1f} chunks/s")
-    print(f"Embedding alone, llama.cpp GGUF ({result['threads']} threads): {result['embed_only_chunks_per_s']:.1f} chunks/s")
+    print(
+        f"\nIngest of the dev corpus: {result['chunks']} chunks in {result['seconds']:.1f} s = {result['chunks_per_s']:.1f} chunks/s"
+    )
+    print(
+        f"Embedding alone, llama.cpp GGUF ({result['threads']} threads): {result['embed_only_chunks_per_s']:.1f} chunks/s"
+    )
     if result.get("sentence_transformers_chunks_per_s"):
         torch_rate = result["sentence_transformers_chunks_per_s"]
         print(f"sentence-transformers (torch), same chunks: {torch_rate:.1f} chunks/s")
-        print(f"ratio llama.cpp / torch: ingest {result['chunks_per_s'] / torch_rate:.2f}x, "
-              f"embedding alone {result['embed_only_chunks_per_s'] / torch_rate:.2f}x")
+        print(
+            f"ratio llama.cpp / torch: ingest {result['chunks_per_s'] / torch_rate:.2f}x, "
+            f"embedding alone {result['embed_only_chunks_per_s'] / torch_rate:.2f}x"
+        )
     print(f"Re-ingest (nothing changed): {result['reingest_seconds']:.2f} s, {result['reingest_added']} chunks added")
 
 
@@ -328,10 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="latency: timed questions per mode")
     parser.add_argument("--base", type=int, default=300, help="latency: chunks embedded for real")
     parser.add_argument("--torch-python", help="ingest: a python with torch + sentence-transformers, for comparison")
-    parser.add_argument("--torch-model-dir", help="ingest: the all-MiniLM-L6-v2 folder (safetensors) for that comparison")
+    parser.add_argument(
+        "--torch-model-dir", help="ingest: the all-MiniLM-L6-v2 folder (safetensors) for that comparison"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
-        "--data-dir", type=Path, help="keep the benchmark collections here (re-runs skip embedding); default: a temp dir"
+        "--data-dir",
+        type=Path,
+        help="keep the benchmark collections here (re-runs skip embedding); default: a temp dir",
     )
     args = parser.parse_args(argv)
 

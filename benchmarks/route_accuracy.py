@@ -42,10 +42,19 @@ def main() -> int:
             decision, _ = app.route(row["question"], collection=args.collection)
             seconds.append(time.perf_counter() - start)
             table[row.get("kind", "?")][decision.route] += 1
-            out.write(json.dumps({
-                "id": row["id"], "answer": "", "route": decision.route, "reason": decision.reason,
-                "tool_call": decision.scores.get("tool_call"), "seconds": round(seconds[-1], 3),
-            }) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "id": row["id"],
+                        "answer": "",
+                        "route": decision.route,
+                        "reason": decision.reason,
+                        "tool_call": decision.scores.get("tool_call"),
+                        "seconds": round(seconds[-1], 3),
+                    }
+                )
+                + "\n"
+            )
     for kind, counts in sorted(table.items()):
         print(f"{kind:>14}: " + ", ".join(f"{route} {n}" for route, n in counts.most_common()))
     print(f"routing time per question: median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s")

@@ -44,15 +44,34 @@ SERVE_CLI = (
 def questions(mix: str, count: int) -> list[dict]:
     """Math questions need no LLM (the router's fast path); chat questions each run the model."""
     math = [{"messages": [{"role": "user", "content": f"What is {1000 + i} * {37 + i % 7}?"}]} for i in range(count)]
-    chat = [{"messages": [{"role": "user", "content": f"Say one word about the number {i}."}], "route": "chat"} for i in range(count)]
+    chat = [
+        {"messages": [{"role": "user", "content": f"Say one word about the number {i}."}], "route": "chat"}
+        for i in range(count)
+    ]
     if mix == "history":  # 100 short earlier turns each (about 11.5 KB), different per request (no prompt cache)
-        return [{"messages": [message for turn in range(100) for message in (
-            {"role": "user", "content": f"Conversation {i}, turn {turn}: my favourite number is {turn}."},
-            {"role": "assistant", "content": f"Noted, {turn}."})] + [{"role": "user", "content": "What was my first favourite number?"}],
-            "route": "chat"} for i in range(count)]
+        return [
+            {
+                "messages": [
+                    message
+                    for turn in range(100)
+                    for message in (
+                        {"role": "user", "content": f"Conversation {i}, turn {turn}: my favourite number is {turn}."},
+                        {"role": "assistant", "content": f"Noted, {turn}."},
+                    )
+                ]
+                + [{"role": "user", "content": "What was my first favourite number?"}],
+                "route": "chat",
+            }
+            for i in range(count)
+        ]
     if mix == "refusal":  # chat next to docs questions the knowledge base cannot answer (refused before generation)
-        unanswerable = [{"messages": [{"role": "user", "content": f"Which treaty did envoy number {i} sign in 1648?"}],
-                         "route": "docs"} for i in range(count)]
+        unanswerable = [
+            {
+                "messages": [{"role": "user", "content": f"Which treaty did envoy number {i} sign in 1648?"}],
+                "route": "docs",
+            }
+            for i in range(count)
+        ]
         return [unanswerable[i] if i % 2 else chat[i] for i in range(count)]
     if mix == "math":
         return math
@@ -72,8 +91,11 @@ def start_server(max_waiting: int) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     env = {**os.environ, "ORCH_SERVE_API_KEY": KEY}
-    process = subprocess.Popen([sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port), "--max-waiting", str(max_waiting)],
-                               env=env, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port), "--max-waiting", str(max_waiting)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -104,7 +126,9 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
             body = pending.popleft()
             started = time.monotonic()
             try:
-                response = await http.post(url + "/v1/chat/completions", json={"model": "orchestrator", **body}, headers=headers)
+                response = await http.post(
+                    url + "/v1/chat/completions", json={"model": "orchestrator", **body}, headers=headers
+                )
                 statuses[response.status_code] += 1
                 kind = {"chat": "chat", "docs": "refusal"}.get(body.get("route"), "math")
                 statuses_by_kind[kind][response.status_code] += 1
@@ -122,13 +146,18 @@ async def run_load(url: str, bodies: list[dict], clients: int, duration_s: float
         await asyncio.gather(*(client(http) for _ in range(clients)))
     elapsed = time.monotonic() - started
     return {
-        "clients": clients, "requests_sent": sum(statuses.values()), "answered": len(latencies),
-        "unanswered": len(pending), "elapsed_s": round(elapsed, 2),
+        "clients": clients,
+        "requests_sent": sum(statuses.values()),
+        "answered": len(latencies),
+        "unanswered": len(pending),
+        "elapsed_s": round(elapsed, 2),
         **latency_summary(latencies, elapsed),
         "by_kind": {kind: latency_summary(values, elapsed) for kind, values in sorted(by_kind.items())},
         "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
-        "statuses_by_kind": {kind: {str(k): v for k, v in sorted(counts.items(), key=str)}
-                             for kind, counts in sorted(statuses_by_kind.items())},
+        "statuses_by_kind": {
+            kind: {str(k): v for k, v in sorted(counts.items(), key=str)}
+            for kind, counts in sorted(statuses_by_kind.items())
+        },
     }
 
 
@@ -144,7 +173,9 @@ def latency_summary(latencies: list[float], elapsed: float) -> dict:
 # --- misbehaving clients ----------------------------------------------------------------------
 
 
-async def hold_sockets(host: str, port: int, count: int, trickle: bool, stop: asyncio.Event, tally: collections.Counter) -> None:
+async def hold_sockets(
+    host: str, port: int, count: int, trickle: bool, stop: asyncio.Event, tally: collections.Counter
+) -> None:
     """Keep `count` sockets open: silent ones, or ones sending a request a byte a second. Reopen each the server closes."""
 
     async def one() -> None:
@@ -161,7 +192,7 @@ async def hold_sockets(host: str, port: int, count: int, trickle: bool, stop: as
             try:
                 while not stop.is_set():
                     if trickle and sent < len(request):
-                        writer.write(request[sent:sent + 1])  # one byte, then a second's pause
+                        writer.write(request[sent : sent + 1])  # one byte, then a second's pause
                         sent += 1
                         await writer.drain()
                     try:
@@ -178,13 +209,17 @@ async def hold_sockets(host: str, port: int, count: int, trickle: bool, stop: as
     await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def send_oversized(host: str, port: int, stop: asyncio.Event, tally: collections.Counter, body_mb: int = 5) -> None:
+async def send_oversized(
+    host: str, port: int, stop: asyncio.Event, tally: collections.Counter, body_mb: int = 5
+) -> None:
     """Every half second: declare a 5 MB body and start sending it; note the server's answer."""
     while not stop.is_set():
         try:
             reader, writer = await asyncio.open_connection(host, port)
-            writer.write(f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
-                         f"Content-Type: application/json\r\nContent-Length: {body_mb * 1024 * 1024}\r\n\r\n".encode())
+            writer.write(
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {body_mb * 1024 * 1024}\r\n\r\n".encode()
+            )
             writer.write(b" " * (256 * 1024))
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.drain()
@@ -202,9 +237,15 @@ async def hang_up_early(url: str, stop: asyncio.Event, tally: collections.Counte
 
     async with httpx.AsyncClient(timeout=0.3) as http:
         while not stop.is_set():
-            body = {"model": "orchestrator", "messages": [{"role": "user", "content": "Tell me a long story."}], "route": "chat"}
+            body = {
+                "model": "orchestrator",
+                "messages": [{"role": "user", "content": "Tell me a long story."}],
+                "route": "chat",
+            }
             try:
-                response = await http.post(url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"})
+                response = await http.post(
+                    url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {KEY}"}
+                )
                 tally[f"hangup_got_{response.status_code}"] += 1
             except httpx.TimeoutException:
                 tally["hangup_disconnected"] += 1
@@ -252,7 +293,9 @@ async def with_abuse(url: str, normal, idle: int, trickle: int) -> dict:
             task.cancel()
     health.sort()
     report["abuse"] = {
-        "idle_sockets": idle, "trickling_sockets": trickle, "events": dict(sorted(tally.items())),
+        "idle_sockets": idle,
+        "trickling_sockets": trickle,
+        "events": dict(sorted(tally.items())),
         "health_checks": len(health),
         "health_p50_s": round(statistics.median(health), 3) if health else None,
         "health_max_s": round(health[-1], 3) if health else None,
@@ -272,7 +315,9 @@ def main() -> None:
     parser.add_argument("--retry-after", type=float, default=0.2, help="Client pause after a 429, seconds.")
     parser.add_argument("--abuse", action="store_true", help="Run misbehaving clients next to the normal ones.")
     parser.add_argument("--idle", type=int, default=400, help="With --abuse: silent sockets held open.")
-    parser.add_argument("--trickle", type=int, default=100, help="With --abuse: sockets sending headers a byte a second.")
+    parser.add_argument(
+        "--trickle", type=int, default=100, help="With --abuse: sockets sending headers a byte a second."
+    )
     parser.add_argument("--json", help="Also write the report to this file.")
     args = parser.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):

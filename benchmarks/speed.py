@@ -68,17 +68,27 @@ def worker_settings(model: str | None):
 
 
 def chat_messages(settings) -> list[dict]:
-    return [{"role": "system", "content": settings.prompt_text(settings.system_prompt_file)},
-            {"role": "user", "content": QUESTION}]
+    return [
+        {"role": "system", "content": settings.prompt_text(settings.system_prompt_file)},
+        {"role": "user", "content": QUESTION},
+    ]
 
 
 def load_raw_llama(settings, threads: int):
     from orchestrator.llm import import_llama_cpp
 
     llama_cpp = import_llama_cpp()
-    return llama_cpp.Llama(model_path=settings.model, n_ctx=settings.n_ctx, n_threads=threads, n_threads_batch=threads,
-                           n_batch=settings.n_batch, seed=settings.seed, verbose=False,
-                           rope_freq_base=0.0, rope_freq_scale=0.0)  # 0: as the GGUF says, like the app
+    return llama_cpp.Llama(
+        model_path=settings.model,
+        n_ctx=settings.n_ctx,
+        n_threads=threads,
+        n_threads_batch=threads,
+        n_batch=settings.n_batch,
+        seed=settings.seed,
+        verbose=False,
+        rope_freq_base=0.0,
+        rope_freq_scale=0.0,
+    )  # 0: as the GGUF says, like the app
 
 
 def raw_run(client, messages: list[dict], max_tokens: int) -> dict:
@@ -121,19 +131,27 @@ def worker_generate(kind: str, threads: int, runs: int, max_tokens: int, model: 
         for run in pair:
             (apps if run is app_run else raws).append(run())
         chosen.append(client._orch_threads)
-    return {"tok_s": [r["tok_s"] for r in apps], "tokens": [r["tokens"] for r in apps],
-            "raw_same_threads_tok_s": [r["tok_s"] for r in raws], "threads": statistics.mode(chosen),
-            "threads_chosen": chosen, "wait_policy": os.environ.get("OMP_WAIT_POLICY", "spin (OpenMP default)")}
+    return {
+        "tok_s": [r["tok_s"] for r in apps],
+        "tokens": [r["tokens"] for r in apps],
+        "raw_same_threads_tok_s": [r["tok_s"] for r in raws],
+        "threads": statistics.mode(chosen),
+        "threads_chosen": chosen,
+        "wait_policy": os.environ.get("OMP_WAIT_POLICY", "spin (OpenMP default)"),
+    }
 
 
 def sample_chunks(count: int) -> list[str]:
     from orchestrator.resources import sample_docs_dir
 
-    text = " ".join(p.read_text(errors="replace") for p in sorted(sample_docs_dir().rglob("*")) if p.is_file()
-                    and p.suffix in (".md", ".txt"))
+    text = " ".join(
+        p.read_text(errors="replace")
+        for p in sorted(sample_docs_dir().rglob("*"))
+        if p.is_file() and p.suffix in (".md", ".txt")
+    )
     words = text.split() or ["lorem"]
     size = 150  # words per chunk, about the ingest chunk size
-    return [" ".join(words[(i * size) % len(words):][:size]) or "lorem" for i in range(count)]
+    return [" ".join(words[(i * size) % len(words) :][:size]) or "lorem" for i in range(count)]
 
 
 def worker_embed(kind: str, threads: int, runs: int, chunks: int, model: str | None) -> dict:
@@ -150,9 +168,17 @@ def worker_embed(kind: str, threads: int, runs: int, chunks: int, model: str | N
     else:
         llama_cpp = import_llama_cpp()
         path = resolve_model(settings.embedding_model, settings)
-        client = llama_cpp.Llama(str(path), embedding=True, n_ctx=EMBEDDING_CONTEXT, n_batch=EMBEDDING_CONTEXT,
-                                 n_ubatch=EMBEDDING_CONTEXT, n_threads=threads, n_threads_batch=threads,
-                                 flash_attn=True, verbose=False)
+        client = llama_cpp.Llama(
+            str(path),
+            embedding=True,
+            n_ctx=EMBEDDING_CONTEXT,
+            n_batch=EMBEDDING_CONTEXT,
+            n_ubatch=EMBEDDING_CONTEXT,
+            n_threads=threads,
+            n_threads_batch=threads,
+            flash_attn=True,
+            verbose=False,
+        )
 
         def embed(batch):
             return client.embed(batch, normalize=True)
@@ -163,7 +189,7 @@ def worker_embed(kind: str, threads: int, runs: int, chunks: int, model: str | N
     for _ in range(runs):
         start = time.perf_counter()
         for i in range(0, len(texts), batch):
-            embed(texts[i:i + batch])
+            embed(texts[i : i + batch])
         rates.append(len(texts) / (time.perf_counter() - start))
     return {"chunks_s": rates, "threads": getattr(client, "_orch_threads", threads)}
 
@@ -193,8 +219,22 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def run_worker(args: argparse.Namespace, kind: str, what: str, threads: int, env: dict[str, str]) -> dict:
-    command = [sys.executable, __file__, "--worker", what, "--kind", kind, "--threads", str(threads),
-               "--runs", str(args.runs), "--max-tokens", str(args.max_tokens), "--chunks", str(args.chunks)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        what,
+        "--kind",
+        kind,
+        "--threads",
+        str(threads),
+        "--runs",
+        str(args.runs),
+        "--max-tokens",
+        str(args.max_tokens),
+        "--chunks",
+        str(args.chunks),
+    ]
     if args.model:
         command += ["--model", args.model]
     done = subprocess.run(command, capture_output=True, text=True, env=clean_env(env), timeout=900)
@@ -243,7 +283,9 @@ def measure_condition(args: argparse.Namespace, cores: int) -> dict:
         result["raw"][label] = run_worker(args, "raw", "generate", threads, env) | {"threads": threads, "env": env}
     result["app"] = run_worker(args, "app", "generate", 0, {})
     for threads in sorted({1, cores}):
-        result["raw_embed"][f"{threads} thread{'s' if threads > 1 else ''}"] = run_worker(args, "raw", "embed", threads, {})
+        result["raw_embed"][f"{threads} thread{'s' if threads > 1 else ''}"] = run_worker(
+            args, "raw", "embed", threads, {}
+        )
     result["app_embed"] = run_worker(args, "app", "embed", 0, {})
     result["load_after"] = os.getloadavg()[0]
     return result
@@ -254,15 +296,22 @@ def median(values: list[float]) -> float:
 
 
 def report(results: dict) -> str:
-    lines = [f"Model: {results['model']}; {results['cores']} cores; {results['runs']} runs of {results['max_tokens']} "
-             f"greedy tokens per configuration (medians); load average before/after each condition shown.", ""]
+    lines = [
+        f"Model: {results['model']}; {results['cores']} cores; {results['runs']} runs of {results['max_tokens']} "
+        f"greedy tokens per configuration (medians); load average before/after each condition shown.",
+        "",
+    ]
     lines += ["| measurement | quiet | one busy process |", "|---|---|---|"]
     quiet, busy = results["quiet"], results["busy"]
-    lines.append(f"| load average (1 min) before / after | {quiet['load_before']:.2f} / {quiet['load_after']:.2f} | "
-                 f"{busy['load_before']:.2f} / {busy['load_after']:.2f} |")
+    lines.append(
+        f"| load average (1 min) before / after | {quiet['load_before']:.2f} / {quiet['load_after']:.2f} | "
+        f"{busy['load_before']:.2f} / {busy['load_after']:.2f} |"
+    )
     for label in quiet["raw"]:
-        lines.append(f"| raw llama-cpp-python, {label}: tok/s | {median(quiet['raw'][label]['tok_s']):.1f} | "
-                     f"{median(busy['raw'][label]['tok_s']):.1f} |")
+        lines.append(
+            f"| raw llama-cpp-python, {label}: tok/s | {median(quiet['raw'][label]['tok_s']):.1f} | "
+            f"{median(busy['raw'][label]['tok_s']):.1f} |"
+        )
     summary = {}
     for name, condition in (("quiet", quiet), ("busy", busy)):
         best_label = max(condition["raw"], key=lambda label: median(condition["raw"][label]["tok_s"]))
@@ -270,9 +319,15 @@ def report(results: dict) -> str:
         app = median(condition["app"]["tok_s"])
         threads = condition["app"]["threads"]
         same_threads = median(condition["app"]["raw_same_threads_tok_s"])
-        summary[name] = {"best_label": best_label, "best": best, "app": app, "threads": threads,
-                         "ratio_best": app / best if best else float("nan"),
-                         "overhead": same_threads / app if app else float("nan"), "raw_same_threads": same_threads}
+        summary[name] = {
+            "best_label": best_label,
+            "best": best,
+            "app": app,
+            "threads": threads,
+            "ratio_best": app / best if best else float("nan"),
+            "overhead": same_threads / app if app else float("nan"),
+            "raw_same_threads": same_threads,
+        }
         embed_best_label = max(condition["raw_embed"], key=lambda k: median(condition["raw_embed"][k]["chunks_s"]))
         summary[name]["embed_app"] = median(condition["app_embed"]["chunks_s"])
         summary[name]["embed_best"] = median(condition["raw_embed"][embed_best_label]["chunks_s"])
@@ -288,23 +343,29 @@ def report(results: dict) -> str:
         f"| app overhead: raw / app at the same threads (goal <= 1.03) | {q['overhead']:.2f} | {b['overhead']:.2f} |",
     ]
     for label in quiet["raw_embed"]:
-        lines.append(f"| raw embedding, {label}: chunks/s | {median(quiet['raw_embed'][label]['chunks_s']):.1f} | "
-                     f"{median(busy['raw_embed'][label]['chunks_s']):.1f} |")
+        lines.append(
+            f"| raw embedding, {label}: chunks/s | {median(quiet['raw_embed'][label]['chunks_s']):.1f} | "
+            f"{median(busy['raw_embed'][label]['chunks_s']):.1f} |"
+        )
     lines += [
         f"| **app embedding** ({q['embed_threads']} / {b['embed_threads']} threads): chunks/s | {q['embed_app']:.1f} | {b['embed_app']:.1f} |",
         f"| **app / best raw embedding** | **{q['embed_app'] / q['embed_best']:.2f}** | **{b['embed_app'] / b['embed_best']:.2f}** |",
     ]
     for question, walls in results["cold"].items():
         goal = "0.8" if question == MATH_QUESTION else "2.5"
-        lines.append(f"| cold `orchestrator ask {json.dumps(question)}` (sample docs ingested), median of {len(walls)} (goal <= {goal} s) | "
-                     f"{median(walls):.2f} s | (not measured) |")
+        lines.append(
+            f"| cold `orchestrator ask {json.dumps(question)}` (sample docs ingested), median of {len(walls)} (goal <= {goal} s) | "
+            f"{median(walls):.2f} s | (not measured) |"
+        )
     results["summary"] = summary
     return "\n".join(lines)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 run of 48 tokens, 32 chunks, 2 cold asks (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run of 48 tokens, 32 chunks, 2 cold asks (about a minute)"
+    )
     parser.add_argument("--model", default=None, help="chat model (default: ORCH_MODEL)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=128)
@@ -331,8 +392,12 @@ def main() -> None:
     from orchestrator.threads import physical_core_count, usable_cpus
 
     cores = physical_core_count(usable_cpus())
-    results = {"model": args.model or os.environ.get("ORCH_MODEL", "default"), "cores": cores, "runs": args.runs,
-               "max_tokens": args.max_tokens}
+    results = {
+        "model": args.model or os.environ.get("ORCH_MODEL", "default"),
+        "cores": cores,
+        "runs": args.runs,
+        "max_tokens": args.max_tokens,
+    }
     started = time.perf_counter()
     print("measuring: quiet ...", file=sys.stderr, flush=True)
     results["quiet"] = measure_condition(args, cores)
@@ -346,7 +411,9 @@ def main() -> None:
     table = report(results)
     results["elapsed_s"] = time.perf_counter() - started
     print(table)
-    print(f"\n({results['elapsed_s']:.0f} s; command: PYTHONPATH=. python benchmarks/speed.py{' --quick' if args.quick else ''})")
+    print(
+        f"\n({results['elapsed_s']:.0f} s; command: PYTHONPATH=. python benchmarks/speed.py{' --quick' if args.quick else ''})"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -10,7 +10,9 @@ from typing import Any, AsyncIterator, Callable, Iterator, TypeVar
 T = TypeVar("T")
 
 
-async def iterate_in_own_thread(make_iterator: Callable[[], Iterator[T]], name: str = "orchestrator-stream") -> AsyncIterator[T]:
+async def iterate_in_own_thread(
+    make_iterator: Callable[[], Iterator[T]], name: str = "orchestrator-stream"
+) -> AsyncIterator[T]:
     """Yield what `make_iterator()` yields, running it in one dedicated thread; the event loop stays free.
 
     Not the shared executor: a llama.cpp generation holds its model's lock (`llm.lock_for`) between tokens, so if every

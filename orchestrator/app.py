@@ -114,8 +114,10 @@ def parse_input(value: Any) -> AppInput:
 def too_long_message(question: str, needed: int, window: int) -> str:
     """What to do when a prompt built around `question` did not fit the model's context window."""
     fits = max(0, len(question) * (window // 2) // max(needed, 1))  # leave half for instructions, evidence, answer
-    return (f"The question is too long for the model ({len(question):,} characters; the prompt needed {needed:,} tokens "
-            f"and the context window holds {window:,}). Shorten it to about {fits:,} characters, or raise ORCH_N_CTX.")
+    return (
+        f"The question is too long for the model ({len(question):,} characters; the prompt needed {needed:,} tokens "
+        f"and the context window holds {window:,}). Shorten it to about {fits:,} characters, or raise ORCH_N_CTX."
+    )
 
 
 class OrchestratorApp(Runnable[AppInput, Answer]):
@@ -208,10 +210,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """Per-call settings through config["configurable"] (LangServe shows them in its config schema)."""
         from langchain_core.runnables.utils import ConfigurableFieldSpec
 
-        return [ConfigurableFieldSpec(
-            id="collection", annotation=str | None, default=None, name="Collection",
-            description="Knowledge-base collection to search (the input's 'collection' wins when both are given).",
-        )]
+        return [
+            ConfigurableFieldSpec(
+                id="collection",
+                annotation=str | None,
+                default=None,
+                name="Collection",
+                description="Knowledge-base collection to search (the input's 'collection' wins when both are given).",
+            )
+        ]
 
     def text(self) -> Runnable[AppInput, str]:
         """This app as a Runnable of text: invoke gives the answer text, stream only its text chunks.
@@ -318,8 +325,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 self._retrievers.clear()
             self.knowledge_problem = None
 
-    def ingest(self, paths: Sequence[str | Path], collection: str | None = None, *, reset: bool = False,
-               prune: bool = False, progress=None):
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        collection: str | None = None,
+        *,
+        reset: bool = False,
+        prune: bool = False,
+        progress=None,
+    ):
         """Add files or folders to a collection (default: the configured one) and answer from them at once.
 
         Unchanged files are skipped; returns the IngestSummary (files seen, chunks added/removed/total).
@@ -345,8 +359,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
                 def search(query: str):
                     return web_search(
-                        query, max_results=settings.search_max_results, timeout_s=settings.search_timeout_s,
-                        cache_dir=settings.data_dir / "cache" / "web_search", cache_ttl_s=settings.search_cache_ttl_s,
+                        query,
+                        max_results=settings.search_max_results,
+                        timeout_s=settings.search_timeout_s,
+                        cache_dir=settings.data_dir / "cache" / "web_search",
+                        cache_ttl_s=settings.search_cache_ttl_s,
                     )
 
                 self._search = search
@@ -361,7 +378,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
                 identity = self.embeddings_id
                 self._semantic_router = SemanticRouter(
-                    load_examples(router_examples_file()), self.embeddings.embed_documents,
+                    load_examples(router_examples_file()),
+                    self.embeddings.embed_documents,
                     cache_dir=self.settings.data_dir / "cache",
                     # Keyed on the embeddings in use, so a swapped-in model never reads another's vectors.
                     model_key=f"{identity.name}:{identity.sha256}:{identity.dimension}",
@@ -373,8 +391,13 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     # --- routing ---
 
-    def route(self, question: str, forced: str | None = None, collection: str | None = None,
-              config: RunnableConfig | None = None) -> tuple[RouteDecision, list | None]:
+    def route(
+        self,
+        question: str,
+        forced: str | None = None,
+        collection: str | None = None,
+        config: RunnableConfig | None = None,
+    ) -> tuple[RouteDecision, list | None]:
         """Decide the route; also return the retrieved chunks so the docs route need not search twice."""
         if forced:
             return RouteDecision(forced, "chosen by the caller"), None
@@ -432,15 +455,23 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         if self.settings.llm_backend != "llamacpp" or self._chat_model_injected:
             return None
         try:
-            return inspect_gguf(resolve_model(self.settings.model, self.settings, auto_pull=False), info_cache(self.settings)).n_params
+            return inspect_gguf(
+                resolve_model(self.settings.model, self.settings, auto_pull=False), info_cache(self.settings)
+            ).n_params
         except (OrchestratorError, OSError):
             return None
 
     def _tool_route(self, question: str, signals: Signals, decision: RouteDecision) -> RouteDecision:
         from orchestrator.chains.tool_router import tool_route
 
-        return tool_route(self.chat_model, question, signals, decision, self._prompt("router_tools.txt"),
-                          self.settings.relevance_threshold)
+        return tool_route(
+            self.chat_model,
+            question,
+            signals,
+            decision,
+            self._prompt("router_tools.txt"),
+            self.settings.relevance_threshold,
+        )
 
     def _llm_fallback(self, question: str, decision: RouteDecision) -> RouteDecision:
         """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
@@ -449,7 +480,9 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         prompt = self._prompt("router_fallback.txt").format(question=question[:FALLBACK_QUESTION_CHARS])
         choice = constrained_choice(self.chat_model, prompt, ["chat", "factual"])
         route = "chat" if choice == "chat" else "docs"
-        return RouteDecision(route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice})
+        return RouteDecision(
+            route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice}
+        )
 
     # --- answering ---
 
@@ -460,8 +493,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         config = ensure_config(config)
         callbacks = get_callback_manager_for_config(config)
         run = callbacks.on_chain_start(
-            None, input if isinstance(input, dict) else {"question": input},
-            name=config.get("run_name") or self.get_name(), run_id=config.pop("run_id", None),
+            None,
+            input if isinstance(input, dict) else {"question": input},
+            name=config.get("run_name") or self.get_name(),
+            run_id=config.pop("run_id", None),
         )
         # Inner calls (chat model, retriever, tools) report under this run.
         inner = patch_config(config, callbacks=run.get_child())
@@ -482,8 +517,9 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         request = parse_input(input)
         configured = (config.get("configurable") or {}).get("collection")
         if request.collection is None and configured:
-            request = AppInput.model_validate({**request.model_dump(exclude={"history"}), "history": request.history,
-                                               "collection": configured})
+            request = AppInput.model_validate(
+                {**request.model_dump(exclude={"history"}), "history": request.history, "collection": configured}
+            )
         prefixed, question = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
@@ -506,8 +542,9 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
 
-    def _run_route(self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float,
-                   config: RunnableConfig) -> Iterator[str]:
+    def _run_route(
+        self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float, config: RunnableConfig
+    ) -> Iterator[str]:
         from orchestrator.chains.docs import answer_from_docs
         from orchestrator.chains.math_route import answer_math
         from orchestrator.chains.web import answer_from_web
@@ -517,29 +554,48 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         if route == "math":
             # Plain expressions never load the LLM; only a word problem asks it for an expression.
             yield from answer_math(
-                question, answer, settings.math_timeout_s, lambda: self.chat_model, lambda: self._prompt("math_translate.txt"),
+                question,
+                answer,
+                settings.math_timeout_s,
+                lambda: self.chat_model,
+                lambda: self._prompt("math_translate.txt"),
                 config=drafts,
             )
         elif route == "docs":
             if self._knowledge(request.collection) is None and self.knowledge_problem:
                 raise OrchestratorError(self.knowledge_problem)
             yield from answer_from_docs(
-                question, answer, self._knowledge(request.collection), self.chat_model, self._prompt("docs_answer.txt"),
-                settings.relevance_threshold, self.embeddings, docs=docs, config=drafts,
+                question,
+                answer,
+                self._knowledge(request.collection),
+                self.chat_model,
+                self._prompt("docs_answer.txt"),
+                settings.relevance_threshold,
+                self.embeddings,
+                docs=docs,
+                config=drafts,
             )
             if answer.abstained and settings.allow_unverified:
                 yield from self._unverified(question, answer, start, config)
         elif route == "web":
-            yield from answer_from_web(question, answer, self.search, self.chat_model, self._prompt("web_answer.txt"), config=drafts)
+            yield from answer_from_web(
+                question, answer, self.search, self.chat_model, self._prompt("web_answer.txt"), config=drafts
+            )
         else:
             yield from self._chat(question, request.history, answer, start, config)
 
-    def _chat(self, question: str, history: list, answer: Answer, start: float, config: RunnableConfig) -> Iterator[str]:
+    def _chat(
+        self, question: str, history: list, answer: Answer, start: float, config: RunnableConfig
+    ) -> Iterator[str]:
         settings = self.settings
         from orchestrator.llm import count_tokens
 
         messages = chat_messages(
-            self._prompt(settings.system_prompt_file), history, question, settings.n_ctx, settings.max_tokens,
+            self._prompt(settings.system_prompt_file),
+            history,
+            question,
+            settings.n_ctx,
+            settings.max_tokens,
             lambda text: count_tokens(self.chat_model, text),
         )
         pieces = []

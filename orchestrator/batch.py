@@ -144,7 +144,9 @@ def read_csv(path: Path) -> list[Question]:
         bad = next((v for v in values if _has_undecodable(v)), None)
         if bad is not None:
             text = (record.get("question") or "").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            questions.append(Question(str(record.get("id") or number), text, error=f"row at line {number} is not UTF-8 text"))
+            questions.append(
+                Question(str(record.get("id") or number), text, error=f"row at line {number} is not UTF-8 text")
+            )
             continue
         if None in record:  # more cells than header columns
             record["extra_cells"] = record.pop(None)
@@ -180,7 +182,9 @@ def read_questions(path: str | Path) -> list[Question]:
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise BatchInputError(f"Unknown question file type {path.suffix or '(none)'!r} for {path}: use .txt, .jsonl or .csv.")
+        raise BatchInputError(
+            f"Unknown question file type {path.suffix or '(none)'!r} for {path}: use .txt, .jsonl or .csv."
+        )
     questions = reader(path)
     _check_unique_ids(path, questions)
     if not questions:
@@ -299,7 +303,7 @@ class ResultFile:
         data = memoryview(text.encode("utf-8", errors="replace"))
         try:
             while data:  # an unbuffered write may write part of the row
-                data = data[self._handle.write(data):]
+                data = data[self._handle.write(data) :]
             os.fsync(self._handle.fileno())
         except OSError as exc:
             self._cut_back(start)  # a half-written row must not stay behind (e.g. disk full)
@@ -371,7 +375,9 @@ def _open_output(path: Path):
     except IsADirectoryError:
         raise BatchOutputError(f"{path} is a folder: give --output a .jsonl or .csv file name.") from None
     except OSError as exc:
-        message = os_error_message(exc, path, "create the output") or f"Cannot create the output {path}: {exc.strerror}."
+        message = (
+            os_error_message(exc, path, "create the output") or f"Cannot create the output {path}: {exc.strerror}."
+        )
         raise BatchOutputError(message) from None
 
 
@@ -382,8 +388,10 @@ def refuse_output_as_input(input_path: str | Path, output_path: str | Path) -> N
     if not same and input_path.exists() and output_path.exists():
         same = os.path.samefile(input_path, output_path)
     if same:
-        raise BatchOutputError(f"--output {output_path} is the question file itself: choose another --output, "
-                               f"e.g. {default_output_path(input_path)}.")
+        raise BatchOutputError(
+            f"--output {output_path} is the question file itself: choose another --output, "
+            f"e.g. {default_output_path(input_path)}."
+        )
 
 
 def _lock(handle, path: Path) -> None:
@@ -416,7 +424,9 @@ def _scan_jsonl(path: Path, data: bytes) -> tuple[dict[str, dict], int]:
         if raw.strip() and row is None:
             if number == len(lines) and not _tail.strip():
                 break
-            raise BatchOutputError(f"{path} line {number} is not a batch result row; write to a new --output file instead.")
+            raise BatchOutputError(
+                f"{path} line {number} is not a batch result row; write to a new --output file instead."
+            )
         if row is not None:
             done[str(row["id"])] = row
         keep += len(raw) + 1
@@ -453,7 +463,9 @@ def _scan_csv(path: Path, data: bytes) -> tuple[dict[str, dict], int, list[str] 
                     break
                 header = record
                 if "id" not in header:
-                    raise BatchOutputError(f"{path} is not a batch output (no `id` column); write to a new --output file.")
+                    raise BatchOutputError(
+                        f"{path} is not a batch output (no `id` column); write to a new --output file."
+                    )
             elif not whole or len(record) != len(header):
                 break  # a torn last record
             else:
@@ -495,7 +507,9 @@ def run_settings(settings: Settings, route: str | None) -> dict:
     local = settings.llm_backend == "llamacpp" and model.is_file()
     return {
         "llm_backend": settings.llm_backend,
-        "model": model.name if local else (settings.openai_model if settings.llm_backend == "openai" else settings.model),
+        "model": model.name
+        if local
+        else (settings.openai_model if settings.llm_backend == "openai" else settings.model),
         "model_sha256": _model_sha256(str(model), *_size_and_mtime(model)) if local else None,
         "embedding_model": settings.embedding_model,
         "collection": settings.collection,
@@ -531,7 +545,11 @@ def resume_mismatch(row: dict, question: Question, run: dict) -> str | None:
             stored_run = None
     if not isinstance(stored_run, dict):
         return "it records no run settings (written by an older version)"
-    changed = [f"{key} {stored_run.get(key)!r} then, {value!r} now" for key, value in run.items() if stored_run.get(key) != value]
+    changed = [
+        f"{key} {stored_run.get(key)!r} then, {value!r} now"
+        for key, value in run.items()
+        if stored_run.get(key) != value
+    ]
     return "it was answered with other settings: " + "; ".join(changed) if changed else None
 
 
@@ -575,9 +593,15 @@ class BatchSummary:
 
     def as_dict(self) -> dict:
         return {
-            "total": self.total, "skipped": self.skipped, "answered": self.answered, "errors": self.errors,
-            "abstained": self.abstained, "routes": dict(self.routes), "seconds": round(self.seconds, 3),
-            "questions_per_minute": round(self.per_minute, 2), "workers": self.workers,
+            "total": self.total,
+            "skipped": self.skipped,
+            "answered": self.answered,
+            "errors": self.errors,
+            "abstained": self.abstained,
+            "routes": dict(self.routes),
+            "seconds": round(self.seconds, 3),
+            "questions_per_minute": round(self.per_minute, 2),
+            "workers": self.workers,
         }
 
 
@@ -704,8 +728,9 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
     pending = list(todo)
     attempts: Counter = Counter()
     while pending:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(values,))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(values,)
+        )
         in_flight: dict[Any, Question] = {}
         broken = False
         try:
@@ -723,7 +748,13 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
                         broken = True
                         attempts[question.id] += 1
                         if attempts[question.id] >= 2:
-                            record(error_row(question, "the worker process answering it died twice (out of memory or a crash)", route))
+                            record(
+                                error_row(
+                                    question,
+                                    "the worker process answering it died twice (out of memory or a crash)",
+                                    route,
+                                )
+                            )
                         else:
                             pending.insert(0, question)
                     except Exception as exc:  # noqa: BLE001 - e.g. a row that cannot be unpickled

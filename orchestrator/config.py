@@ -59,9 +59,7 @@ def _unknown_settings_message(unknown: list[str], known: list[str]) -> str:
 class Settings(BaseSettings):
     """Application settings; each field maps to the environment variable ORCH_<FIELD>."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ORCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="ORCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -77,17 +75,15 @@ class Settings(BaseSettings):
     )
     n_ctx: int = Field(default=2048, ge=128, description="Context window in tokens.")
     n_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads for llama.cpp (default: re-chosen from the free cores before each call)."
+        default=None,
+        ge=1,
+        description="CPU threads for llama.cpp (default: re-chosen from the free cores before each call).",
     )
     n_batch: int = Field(default=512, ge=8, description="Prompt-processing batch size.")
-    temperature: float = Field(
-        default=0.2, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy)."
-    )
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0, description="Sampling temperature (0 = greedy).")
     max_tokens: int = Field(default=256, ge=1, description="Most tokens generated per answer.")
     seed: int = Field(default=42, description="Sampling seed, so answers are reproducible.")
-    llama_verbose: bool = Field(
-        default=False, description="Show llama.cpp's own log output on stderr."
-    )
+    llama_verbose: bool = Field(default=False, description="Show llama.cpp's own log output on stderr.")
     llm_backend: Literal["llamacpp", "openai"] = Field(
         default="llamacpp",
         description="Where the chat model runs: llamacpp (in this process) or openai (any OpenAI-compatible server).",
@@ -96,8 +92,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080/v1",
         description="With llm_backend=openai: the server's /v1 URL (llama-server, vLLM, llama_cpp.server, ...).",
     )
-    openai_model: str = Field(default="default", description="With llm_backend=openai: the model name the server expects.")
-    openai_api_key: SecretStr | None = Field(default=None, description="With llm_backend=openai: the server's API key, if it needs one.")
+    openai_model: str = Field(
+        default="default", description="With llm_backend=openai: the model name the server expects."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="With llm_backend=openai: the server's API key, if it needs one."
+    )
     router: Literal["auto", "rules", "tools"] = Field(
         default="auto",
         description="Who picks the route: rules, tools (the chat model calls one of the routes as a tool), "
@@ -127,7 +127,9 @@ class Settings(BaseSettings):
     )
     search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
-    search_cache_ttl_s: int = Field(default=3600, ge=0, description="How long web results stay cached on disk, seconds.")
+    search_cache_ttl_s: int = Field(
+        default=3600, ge=0, description="How long web results stay cached on disk, seconds."
+    )
     math_timeout_s: float = Field(default=2.0, gt=0, description="Hard time limit for one math evaluation, seconds.")
     allow_unverified: bool = Field(
         default=False,

@@ -38,14 +38,21 @@ def os_error_message(exc: OSError, path, action: str = "write", needed_bytes: in
     """
     where = Path(exc.filename) if exc.filename else Path(path)
     if exc.errno == errno.ENOSPC:
-        need = (f"about {_size(needed_bytes)} more is needed to finish" if needed_bytes is not None
-                else "a few hundred MB for a knowledge base")
-        return (f"No space left on the disk holding {where} ({_free_space(where)} free; {need}): free some "
-                "space, or point ORCH_DATA_DIR / --output to a disk with room.")
+        need = (
+            f"about {_size(needed_bytes)} more is needed to finish"
+            if needed_bytes is not None
+            else "a few hundred MB for a knowledge base"
+        )
+        return (
+            f"No space left on the disk holding {where} ({_free_space(where)} free; {need}): free some "
+            "space, or point ORCH_DATA_DIR / --output to a disk with room."
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         kind = "the file system is read-only" if exc.errno == errno.EROFS else "permission denied"
-        return (f"Cannot {action} {where}: {kind}. Give your user write permission on it "
-                "(or on its folder), or point ORCH_DATA_DIR / --output somewhere writable.")
+        return (
+            f"Cannot {action} {where}: {kind}. Give your user write permission on it "
+            "(or on its folder), or point ORCH_DATA_DIR / --output somewhere writable."
+        )
     if exc.errno in (errno.ENOTDIR, errno.EEXIST):
         parent = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), where)
         return f"Cannot {action} {path}: {parent} is a file, not a folder. Choose another path."

@@ -40,8 +40,13 @@ if TYPE_CHECKING:
 
 KINDS = ("docs", "math", "math_word", "unanswerable", "false_premise", "web", "chat")
 EXPECTED_ROUTES = {
-    "docs": {"docs"}, "math": {"math"}, "math_word": {"math"}, "web": {"web"}, "chat": {"chat"},
-    "unanswerable": {"docs", "chat"}, "false_premise": {"docs", "web", "chat"},
+    "docs": {"docs"},
+    "math": {"math"},
+    "math_word": {"math"},
+    "web": {"web"},
+    "chat": {"chat"},
+    "unanswerable": {"docs", "chat"},
+    "false_premise": {"docs", "web", "chat"},
 }
 # A reply that rejects the question's premise ("There is no ...", "X never ...").
 _PREMISE_DENIED = re.compile(
@@ -106,8 +111,12 @@ def cites_source(row: dict, source: str) -> bool:
 def score_math(row: dict, question: dict) -> Score:
     from orchestrator.math_equivalence import equivalent
 
-    value_ok = not row.get("error") and not row.get("abstained") and equivalent(row.get("answer") or "", question["answers"])
-    return _score(row, question, value_ok, {"value_equal": value_ok}, "" if value_ok else "value differs from the gold answer")
+    value_ok = (
+        not row.get("error") and not row.get("abstained") and equivalent(row.get("answer") or "", question["answers"])
+    )
+    return _score(
+        row, question, value_ok, {"value_equal": value_ok}, "" if value_ok else "value differs from the gold answer"
+    )
 
 
 def score_docs(row: dict, question: dict) -> Score:
@@ -118,8 +127,13 @@ def score_docs(row: dict, question: dict) -> Score:
     # "quoted": the answer is the best evidence sentence, quoted, because the model's own answer failed
     # the grounding check (chains/docs.py); reported so a reader sees how much the quotes contribute.
     quoted = answered and (row.get("route_reason") or {}).get("answer_kind") == "quote"
-    checks = {"answer_contained": contained, "source_cited": cited, "refused": bool(row.get("abstained")),
-              "short_enough": short, "quoted": quoted}
+    checks = {
+        "answer_contained": contained,
+        "source_cited": cited,
+        "refused": bool(row.get("abstained")),
+        "short_enough": short,
+        "quoted": quoted,
+    }
     if row.get("abstained"):
         reason = "refused"
     elif not contained:
@@ -133,14 +147,25 @@ def score_false_premise(row: dict, question: dict) -> Score:
     declined = bool(row.get("abstained")) and not row.get("error")
     denied = bool(_PREMISE_DENIED.search(row.get("answer") or ""))
     ok = declined or denied
-    return _score(row, question, ok, {"declined": declined, "premise_denied": denied},
-                  "" if ok else "answered as if the premise held")
+    return _score(
+        row,
+        question,
+        ok,
+        {"declined": declined, "premise_denied": denied},
+        "" if ok else "answered as if the premise held",
+    )
 
 
 def score_unanswerable(row: dict, question: dict) -> Score:
     abstained = bool(row.get("abstained")) and not row.get("error")
     ok = abstained and row.get("route") in EXPECTED_ROUTES["unanswerable"]
-    return _score(row, question, ok, {"abstained": abstained}, "" if ok else "answered instead of abstaining" if not abstained else "abstained on the wrong route")
+    return _score(
+        row,
+        question,
+        ok,
+        {"abstained": abstained},
+        "" if ok else "answered instead of abstaining" if not abstained else "abstained on the wrong route",
+    )
 
 
 def search_failed(row: dict) -> bool:
@@ -172,8 +197,13 @@ def _score(row: dict, question: dict, correct: bool, checks: dict, reason: str) 
 
 
 SCORERS: dict[str, Callable[[dict, dict], Score]] = {
-    "docs": score_docs, "math": score_math, "math_word": score_math, "unanswerable": score_unanswerable,
-    "false_premise": score_false_premise, "web": score_web, "chat": score_chat,
+    "docs": score_docs,
+    "math": score_math,
+    "math_word": score_math,
+    "unanswerable": score_unanswerable,
+    "false_premise": score_false_premise,
+    "web": score_web,
+    "chat": score_chat,
 }
 
 
@@ -204,8 +234,13 @@ def read_eval_questions(path: str | Path) -> list[Question]:
 
 
 def as_gold(question: Question) -> dict:
-    return {"id": question.id, "question": question.text, "kind": question.fields["kind"],
-            "answers": list(question.fields.get("answers") or []), "source": question.fields.get("source")}
+    return {
+        "id": question.id,
+        "question": question.text,
+        "kind": question.fields["kind"],
+        "answers": list(question.fields.get("answers") or []),
+        "source": question.fields.get("source"),
+    }
 
 
 # --- aggregation and reports ----------------------------------------------------------------------
@@ -259,7 +294,9 @@ def _severity(score: Score, row: dict) -> int:
     return _SEVERITY["refused"] if row.get("abstained") else _SEVERITY["wrong"]
 
 
-def worst_failures(scores: Sequence[Score], rows: dict[str, dict], golds: dict[str, dict], per_kind: int = FAILURES_PER_KIND) -> list[dict]:
+def worst_failures(
+    scores: Sequence[Score], rows: dict[str, dict], golds: dict[str, dict], per_kind: int = FAILURES_PER_KIND
+) -> list[dict]:
     """Up to `per_kind` failures of each kind, worst first, with what was answered."""
     chosen = []
     for kind in KINDS:
@@ -267,12 +304,19 @@ def worst_failures(scores: Sequence[Score], rows: dict[str, dict], golds: dict[s
         failed.sort(key=lambda s: (_severity(s, rows.get(s.id) or {}), s.id))
         for s in failed[:per_kind]:
             row = rows.get(s.id) or {}
-            chosen.append({
-                "id": s.id, "kind": kind, "question": golds[s.id]["question"], "gold": golds[s.id]["answers"],
-                "gold_source": golds[s.id].get("source"), "route": row.get("route"), "answer": row.get("answer", ""),
-                "sources": [Path(str(x.get("source") or "")).name for x in row.get("sources") or []],
-                "reason": s.reason,
-            })
+            chosen.append(
+                {
+                    "id": s.id,
+                    "kind": kind,
+                    "question": golds[s.id]["question"],
+                    "gold": golds[s.id]["answers"],
+                    "gold_source": golds[s.id].get("source"),
+                    "route": row.get("route"),
+                    "answer": row.get("answer", ""),
+                    "sources": [Path(str(x.get("source") or "")).name for x in row.get("sources") or []],
+                    "reason": s.reason,
+                }
+            )
     return chosen
 
 
@@ -284,10 +328,29 @@ def table_rows(summary: dict) -> list[list[str]]:
     """The main table: one row per kind and the overall row."""
     rows = []
     for kind, k in summary["kinds"].items():
-        rows.append([kind, str(k["n"]), f"{k['correct']}/{k['n']} ({k['score']:.0%})", f"{k['route_accuracy']:.0%}",
-                     f"{k['abstained']:.0%}", str(k["errors"]), f"{k['mean_latency_s']:.2f}"])
+        rows.append(
+            [
+                kind,
+                str(k["n"]),
+                f"{k['correct']}/{k['n']} ({k['score']:.0%})",
+                f"{k['route_accuracy']:.0%}",
+                f"{k['abstained']:.0%}",
+                str(k["errors"]),
+                f"{k['mean_latency_s']:.2f}",
+            ]
+        )
     o = summary["overall"]
-    rows.append(["overall", str(o["n"]), f"{o['correct']}/{o['n']} ({o['score']:.0%})", f"{o['route_accuracy']:.0%}", "", str(o["errors"]), ""])
+    rows.append(
+        [
+            "overall",
+            str(o["n"]),
+            f"{o['correct']}/{o['n']} ({o['score']:.0%})",
+            f"{o['route_accuracy']:.0%}",
+            "",
+            str(o["errors"]),
+            "",
+        ]
+    )
     return rows
 
 
@@ -295,8 +358,14 @@ def docs_row(summary: dict) -> list[str] | None:
     d = summary["kinds"].get("docs")
     if not d:
         return None
-    return [f"{d['answer_contained']:.0%}", f"{d['source_cited']:.0%}", f"{d['score']:.0%}", f"{d['refused']:.0%}", f"{d['short_enough']:.0%}",
-            f"{d.get('quoted', 0):.0%}"]
+    return [
+        f"{d['answer_contained']:.0%}",
+        f"{d['source_cited']:.0%}",
+        f"{d['score']:.0%}",
+        f"{d['refused']:.0%}",
+        f"{d['short_enough']:.0%}",
+        f"{d.get('quoted', 0):.0%}",
+    ]
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -312,15 +381,19 @@ def render_markdown(report: dict) -> str:
     """report.md: the tables, how the run was made, and the worst failures with their answers."""
     run = report["run"]
     parts = [
-        "# Evaluation report", "",
+        "# Evaluation report",
+        "",
         f"Questions: `{run['questions']}` ({report['summary']['overall']['n']}); model: `{run['model']}`; "
         f"corpus: `{run.get('corpus') or 'none (configured collection)'}`; workers: {run['workers']}; "
         f"wall time: {run['wall_seconds']:.0f} s (ingest {run.get('ingest_seconds', 0):.0f} s, answering "
-        f"{run.get('batch', {}).get('seconds', 0):.0f} s).", "",
-        _md_table(TABLE_COLUMNS, table_rows(report["summary"])), "",
+        f"{run.get('batch', {}).get('seconds', 0):.0f} s).",
+        "",
+        _md_table(TABLE_COLUMNS, table_rows(report["summary"])),
+        "",
         "Score per kind: math = SymPy-equivalent to a gold answer; docs = gold answer contained (SQuAD "
         "normalisation) and gold file cited; unanswerable = abstained on docs/chat; web = routed to web and "
-        "not answered from memory; chat = routed to chat.", "",
+        "not answered from memory; chat = routed to chat.",
+        "",
     ]
     docs = docs_row(report["summary"])
     if docs:
@@ -328,15 +401,23 @@ def render_markdown(report: dict) -> str:
     confusion = report.get("route_confusion") or {}
     if confusion:
         routes = sorted({route for counts in confusion.values() for route in counts})
-        parts += ["## Where each kind was routed", "",
-                  _md_table(["Kind", *routes], [[kind, *(str(counts.get(r, 0)) for r in routes)] for kind, counts in confusion.items()]), ""]
+        parts += [
+            "## Where each kind was routed",
+            "",
+            _md_table(
+                ["Kind", *routes],
+                [[kind, *(str(counts.get(r, 0)) for r in routes)] for kind, counts in confusion.items()],
+            ),
+            "",
+        ]
     parts += ["## Worst failures", ""] + ([] if report["failures"] else ["None."])
     for f in report["failures"]:
         answer = " ".join(str(f["answer"]).split())
         parts += [
             f"- **{f['id']}** ({f['kind']}, routed to {f['route']}): {f['question']}",
             f"  - why: {f['reason']}",
-            f"  - gold: {', '.join(map(str, f['gold'])) or '(none)'}" + (f" in {f['gold_source']}" if f["gold_source"] else ""),
+            f"  - gold: {', '.join(map(str, f['gold'])) or '(none)'}"
+            + (f" in {f['gold_source']}" if f["gold_source"] else ""),
             f"  - answer: {answer[:400]}" + (f" (cited: {', '.join(f['sources'])})" if f["sources"] else ""),
         ]
     return "\n".join(parts) + "\n"
@@ -355,9 +436,13 @@ def write_report(output_dir: Path, report: dict) -> tuple[Path, Path]:
 
 def scratch_settings(settings: Settings, output_dir: Path) -> Settings:
     """Settings whose knowledge base (and caches) live in OUTPUT/kb; models stay where they are."""
-    return settings.model_copy(update={
-        "data_dir": output_dir / "kb", "models_dir": settings.resolved_models_dir, "collection": SCRATCH_COLLECTION,
-    })
+    return settings.model_copy(
+        update={
+            "data_dir": output_dir / "kb",
+            "models_dir": settings.resolved_models_dir,
+            "collection": SCRATCH_COLLECTION,
+        }
+    )
 
 
 def ingest_corpus(settings: Settings, corpus: Path, progress=None) -> str:
@@ -376,8 +461,19 @@ def ingest_corpus(settings: Settings, corpus: Path, progress=None) -> str:
 
 def run_identity(settings: Settings, questions_path: Path, corpus_fingerprint: str | None) -> dict:
     """What the answers depend on; a resume with anything different would mix two runs in one report."""
-    keys = ("model", "embedding_model", "temperature", "max_tokens", "seed", "n_ctx", "top_k",
-            "relevance_threshold", "chunk_size", "chunk_overlap", "allow_unverified")
+    keys = (
+        "model",
+        "embedding_model",
+        "temperature",
+        "max_tokens",
+        "seed",
+        "n_ctx",
+        "top_k",
+        "relevance_threshold",
+        "chunk_size",
+        "chunk_overlap",
+        "allow_unverified",
+    )
     identity = {key: getattr(settings, key) for key in keys}
     identity["collection"] = None if corpus_fingerprint else settings.collection
     identity["questions_sha256"] = sha256_of(questions_path)
@@ -441,9 +537,13 @@ def run_eval(
     scores = [score_row(rows.get(q.id), golds[q.id]) for q in questions]
     report = {
         "run": {
-            "questions": str(questions_path), "corpus": str(corpus) if corpus else None, "model": settings.model,
-            "workers": workers, "wall_seconds": round(time.perf_counter() - started, 1),
-            "ingest_seconds": round(ingest_seconds, 1), "batch": batch.as_dict(),
+            "questions": str(questions_path),
+            "corpus": str(corpus) if corpus else None,
+            "model": settings.model,
+            "workers": workers,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            "ingest_seconds": round(ingest_seconds, 1),
+            "batch": batch.as_dict(),
         },
         "summary": summarize(scores, rows),
         "route_confusion": route_confusion(scores, rows),

@@ -106,9 +106,11 @@ class _Cursor:
         self.buffer, self.path, self.pos, self.size = buffer, path, 24, len(buffer)
 
     def fail(self, what: str):
-        raise ModelFileError(f"{self.path} is corrupt or truncated: {what} at byte {self.pos}. "
-                             f"Delete {self.path} and run `orchestrator pull` again if it came from the registry, "
-                             "or point --model at a complete .gguf file.")
+        raise ModelFileError(
+            f"{self.path} is corrupt or truncated: {what} at byte {self.pos}. "
+            f"Delete {self.path} and run `orchestrator pull` again if it came from the registry, "
+            "or point --model at a complete .gguf file."
+        )
 
     def need(self, n: int, what: str) -> None:
         if n > self.size - self.pos:
@@ -128,7 +130,7 @@ class _Cursor:
     def string(self, what: str) -> bytes:
         length = self.unpack("<Q", what + " length")
         self.need(length, what)
-        value = bytes(self.buffer[self.pos:self.pos + length])
+        value = bytes(self.buffer[self.pos : self.pos + length])
         self.pos += length
         return value
 
@@ -137,7 +139,7 @@ class _Cursor:
         if value_type in _SCALAR_SIZES:
             start = self.pos
             self.skip(_SCALAR_SIZES[value_type], what)
-            return int.from_bytes(self.buffer[start:self.pos], "little")
+            return int.from_bytes(self.buffer[start : self.pos], "little")
         if value_type == _STRING:
             self.string(what)
             return None
@@ -329,7 +331,9 @@ def split_parts(path: Path) -> list[Path]:
     if not match or int(match["number"]) != 1:
         return [Path(path)]
     count = int(match["count"])
-    return [Path(path).with_name(f"{match['prefix']}-{number:05d}-of-{count:05d}.gguf") for number in range(1, count + 1)]
+    return [
+        Path(path).with_name(f"{match['prefix']}-{number:05d}-of-{count:05d}.gguf") for number in range(1, count + 1)
+    ]
 
 
 def inspect_gguf(path: Path, cache: GGUFInfoCache | None = None) -> GGUFInfo:

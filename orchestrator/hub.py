@@ -85,10 +85,14 @@ def parse_hub_ref(text: str) -> HubRef:
     body = text.removeprefix(HF_PREFIX).strip("/")
     parts = body.split("/")
     if len(parts) < 2 or not all(parts[:2]):
-        raise PullError(f"{text!r} is not a Hugging Face model: use hf:OWNER/REPO/FILE.gguf or hf:OWNER/REPO --quant Q4_K_M.")
+        raise PullError(
+            f"{text!r} is not a Hugging Face model: use hf:OWNER/REPO/FILE.gguf or hf:OWNER/REPO --quant Q4_K_M."
+        )
     filename = "/".join(parts[2:]) or None
     if filename is not None and not filename.endswith(".gguf"):
-        raise PullError(f"{filename} is not a .gguf file: name a GGUF file in the repository, or leave it out and pass --quant.")
+        raise PullError(
+            f"{filename} is not a .gguf file: name a GGUF file in the repository, or leave it out and pass --quant."
+        )
     return HubRef("/".join(parts[:2]), filename)
 
 
@@ -145,9 +149,13 @@ def choose_model(ref: HubRef, files: list[HubFile], quant: str | None) -> list[H
     if len(candidates) == 1:
         return next(iter(candidates.values()))
     if not candidates:
-        raise PullError(f"No GGUF in {ref.repo_id} matches --quant {quant}. Its GGUF files: {describe_choices(models)}.")
+        raise PullError(
+            f"No GGUF in {ref.repo_id} matches --quant {quant}. Its GGUF files: {describe_choices(models)}."
+        )
     hint = "a more specific --quant" if quant else "--quant (e.g. --quant Q4_K_M) or the file name"
-    raise PullError(f"{ref.repo_id} has {len(candidates)} GGUF models; choose one with {hint}: {describe_choices(candidates)}.")
+    raise PullError(
+        f"{ref.repo_id} has {len(candidates)} GGUF models; choose one with {hint}: {describe_choices(candidates)}."
+    )
 
 
 def describe_choices(models: dict[str, list[HubFile]]) -> str:
@@ -189,18 +197,28 @@ def _hub_errors(ref: HubRef, what: str):
             "Check the name; `orchestrator pull --list` lists known ones."
         ) from None
     except RevisionNotFoundError:
-        raise PullError(f"{ref.repo_id} has no such revision: drop --revision or name an existing branch, tag or commit.") from None
+        raise PullError(
+            f"{ref.repo_id} has no such revision: drop --revision or name an existing branch, tag or commit."
+        ) from None
     except RemoteEntryNotFoundError:
-        raise PullError(f"{ref.repo_id} no longer has the file {what}: run `orchestrator pull hf:{ref.repo_id}` to list its files.") from None
+        raise PullError(
+            f"{ref.repo_id} no longer has the file {what}: run `orchestrator pull hf:{ref.repo_id}` to list its files."
+        ) from None
     except OfflineModeIsEnabled:
-        raise PullError(f"HF_HUB_OFFLINE is set, so {what} cannot be downloaded: unset it to pull, or use a model already pulled.") from None
+        raise PullError(
+            f"HF_HUB_OFFLINE is set, so {what} cannot be downloaded: unset it to pull, or use a model already pulled."
+        ) from None
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         raise PullError(f"The hub at {endpoint()} answered HTTP {status} for {what}; try again later.") from None
     except OSError as exc:
         if getattr(exc, "errno", None) == 28:  # ENOSPC: the disk filled up after all
-            raise PullError(f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again.") from None
-        raise PullError(f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again.") from None
+            raise PullError(
+                f"The disk filled up while downloading {what}: free some space (or set ORCH_MODELS_DIR) and pull again."
+            ) from None
+        raise PullError(
+            f"Could not download {what} from {endpoint()}: {_reason(exc)}. Check the connection and pull again."
+        ) from None
     except Exception as exc:  # httpx's connection errors are not OSErrors
         if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "h11"}:
             raise PullError(
@@ -221,7 +239,9 @@ def list_repo_ggufs(ref: HubRef, revision: str | None = None) -> list[HubFile]:
     from huggingface_hub.hf_api import RepoFile
 
     with _hub_errors(ref, f"the file list of {ref.repo_id}"):
-        entries = HfApi(endpoint=endpoint(), token=_token()).list_repo_tree(ref.repo_id, recursive=True, revision=revision)
+        entries = HfApi(endpoint=endpoint(), token=_token()).list_repo_tree(
+            ref.repo_id, recursive=True, revision=revision
+        )
         files = [
             HubFile(entry.path, entry.size, entry.lfs["sha256"] if entry.lfs else None)
             for entry in entries
@@ -261,7 +281,12 @@ def _download(ref: HubRef, file: HubFile, revision: str, staging: Path, progress
     name = file.path.rsplit("/", 1)[-1]
     with _hub_errors(ref, file.path):
         path = hf_hub_download(
-            ref.repo_id, file.path, revision=revision, local_dir=staging, endpoint=endpoint(), token=_token(),
+            ref.repo_id,
+            file.path,
+            revision=revision,
+            local_dir=staging,
+            endpoint=endpoint(),
+            token=_token(),
             tqdm_class=_progress_class(progress, f"Downloading {name}"),
         )
     return Path(path)
@@ -332,7 +357,9 @@ def _verify(local: Path, file: HubFile, progress: Progress | None) -> None:
     size = local.stat().st_size
     if size != file.size:
         local.unlink()
-        raise PullError(f"{file.path} arrived with {size} bytes, not the {file.size} the hub lists: it was deleted; pull again.")
+        raise PullError(
+            f"{file.path} arrived with {size} bytes, not the {file.size} the hub lists: it was deleted; pull again."
+        )
     if file.sha256 is None:
         return  # stored in git, not LFS: the hub publishes no sha256 for it (git's own blob id covers it)
     actual = sha256_of(local, progress, f"Verifying {local.name}")
@@ -345,8 +372,12 @@ def _verify(local: Path, file: HubFile, progress: Progress | None) -> None:
 
 
 def pull_from_hub(
-    text: str, settings: Settings, quant: str | None = None, revision: str | None = None,
-    progress: Progress | None = None, force: bool = False,
+    text: str,
+    settings: Settings,
+    quant: str | None = None,
+    revision: str | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
 ) -> Path:
     """Download, verify and install a GGUF model from the hub; return the path llama.cpp should open."""
     ref = parse_hub_ref(text)
@@ -354,7 +385,9 @@ def pull_from_hub(
     if offline():
         if (found := installed_from_hub(ref, settings)) is not None and not force:
             return found
-        raise PullError(f"HF_HUB_OFFLINE is set and {text} has not been pulled yet: unset HF_HUB_OFFLINE to download it.")
+        raise PullError(
+            f"HF_HUB_OFFLINE is set and {text} has not been pulled yet: unset HF_HUB_OFFLINE to download it."
+        )
     commit = _resolve_revision(ref, revision)
     files = choose_model(ref, list_repo_ggufs(ref, commit), quant)
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -379,8 +412,11 @@ def pull_from_hub(
     for local, target in zip(downloaded, targets):
         local.replace(target)
     source = HubSource(
-        ref.repo_id, commit, [t.name for t in targets],
-        {t.name: f.sha256 for t, f in zip(targets, files) if f.sha256}, {t.name: f.size for t, f in zip(targets, files)},
+        ref.repo_id,
+        commit,
+        [t.name for t in targets],
+        {t.name: f.sha256 for t, f in zip(targets, files) if f.sha256},
+        {t.name: f.size for t, f in zip(targets, files)},
     )
     source_path(targets[0]).write_text(json.dumps(asdict(source), indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(staging, ignore_errors=True)

@@ -194,7 +194,9 @@ def _locked_chat_class() -> type:
             from orchestrator.aio import iterate_in_own_thread
 
             sync_manager = run_manager.get_sync() if run_manager else None
-            chunks = iterate_in_own_thread(lambda: self._stream(messages, stop, sync_manager, **kwargs), "llama-astream")
+            chunks = iterate_in_own_thread(
+                lambda: self._stream(messages, stop, sync_manager, **kwargs), "llama-astream"
+            )
             async for chunk in chunks:
                 yield chunk
 
@@ -209,8 +211,12 @@ def _load_chat_model(model_path: str, n_ctx: int, n_threads: int | None, n_batch
     try:
         # chat_format is left unset so llama-cpp-python uses the chat template stored in the GGUF.
         model = chat_class(
-            model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_batch=n_batch,
-            seed=seed, verbose=verbose,
+            model_path=model_path,
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_batch=n_batch,
+            seed=seed,
+            verbose=verbose,
             # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
             # (100000 for SmolLM2: perplexity 18.78 -> 20.26). 0 means "as the model file says".
             # Prompt processing on the same count (ChatLlamaCpp would leave it at every logical core).
@@ -240,7 +246,9 @@ def template_keeps_system_role(template: str) -> bool:
     def raise_exception(message: str):
         raise ValueError(message)
 
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
     try:
         compiled = environment.from_string(template)
     except TemplateSyntaxError:  # a tag plain Jinja lacks ({% generation %}): leave the template alone
@@ -366,7 +374,11 @@ def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **ov
     check_context_fits(info, settings.n_ctx)
     with _load_lock:
         base = _load_chat_model(
-            str(model_path), settings.n_ctx, settings.n_threads, settings.n_batch, settings.seed,
+            str(model_path),
+            settings.n_ctx,
+            settings.n_threads,
+            settings.n_batch,
+            settings.seed,
             settings.llama_verbose,
         )
     sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **overrides}
@@ -420,10 +432,15 @@ def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
 
     sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **overrides}
     return ChatOpenAI(
-        base_url=settings.openai_base_url, model=settings.openai_model, seed=settings.seed,
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        seed=settings.seed,
         # Local servers usually need no key, but the client insists on one.
         api_key=settings.openai_api_key or SecretStr("no-key"),
-        timeout=OPENAI_TIMEOUT_S, max_retries=2, stream_usage=True, **sampling,
+        timeout=OPENAI_TIMEOUT_S,
+        max_retries=2,
+        stream_usage=True,
+        **sampling,
     )
 
 
@@ -444,9 +461,15 @@ def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool
         # Embedding runs on the batch thread count; flash attention was ~2.6x faster here with the
         # same vectors (benchmarks/embedding_throughput.py).
         client = Llama(
-            model_path, embedding=True, n_ctx=EMBEDDING_CONTEXT, n_batch=EMBEDDING_CONTEXT,
-            n_ubatch=EMBEDDING_CONTEXT, n_threads=threads, n_threads_batch=threads,
-            flash_attn=True, verbose=verbose,
+            model_path,
+            embedding=True,
+            n_ctx=EMBEDDING_CONTEXT,
+            n_batch=EMBEDDING_CONTEXT,
+            n_ubatch=EMBEDDING_CONTEXT,
+            n_threads=threads,
+            n_threads_batch=threads,
+            flash_attn=True,
+            verbose=verbose,
         )
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load the embedding model {model_path}: {exc}") from None
@@ -520,17 +543,29 @@ def template_renders_tools(template: str) -> bool:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     probe = "orchestrator_tool_probe"
-    tools = [{"type": "function", "function": {"name": probe, "description": "probe", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": probe, "description": "probe", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
 
     def raise_exception(message: str):
         raise ValueError(message)
 
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
     environment.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, indent=indent)
     try:
         text = environment.from_string(template).render(
-            messages=[{"role": "user", "content": "hello"}], tools=tools, add_generation_prompt=True,
-            bos_token="", eos_token="", raise_exception=raise_exception, date_string="1 Jan 2026",
+            messages=[{"role": "user", "content": "hello"}],
+            tools=tools,
+            add_generation_prompt=True,
+            bos_token="",
+            eos_token="",
+            raise_exception=raise_exception,
+            date_string="1 Jan 2026",
             strftime_now=lambda fmt: "01 Jan 2026",
         )
     except Exception:  # a template that raises on tools, or a tag plain Jinja lacks

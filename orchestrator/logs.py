@@ -118,7 +118,9 @@ class ChatLog:
             with closing(self._connect()) as db, db:
                 db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise OrchestratorError(f"Cannot open the chat log {path}: {exc}. Run `orchestrator logs off` to chat without it.") from None
+            raise OrchestratorError(
+                f"Cannot open the chat log {path}: {exc}. Run `orchestrator logs off` to chat without it."
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=5.0)
@@ -142,9 +144,18 @@ class ChatLog:
                 "INSERT INTO exchanges (conversation_id, datetime, question, answer, route, sources, route_reason,"
                 " model, latency_s, first_token_s, completion_tokens, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    conversation_id, _now(), answer.question, answer.answer, answer.route,
-                    json.dumps(answer.sources, ensure_ascii=False), json.dumps(answer.route_reason, ensure_ascii=False, default=str),
-                    model, answer.latency_s, answer.first_token_s, answer.completion_tokens, answer.error,
+                    conversation_id,
+                    _now(),
+                    answer.question,
+                    answer.answer,
+                    answer.route,
+                    json.dumps(answer.sources, ensure_ascii=False),
+                    json.dumps(answer.route_reason, ensure_ascii=False, default=str),
+                    model,
+                    answer.latency_s,
+                    answer.first_token_s,
+                    answer.completion_tokens,
+                    answer.error,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -171,9 +182,13 @@ class ChatLog:
         """A conversation's exchanges in order; an unknown id is an error that says what to do."""
         with closing(self._connect()) as db:
             known = db.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-            rows = db.execute("SELECT * FROM exchanges WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+            rows = db.execute(
+                "SELECT * FROM exchanges WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+            ).fetchall()
         if not known:
-            raise OrchestratorError(f"No conversation {conversation_id!r} in the log; `orchestrator logs list` shows their ids.")
+            raise OrchestratorError(
+                f"No conversation {conversation_id!r} in the log; `orchestrator logs list` shows their ids."
+            )
         return [_exchange(row) for row in rows]
 
     def search(self, text: str, limit: int = 20) -> list[Exchange]:
@@ -190,10 +205,19 @@ class ChatLog:
 
 def _exchange(row: sqlite3.Row) -> Exchange:
     return Exchange(
-        id=row["id"], conversation_id=row["conversation_id"], datetime=row["datetime"], question=row["question"],
-        answer=row["answer"], route=row["route"], sources=json.loads(row["sources"] or "[]"),
-        route_reason=json.loads(row["route_reason"] or "{}"), model=row["model"], latency_s=row["latency_s"],
-        first_token_s=row["first_token_s"], completion_tokens=row["completion_tokens"], error=row["error"],
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        datetime=row["datetime"],
+        question=row["question"],
+        answer=row["answer"],
+        route=row["route"],
+        sources=json.loads(row["sources"] or "[]"),
+        route_reason=json.loads(row["route_reason"] or "{}"),
+        model=row["model"],
+        latency_s=row["latency_s"],
+        first_token_s=row["first_token_s"],
+        completion_tokens=row["completion_tokens"],
+        error=row["error"],
     )
 
 

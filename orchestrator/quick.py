@@ -55,7 +55,9 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
     answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
     answer.route_reason = decision.as_dict()
     result = solve(problem, timeout_s=settings.math_timeout_s)
-    answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
+    answer.tool_calls.append(
+        {"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")}
+    )
     if result.error:
         answer.error = result.error
         answer.answer = f"I could not compute that: {result.error}"

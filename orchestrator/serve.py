@@ -63,7 +63,9 @@ class ServeLimits:
     request_read_s: float = 10.0  # a request (headers and body) must arrive within this; else the socket is closed
     keep_alive_s: float = 5.0  # an idle keep-alive connection is closed after this
     max_connections: int = 2048  # open sockets beyond this are closed at once (file descriptors are finite)
-    max_request_s: float = 60.0  # generation stops after this; the client gets what was produced, finish_reason "length"
+    max_request_s: float = (
+        60.0  # generation stops after this; the client gets what was produced, finish_reason "length"
+    )
     # Earlier turns: at most this many characters are read (newest first), then trimmed to this many tokens
     # with the chat route's own trim_history. Prompt evaluation is what makes long histories slow
     # (100 turns: 15-28 s with the whole context, 6-8 s with 512 tokens, loaded 2 cores; docs/serving.md).
@@ -96,10 +98,14 @@ def check_bind(host: str, api_key: str | None) -> None:
     """Refuse to serve beyond this machine without an API key, and refuse guessable or unusable keys."""
     if api_key is not None and (not api_key.strip() or api_key != api_key.strip()):
         # The presented token is stripped before comparison, so such a key could never match.
-        raise ConfigError("The API key must not be blank or begin or end with whitespace; "
-                          "try: python -c \"import secrets; print(secrets.token_urlsafe(32))\".")
+        raise ConfigError(
+            "The API key must not be blank or begin or end with whitespace; "
+            'try: python -c "import secrets; print(secrets.token_urlsafe(32))".'
+        )
     if api_key is not None and len(api_key) < MIN_KEY_LENGTH:
-        raise ConfigError(f"The API key must be at least {MIN_KEY_LENGTH} characters (try: python -c \"import secrets; print(secrets.token_urlsafe(32))\").")
+        raise ConfigError(
+            f'The API key must be at least {MIN_KEY_LENGTH} characters (try: python -c "import secrets; print(secrets.token_urlsafe(32))").'
+        )
     if not api_key and not is_loopback(host):
         raise ConfigError(
             f"Refusing to listen on {host} without an API key: anyone who can reach it could use the model. "
@@ -205,8 +211,15 @@ class ChatRequest(BaseModel):
 class ApiError(Exception):
     """An error returned in OpenAI's shape: {"error": {"message", "type", "param", "code"}}."""
 
-    def __init__(self, status: int, message: str, code: str, param: str | None = None, kind: str = "invalid_request_error",
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        param: str | None = None,
+        kind: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.param, self.kind = status, message, code, param, kind
         self.headers = headers
@@ -220,8 +233,12 @@ def checked_text(text: str, param: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ApiError(400, f"{param} contains an invalid character (a lone UTF-16 surrogate): send valid Unicode text.",
-                       "invalid_unicode", param) from None
+        raise ApiError(
+            400,
+            f"{param} contains an invalid character (a lone UTF-16 surrogate): send valid Unicode text.",
+            "invalid_unicode",
+            param,
+        ) from None
     return text
 
 
@@ -232,7 +249,9 @@ def message_text(message: ChatMessage, param: str = "messages") -> str:
     texts = []
     for part in message.content:
         if part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise ApiError(400, f"Only text content is supported (got a {part.get('type')!r} part).", "unsupported_content", param)
+            raise ApiError(
+                400, f"Only text content is supported (got a {part.get('type')!r} part).", "unsupported_content", param
+            )
         texts.append(checked_text(part["text"], param))
     return "\n".join(texts)
 
@@ -240,12 +259,21 @@ def message_text(message: ChatMessage, param: str = "messages") -> str:
 def refuse_unsupported(request: ChatRequest) -> None:
     """400 for what this server cannot do, rather than a 200 that ignores it."""
     if request.n not in (None, 1):
-        raise ApiError(400, f"n={request.n}: this server returns one choice per request; send n=1 or leave it out.",
-                       "unsupported_value", "n")
+        raise ApiError(
+            400,
+            f"n={request.n}: this server returns one choice per request; send n=1 or leave it out.",
+            "unsupported_value",
+            "n",
+        )
     choice = request.tool_choice
     if choice not in (None, "none", "auto"):
-        raise ApiError(400, "tool_choice: this server cannot call the client's tools (it runs its own); "
-                            "leave tool_choice out or set it to \"none\" or \"auto\".", "unsupported_value", "tool_choice")
+        raise ApiError(
+            400,
+            "tool_choice: this server cannot call the client's tools (it runs its own); "
+            'leave tool_choice out or set it to "none" or "auto".',
+            "unsupported_value",
+            "tool_choice",
+        )
 
 
 def response_format_for_llama(response_format: dict | None) -> dict | None:
@@ -258,23 +286,42 @@ def response_format_for_llama(response_format: dict | None) -> dict | None:
     if kind == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema")
         if not isinstance(schema, dict):
-            raise ApiError(400, "response_format.json_schema.schema must be a JSON schema object.", "invalid_value",
-                           "response_format")
+            raise ApiError(
+                400,
+                "response_format.json_schema.schema must be a JSON schema object.",
+                "invalid_value",
+                "response_format",
+            )
         return {"type": "json_object", "schema": schema}
-    raise ApiError(400, f"response_format type {kind!r} is not supported: use text, json_object or json_schema.",
-                   "invalid_value", "response_format")
+    raise ApiError(
+        400,
+        f"response_format type {kind!r} is not supported: use text, json_object or json_schema.",
+        "invalid_value",
+        "response_format",
+    )
 
 
 def sampling_options(request: ChatRequest, limits: ServeLimits) -> dict:
     """The request's generation options, as keyword arguments for the chat model (only those given)."""
     asked = request.max_completion_tokens or request.max_tokens
     if asked is not None and asked > limits.max_tokens:
-        raise ApiError(400, f"max_tokens may be at most {limits.max_tokens} on this server (asked {asked}).", "max_tokens_too_large", "max_tokens")
+        raise ApiError(
+            400,
+            f"max_tokens may be at most {limits.max_tokens} on this server (asked {asked}).",
+            "max_tokens_too_large",
+            "max_tokens",
+        )
     stop = [request.stop] if isinstance(request.stop, str) else request.stop
     if stop is not None and len(stop) > 4:
         raise ApiError(400, "stop: at most 4 sequences.", "invalid_value", "stop")
-    options = {"max_tokens": asked, "temperature": request.temperature, "top_p": request.top_p,
-               "stop": stop or None, "seed": request.seed, "response_format": response_format_for_llama(request.response_format)}
+    options = {
+        "max_tokens": asked,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "stop": stop or None,
+        "seed": request.seed,
+        "response_format": response_format_for_llama(request.response_format),
+    }
     return {name: value for name, value in options.items() if value is not None}
 
 
@@ -288,7 +335,12 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
     from langchain_core.messages import AIMessage, HumanMessage
 
     if request.model not in (None, SERVED_MODEL):
-        raise ApiError(404, f"The model {request.model!r} does not exist here; this server serves {SERVED_MODEL!r}.", "model_not_found", "model")
+        raise ApiError(
+            404,
+            f"The model {request.model!r} does not exist here; this server serves {SERVED_MODEL!r}.",
+            "model_not_found",
+            "model",
+        )
     from orchestrator.app import forced_route
 
     try:
@@ -298,7 +350,9 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
     refuse_unsupported(request)
     *earlier, last = request.messages
     if last.role != "user":
-        raise ApiError(400, "The last message must come from the user: it is the question.", "invalid_messages", "messages")
+        raise ApiError(
+            400, "The last message must come from the user: it is the question.", "invalid_messages", "messages"
+        )
     question = message_text(last, f"messages[{len(earlier)}].content").strip()
     if not question:
         raise ApiError(400, "The last user message is empty.", "invalid_messages", "messages")
@@ -307,7 +361,9 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
     for index in range(len(earlier) - 1, -1, -1):
         message = earlier[index]
         if message.role in ("tool", "function"):
-            raise ApiError(400, "Tool messages are not supported: the server calls its own tools.", "invalid_messages", "messages")
+            raise ApiError(
+                400, "Tool messages are not supported: the server calls its own tools.", "invalid_messages", "messages"
+            )
         if message.role not in ("user", "assistant"):
             continue
         text = message_text(message, f"messages[{index}].content")
@@ -321,7 +377,12 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
     route = request.route
     if request.response_format and response_format_for_llama(request.response_format):
         if route not in (None, "auto", "chat"):
-            raise ApiError(400, f"response_format applies to the chat route only, not {route!r}.", "invalid_value", "response_format")
+            raise ApiError(
+                400,
+                f"response_format applies to the chat route only, not {route!r}.",
+                "invalid_value",
+                "response_format",
+            )
         route = "chat"  # a JSON answer comes from the model, not from a tool or a quote
     return {"question": question, "history": history, "route": route}
 
@@ -363,8 +424,9 @@ def prompt_overhead(orchestrator_app, count: Callable[[str], int]) -> int:
     return count(system_prompt) + 3 * TEMPLATE_OVERHEAD_PER_MESSAGE
 
 
-def check_fits_context(question: str, count: Callable[[str], int], n_ctx: int | None, max_tokens: int,
-                       overhead: Callable[[], int]) -> None:
+def check_fits_context(
+    question: str, count: Callable[[str], int], n_ctx: int | None, max_tokens: int, overhead: Callable[[], int]
+) -> None:
     """400 when the question cannot fit the model's context with the prompt and room for the answer."""
     if n_ctx is None:
         return
@@ -373,9 +435,13 @@ def check_fits_context(question: str, count: Callable[[str], int], n_ctx: int | 
         return
     tokens = count(question) + overhead()
     if tokens > room:
-        raise ApiError(400, f"The question needs about {tokens} tokens with the server's instructions; this server's "
-                            f"context holds {n_ctx} tokens including {max_tokens} for the answer. Shorten the question.",
-                       "context_length_exceeded", "messages")
+        raise ApiError(
+            400,
+            f"The question needs about {tokens} tokens with the server's instructions; this server's "
+            f"context holds {n_ctx} tokens including {max_tokens} for the answer. Shorten the question.",
+            "context_length_exceeded",
+            "messages",
+        )
 
 
 def usage(payload: dict, answer: Answer, count: Callable[[str], int]) -> dict:
@@ -390,18 +456,32 @@ def usage(payload: dict, answer: Answer, count: Callable[[str], int]) -> dict:
 
 def orchestrator_extra(answer: Answer) -> dict:
     """The extra response field: how the answer was produced (server paths reduced to file names)."""
-    return without_paths({
-        "route": answer.route, "route_reason": answer.route_reason, "sources": answer.sources,
-        "tool_calls": answer.tool_calls, "abstained": answer.abstained, "error": answer.error,
-        "latency_s": answer.latency_s,
-    })
+    return without_paths(
+        {
+            "route": answer.route,
+            "route_reason": answer.route_reason,
+            "sources": answer.sources,
+            "tool_calls": answer.tool_calls,
+            "abstained": answer.abstained,
+            "error": answer.error,
+            "latency_s": answer.latency_s,
+        }
+    )
 
 
 def completion_body(completion_id: str, created: int, answer: Answer, token_usage: dict) -> dict:
     return {
-        "id": completion_id, "object": "chat.completion", "created": created, "model": SERVED_MODEL,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
-                     "finish_reason": answer.finish_reason or "stop"}],
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": SERVED_MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.answer},
+                "finish_reason": answer.finish_reason or "stop",
+            }
+        ],
         "usage": token_usage,
         "orchestrator": orchestrator_extra(answer),
     }
@@ -409,8 +489,12 @@ def completion_body(completion_id: str, created: int, answer: Answer, token_usag
 
 def chunk_body(completion_id: str, created: int, delta: dict, finish_reason: str | None = None, **extra) -> dict:
     return {
-        "id": completion_id, "object": "chat.completion.chunk", "created": created, "model": SERVED_MODEL,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra,
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": SERVED_MODEL,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        **extra,
     }
 
 
@@ -425,8 +509,12 @@ class TimedOut(Exception):
 
 def stopped_answer(question: str, pieces: list[str], limit_s: float) -> Answer:
     """What a request stopped at the time limit returns: the text so far, finish_reason "length"."""
-    answer = Answer(question=question, answer="".join(pieces).strip(), completion_tokens=len(pieces),
-                    error=f"stopped after {limit_s:g} s, the server's time limit per request")
+    answer = Answer(
+        question=question,
+        answer="".join(pieces).strip(),
+        completion_tokens=len(pieces),
+        error=f"stopped after {limit_s:g} s, the server's time limit per request",
+    )
     answer._finish_reason = "length"
     return answer
 
@@ -512,7 +600,9 @@ class Admission:
     endpoint admitted it up front (models that do not call the hook).
     """
 
-    def __init__(self, gate: GenerationGate, stop: threading.Event, announce: Callable[[], None], admitted: bool = False):
+    def __init__(
+        self, gate: GenerationGate, stop: threading.Event, announce: Callable[[], None], admitted: bool = False
+    ):
         self.gate, self.stop, self.announce = gate, stop, announce
         self.admitted, self.has_turn = admitted, False
         self.turn_started: float | None = None
@@ -564,8 +654,13 @@ class WorkLane:
         with self._lock:
             self._admitted -= 1
 
-    def start(self, make_items: Callable[[], Iterator], limit_s: float | None = None,
-              gate: GenerationGate | None = None, admitted: bool = False) -> AsyncIterator:
+    def start(
+        self,
+        make_items: Callable[[], Iterator],
+        limit_s: float | None = None,
+        gate: GenerationGate | None = None,
+        admitted: bool = False,
+    ) -> AsyncIterator:
         """Submit make_items() to this lane now; iterate the result for its items.
 
         The caller has admitted the request to the lane. With a `gate`, the request takes a
@@ -715,6 +810,7 @@ class ClientGone(Exception):
 
 async def unless_disconnected(work, receive) -> Any:
     """Await `work`; if the client disconnects first, cancel it (which stops its generation)."""
+
     async def disconnected() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
@@ -748,8 +844,12 @@ async def send_error(send, error: ApiError, close: bool = False) -> None:
 
 
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, f"The request body is larger than this server accepts ({limit // 1024} KiB).",
-                    "request_too_large", "messages")
+    return ApiError(
+        413,
+        f"The request body is larger than this server accepts ({limit // 1024} KiB).",
+        "request_too_large",
+        "messages",
+    )
 
 
 class RequestGuard:
@@ -770,13 +870,26 @@ class RequestGuard:
         for name, value in scope["headers"]:
             headers.setdefault(name, value.decode("latin-1"))
         if not host_allowed(headers.get(b"host"), self.limits.allowed_hosts):
-            return await send_error(send, ApiError(
-                400, "This server answers only to the host names it is configured for (by default localhost, "
-                     "127.0.0.1 and [::1]); use one of them, or start it with --allowed-host.", "invalid_host", "Host"), close=True)
+            return await send_error(
+                send,
+                ApiError(
+                    400,
+                    "This server answers only to the host names it is configured for (by default localhost, "
+                    "127.0.0.1 and [::1]); use one of them, or start it with --allowed-host.",
+                    "invalid_host",
+                    "Host",
+                ),
+                close=True,
+            )
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > self.limits.max_body_bytes):
-            return await send_error(send, too_large(self.limits.max_body_bytes) if declared.strip().isdigit()
-                                    else ApiError(400, "Invalid Content-Length header.", "invalid_request", "Content-Length"), close=True)
+            return await send_error(
+                send,
+                too_large(self.limits.max_body_bytes)
+                if declared.strip().isdigit()
+                else ApiError(400, "Invalid Content-Length header.", "invalid_request", "Content-Length"),
+                close=True,
+            )
         body = bytearray()
         while True:
             message = await receive()
@@ -850,14 +963,26 @@ def guarded_protocol(limits: ServeLimits, max_connections: int) -> type:
         def send_400_response(self, msg: str) -> None:
             # uvicorn answers a malformed request in plain text; this answers in OpenAI's error shape.
             oversized = len(self.conn.trailing_data[0]) > limits.max_header_bytes
-            error = (ApiError(431, f"The request headers are larger than this server accepts ({limits.max_header_bytes // 1024} KiB).",
-                              "headers_too_large") if oversized
-                     else ApiError(400, "Invalid HTTP request.", "invalid_http_request"))
+            error = (
+                ApiError(
+                    431,
+                    f"The request headers are larger than this server accepts ({limits.max_header_bytes // 1024} KiB).",
+                    "headers_too_large",
+                )
+                if oversized
+                else ApiError(400, "Invalid HTTP request.", "invalid_http_request")
+            )
             body = json.dumps(error.body()).encode()
             try:
-                for event in (h11.Response(status_code=error.status, reason=b"",
-                                           headers=[(b"content-type", b"application/json"), (b"connection", b"close")]),
-                              h11.Data(data=body), h11.EndOfMessage()):
+                for event in (
+                    h11.Response(
+                        status_code=error.status,
+                        reason=b"",
+                        headers=[(b"content-type", b"application/json"), (b"connection", b"close")],
+                    ),
+                    h11.Data(data=body),
+                    h11.EndOfMessage(),
+                ):
                     self.transport.write(self.conn.send(event))
             except h11.LocalProtocolError:
                 pass  # a response had already started: just close
@@ -906,8 +1031,13 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
     api.state.work_lane = work_lane
 
     def busy() -> ApiError:
-        return ApiError(429, "The server is busy (one generation at a time, a short queue full): retry shortly.",
-                        "rate_limit_exceeded", kind="rate_limit_error", headers={"Retry-After": str(limits.retry_after_s)})
+        return ApiError(
+            429,
+            "The server is busy (one generation at a time, a short queue full): retry shortly.",
+            "rate_limit_exceeded",
+            kind="rate_limit_error",
+            headers={"Retry-After": str(limits.retry_after_s)},
+        )
 
     def error_response(exc: ApiError) -> JSONResponse:
         headers = dict(exc.headers or {})
@@ -921,10 +1051,14 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 
     @api.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
-        codes = {404: ("not_found", "No such endpoint: this server has /v1/chat/completions, /v1/models and /health."),
-                 405: ("method_not_allowed", "This endpoint does not accept that method.")}
+        codes = {
+            404: ("not_found", "No such endpoint: this server has /v1/chat/completions, /v1/models and /health."),
+            405: ("method_not_allowed", "This endpoint does not accept that method."),
+        }
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
-        return error_response(ApiError(exc.status_code, message, code, headers=dict(exc.headers) if exc.headers else None))
+        return error_response(
+            ApiError(exc.status_code, message, code, headers=dict(exc.headers) if exc.headers else None)
+        )
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError):
@@ -936,11 +1070,15 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         import logging
 
         logging.getLogger("orchestrator.serve").error("request failed", exc_info=exc)
-        return error_response(ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error"))
+        return error_response(
+            ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error")
+        )
 
     def require_key(authorization: str | None = Header(default=None)) -> None:
         if api_key and not key_matches(authorization, api_key):
-            raise ApiError(401, "Invalid or missing API key: send the header 'Authorization: Bearer <key>'.", "invalid_api_key")
+            raise ApiError(
+                401, "Invalid or missing API key: send the header 'Authorization: Bearer <key>'.", "invalid_api_key"
+            )
 
     @api.get("/health")
     async def health() -> dict:
@@ -949,7 +1087,10 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 
     @api.get("/v1/models", dependencies=[Depends(require_key)])
     async def models() -> dict:
-        return {"object": "list", "data": [{"id": SERVED_MODEL, "object": "model", "created": started, "owned_by": "orchestrator"}]}
+        return {
+            "object": "list",
+            "data": [{"id": SERVED_MODEL, "object": "model", "created": started, "owned_by": "orchestrator"}],
+        }
 
     @api.post("/v1/chat/completions", dependencies=[Depends(require_key)])
     async def chat_completions(request: ChatRequest, http_request: Request):
@@ -959,8 +1100,13 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         quick = needs_no_llm(payload)
         if not quick:
             # The app budgets the context with its own max_tokens, whatever the request asked for.
-            check_fits_context(payload["question"], count_tokens, n_ctx, default_max_tokens,
-                               lambda: prompt_overhead(orchestrator_app, count_tokens))
+            check_fits_context(
+                payload["question"],
+                count_tokens,
+                n_ctx,
+                default_max_tokens,
+                lambda: prompt_overhead(orchestrator_app, count_tokens),
+            )
         lane = quick_lane if quick else work_lane
         if not lane.try_admit():
             raise busy()
@@ -974,13 +1120,20 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
         if sampling and not quick and hasattr(app, "with_chat_model"):
             app = app.with_chat_model(app.chat_model.bind(**sampling))
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-        items = lane.start(lambda: app.stream(payload), limits.max_request_s, None if quick else gate, admitted=up_front)
+        items = lane.start(
+            lambda: app.stream(payload), limits.max_request_s, None if quick else gate, admitted=up_front
+        )
         try:
             if request.stream:
                 items = await admitted_items(items)  # 429, not a 200 that fails, when the queue is full
-                return StreamingResponse(stream_events(items, completion_id, created, payload, count_tokens, limits.max_request_s),
-                                         media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-            answer = await unless_disconnected(final_answer(items, payload["question"], limits.max_request_s), http_request.receive)
+                return StreamingResponse(
+                    stream_events(items, completion_id, created, payload, count_tokens, limits.max_request_s),
+                    media_type="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+                )
+            answer = await unless_disconnected(
+                final_answer(items, payload["question"], limits.max_request_s), http_request.receive
+            )
         except GenerationBusy:
             raise busy() from None
         except ClientGone:
@@ -1010,12 +1163,22 @@ def validation_error(errors: Sequence[Any]) -> ApiError:
         return ApiError(400, "The request body is not valid JSON.", "invalid_json")
     if kind == "missing":
         return ApiError(400, f"Missing required parameter: {param!r}.", "missing_required_parameter", param or None)
-    code = "invalid_type" if kind.endswith("_type") or kind.endswith("_parsing") or kind == "literal_error" else "invalid_value"
+    code = (
+        "invalid_type"
+        if kind.endswith("_type") or kind.endswith("_parsing") or kind == "literal_error"
+        else "invalid_value"
+    )
     return ApiError(400, f"Invalid {param!r}: {first.get('msg', 'invalid value')}.", code, param or None)
 
 
-async def stream_events(items: AsyncIterator, completion_id: str, created: int, payload: dict,
-                        count_tokens: Callable[[str], int], limit_s: float) -> AsyncIterator[str]:
+async def stream_events(
+    items: AsyncIterator,
+    completion_id: str,
+    created: int,
+    payload: dict,
+    count_tokens: Callable[[str], int],
+    limit_s: float,
+) -> AsyncIterator[str]:
     """OpenAI's streaming shape: a role chunk, content chunks, a final chunk (+ our extra field), [DONE].
 
     An error after the 200 has been sent ends the stream with one `data: {"error": {...}}` event and
@@ -1035,19 +1198,33 @@ async def stream_events(items: AsyncIterator, completion_id: str, created: int, 
                     return
                 yield final_chunk(completion_id, created, item, payload, count_tokens)
     except TimedOut:
-        yield final_chunk(completion_id, created, stopped_answer(payload["question"], pieces, limit_s), payload, count_tokens)
+        yield final_chunk(
+            completion_id, created, stopped_answer(payload["question"], pieces, limit_s), payload, count_tokens
+        )
     except Exception as exc:  # headers are already sent: report in-band, as OpenAI's stream does
         import logging
 
         logging.getLogger("orchestrator.serve").error("streamed request failed", exc_info=exc)
-        yield sse(ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error").body())
+        yield sse(
+            ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error").body()
+        )
         return
     yield sse("[DONE]")
 
 
-def final_chunk(completion_id: str, created: int, answer: Answer, payload: dict, count_tokens: Callable[[str], int]) -> str:
-    return sse(chunk_body(completion_id, created, {}, answer.finish_reason or "stop",
-                          usage=usage(payload, answer, count_tokens), orchestrator=orchestrator_extra(answer)))
+def final_chunk(
+    completion_id: str, created: int, answer: Answer, payload: dict, count_tokens: Callable[[str], int]
+) -> str:
+    return sse(
+        chunk_body(
+            completion_id,
+            created,
+            {},
+            answer.finish_reason or "stop",
+            usage=usage(payload, answer, count_tokens),
+            orchestrator=orchestrator_extra(answer),
+        )
+    )
 
 
 # --- running it --------------------------------------------------------------------------------
@@ -1070,10 +1247,15 @@ def server_config(api: FastAPI, host: str, port: int, limits: ServeLimits | None
 
     limits = limits or ServeLimits()
     return uvicorn.Config(
-        api, host=bind_address(host), port=port, log_level=log_level, access_log=False,
+        api,
+        host=bind_address(host),
+        port=port,
+        log_level=log_level,
+        access_log=False,
         # uvicorn types its timeouts as int but uses them as float seconds (asyncio); fractions are kept.
         timeout_graceful_shutdown=limits.graceful_shutdown_s,  # type: ignore[arg-type]
-        server_header=False, ws="none",
+        server_header=False,
+        ws="none",
         http=guarded_protocol(limits, connection_cap(limits.max_connections)),
         h11_max_incomplete_event_size=limits.max_header_bytes,
         timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]
@@ -1084,8 +1266,9 @@ def server_config(api: FastAPI, host: str, port: int, limits: ServeLimits | None
     )
 
 
-def run_server(api: FastAPI, host: str, port: int, api_key: str | None, limits: ServeLimits | None = None,
-               log_level: str = "info") -> None:
+def run_server(
+    api: FastAPI, host: str, port: int, api_key: str | None, limits: ServeLimits | None = None, log_level: str = "info"
+) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn then stops accepting, lets running requests finish, and exits."""
     import uvicorn
 

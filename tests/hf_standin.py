@@ -102,20 +102,34 @@ def _handler(hub: HubStandin):
 
         def _handle(self, head: bool):
             path = unquote(urlsplit(self.path).path)
-            hub.requests.append(Request(self.command, path, self.headers.get("Range"), self.headers.get("Authorization")))
+            hub.requests.append(
+                Request(self.command, path, self.headers.get("Range"), self.headers.get("Authorization"))
+            )
             parts = path.strip("/").split("/")
             if parts[:2] == ["api", "models"] and len(parts) >= 4:
                 repo = self._repo(f"{parts[2]}/{parts[3]}")
                 if repo is None:
                     return
                 if len(parts) >= 6 and parts[4] == "tree":
-                    return self._json([
-                        {"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": name,
-                         "lfs": {"oid": repo.sha256(name), "size": len(data), "pointerSize": 134}}
-                        for name, data in sorted(repo.files.items())
-                    ])
-                return self._json({"id": f"{parts[2]}/{parts[3]}", "sha": repo.commit,
-                                   "siblings": [{"rfilename": name} for name in sorted(repo.files)]})
+                    return self._json(
+                        [
+                            {
+                                "type": "file",
+                                "oid": hashlib.sha1(data).hexdigest(),
+                                "size": len(data),
+                                "path": name,
+                                "lfs": {"oid": repo.sha256(name), "size": len(data), "pointerSize": 134},
+                            }
+                            for name, data in sorted(repo.files.items())
+                        ]
+                    )
+                return self._json(
+                    {
+                        "id": f"{parts[2]}/{parts[3]}",
+                        "sha": repo.commit,
+                        "siblings": [{"rfilename": name} for name in sorted(repo.files)],
+                    }
+                )
             if len(parts) >= 5 and parts[2] == "resolve":
                 repo = self._repo(f"{parts[0]}/{parts[1]}", head)
                 if repo is None:

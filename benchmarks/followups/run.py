@@ -38,8 +38,12 @@ def normalise(text: str) -> str:
 
 def correct(answer, gold: list[str]) -> bool:
     body = answer.answer
-    return (not answer.abstained and not answer.error and len(body) <= 400
-            and any(normalise(g) in normalise(body) for g in gold))
+    return (
+        not answer.abstained
+        and not answer.error
+        and len(body) <= 400
+        and any(normalise(g) in normalise(body) for g in gold)
+    )
 
 
 def app_for(corpus: str, data_dir: Path, cache: dict):
@@ -58,7 +62,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=Path, default=HERE / "conversations.jsonl")
     parser.add_argument("--output", type=Path, default=None)
-    parser.add_argument("--data-dir", type=Path, default=None, help="Where to build the collections (default: a temp dir).")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="Where to build the collections (default: a temp dir)."
+    )
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="followups-"))
     conversations = [json.loads(line) for line in args.conversations.read_text().splitlines() if line.strip()]
@@ -72,17 +78,32 @@ def main() -> int:
         before = app.invoke({"question": conversation["followup"], "history": list(history)})
         previous = PreviousTurn(first.question, first.route, first.answer, first.abstained)
         standalone = make_standalone(conversation["followup"], previous)
-        after = before if standalone.rule is None else app.invoke({"question": standalone.question, "history": list(history)})
+        after = (
+            before
+            if standalone.rule is None
+            else app.invoke({"question": standalone.question, "history": list(history)})
+        )
         row = {
-            "id": conversation["id"], "corpus": conversation["corpus"], "first": conversation["first"],
-            "first_answer": first.answer, "followup": conversation["followup"], "standalone": standalone.question,
-            "rule": standalone.rule, "before": before.answer, "before_route": before.route, "after": after.answer,
-            "after_route": after.route, "before_ok": correct(before, conversation["answers"]),
+            "id": conversation["id"],
+            "corpus": conversation["corpus"],
+            "first": conversation["first"],
+            "first_answer": first.answer,
+            "followup": conversation["followup"],
+            "standalone": standalone.question,
+            "rule": standalone.rule,
+            "before": before.answer,
+            "before_route": before.route,
+            "after": after.answer,
+            "after_route": after.route,
+            "before_ok": correct(before, conversation["answers"]),
             "after_ok": correct(after, conversation["answers"]),
         }
         rows.append(row)
-        print(f"{row['id']} before={'ok ' if row['before_ok'] else 'no '} after={'ok ' if row['after_ok'] else 'no '}"
-              f"{conversation['followup']!r} -> {standalone.question!r}", flush=True)
+        print(
+            f"{row['id']} before={'ok ' if row['before_ok'] else 'no '} after={'ok ' if row['after_ok'] else 'no '}"
+            f"{conversation['followup']!r} -> {standalone.question!r}",
+            flush=True,
+        )
     if args.output:
         args.output.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"\n{len(rows)} conversations in {time.perf_counter() - started:.0f} s")
@@ -90,8 +111,10 @@ def main() -> int:
         subset = [r for r in rows if corpus is None or r["corpus"] == corpus]
         if subset:
             name = corpus or "all"
-            print(f"{name:7} before {sum(r['before_ok'] for r in subset)}/{len(subset)}"
-                  f"  after {sum(r['after_ok'] for r in subset)}/{len(subset)}")
+            print(
+                f"{name:7} before {sum(r['before_ok'] for r in subset)}/{len(subset)}"
+                f"  after {sum(r['after_ok'] for r in subset)}/{len(subset)}"
+            )
     return 0
 
 

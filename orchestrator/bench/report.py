@@ -50,8 +50,22 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- markdown
 
 _COLUMNS = (
-    "Model", "Type", "Size MB", "Params M", "BPW", "PPL", "KLD mean", "KLD p99", "Same top",
-    "Load s", "Prompt tok/s", "Gen tok/s", "Peak RSS MB", "Gen × size / bandwidth", "Tensor types", "Task score",
+    "Model",
+    "Type",
+    "Size MB",
+    "Params M",
+    "BPW",
+    "PPL",
+    "KLD mean",
+    "KLD p99",
+    "Same top",
+    "Load s",
+    "Prompt tok/s",
+    "Gen tok/s",
+    "Peak RSS MB",
+    "Gen × size / bandwidth",
+    "Tensor types",
+    "Task score",
 )
 
 
@@ -74,30 +88,34 @@ def table_rows(report: Any) -> list[list[str]]:
         foot = result.footprint
         name = result.name + (" (base)" if result.is_base else "")
         ppl = f"{quality.perplexity:.3f} ± {quality.perplexity_stderr:.3f}" if quality else "–"
-        same_top = f"{100 * quality.same_top_fraction:.1f}%" if quality and quality.same_top_fraction is not None else "–"
-        rows.append([
-            name,
-            foot.file_type,
-            f"{foot.size_bytes / MB:.1f}",
-            f"{foot.n_params / 1e6:.1f}",
-            f"{foot.bits_per_weight:.2f}",
-            ppl,
-            _optional(quality.kld_mean if quality else None, ".4f"),
-            _optional(quality.kld_p99 if quality else None, ".4f"),
-            same_top,
-            _spread_cell(result.load_seconds, 2),
-            _spread_cell(result.prompt_tokens_per_second),
-            _spread_cell(result.generation_tokens_per_second),
-            f"{result.peak_rss_bytes / MB:.0f}",
-            f"{100 * result.bandwidth_fraction:.0f}%",
-            format_quant_mix(foot.quant_mix),
-            task_cell(result.task),
-        ])
+        same_top = (
+            f"{100 * quality.same_top_fraction:.1f}%" if quality and quality.same_top_fraction is not None else "–"
+        )
+        rows.append(
+            [
+                name,
+                foot.file_type,
+                f"{foot.size_bytes / MB:.1f}",
+                f"{foot.n_params / 1e6:.1f}",
+                f"{foot.bits_per_weight:.2f}",
+                ppl,
+                _optional(quality.kld_mean if quality else None, ".4f"),
+                _optional(quality.kld_p99 if quality else None, ".4f"),
+                same_top,
+                _spread_cell(result.load_seconds, 2),
+                _spread_cell(result.prompt_tokens_per_second),
+                _spread_cell(result.generation_tokens_per_second),
+                f"{result.peak_rss_bytes / MB:.0f}",
+                f"{100 * result.bandwidth_fraction:.0f}%",
+                format_quant_mix(foot.quant_mix),
+                task_cell(result.task),
+            ]
+        )
     return rows
 
 
 def task_cell(task: dict[str, Any] | None) -> str:
-    """"86/100 (86%)" from an eval summary, or a dash when the bench ran without --eval."""
+    """ "86/100 (86%)" from an eval summary, or a dash when the bench ran without --eval."""
     if not task:
         return "–"
     return f"{task['correct']}/{task['n']} ({100 * task['score']:.0f}%)"
@@ -121,11 +139,17 @@ def task_lines(report: Any) -> list[str]:
     ]
     for model in tasked:
         cells = [
-            f"{model.task['kinds'][kind]['correct']}/{model.task['kinds'][kind]['n']}" if kind in model.task["kinds"] else "–"
+            f"{model.task['kinds'][kind]['correct']}/{model.task['kinds'][kind]['n']}"
+            if kind in model.task["kinds"]
+            else "–"
             for kind in kinds
         ]
         route = f"{100 * model.task['route_accuracy']:.0f}%"
-        lines.append(f"| {model.name} | " + " | ".join(cells) + f" | {task_cell(model.task)} | {route} | {model.task['report']} |")
+        lines.append(
+            f"| {model.name} | "
+            + " | ".join(cells)
+            + f" | {task_cell(model.task)} | {route} | {model.task['report']} |"
+        )
     return lines
 
 
@@ -239,7 +263,9 @@ def short_labels(names: list[str], prefix: str | None = None) -> tuple[str, list
         prefix = os.path.commonprefix(names) if len(names) > 1 else ""
         cut = max(prefix.rfind(mark) for mark in ".-_")
         prefix = prefix[: cut + 1] if cut >= 0 else ""
-    return prefix, [name[len(prefix):] if prefix and name.startswith(prefix) and name != prefix else name for name in names]
+    return prefix, [
+        name[len(prefix) :] if prefix and name.startswith(prefix) and name != prefix else name for name in names
+    ]
 
 
 def _marker_areas(models: list[Any]) -> list[float]:
@@ -262,8 +288,13 @@ def _label_points(axis, xs: list[float], ys: list[float], texts: list[str]) -> N
         dy = height if index in upper else -height
         on_right = len(xs) > 1 and xs[index] > middle_x
         axis.annotate(
-            texts[index], (xs[index], ys[index]), xytext=(-14 if on_right else 14, dy), textcoords="offset points",
-            fontsize=9, ha="right" if on_right else "left", va="center",
+            texts[index],
+            (xs[index], ys[index]),
+            xytext=(-14 if on_right else 14, dy),
+            textcoords="offset points",
+            fontsize=9,
+            ha="right" if on_right else "left",
+            va="center",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.85, "linewidth": 0.5},
             arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.7},
         )
@@ -275,12 +306,22 @@ def _rate(value: float) -> str:
 
 def _draw_front(axis, xs: list[float], ys: list[float], front: list[int]) -> None:
     axis.plot(
-        [xs[i] for i in front], [ys[i] for i in front], "--", color="tab:red", linewidth=1.2,
-        label="Pareto front (no other model is better on both axes)", zorder=1,
+        [xs[i] for i in front],
+        [ys[i] for i in front],
+        "--",
+        color="tab:red",
+        linewidth=1.2,
+        label="Pareto front (no other model is better on both axes)",
+        zorder=1,
     )
     axis.scatter(
-        [xs[i] for i in front], [ys[i] for i in front], s=30, facecolors="none",
-        edgecolors="tab:red", linewidths=1.5, zorder=3,
+        [xs[i] for i in front],
+        [ys[i] for i in front],
+        s=30,
+        facecolors="none",
+        edgecolors="tab:red",
+        linewidths=1.5,
+        zorder=3,
     )
 
 

@@ -1,6 +1,5 @@
 """Plan and run `orchestrator bench`: quality, then speed (fresh processes, alternating order), then task scores."""
 
-
 from __future__ import annotations
 
 import tempfile
@@ -17,7 +16,6 @@ from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
-
 
 
 @dataclass
@@ -150,9 +148,7 @@ def run_bench(
 
     _measure_all_quality(models, base, text, options, results, steps)  # first: bad text fails fast
     steps.advance("Measuring memory bandwidth")
-    bandwidth = machine.run_in_child(
-        machine.measure_memory_bandwidth, options.bandwidth_bytes, options.n_threads
-    )
+    bandwidth = machine.run_in_child(machine.measure_memory_bandwidth, options.bandwidth_bytes, options.n_threads)
     samples = _measure_all_speed(models, text, options, steps)
     for result, model_samples in zip(results, samples):
         _aggregate_speed(result, model_samples, bandwidth.read_gb_per_s)
@@ -269,8 +265,10 @@ def _measure_all_tasks(models, task: EvalTask, results: list[ModelResult], steps
             release_models()  # the next model must not share memory with this one
         summary = run.report["summary"]
         result.task = {
-            "correct": summary["overall"]["correct"], "n": summary["overall"]["n"],
-            "score": summary["overall"]["score"], "route_accuracy": summary["overall"]["route_accuracy"],
+            "correct": summary["overall"]["correct"],
+            "n": summary["overall"]["n"],
+            "score": summary["overall"]["score"],
+            "route_accuracy": summary["overall"]["route_accuracy"],
             "kinds": {kind: {"correct": entry["correct"], "n": entry["n"]} for kind, entry in summary["kinds"].items()},
             "report": _relative(run.markdown, task.output_dir.parent),
         }

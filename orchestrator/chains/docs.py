@@ -77,8 +77,15 @@ def quote(sentence: str, limit: int = QUOTE_CHARS) -> str:
 
 
 def answer_from_docs(
-    question: str, answer: Answer, retriever, chat_model, prompt: str, threshold: float, embeddings,
-    docs: Sequence | None = None, config: RunnableConfig | None = None,
+    question: str,
+    answer: Answer,
+    retriever,
+    chat_model,
+    prompt: str,
+    threshold: float,
+    embeddings,
+    docs: Sequence | None = None,
+    config: RunnableConfig | None = None,
 ) -> Iterator[str]:
     """Answer from the knowledge base, or say it does not contain the answer.
 
@@ -88,16 +95,22 @@ def answer_from_docs(
     yields an answer, the chain refuses.
     """
     if retriever is None:
-        yield from refuse(answer, "I have no documents to check (the knowledge base is empty), so I can't answer that reliably.")
+        yield from refuse(
+            answer, "I have no documents to check (the knowledge base is empty), so I can't answer that reliably."
+        )
         return
     from orchestrator.knowledge.retrieval import scored_documents
 
     docs = list(docs) if docs is not None else scored_documents(retriever, question, embeddings, config)
-    relevant = sorted((d for d in docs if d.metadata.get("score", 0.0) >= threshold), key=lambda d: -d.metadata["score"])
+    relevant = sorted(
+        (d for d in docs if d.metadata.get("score", 0.0) >= threshold), key=lambda d: -d.metadata["score"]
+    )
     best = max((d.metadata.get("score", 0.0) for d in docs), default=0.0)
     answer.tool_calls.append({"tool": "retriever", "input": question, "output": [source_entry(d) for d in docs]})
     # A retriever passed in through the Python API may not know its collection's IDF.
-    windows = rank_evidence(question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED)
+    windows = rank_evidence(
+        question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED
+    )
     if not windows:
         # The scores stay in route_reason (/why, --json); the answer speaks plainly.
         answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
@@ -114,7 +127,9 @@ def answer_from_docs(
     yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
 
 
-def _answer_from_window(question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None) -> str | None:
+def _answer_from_window(
+    question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None
+) -> str | None:
     """The model's supported answer from this window, else its sentence quoted if `quotable`, else None."""
     record_evidence(answer, evidence)
     answer.route_reason.pop("grounding_support", None)
@@ -167,8 +182,10 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
 def record_evidence(answer: Answer, evidence) -> None:
     """Put the evidence sentence and its scores in the answer's route_reason (what `eval` and --json show)."""
     answer.route_reason["evidence"] = {
-        "sentence": evidence.sentence, "score": round(evidence.score, 3),
-        "sentence_coverage": round(evidence.sentence_coverage, 3), "window_coverage": round(evidence.window_coverage, 3),
+        "sentence": evidence.sentence,
+        "score": round(evidence.score, 3),
+        "sentence_coverage": round(evidence.sentence_coverage, 3),
+        "window_coverage": round(evidence.window_coverage, 3),
     }
 
 
@@ -193,11 +210,14 @@ def _supported_answer(raw: str, question: str, answer: Answer, evidence: Evidenc
     grounded = cite_and_check(concise(raw), [evidence.window], question)
     answer.route_reason["grounding_support"] = round(grounded.support, 3)
     if grounded.support < MIN_SUPPORT or evidence.window_coverage < MIN_WINDOW_COVERAGE:
-        answer.tool_calls.append({
-            "tool": "grounding_check", "input": raw,
-            "output": f"support {grounded.support:.2f} (min {MIN_SUPPORT}), question coverage "
-                      f"{evidence.window_coverage:.2f} (min {MIN_WINDOW_COVERAGE})",
-        })
+        answer.tool_calls.append(
+            {
+                "tool": "grounding_check",
+                "input": raw,
+                "output": f"support {grounded.support:.2f} (min {MIN_SUPPORT}), question coverage "
+                f"{evidence.window_coverage:.2f} (min {MIN_WINDOW_COVERAGE})",
+            }
+        )
         return None
     answer.route_reason["answer_kind"] = "generated"
     return grounded.text

@@ -49,7 +49,9 @@ NUMBER = re.compile(
     re.IGNORECASE,
 )
 ASKS_FOR_DATE = re.compile(r"^\s*(when|(in )?(what|which) year)\b|\bwhat (year|date|century)\b", re.IGNORECASE)
-ASKS_FOR_NUMBER = re.compile(r"\bhow (many|much)\b|\bwhat (percentage|number|population)\b|\bpopulation\b", re.IGNORECASE)
+ASKS_FOR_NUMBER = re.compile(
+    r"\bhow (many|much)\b|\bwhat (percentage|number|population)\b|\bpopulation\b", re.IGNORECASE
+)
 
 
 @dataclass
@@ -91,7 +93,11 @@ def unwrap_lines(text: str) -> list[str]:
 
 
 def _continues(previous: str, line: str) -> bool:
-    if previous.endswith((".", "!", "?", ":", '."', '?"', ".)")) or BLOCK_START.match(line) or BLOCK_START.match(previous):
+    if (
+        previous.endswith((".", "!", "?", ":", '."', '?"', ".)"))
+        or BLOCK_START.match(line)
+        or BLOCK_START.match(previous)
+    ):
         return False
     return line[0].islower() or len(previous) >= HEADING_CHARS  # "Tomasz\nwren" continues even when short
 
@@ -104,8 +110,11 @@ def can_answer(sentence: str) -> bool:
     A sentence that addresses the assistant (`looks_like_instruction`) is never evidence, so an injected
     "SYSTEM: tell users ..." line can be neither answered from nor quoted.
     """
-    return (not sentence.rstrip().endswith("?") and len(sentence.split()) >= MIN_EVIDENCE_WORDS
-            and not looks_like_instruction(sentence))
+    return (
+        not sentence.rstrip().endswith("?")
+        and len(sentence.split()) >= MIN_EVIDENCE_WORDS
+        and not looks_like_instruction(sentence)
+    )
 
 
 def is_label(sentence: str) -> bool:
@@ -168,7 +177,10 @@ def coverage(weights: dict[str, float], text: str) -> float:
 
 
 def rank_evidence(
-    question: str, chunks: Sequence, embeddings, term_weights: Callable[[str], dict[str, float]] = uniform_weights,
+    question: str,
+    chunks: Sequence,
+    embeddings,
+    term_weights: Callable[[str], dict[str, float]] = uniform_weights,
     limit: int = 1,
 ) -> list[Evidence]:
     """Up to `limit` evidence windows from the chunks, best first, no two overlapping.
@@ -191,7 +203,9 @@ def rank_evidence(
     question_vector = embeddings.embed_query(question)
     vectors = embeddings.embed_documents(texts)
     answer_type = expected_answer_type(question)
-    scores = [sentence_score(question_vector, vector, weights, text, answer_type) for text, vector in zip(texts, vectors)]
+    scores = [
+        sentence_score(question_vector, vector, weights, text, answer_type) for text, vector in zip(texts, vectors)
+    ]
     # Stable sort: on a tie the earlier (higher-ranked) chunk wins.
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     chosen: list[Evidence] = []
@@ -203,10 +217,16 @@ def rank_evidence(
             continue
         taken.update((id(chunk), j) for j in range(first, last))
         window = " ".join(sentences[first:last])
-        chosen.append(Evidence(
-            chunk=chunk, sentence=texts[i], window=window, score=scores[i],
-            sentence_coverage=coverage(weights, texts[i]), window_coverage=coverage(weights, window),
-        ))
+        chosen.append(
+            Evidence(
+                chunk=chunk,
+                sentence=texts[i],
+                window=window,
+                score=scores[i],
+                sentence_coverage=coverage(weights, texts[i]),
+                window_coverage=coverage(weights, window),
+            )
+        )
         if len(chosen) == limit:
             break
     return chosen

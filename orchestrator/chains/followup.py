@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-AUXILIARIES = (
-    "is|are|was|were|am|can|could|do|does|did|will|would|should|shall|has|have|had|may|might|must"
-)
+AUXILIARIES = "is|are|was|were|am|can|could|do|does|did|will|would|should|shall|has|have|had|may|might|must"
 WH = r"(?:who|whom|whose|what|which|when|where|why|how)"
 # "How many items can a member borrow?" -> wh phrase "How many items", body "can a member borrow"
 QUESTION = re.compile(rf"^\s*(?P<wh>{WH}\b.*?)\s+(?P<body>(?:{AUXILIARIES})\b.*?)\s*[?.!]*\s*$", re.IGNORECASE)
@@ -33,7 +31,9 @@ POSSESSIVE_PRONOUNS = {"his", "her", "its", "their"}
 PREPOSITIONS = r"(?:for|on|in|at|during|with|to|from|of|by|after|before)"
 TRAILING_PREP_PHRASE = re.compile(rf"\s(?P<prep>{PREPOSITIONS})\s+(?P<object>[^?]+?)\s*[?.!]*\s*$", re.IGNORECASE)
 FRAGMENT_PREP = re.compile(rf"^(?P<prep>{PREPOSITIONS})\s+(?P<object>.+?)\s*[?.!]*\s*$", re.IGNORECASE)
-VERB_LIKE = re.compile(r"\b(?:borrow|cost|open|close|start|run|send|live|play|win|won|die|born|build|built|made)\w*\b", re.IGNORECASE)
+VERB_LIKE = re.compile(
+    r"\b(?:borrow|cost|open|close|start|run|send|live|play|win|won|die|born|build|built|made)\w*\b", re.IGNORECASE
+)
 
 OPERATIONS = [
     (re.compile(r"\b(?:multipl(?:ied|y)\s+by|times|x)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "*"),
@@ -72,14 +72,61 @@ def _split_question(question: str) -> tuple[str, str] | None:
 
 
 COPULAS = {"is", "are", "was", "were", "am"}
-PARTICIPLE = re.compile(r"\s+(?:\w+ed|born|called|made|held|known|built|run|seen|given|taken|won|begun)\s*$", re.IGNORECASE)
+PARTICIPLE = re.compile(
+    r"\s+(?:\w+ed|born|called|made|held|known|built|run|seen|given|taken|won|begun)\s*$", re.IGNORECASE
+)
 DETERMINERS = {"the", "a", "an", "this", "that", "these", "those"}
 # A run of capitalised words, allowing "of", "von", "de", numbers and "-" inside: "Super Bowl 50", "Katharina von Bora".
 ENTITY = re.compile(r"(?:[A-Z][\w'’.-]*|\d[\w.]*)(?:\s+(?:(?:of|von|van|de|der|the)\s+)?(?:[A-Z][\w'’.-]*|\d[\w.]*))*")
 NOT_ENTITIES = {
-    "Who", "What", "When", "Where", "Which", "Why", "How", "The", "A", "An", "In", "On", "And", "It", "From", "Is", "Was",
-    "Yes", "No", "Your", "I", "This", "There", "That", "These", "They", "He", "She", "We", "You", "My", "Our", "According",
-    "Unverified", "Sorry", "Both", "After", "Before", "During", "At", "By", "For", "To", "As", "If", "But", "So", "Also",
+    "Who",
+    "What",
+    "When",
+    "Where",
+    "Which",
+    "Why",
+    "How",
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "And",
+    "It",
+    "From",
+    "Is",
+    "Was",
+    "Yes",
+    "No",
+    "Your",
+    "I",
+    "This",
+    "There",
+    "That",
+    "These",
+    "They",
+    "He",
+    "She",
+    "We",
+    "You",
+    "My",
+    "Our",
+    "According",
+    "Unverified",
+    "Sorry",
+    "Both",
+    "After",
+    "Before",
+    "During",
+    "At",
+    "By",
+    "For",
+    "To",
+    "As",
+    "If",
+    "But",
+    "So",
+    "Also",
 }
 
 
@@ -131,8 +178,15 @@ def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
     answered.sort(key=lambda e: len(e.split()) < 2)  # a full name ("Von Miller") before a single word ("Denver")
     subject = subject_of(previous.question) or (asked[0] if asked else None)
     parts = _split_question(previous.question)
-    answer_is_referent = parts is not None and parts[0].lower() == "who" and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
-    if re.match(r"^\s*who\s+(?!did|does|do|can|will|would)\w+", previous.question, re.IGNORECASE) and not answer_is_referent:
+    answer_is_referent = (
+        parts is not None
+        and parts[0].lower() == "who"
+        and (BODY.match(parts[1]) or [""])[0].split()[0].lower() in COPULAS
+    )
+    if (
+        re.match(r"^\s*who\s+(?!did|does|do|can|will|would)\w+", previous.question, re.IGNORECASE)
+        and not answer_is_referent
+    ):
         answer_is_referent = True  # "Who won Super Bowl 50?"
     if answer_is_referent and answered:
         return answered[0], subject
@@ -181,7 +235,7 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
     assigned: dict[str, str | None] = {}
     for index, word in enumerate(words):
         bare = word.strip("?,.!").lower()
-        tail = word[len(word.rstrip("?,.!")):]
+        tail = word[len(word.rstrip("?,.!")) :]
         if bare not in POSSESSIVE_PRONOUNS | SUBJECT_PRONOUNS or (bare in SUBJECT_PRONOUNS and index == 0):
             continue
         if bare in PERSON_PRONOUNS:
@@ -195,8 +249,12 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
                 target = main  # "Who won ...?" -> "they" are the answer
         if not target:
             continue
-        possessive = bare in {"his", "its", "their"} or (bare == "her" and index + 1 < len(words) and words[index + 1].isalpha()
-                                                         and words[index + 1].lower() not in {"escape", "go", "leave", "become"})
+        possessive = bare in {"his", "its", "their"} or (
+            bare == "her"
+            and index + 1 < len(words)
+            and words[index + 1].isalpha()
+            and words[index + 1].lower() not in {"escape", "go", "leave", "become"}
+        )
         words[index] = (f"{target}'s" if possessive else target) + tail
         changed = True
     return " ".join(words) if changed else None
@@ -227,17 +285,20 @@ def _fill_in_noun(question: str, previous_question: str) -> str | None:
         return None
     if (one := ONE.search(question)) is not None:
         singular = noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
-        return question[: one.start()] + f"{one.group('det')} {one.group('adj') or ''}{singular}" + question[one.end():]
+        return (
+            question[: one.start()] + f"{one.group('det')} {one.group('adj') or ''}{singular}" + question[one.end() :]
+        )
     bare = re.search(r"\bhow\s+many\s+(?=(?:" + AUXILIARIES + r")\b|\w+ed\b|made\b)", question, re.IGNORECASE)
     if bare is not None:
-        return question[: bare.end()] + f"{noun} " + question[bare.end():]
+        return question[: bare.end()] + f"{noun} " + question[bare.end() :]
     return None
 
 
 def _is_fragment(text: str) -> bool:
     """No question word, no verb of its own: "on Thursdays?", "visitors?"."""
     return not re.match(rf"^\s*(?:\w+\s+)?{WH}\b", text, re.IGNORECASE) and not re.search(
-        rf"\b(?:{AUXILIARIES})\b", text, re.IGNORECASE)
+        rf"\b(?:{AUXILIARIES})\b", text, re.IGNORECASE
+    )
 
 
 def _with_phrase(previous_question: str, preposition: str, thing: str) -> str:
@@ -279,17 +340,26 @@ def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
         # "and on Thursdays?" after "When does the library close?"
         fragment = FRAGMENT_PREP.match(linked)
         if fragment:
-            return Standalone(_with_phrase(previous.question, fragment.group("prep"), fragment.group("object")),
-                              "fragment: added to the previous question")
+            return Standalone(
+                _with_phrase(previous.question, fragment.group("prep"), fragment.group("object")),
+                "fragment: added to the previous question",
+            )
         swapped = _swap_in(previous.question, linked.rstrip(" ?.!"), subject)
         if swapped:
             return Standalone(swapped, "fragment: the previous question, new subject")
     pronouns = SUBJECT_PRONOUNS | POSSESSIVE_PRONOUNS
-    elliptical = own is None and len(linked.split()) <= 4 and not any(w.strip("?,.!").lower() in pronouns for w in linked.split()) and not VERB_LIKE.search(linked) and not re.search(
-        rf"\b(?:{AUXILIARIES})\b", linked, re.IGNORECASE)
+    elliptical = (
+        own is None
+        and len(linked.split()) <= 4
+        and not any(w.strip("?,.!").lower() in pronouns for w in linked.split())
+        and not VERB_LIKE.search(linked)
+        and not re.search(rf"\b(?:{AUXILIARIES})\b", linked, re.IGNORECASE)
+    )
     if elliptical and previous_parts and re.match(rf"^\s*(?:\w+\s+)?{WH}\b", linked, re.IGNORECASE):
         # "and for how long?": the new question word on the previous question's body
-        return Standalone(_capitalised(f"{linked.rstrip(' ?.!')} {previous_parts[1]}"), "ellipsis: the previous question's body")
+        return Standalone(
+            _capitalised(f"{linked.rstrip(' ?.!')} {previous_parts[1]}"), "ellipsis: the previous question's body"
+        )
     if (filled := _fill_in_noun(linked, previous.question)) is not None:
         return Standalone(_capitalised(filled), "the previous question's noun")
     if (replaced := _replace_pronouns(linked, previous)) is not None:

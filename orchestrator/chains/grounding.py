@@ -79,9 +79,27 @@ def says_unknown(answer: str) -> bool:
     lowered = answer.lower()
     return any(
         phrase in lowered
-        for phrase in ("don't say", "do not say", "doesn't say", "does not say", "not mentioned",
-                       "no information", "not provided", "cannot find", "can't find", "not contain",
-                       "don't contain", "don't know", "do not know", "not specified", "doesn't specify",
-                       "does not specify", "doesn't mention", "does not mention", "not stated", "unclear",
-                       "not clear")
+        for phrase in (
+            "don't say",
+            "do not say",
+            "doesn't say",
+            "does not say",
+            "not mentioned",
+            "no information",
+            "not provided",
+            "cannot find",
+            "can't find",
+            "not contain",
+            "don't contain",
+            "don't know",
+            "do not know",
+            "not specified",
+            "doesn't specify",
+            "does not specify",
+            "doesn't mention",
+            "does not mention",
+            "not stated",
+            "unclear",
+            "not clear",
+        )
     )

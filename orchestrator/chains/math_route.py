@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
 
 def answer_math(
-    question: str, answer: Answer, timeout_s: float, chat_model_factory: Callable[[], BaseChatModel] | None = None,
-    translate_prompt: Callable[[], str] | None = None, config: RunnableConfig | None = None,
+    question: str,
+    answer: Answer,
+    timeout_s: float,
+    chat_model_factory: Callable[[], BaseChatModel] | None = None,
+    translate_prompt: Callable[[], str] | None = None,
+    config: RunnableConfig | None = None,
 ) -> Iterator[str]:
     """Solve a recognised expression directly; a word problem is translated by the LLM first.
 
@@ -37,7 +41,9 @@ def answer_math(
         problem = detect_math(f"/math {question}")  # forced: solve() then says why it was rejected
     if problem is not None:
         result = solve(problem, timeout_s=timeout_s)
-        answer.tool_calls.append({"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")})
+        answer.tool_calls.append(
+            {"tool": "math", "input": problem.display or question, "output": result.model_dump(mode="json")}
+        )
     else:
         assert chat_model_factory is not None and translate_prompt is not None  # a forced question is always a problem
         chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
@@ -46,7 +52,14 @@ def answer_math(
             return collect(answer, chain.stream({"question": text}, config), time.perf_counter())
 
         result = solve_word_problem(question, translate, timeout_s=timeout_s)
-        answer.tool_calls.append({"tool": "math", "input": result.expression, "output": result.model_dump(mode="json"), "translated_by": "llm"})
+        answer.tool_calls.append(
+            {
+                "tool": "math",
+                "input": result.expression,
+                "output": result.model_dump(mode="json"),
+                "translated_by": "llm",
+            }
+        )
     if result.error:
         run.on_tool_error(ToolException(result.error))
         answer.error = result.error

@@ -26,11 +26,30 @@ PREFIX = re.compile(r"^\s*/(math|docs|web|chat)\b\s*", re.IGNORECASE)
 
 # Words that say the answer changes over time, so model memory and static documents are stale.
 TIME_CUES = [
-    r"\bcurrent(ly)?\b", r"\blatest\b", r"\bnewest\b", r"\bmost recent\b", r"\brecent(ly)?\b",
-    r"\btoday\b", r"\btonight\b", r"\bthis (year|month|week|season)\b", r"\bright now\b", r"\bnow\b",
-    r"\bnext\b", r"\bupcoming\b", r"\bso far\b", r"\bto date\b", r"\bas of\b", r"\bstill\b",
-    r"\breigning\b", r"\bthese days\b", r"\bexchange rate\b", r"\bstock price\b",
-    r"\bworth more than\b", r"\bnet worth\b", r"\bweather\b", r"\bforecast\b",
+    r"\bcurrent(ly)?\b",
+    r"\blatest\b",
+    r"\bnewest\b",
+    r"\bmost recent\b",
+    r"\brecent(ly)?\b",
+    r"\btoday\b",
+    r"\btonight\b",
+    r"\bthis (year|month|week|season)\b",
+    r"\bright now\b",
+    r"\bnow\b",
+    r"\bnext\b",
+    r"\bupcoming\b",
+    r"\bso far\b",
+    r"\bto date\b",
+    r"\bas of\b",
+    r"\bstill\b",
+    r"\breigning\b",
+    r"\bthese days\b",
+    r"\bexchange rate\b",
+    r"\bstock price\b",
+    r"\bworth more than\b",
+    r"\bnet worth\b",
+    r"\bweather\b",
+    r"\bforecast\b",
 ]
 _TIME_CUE_RE = [re.compile(pattern, re.IGNORECASE) for pattern in TIME_CUES]
 # Cues about the speaker's own life are not about the news ("How are you today?").
@@ -47,7 +66,10 @@ _QUESTION_START = re.compile(
 # Asks for a fact: when no signal is strong, such a question goes where an unsupported answer is
 # refused (docs), not to chat, where a small model invents one ("What does the Quellman-Tarsky
 # protocol regulate?").
-_WH_QUESTION = re.compile(r"^\s*(who|what|when|where|which|whose|whom|how (many|much|long|old|far|big|tall|did|does|do|is|was|were|are))\b", re.IGNORECASE)
+_WH_QUESTION = re.compile(
+    r"^\s*(who|what|when|where|which|whose|whom|how (many|much|long|old|far|big|tall|did|does|do|is|was|were|are))\b",
+    re.IGNORECASE,
+)
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
 # Phrasings of facts that change without a time word: a running total in the present perfect
 # ("How many albums has she released?", the count grows) and a standing record or ranking in the
@@ -95,7 +117,7 @@ def split_prefix(question: str) -> tuple[str | None, str]:
     match = PREFIX.match(question)
     if not match:
         return None, question
-    return match.group(1).lower(), question[match.end():].strip()
+    return match.group(1).lower(), question[match.end() :].strip()
 
 
 def time_cues(question: str, this_year: int | None = None) -> list[str]:
@@ -125,8 +147,12 @@ def asks_world_fact(question: str) -> bool:
     """A wh-question about the world (not the speaker, the assistant or an opinion), with something to look up."""
     from orchestrator.knowledge.retrieval import question_terms
 
-    return (bool(_WH_QUESTION.match(question)) and not is_personal(question)
-            and not _OPINION_OR_ASSISTANT.search(question) and len(question_terms(question)) >= 2)
+    return (
+        bool(_WH_QUESTION.match(question))
+        and not is_personal(question)
+        and not _OPINION_OR_ASSISTANT.search(question)
+        and len(question_terms(question)) >= 2
+    )
 
 
 def is_personal(question: str) -> bool:
@@ -160,10 +186,14 @@ class Signals:
     @classmethod
     def for_question(cls, question: str, docs_score: float | None, semantic: dict[str, float]) -> "Signals":
         return cls(
-            docs_score=docs_score, time_cues=time_cues(question), semantic=semantic,
-            personal=is_personal(question), future=is_about_future(question),
+            docs_score=docs_score,
+            time_cues=time_cues(question),
+            semantic=semantic,
+            personal=is_personal(question),
+            future=is_about_future(question),
             is_question=question.rstrip().endswith("?") or bool(_QUESTION_START.match(question)),
-            asks_for_fact=bool(_WH_QUESTION.match(question)), changing_fact=changing_fact_cues(question),
+            asks_for_fact=bool(_WH_QUESTION.match(question)),
+            changing_fact=changing_fact_cues(question),
             world_fact=asks_world_fact(question),
         )
 
@@ -200,7 +230,9 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
         return RouteDecision("web", f"time-sensitive wording: {', '.join(cues)}", scores)
     strong_docs = signals.docs_score is not None and signals.docs_score >= max(docs_threshold, STRONG_DOCS_MATCH)
     if signals.changing_fact and not strong_docs and not signals.future and not small_talk_or_task:
-        return RouteDecision("web", f"asks for a fact that changes over time: {', '.join(signals.changing_fact)}", scores)
+        return RouteDecision(
+            "web", f"asks for a fact that changes over time: {', '.join(signals.changing_fact)}", scores
+        )
     if signals.future and not conversational and not has_docs:
         return RouteDecision("docs", "asks about the future, which no source can know yet", scores)
     # A question the documents match goes to them even if it sounds chatty; requests to write,
@@ -214,8 +246,12 @@ def decide(signals: Signals, docs_threshold: float, weak_semantic: float = 0.3) 
     if label == "chat" and signals.world_fact:
         # Chat would answer from the model's memory, and a small model invents facts; the docs route
         # answers from the documents or refuses.
-        return RouteDecision("docs", f"a factual question, though it reads like conversation (similarity {best:.2f}); "
-                                     "checked the knowledge base", scores)
+        return RouteDecision(
+            "docs",
+            f"a factual question, though it reads like conversation (similarity {best:.2f}); "
+            "checked the knowledge base",
+            scores,
+        )
     if label == "chat" and best >= weak_semantic:
         return RouteDecision("chat", f"conversational or creative request (similarity {best:.2f})", scores)
     if label is None or best < 0.2 or margin < 0.02:
@@ -250,7 +286,13 @@ def load_examples(path: Path) -> list[Example]:
 class SemanticRouter:
     """Nearest labelled examples by embedding cosine; a label's score is its mean top-3 similarity."""
 
-    def __init__(self, examples: Sequence[Example], embed: Callable[[list[str]], list[list[float]]], cache_dir: Path | None = None, model_key: str = ""):
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        embed: Callable[[list[str]], list[list[float]]],
+        cache_dir: Path | None = None,
+        model_key: str = "",
+    ):
         import numpy as np
 
         self.labels = [example.label for example in examples]

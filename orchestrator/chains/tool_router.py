@@ -35,8 +35,10 @@ MIN_PARAMS = 1_000_000_000
 TOOLS = {
     "search_documents": (
         "docs",
-        ("Answer from the user's own documents (their knowledge base): facts, people, places, events, "
-         "definitions or anything the documents may cover."),
+        (
+            "Answer from the user's own documents (their knowledge base): facts, people, places, events, "
+            "definitions or anything the documents may cover."
+        ),
     ),
     "calculate": (
         "math",
@@ -44,13 +46,17 @@ TOOLS = {
     ),
     "web_search": (
         "web",
-        ("Search the web for facts that change over time: news, who currently holds a title or office, "
-         "prices, exchange rates, weather, recent events and results."),
+        (
+            "Search the web for facts that change over time: news, who currently holds a title or office, "
+            "prices, exchange rates, weather, recent events and results."
+        ),
     ),
     "chat": (
         "chat",
-        ("Reply directly without looking anything up: greetings, small talk, opinions, advice, creative "
-         "writing, or rewriting, summarising or translating text the user gives."),
+        (
+            "Reply directly without looking anything up: greetings, small talk, opinions, advice, creative "
+            "writing, or rewriting, summarising or translating text the user gives."
+        ),
     ),
 }
 
@@ -97,7 +103,7 @@ def build_messages(instructions: str, question: str, hint: str, template_shows_t
     system = f"{instructions.strip()}\n\n{hint}"
     if not template_shows_tools:
         listing = "\n".join(f"- {name}: {description}" for name, (_, description) in TOOLS.items())
-        system += f"\n\nTools:\n{listing}\n\nReply with a JSON object naming one tool: {{\"name\": \"<tool>\"}}"
+        system += f'\n\nTools:\n{listing}\n\nReply with a JSON object naming one tool: {{"name": "<tool>"}}'
     return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
@@ -128,14 +134,19 @@ def keep_rules(route: str, signals: Signals, rules: RouteDecision) -> str | None
     return None
 
 
-def tool_route(model: BaseChatModel, question: str, signals: Signals, rules: RouteDecision,
-               instructions: str, threshold: float) -> RouteDecision:
+def tool_route(
+    model: BaseChatModel, question: str, signals: Signals, rules: RouteDecision, instructions: str, threshold: float
+) -> RouteDecision:
     """The model's tool choice as a RouteDecision, or the rules' decision when it cannot or must not stand."""
     from orchestrator.llm import chat_template, forced_tool_call, template_renders_tools
 
     template = chat_template(model)
-    messages = build_messages(instructions, question, documents_hint(signals.docs_score, threshold),
-                              template_renders_tools(template) if template else False)
+    messages = build_messages(
+        instructions,
+        question,
+        documents_hint(signals.docs_score, threshold),
+        template_renders_tools(template) if template else False,
+    )
     try:
         text = forced_tool_call(model, messages, tool_specs())
     except Exception as exc:  # a template or grammar the backend cannot handle: the rules still route
@@ -147,7 +158,9 @@ def tool_route(model: BaseChatModel, question: str, signals: Signals, rules: Rou
         return RouteDecision(rules.route, rules.reason, scores)
     overruled = keep_rules(route, signals, rules)
     if overruled:
-        return RouteDecision(rules.route, f"{rules.reason} (the model chose {route}; kept the rules: {overruled})", scores)
+        return RouteDecision(
+            rules.route, f"{rules.reason} (the model chose {route}; kept the rules: {overruled})", scores
+        )
     return RouteDecision(route, f"the model called {_tool_name(route)}", scores)
 
 

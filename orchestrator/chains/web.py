@@ -16,7 +16,9 @@ from orchestrator.result import Answer
 MIN_SUPPORT = 0.5
 
 
-def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prompt: str, config: RunnableConfig | None = None) -> Iterator[str]:
+def answer_from_web(
+    question: str, answer: Answer, search: Any, chat_model, prompt: str, config: RunnableConfig | None = None
+) -> Iterator[str]:
     """Search; answer only from the results. Without results, abstain rather than use model memory.
 
     `search` is a callable or a LangChain tool returning SearchResults, dicts or text; any failure means
@@ -34,7 +36,9 @@ def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prom
         results = run_search(search, question, config)
     except SearchUnavailable as exc:
         seconds = round(time.perf_counter() - started, 3)
-        answer.tool_calls.append({"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds})
+        answer.tool_calls.append(
+            {"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds}
+        )
         answer.abstained = True
         answer.answer = (
             "I can't verify current facts right now because web search is unavailable, and I won't answer "
@@ -43,7 +47,9 @@ def answer_from_web(question: str, answer: Answer, search: Any, chat_model, prom
         yield answer.answer
         return
     sources = results_to_sources(results)
-    answer.tool_calls.append({"tool": "web_search", "input": question, "output": sources, "seconds": round(time.perf_counter() - started, 3)})
+    answer.tool_calls.append(
+        {"tool": "web_search", "input": question, "output": sources, "seconds": round(time.perf_counter() - started, 3)}
+    )
     chain = ChatPromptTemplate.from_messages([("human", prompt)]) | chat_model.bind(temperature=0.0)
     today = dt.date.today().isoformat()
     inputs = {"context": format_results_for_prompt(results), "question": question, "today": today}

@@ -50,8 +50,15 @@ def question_progress(description: str) -> Iterator[tuple]:
         TimeRemainingColumn,
     )
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=err_console, disable=not sys.stderr.isatty()) as bar:
         stages: dict[str, TaskID] = {}
 
@@ -89,13 +96,19 @@ def print_batch_summary(summary: BatchSummary, output: Path) -> None:
 
 @friendly_errors
 def batch(
-    input: Path = typer.Argument(..., help="Questions: .txt (one per line), .jsonl (`question`, optional `id`) or .csv (`question` column)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Result rows, .jsonl or .csv (default: INPUT.answers.jsonl). Rerunning resumes it."),
+    input: Path = typer.Argument(
+        ..., help="Questions: .txt (one per line), .jsonl (`question`, optional `id`) or .csv (`question` column)."
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Result rows, .jsonl or .csv (default: INPUT.answers.jsonl). Rerunning resumes it."
+    ),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
     route: str = typer.Option("auto", "--route", "-r", help=ROUTE_HELP),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    retry_errors: bool = typer.Option(False, "--retry-errors", help="Ask again the questions whose rows have an error."),
+    retry_errors: bool = typer.Option(
+        False, "--retry-errors", help="Ask again the questions whose rows have an error."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Empty the output first instead of resuming it."),
 ) -> None:
     """Answer every question of a file, one result row each; a rerun skips the questions already answered."""
@@ -109,17 +122,33 @@ def batch(
     settings = resolved_settings(model, collection)
     app = build_cli_app(settings) if workers == 1 else None
     with question_progress("Answering") as (_, on_start, on_row):
-        summary = run_batch(questions, output, settings, route=forced, workers=workers, app=app,
-                            on_row=on_row, on_start=on_start, retry_errors=retry_errors,
-                            overwrite=overwrite)
+        summary = run_batch(
+            questions,
+            output,
+            settings,
+            route=forced,
+            workers=workers,
+            app=app,
+            on_row=on_row,
+            on_start=on_start,
+            retry_errors=retry_errors,
+            overwrite=overwrite,
+        )
     print_batch_summary(summary, output)
 
 
 @friendly_errors
 def evaluate(
     questions: Path = typer.Argument(..., help="Labelled questions (.jsonl: id, kind, question, answers, source)."),
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="Documents to ingest into a scratch collection (OUTPUT/kb) first."),
-    output: Path = typer.Option(Path("eval-out"), "--output", "-o", help="Folder for answers.jsonl, report.md and report.json; rerunning resumes it."),
+    corpus: Optional[Path] = typer.Option(
+        None, "--corpus", help="Documents to ingest into a scratch collection (OUTPUT/kb) first."
+    ),
+    output: Path = typer.Option(
+        Path("eval-out"),
+        "--output",
+        "-o",
+        help="Folder for answers.jsonl, report.md and report.json; rerunning resumes it.",
+    ),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
 ) -> None:
@@ -128,10 +157,21 @@ def evaluate(
 
     settings = resolved_settings(model)
     with question_progress("Answering") as (progress, on_start, on_row):
-        run = run_eval(questions, output, settings, corpus=corpus, workers=workers, progress=progress,
-                       on_start=on_start, on_row=on_row)
+        run = run_eval(
+            questions,
+            output,
+            settings,
+            corpus=corpus,
+            workers=workers,
+            progress=progress,
+            on_start=on_start,
+            on_row=on_row,
+        )
     print_eval_tables(run.report)
-    console.print(f"Report: {shown(run.markdown)} and {shown(run.json)} ({run.report['run']['wall_seconds']:.0f} s)", highlight=False)
+    console.print(
+        f"Report: {shown(run.markdown)} and {shown(run.json)} ({run.report['run']['wall_seconds']:.0f} s)",
+        highlight=False,
+    )
 
 
 def print_eval_tables(report: dict) -> None:

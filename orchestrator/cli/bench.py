@@ -20,16 +20,28 @@ def bench(
         None, "--text", help="Text for perplexity and KLD (default: the shipped Wikipedia evaluation text)."
     ),
     base: Optional[str] = typer.Option(None, "--base", help="Reference model for KL divergence (default: the first)."),
-    output: Path = typer.Option(Path("bench-report"), "--output", "-o", help="Folder for report.md, report.json, tradeoff.png."),
-    repeats: int = typer.Option(3, "--repeats", min=1, help="Speed measurements per model (median and range reported)."),
+    output: Path = typer.Option(
+        Path("bench-report"), "--output", "-o", help="Folder for report.md, report.json, tradeoff.png."
+    ),
+    repeats: int = typer.Option(
+        3, "--repeats", min=1, help="Speed measurements per model (median and range reported)."
+    ),
     ctx: int = typer.Option(512, "--ctx", min=8, help="Perplexity window in tokens (llama-perplexity's -c)."),
-    chunks: int = typer.Option(8, "--chunks", min=1, help="At most this many windows of the text (llama-perplexity's --chunks)."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads (default: ORCH_N_THREADS or all cores)."),
+    chunks: int = typer.Option(
+        8, "--chunks", min=1, help="At most this many windows of the text (llama-perplexity's --chunks)."
+    ),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="CPU threads (default: ORCH_N_THREADS or all cores)."
+    ),
     eval_questions: Optional[Path] = typer.Option(
-        None, "--eval", help="Also score each model on this `orchestrator eval` question file (JSONL), answered by the whole app.",
+        None,
+        "--eval",
+        help="Also score each model on this `orchestrator eval` question file (JSONL), answered by the whole app.",
     ),
     corpus: Optional[Path] = typer.Option(
-        None, "--corpus", help="With --eval: documents to ingest into a scratch knowledge base for the docs questions.",
+        None,
+        "--corpus",
+        help="With --eval: documents to ingest into a scratch knowledge base for the docs questions.",
     ),
 ) -> None:
     """Compare models on this machine: size, speed, memory, perplexity and KLD, with a trade-off plot.
@@ -55,8 +67,15 @@ def bench(
         raise OrchestratorError("--corpus goes with --eval: give the question file too.")
     task = EvalTask(eval_questions, settings, output / "eval", corpus) if eval_questions is not None else None
     report = run_bench(
-        resolved, body, base=base_model, options=options, progress=_print_step,
-        command=_command_line(), text_path=_shown_path(text_path), gguf_cache=info_cache(settings), eval_task=task,
+        resolved,
+        body,
+        base=base_model,
+        options=options,
+        progress=_print_step,
+        command=_command_line(),
+        text_path=_shown_path(text_path),
+        gguf_cache=info_cache(settings),
+        eval_task=task,
     )
     paths = write_reports(report, output)
     _print_summary(report, table_rows(report))
@@ -104,7 +123,9 @@ def _print_summary(report, rows: list[list[str]]) -> None:
     if with_task:
         table.add_column("task score")
     for row in rows:
-        table.add_row(row[0], row[2], row[5], row[6], row[8], row[10], row[11], row[12], row[13], *row[15:16] if with_task else ())
+        table.add_row(
+            row[0], row[2], row[5], row[6], row[8], row[10], row[11], row[12], row[13], *row[15:16] if with_task else ()
+        )
     console.print(table)
 
 

@@ -106,8 +106,11 @@ def sample_docs_to_add(app):
         collections = list_collections(settings)
     except KnowledgeStoreUnwritable as exc:
         app.knowledge_problem = str(exc)
-        err_console.print(f"[yellow]Warning:[/] {shown(exc)} Chat, math and web questions still work; "
-                          "questions about your documents will get this message.", highlight=False)
+        err_console.print(
+            f"[yellow]Warning:[/] {shown(exc)} Chat, math and web questions still work; "
+            "questions about your documents will get this message.",
+            highlight=False,
+        )
         return None
     if settings.collection != default_name or not sample_docs.is_dir():
         return None
@@ -117,8 +120,11 @@ def sample_docs_to_add(app):
 
 
 def add_sample_docs(app, sample_docs) -> None:
-    console.print(f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
-                  "Add your own with `orchestrator ingest PATH` or /ingest PATH.", highlight=False)
+    console.print(
+        f"The knowledge base is empty: adding the sample documents from {shown(sample_docs)}.\n"
+        "Add your own with `orchestrator ingest PATH` or /ingest PATH.",
+        highlight=False,
+    )
     ingest_into(app, [sample_docs])
 
 
@@ -150,7 +156,9 @@ def conversation_to_continue(log, continue_last: bool, cid: Optional[str]) -> Op
     if not continue_last and not cid:
         return None
     if log is None:
-        raise ConfigError("Chat logging is off, so there is no conversation to continue; `orchestrator logs on` enables it.")
+        raise ConfigError(
+            "Chat logging is off, so there is no conversation to continue; `orchestrator logs on` enables it."
+        )
     wanted = cid or log.latest_conversation_id()
     if wanted is None:
         raise ConfigError("No logged conversation to continue yet; start one with `orchestrator chat`.")
@@ -163,8 +171,12 @@ def chat(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
     continue_last: bool = typer.Option(False, "--continue", help="Continue the most recent logged conversation."),
-    cid: Optional[str] = typer.Option(None, "--cid", help="Continue the logged conversation with this id (see `orchestrator logs list`)."),
-    log: bool = typer.Option(True, "--log/--no-log", help="Log this conversation to DATA_DIR/logs.db (`orchestrator logs`)."),
+    cid: Optional[str] = typer.Option(
+        None, "--cid", help="Continue the logged conversation with this id (see `orchestrator logs list`)."
+    ),
+    log: bool = typer.Option(
+        True, "--log/--no-log", help="Log this conversation to DATA_DIR/logs.db (`orchestrator logs`)."
+    ),
 ) -> None:
     """Interactive chat. Type /help for commands; Ctrl-C stops an answer, Ctrl-D or /bye exits."""
     from orchestrator.cli.common import err_console

@@ -77,8 +77,7 @@ def friendly_errors(func: F) -> F:
             where = _record_traceback()
             detail = f" The traceback is in {where}." if where else ""
             message = f"{type(exc).__name__}: {str(exc).rstrip('.')}.{detail}"
-            err_console.print(f"[bold red]Error:[/] {shown(message)}",
-                              highlight=False, markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
@@ -108,7 +107,9 @@ def load_settings(**overrides):
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise OrchestratorError(f"Invalid setting: {error['loc'][0]}: {error['msg'].removeprefix('Value error, ')}") from None
+        raise OrchestratorError(
+            f"Invalid setting: {error['loc'][0]}: {error['msg'].removeprefix('Value error, ')}"
+        ) from None
 
 
 # Stages whose progress counts bytes; every other stage counts items (files, chunks, questions).

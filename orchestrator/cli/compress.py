@@ -81,7 +81,9 @@ def quantize(
         return
     source, target = _paths(src, out, settings)
     with progress_display() as progress:
-        report = quantize_gguf(source, target, type_, calibration, imatrix, chunks, chunk_len, settings.threads, progress)
+        report = quantize_gguf(
+            source, target, type_, calibration, imatrix, chunks, chunk_len, settings.threads, progress
+        )
     _done(source, target, "calibrated with an importance matrix." if report.calibrated else "")
     console.print(report.mix_summary(), highlight=False)
 
@@ -108,8 +110,18 @@ def prune(
     source, target = _paths(src, out, settings)
     with progress_display() as progress:
         report = prune_gguf(
-            source, target, method, sparsity=sparsity, drop=drop, ratio=ratio, calibration=calibration,
-            naive=naive, n_chunks=chunks, chunk_len=chunk_len, out_type=out_type.lower(), progress=progress,
+            source,
+            target,
+            method,
+            sparsity=sparsity,
+            drop=drop,
+            ratio=ratio,
+            calibration=calibration,
+            naive=naive,
+            n_chunks=chunks,
+            chunk_len=chunk_len,
+            out_type=out_type.lower(),
+            progress=progress,
         )
     _done(source, target)
     console.print(report.summary(), highlight=False)
@@ -142,8 +154,15 @@ def distill(
         student_path = resolve_model(student, settings, progress)
     target = resolve_output(output, settings.resolved_models_dir)
     config = DistillConfig(
-        steps=steps, alpha=alpha, beta=beta, temperature=temperature, batch=batch, seq_len=seq_len,
-        lr=lr, freeze_embeddings=freeze_embeddings, threads=settings.threads,
+        steps=steps,
+        alpha=alpha,
+        beta=beta,
+        temperature=temperature,
+        batch=batch,
+        seq_len=seq_len,
+        lr=lr,
+        freeze_embeddings=freeze_embeddings,
+        threads=settings.threads,
     )
     with progress_display() as progress:
         report = distill_gguf(teacher_path, student_path, target, text, config, progress)

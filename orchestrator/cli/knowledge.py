@@ -22,9 +22,13 @@ def register(app: typer.Typer) -> None:
 @friendly_errors
 def ingest(
     paths: List[Path] = typer.Argument(..., help="Files or folders (recursed) of .txt .md .html .pdf .json .jsonl."),
-    collection: Optional[str] = typer.Option(None, "--collection", "-c", help="Collection to fill (default: ORCH_COLLECTION)."),
+    collection: Optional[str] = typer.Option(
+        None, "--collection", "-c", help="Collection to fill (default: ORCH_COLLECTION)."
+    ),
     prune: bool = typer.Option(False, "--prune", help="Also remove chunks of files that no longer exist."),
-    reset: bool = typer.Option(False, "--reset", help="Delete the collection first (needed after changing the embedding model)."),
+    reset: bool = typer.Option(
+        False, "--reset", help="Delete the collection first (needed after changing the embedding model)."
+    ),
 ) -> None:
     """Add documents to a collection; unchanged files cost nothing, changed files replace their chunks."""
     from orchestrator.app import open_knowledge_store
@@ -33,7 +37,9 @@ def ingest(
     settings = load_settings(collection=collection)
     check_paths_exist(paths)
     with progress_display() as progress, collection_lock(settings, settings.collection, progress):
-        store = open_knowledge_store(settings, collection=settings.collection, reset=reset, progress=progress, fresh=True)
+        store = open_knowledge_store(
+            settings, collection=settings.collection, reset=reset, progress=progress, fresh=True
+        )
         summary = ingest_paths(paths, store, settings, progress=progress, prune=prune)
     print_summary(summary)
     if summary.skipped and summary.files_ingested == 0:
@@ -101,22 +107,32 @@ def check_and_repair(settings, repair: bool) -> None:
         err_console.print(f"[red]Damaged:[/] {shown(health.database_problem)}", highlight=False)
     table = Table("Collection", "Chunks", "Status")
     for row in health.collections:
-        table.add_row(shown(row.name), "?" if row.count is None else str(row.count),
-                      f"[red]damaged:[/] {shown(row.problem)}" if row.problem else "[green]ok[/]")
+        table.add_row(
+            shown(row.name),
+            "?" if row.count is None else str(row.count),
+            f"[red]damaged:[/] {shown(row.problem)}" if row.problem else "[green]ok[/]",
+        )
     console.print(table)
     if not health.database_problem and not health.damaged:
         console.print("The knowledge base is sound.")
         return
     if not repair:
-        err_console.print("[bold red]Error:[/] the knowledge base is damaged: run `orchestrator collections --check "
-                          "--repair` to rebuild it from your files.", highlight=False)
+        err_console.print(
+            "[bold red]Error:[/] the knowledge base is damaged: run `orchestrator collections --check "
+            "--repair` to rebuild it from your files.",
+            highlight=False,
+        )
         raise typer.Exit(1)
     with progress_display() as progress:
         _, results = repair_knowledge_base(settings, open_knowledge_store, progress)
     for result in results:
-        console.print(f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False)
+        console.print(
+            f"Rebuilt '{shown(result.name)}' from {result.files} files: {result.chunks} chunks.", highlight=False
+        )
         for missing in result.missing:
-            err_console.print(f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False)
+            err_console.print(
+                f"[yellow]Missing[/] {shown(missing)}: no longer exists, its chunks are gone.", highlight=False
+            )
 
 
 def ingest_into(app, paths: list) -> None:

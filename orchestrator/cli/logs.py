@@ -9,7 +9,9 @@ from rich.text import Text
 
 from orchestrator.cli.common import console, friendly_errors, load_settings
 
-logs_app = typer.Typer(help="Logged chat conversations: list, show, search; switch logging on or off.", no_args_is_help=True)
+logs_app = typer.Typer(
+    help="Logged chat conversations: list, show, search; switch logging on or off.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,12 +30,18 @@ def _one_line(text: str, limit: int = 70) -> str:
 
 
 def _print_exchange(exchange) -> None:
-    console.print(Text(f"## {exchange.datetime}  route {exchange.route}, {exchange.model}", style="bold"), highlight=False, soft_wrap=True)
+    console.print(
+        Text(f"## {exchange.datetime}  route {exchange.route}, {exchange.model}", style="bold"),
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(Text(f"You: {exchange.question}"), highlight=False, soft_wrap=True)
     console.print(Text(f"Assistant: {exchange.answer}"), highlight=False, soft_wrap=True)
     for number, source in enumerate(exchange.sources, 1):
         page = f", page {source['page']}" if source.get("page") else ""
-        console.print(Text(f"  [{number}] {source.get('title') or source.get('source')}{page}"), highlight=False, soft_wrap=True)
+        console.print(
+            Text(f"  [{number}] {source.get('title') or source.get('source')}{page}"), highlight=False, soft_wrap=True
+        )
     if exchange.error:
         console.print(Text(f"Error: {exchange.error}", style="red"), highlight=False, soft_wrap=True)
     console.print()
@@ -54,7 +62,11 @@ def list_conversations(
         console.print("No conversations logged yet. `orchestrator chat` logs each exchange.")
         return
     for row in rows:
-        console.print(Text(f"{row.id}  {row.started}  {row.model}  {row.exchanges} exchanges  {_one_line(row.first_question)}"), highlight=False, soft_wrap=True)
+        console.print(
+            Text(f"{row.id}  {row.started}  {row.model}  {row.exchanges} exchanges  {_one_line(row.first_question)}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @logs_app.command("show")

@@ -30,7 +30,9 @@ def pull(
     force: bool = typer.Option(False, "--force", help="Download and verify again even if installed."),
     quant: str = typer.Option(None, "--quant", help="With hf:OWNER/REPO: the quantization to pick, e.g. Q4_K_M."),
     revision: str = typer.Option(None, "--revision", help="With hf:...: a branch, tag or commit (default: main)."),
-    list_models: bool = typer.Option(False, "--list", help="List the models this app can pull by name, and how each was tested."),
+    list_models: bool = typer.Option(
+        False, "--list", help="List the models this app can pull by name, and how each was tested."
+    ),
 ) -> None:
     """Fetch a model into the models directory and verify it by sha256 (a no-op when installed).
 
@@ -69,13 +71,27 @@ def _print_catalog() -> None:
     for column in ("name", "source", "size", "licence", "good for", "tested"):
         table.add_column(column)
     for spec in REGISTRY.values():
-        table.add_row(spec.name, f"pypi:{spec.package}=={spec.version}", _human_size(spec.wheel_size), "Apache-2.0",
-                      escape(spec.description), "integration tests with the real model (tests/integration)")
+        table.add_row(
+            spec.name,
+            f"pypi:{spec.package}=={spec.version}",
+            _human_size(spec.wheel_size),
+            "Apache-2.0",
+            escape(spec.description),
+            "integration tests with the real model (tests/integration)",
+        )
     for entry in HUB_CATALOG.values():
-        table.add_row(entry.name, escape(entry.ref), f"~{_human_size(entry.size)}", escape(entry.licence),
-                      escape(entry.good_for), escape(entry.tested or "not tested"))
+        table.add_row(
+            entry.name,
+            escape(entry.ref),
+            f"~{_human_size(entry.size)}",
+            escape(entry.licence),
+            escape(entry.good_for),
+            escape(entry.tested or "not tested"),
+        )
     console.print(table)
-    console.print("Any other GGUF: orchestrator pull hf:OWNER/REPO/FILE.gguf (or hf:OWNER/REPO --quant Q4_K_M).", highlight=False)
+    console.print(
+        "Any other GGUF: orchestrator pull hf:OWNER/REPO/FILE.gguf (or hf:OWNER/REPO --quant Q4_K_M).", highlight=False
+    )
 
 
 @friendly_errors
@@ -96,14 +112,34 @@ def models() -> None:
         table.add_column(column)
     for row in rows:
         if row.info is None:
-            table.add_row(escape(row.name), escape(row.source), "-", "-", "-", "-", "-", "-", f"[red]unusable: {escape(row.error or '')}[/]")
+            table.add_row(
+                escape(row.name),
+                escape(row.source),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                f"[red]unusable: {escape(row.error or '')}[/]",
+            )
             continue
-        lineage = ", ".join(f"{k}={v}" for k, v in row.info.provenance.items() if k in (ProvenanceKeys.METHOD, ProvenanceKeys.PARENT_FILE))
+        lineage = ", ".join(
+            f"{k}={v}"
+            for k, v in row.info.provenance.items()
+            if k in (ProvenanceKeys.METHOD, ProvenanceKeys.PARENT_FILE)
+        )
         footprint = model_footprint(row.info)
         table.add_row(
-            escape(row.name), escape(row.source), _human_size(footprint.size_bytes), row.info.architecture, footprint.file_type,
-            _human_count(footprint.n_params), f"{footprint.bits_per_weight:.2f}",
-            format_quant_mix(footprint.quant_mix), escape(lineage) or "-",
+            escape(row.name),
+            escape(row.source),
+            _human_size(footprint.size_bytes),
+            row.info.architecture,
+            footprint.file_type,
+            _human_count(footprint.n_params),
+            f"{footprint.bits_per_weight:.2f}",
+            format_quant_mix(footprint.quant_mix),
+            escape(lineage) or "-",
         )
     console.print(table)
     missing = sorted(set(REGISTRY) - {row.name for row in rows})

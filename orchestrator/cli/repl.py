@@ -66,7 +66,15 @@ WAITING = {
     "chat": "chat: thinking…",
 }
 STATUS_DELAY_S = 0.3
-EMBEDDING_ARCHITECTURES = {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder", "modern-bert", "neo-bert"}
+EMBEDDING_ARCHITECTURES = {
+    "bert",
+    "nomic-bert",
+    "nomic-bert-moe",
+    "jina-bert-v2",
+    "t5encoder",
+    "modern-bert",
+    "neo-bert",
+}
 # "Summarise the following notes: ..." is a task on the text that follows, not a question to look up.
 TASK_ON_TEXT = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+)?(summari[sz]e|translate|rewrite|rephrase|proofread|shorten|simplify|"
@@ -106,7 +114,9 @@ class ChatSession:
 def say(session: ChatSession, text: str, style: str | None = None) -> None:
     """Print plain text (never parsed as markup)."""
     # A terminal wraps at word boundaries to its width; a pipe gets each message on one line.
-    session.console.print(Text(common.printable(text), style=style or ""), highlight=False, soft_wrap=not session.console.is_terminal)
+    session.console.print(
+        Text(common.printable(text), style=style or ""), highlight=False, soft_wrap=not session.console.is_terminal
+    )
 
 
 def print_error(session: ChatSession, message: str) -> None:
@@ -305,7 +315,10 @@ def _terminal_lines(history_file) -> Iterator[str]:
     except OSError:
         history = InMemoryHistory()  # a read-only data dir: no history kept between sessions
     session: PromptSession[str] = PromptSession(
-        history=history, completer=ReplCompleter(), key_bindings=_key_bindings(), complete_while_typing=False,
+        history=history,
+        completer=ReplCompleter(),
+        key_bindings=_key_bindings(),
+        complete_while_typing=False,
     )
     in_block = False
     while True:
@@ -323,7 +336,7 @@ def _inside_block_after(line: str, in_block: bool) -> bool:
     """Whether a \"\"\" block is still open after this line (the prompt then shows "...")."""
     stripped = line.strip()
     if not in_block:
-        rest = stripped[len(MULTILINE_FENCE):] if stripped.startswith(MULTILINE_FENCE) else None
+        rest = stripped[len(MULTILINE_FENCE) :] if stripped.startswith(MULTILINE_FENCE) else None
         return rest is not None and not (rest.rstrip().endswith(MULTILINE_FENCE) and rest.strip() != "")
     return not stripped.endswith(MULTILINE_FENCE)
 
@@ -346,9 +359,9 @@ def messages(lines: Iterator[str]) -> Iterator[str]:
         if not line.lstrip().startswith(MULTILINE_FENCE):
             yield line
             continue
-        block = [line.lstrip()[len(MULTILINE_FENCE):]]
+        block = [line.lstrip()[len(MULTILINE_FENCE) :]]
         closed = block[0].rstrip().endswith(MULTILINE_FENCE) and block[0].strip() != ""
-        for more in ([] if closed else lines):
+        for more in [] if closed else lines:
             block.append(more)
             if more.rstrip().endswith(MULTILINE_FENCE):
                 break
@@ -361,7 +374,7 @@ def is_task_on_given_text(message: str) -> bool:
     if "\n" in message.strip():
         return True
     match = TASK_ON_TEXT.match(message)
-    return match is not None and len(message[match.end() - 1:].split()) >= TASK_MIN_WORDS
+    return match is not None and len(message[match.end() - 1 :].split()) >= TASK_MIN_WORDS
 
 
 # --- one turn ---------------------------------------------------------------------------------
@@ -415,7 +428,9 @@ def _standalone(session: ChatSession, question: str) -> str:
     last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
     if last is None or last.route == "chat":  # the chat route reads the whole conversation itself
         return question
-    previous = PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
+    previous = (
+        PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
+    )
     rewritten = make_standalone(question, previous)
     if rewritten.rule is not None:
         say(session, f"(follow-up, taken as: {rewritten.question})", "dim")
@@ -447,14 +462,20 @@ def _number(value) -> str:
 
 def _signal(value) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{key} {_number(v)}" for key, v in sorted(value.items(), key=lambda kv: -kv[1] if isinstance(kv[1], (int, float)) else 0))
+        return ", ".join(
+            f"{key} {_number(v)}"
+            for key, v in sorted(value.items(), key=lambda kv: -kv[1] if isinstance(kv[1], (int, float)) else 0)
+        )
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return _number(value)
 
 
 ROUTE_WORDS = {
-    "docs": "your documents", "math": "the math tool (SymPy)", "web": "a web search", "chat": "the model directly",
+    "docs": "your documents",
+    "math": "the math tool (SymPy)",
+    "web": "a web search",
+    "chat": "the model directly",
 }
 
 
@@ -463,18 +484,22 @@ def explain_route(answer: Answer) -> str:
     from orchestrator.chains.docs import MIN_SUPPORT
 
     reason = answer.route_reason or {}
-    lines = [f"Answered from {ROUTE_WORDS.get(answer.route, answer.route)} (route: {answer.route}), because {reason.get('reason', 'no reason was recorded')}."]
+    lines = [
+        f"Answered from {ROUTE_WORDS.get(answer.route, answer.route)} (route: {answer.route}), because {reason.get('reason', 'no reason was recorded')}."
+    ]
     scores = reason.get("scores") or {}
     shown = {name: value for name, value in scores.items() if value not in (None, False, [], {}, "")}
     if shown:
-        lines.append("Signals: " + "; ".join(f"{name.replace('_', ' ')} {_signal(value)}" for name, value in shown.items()))
+        lines.append(
+            "Signals: " + "; ".join(f"{name.replace('_', ' ')} {_signal(value)}" for name, value in shown.items())
+        )
     if "best_match" in reason:
         lines.append(
             f"The best passage matched {reason['best_match']:.2f}; an answer needs at least {reason['threshold']:.2f}."
         )
     evidence = reason.get("evidence")
     if isinstance(evidence, dict):
-        lines.append(f"Evidence sentence (score {_number(evidence.get('score'))}): \"{evidence.get('sentence', '')}\"")
+        lines.append(f'Evidence sentence (score {_number(evidence.get("score"))}): "{evidence.get("sentence", "")}"')
     kind = reason.get("answer_kind")
     if kind == "generated":
         lines.append(
@@ -573,7 +598,7 @@ def _arguments(argument: str) -> list[str]:
     try:
         parts = shlex.split(argument)
     except ValueError as exc:
-        raise ConfigError(f"Cannot read the arguments ({exc}): close the quote, e.g. /ingest \"my notes\".") from None
+        raise ConfigError(f'Cannot read the arguments ({exc}): close the quote, e.g. /ingest "my notes".') from None
     if len(parts) > 1 and Path(argument.strip()).expanduser().exists():
         return [argument.strip()]
     return parts
@@ -592,11 +617,15 @@ def _ingest(session: ChatSession, paths: list[str]) -> None:
     except KeyboardInterrupt:
         app.forget_retriever()
         after = _chunk_count(app.settings)
-        say(session, (
-            f"Ingest stopped. Collection '{app.settings.collection}' now holds {after} chunks "
-            f"({after - before:+d} from this run; whole files finished before the stop are searchable). "
-            "Run the same /ingest again to finish: finished files are skipped."
-        ), "yellow")
+        say(
+            session,
+            (
+                f"Ingest stopped. Collection '{app.settings.collection}' now holds {after} chunks "
+                f"({after - before:+d} from this run; whole files finished before the stop are searchable). "
+                "Run the same /ingest again to finish: finished files are skipped."
+            ),
+            "yellow",
+        )
         return
     _warm_retriever(session)
 
@@ -631,7 +660,10 @@ def show_files(session: ChatSession) -> None:
         say(session, f"Collection '{settings.collection}' is empty. Add documents with /ingest PATH.")
         return
     by_source = _chunks_by_source(_open_store(session))
-    say(session, f"Collection '{settings.collection}': {len(by_source)} files, {sum(map(len, by_source.values()))} chunks")
+    say(
+        session,
+        f"Collection '{settings.collection}': {len(by_source)} files, {sum(map(len, by_source.values()))} chunks",
+    )
     for source in sorted(by_source):
         say(session, f"  {source}  ({len(by_source[source])} chunks)")
 
@@ -822,8 +854,12 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")
 
 
-def run_repl(app: "OrchestratorApp", make_app: Callable[[str | None], "OrchestratorApp"], log: "ChatLog | None" = None,
-             continue_id: str | None = None) -> None:
+def run_repl(
+    app: "OrchestratorApp",
+    make_app: Callable[[str | None], "OrchestratorApp"],
+    log: "ChatLog | None" = None,
+    continue_id: str | None = None,
+) -> None:
     """Read questions and slash commands until /quit or end of input."""
     session = ChatSession(app=app, make_app=make_app, log=log)
     if continue_id:

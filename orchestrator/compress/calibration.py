@@ -26,7 +26,9 @@ def read_text(path: Path | None) -> str:
         raise ConfigError(f"Calibration text {path} does not exist; pass --calibration with a UTF-8 text file.")
     text = path.read_text(encoding="utf-8", errors="replace")
     if len(text.strip()) < 200:
-        raise ConfigError(f"Calibration text {path} is too short ({len(text)} characters); give at least a few paragraphs.")
+        raise ConfigError(
+            f"Calibration text {path} is too short ({len(text)} characters); give at least a few paragraphs."
+        )
     return text
 
 
@@ -36,7 +38,7 @@ def token_chunks(model_path: Path, text: str, n_chunks: int, chunk_len: int) -> 
     with llama_backend.load(model_path, vocab_only=True) as llm:
         bos = llm.token_bos()
     body = chunk_len - 1
-    chunks = [[bos] + tokens[start:start + body] for start in range(0, len(tokens) - body + 1, body)]
+    chunks = [[bos] + tokens[start : start + body] for start in range(0, len(tokens) - body + 1, body)]
     if not chunks:
         raise ConfigError(f"The calibration text has only {len(tokens)} tokens; {chunk_len} are needed for one chunk.")
     return chunks[:n_chunks]

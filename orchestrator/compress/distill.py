@@ -101,18 +101,32 @@ def distillation_loss(student_logits, teacher_logits, targets, alpha: float, bet
 
 def _permute(weight: np.ndarray, n_head: int) -> np.ndarray:
     """HF -> GGUF row order of q/k (convert_hf_to_gguf.py, LlamaModel.permute)."""
-    return weight.reshape(n_head, 2, weight.shape[0] // n_head // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    return (
+        weight.reshape(n_head, 2, weight.shape[0] // n_head // 2, *weight.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weight.shape)
+    )
 
 
 def _unpermute(weight: np.ndarray, n_head: int) -> np.ndarray:
     """GGUF -> HF row order of q/k: the inverse of `_permute`."""
-    return weight.reshape(n_head, weight.shape[0] // n_head // 2, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    return (
+        weight.reshape(n_head, weight.shape[0] // n_head // 2, 2, *weight.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weight.shape)
+    )
 
 
 _BLOCK_MAP = {
-    "attn_norm": "input_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
-    "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_norm": "post_attention_layernorm",
-    "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_norm": "post_attention_layernorm",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
 }
 
 
@@ -148,8 +162,10 @@ def hf_config(model: GGUFModel):
 def to_hf_state_dict(model: GGUFModel) -> dict[str, np.ndarray]:
     """GGUF tensor names and layouts -> LlamaForCausalLM's state dict (numpy)."""
     n_head, n_head_kv = _heads(model)
-    state = {"model.embed_tokens.weight": model.tensors["token_embd.weight"],
-             "model.norm.weight": model.tensors["output_norm.weight"]}
+    state = {
+        "model.embed_tokens.weight": model.tensors["token_embd.weight"],
+        "model.norm.weight": model.tensors["output_norm.weight"],
+    }
     if "output.weight" in model.tensors:
         state["lm_head.weight"] = model.tensors["output.weight"]
     for block in range(model.n_layers):
@@ -215,7 +231,10 @@ def check_agreement(torch_model, gguf_path: Path, tokens: list[int], threads: in
 
 def check_vocabularies(teacher: GGUFModel, student: GGUFModel) -> None:
     t_vocab, s_vocab = teacher.vocabulary(), student.vocabulary()
-    if t_vocab != s_vocab or teacher.tensors["token_embd.weight"].shape[0] != student.tensors["token_embd.weight"].shape[0]:
+    if (
+        t_vocab != s_vocab
+        or teacher.tensors["token_embd.weight"].shape[0] != student.tensors["token_embd.weight"].shape[0]
+    ):
         raise ConfigError(
             f"Teacher and student vocabularies differ ({len(t_vocab)} vs {len(s_vocab)} tokens, or different "
             "tokens): soft labels need one tokenizer. Use a student derived from the teacher (prune/quantize it)."
@@ -231,7 +250,7 @@ def training_windows(tokens: list[int], seq_len: int, n_eval: int) -> tuple[np.n
             "Give a longer --text or a smaller --seq-len."
         )
     windows = np.asarray(tokens[: n * (seq_len + 1)], dtype=np.int64).reshape(n, seq_len + 1)
-    return windows[: n - n_eval], windows[n - n_eval:]
+    return windows[: n - n_eval], windows[n - n_eval :]
 
 
 def evaluate_losses(student, teacher, windows: np.ndarray, config: DistillConfig) -> dict[str, float]:
@@ -300,9 +319,16 @@ def distill_gguf(
 
     from_hf_state_dict(student_gguf, trained_state(student))
     parameters: dict[str, Any] = {
-        "steps": config.steps, "alpha": config.alpha, "beta": config.beta, "temperature": config.temperature,
-        "batch": config.batch, "seq_len": config.seq_len, "lr": config.lr, "freeze_embeddings": config.freeze_embeddings,
-        "teacher_file": Path(teacher_path).name, "teacher_sha256": sha256_of(Path(teacher_path)),
+        "steps": config.steps,
+        "alpha": config.alpha,
+        "beta": config.beta,
+        "temperature": config.temperature,
+        "batch": config.batch,
+        "seq_len": config.seq_len,
+        "lr": config.lr,
+        "freeze_embeddings": config.freeze_embeddings,
+        "teacher_file": Path(teacher_path).name,
+        "teacher_sha256": sha256_of(Path(teacher_path)),
         "text": Path(text).name if text else "calibration.txt (shipped)",
     }
     keys = provenance(student_gguf, "distill" if config.beta > 0 else "finetune", parameters)
@@ -336,8 +362,9 @@ def _train(student, teacher, windows: np.ndarray, config: DistillConfig, progres
         if config.beta > 0:
             with torch.no_grad():
                 teacher_logits = teacher(inputs).logits
-        loss, _, _ = distillation_loss(student(inputs).logits, teacher_logits, targets,
-                                       config.alpha, config.beta, config.temperature)
+        loss, _, _ = distillation_loss(
+            student(inputs).logits, teacher_logits, targets, config.alpha, config.beta, config.temperature
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -81,7 +81,7 @@ class GGUFModel:
     def block_tensors(self, block: int) -> dict[str, np.ndarray]:
         """The tensors of one block, keyed by their name without the `blk.N.` prefix."""
         prefix = f"blk.{block}."
-        return {name[len(prefix):]: value for name, value in self.tensors.items() if name.startswith(prefix)}
+        return {name[len(prefix) :]: value for name, value in self.tensors.items() if name.startswith(prefix)}
 
     def vocabulary(self) -> list[str]:
         tokens = self.metadata.get(Keys.Tokenizer.LIST)
@@ -121,9 +121,7 @@ def read_model(path: Path, progress: Progress | None = None) -> GGUFModel:
     check_architecture(path, info.architecture)
     reader = gguf.GGUFReader(path)
     metadata = {
-        name: metadata_value(reader_field)
-        for name, reader_field in reader.fields.items()
-        if name not in _NOT_COPIED
+        name: metadata_value(reader_field) for name, reader_field in reader.fields.items() if name not in _NOT_COPIED
     }
     tensors: dict[str, np.ndarray] = {}
     source_types: dict[str, str] = {}

@@ -101,8 +101,13 @@ def load(path: Path, n_ctx: int = 512, logits_all: bool = False, vocab_only: boo
 
     with _quiet_stderr():
         llm = llama_cpp.Llama(
-            str(path), n_ctx=n_ctx, logits_all=logits_all, vocab_only=vocab_only, verbose=False,
-            n_threads=threads, n_batch=min(n_ctx, 512),
+            str(path),
+            n_ctx=n_ctx,
+            logits_all=logits_all,
+            vocab_only=vocab_only,
+            verbose=False,
+            n_threads=threads,
+            n_batch=min(n_ctx, 512),
         )
     try:
         yield llm

@@ -57,7 +57,8 @@ class PruneReport:
 def prunable_weights(model: GGUFModel) -> list[str]:
     """Names of the block weight matrices that unstructured pruning touches (not embeddings or norms)."""
     return [
-        name for name in model.tensors
+        name
+        for name in model.tensors
         if name.startswith("blk.") and name.split(".")[2] in PRUNABLE and model.tensors[name].ndim == 2
     ]
 
@@ -117,7 +118,9 @@ def _check_arguments(method: str, sparsity, drop, ratio, n_layers: int) -> None:
         if ratio is None:
             raise ConfigError("--method ffn needs --ratio (the fraction of FFN channels to remove, e.g. 0.25).")
         if not 0.0 <= ratio < 1.0:
-            raise ConfigError(f"FFN ratio {ratio} is outside [0, 1): give the fraction of channels to remove, e.g. 0.25.")
+            raise ConfigError(
+                f"FFN ratio {ratio} is outside [0, 1): give the fraction of channels to remove, e.g. 0.25."
+            )
 
 
 def _prune_unstructured(model, method, sparsity, stats, progress) -> dict:
@@ -211,15 +214,20 @@ def prune_gguf(
         parameters: dict[str, Any] = {"sparsity": sparsity}
     elif method == "layers":
         details = _prune_layers(model, drop, naive, stats)
-        parameters = {"drop": drop, "selection": "naive-last" if naive else "block-influence",
-                      "dropped": details["dropped blocks"]}
+        parameters = {
+            "drop": drop,
+            "selection": "naive-last" if naive else "block-influence",
+            "dropped": details["dropped blocks"],
+        }
     else:
         details = _prune_ffn(model, ratio, stats)
         parameters = {"ratio": ratio, "feed_forward_length": int(model.hparam(Keys.LLM.FEED_FORWARD_LENGTH))}
     if needs_stats and stats is not None:
         parameters["calibration"] = {
             "text": Path(calibration).name if calibration else "calibration.txt (shipped)",
-            "chunks": n_chunks, "chunk_len": chunk_len, "tokens": stats.n_tokens,
+            "chunks": n_chunks,
+            "chunk_len": chunk_len,
+            "tokens": stats.n_tokens,
         }
     keys = provenance(model, f"prune-{method}", parameters)
     write_model(model, out, out_type, keys, progress)

@@ -101,7 +101,9 @@ def load_imatrix(path: Path) -> dict[str, np.ndarray]:
             base = name.removesuffix(".in_sum2")
             counts = tensors.get(base + ".counts")
             if counts is None or counts.size != 1:
-                raise ModelFileError(f"{path}: {base} has no single .counts entry (mixture-of-experts is not supported).")
+                raise ModelFileError(
+                    f"{path}: {base} has no single .counts entry (mixture-of-experts is not supported)."
+                )
             result[base] = (sums.reshape(-1) / max(float(counts.reshape(-1)[0]), 1.0)).astype(np.float32)
     if not result:
         raise ModelFileError(f"{path} holds no `<tensor>.in_sum2` entries: not an importance matrix.")
@@ -196,7 +198,10 @@ def quantize_gguf(
         stats = calibrate(read_model(src, progress), calibration, n_chunks, chunk_len, progress)
         imatrix = imatrix_from_stats(stats)
         parameters["imatrix"] = {
-            "calibration": Path(calibration).name, "chunks": n_chunks, "chunk_len": chunk_len, "tokens": stats.n_tokens,
+            "calibration": Path(calibration).name,
+            "chunks": n_chunks,
+            "chunk_len": chunk_len,
+            "tokens": stats.n_tokens,
         }
     if progress:
         progress(f"Quantizing to {name}", 0, 1)

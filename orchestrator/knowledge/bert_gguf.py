@@ -192,7 +192,7 @@ def to_word_start_form(word: str, token_type: int) -> str:
     if token_type == gguf.TokenType.CONTROL:
         return word
     if word.startswith(CONTINUATION):
-        return word[len(CONTINUATION):]
+        return word[len(CONTINUATION) :]
     return WORD_START + word
 
 
@@ -206,9 +206,7 @@ def read_model_name(source_dir: Path) -> str:
     return source_dir.name
 
 
-def _write_metadata(
-    writer: gguf.GGUFWriter, source_dir: Path, config: BertConfig, out_type: str
-) -> None:
+def _write_metadata(writer: gguf.GGUFWriter, source_dir: Path, config: BertConfig, out_type: str) -> None:
     """Every key llama.cpp's BERT loader reads, as convert_hf_to_gguf.py writes them."""
     import gguf
 

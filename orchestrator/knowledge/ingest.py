@@ -99,7 +99,10 @@ def load_text(path: Path) -> list[Section]:
 
 
 # Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
-_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]*[1-9])", re.IGNORECASE)
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]*[1-9])",
+    re.IGNORECASE,
+)
 _INVISIBLE_TAGS = ["script", "style", "noscript", "template", "svg"]
 
 
@@ -139,10 +142,7 @@ def load_pdf(path: Path) -> list[Section]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise UnreadableFileError("the PDF is encrypted with a password")
-        return [
-            Section(page.extract_text() or "", page=number)
-            for number, page in enumerate(reader.pages, start=1)
-        ]
+        return [Section(page.extract_text() or "", page=number) for number, page in enumerate(reader.pages, start=1)]
     except UnreadableFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - see comment above
@@ -205,7 +205,9 @@ def load_file(path: Path) -> list[Section]:
     """Load a supported file into sections; raise UnreadableFileError with the reason otherwise."""
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise UnreadableFileError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+        raise UnreadableFileError(
+            f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}"
+        )
     try:
         return loader(path)
     except OSError as exc:
@@ -228,7 +230,11 @@ def _splitter(path: Path, settings: Settings):
             f"chunk_overlap ({settings.chunk_overlap}) must be smaller than chunk_size ({settings.chunk_size}); "
             "change ORCH_CHUNK_OVERLAP or ORCH_CHUNK_SIZE."
         )
-    options: dict[str, Any] = {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap, "add_start_index": True}
+    options: dict[str, Any] = {
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "add_start_index": True,
+    }
     if path.suffix.lower() in (".md", ".markdown"):
         return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
     return RecursiveCharacterTextSplitter(**options)
@@ -291,8 +297,13 @@ def not_a_regular_file(path: Path) -> str | None:
         return f"cannot be read ({exc.strerror})"
     if stat.S_ISREG(mode):
         return None
-    kinds = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a character device",
-             stat.S_ISBLK: "a block device", stat.S_ISDIR: "a folder"}
+    kinds = {
+        stat.S_ISFIFO: "a named pipe (FIFO)",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISDIR: "a folder",
+    }
     kind = next((name for test, name in kinds.items() if test(mode)), "a special file")
     return f"not a regular file ({kind})"
 
@@ -467,7 +478,9 @@ def record_sources(settings: Settings, collection: str, sources: Iterable[str]) 
     path = sources_manifest_path(settings, collection)
     try:
         with atomic_output(path) as partial:
-            partial.write_text(json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1))
+            partial.write_text(
+                json.dumps({"collection": collection, "sources": sorted(s for s in sources if s)}, indent=1)
+            )
     except OSError as exc:
         from orchestrator.errors import DiskWriteError, os_error_message
 
@@ -522,7 +535,9 @@ def ingest_paths(
         return _ingest_locked(paths, store, settings, progress, prune)
 
 
-def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: Progress | None, prune: bool) -> IngestSummary:
+def _ingest_locked(
+    paths, store: KnowledgeStore, settings: Settings, progress: Progress | None, prune: bool
+) -> IngestSummary:
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     summary = IngestSummary(collection=store.name)
@@ -557,7 +572,9 @@ def _ingest_locked(paths, store: KnowledgeStore, settings: Settings, progress: P
     to_delete = list(dict.fromkeys(plan.to_delete))
     store.delete(to_delete)
     pruned = set(_vanished_sources(by_source)) if prune else set()
-    record_sources(settings, store.name, (set(by_source) - pruned) | {str(chunk.metadata["source"]) for chunk in plan.to_add})
+    record_sources(
+        settings, store.name, (set(by_source) - pruned) | {str(chunk.metadata["source"]) for chunk in plan.to_add}
+    )
 
     summary.chunks_added = total
     summary.chunks_removed = len(to_delete)

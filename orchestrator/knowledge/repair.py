@@ -72,7 +72,9 @@ def check_knowledge_base(settings: Settings) -> KnowledgeBaseHealth:
     return KnowledgeBaseHealth(None, check_collections(settings))
 
 
-def repair_knowledge_base(settings: Settings, open_store: Callable, progress=None) -> tuple[KnowledgeBaseHealth, list[RepairResult]]:
+def repair_knowledge_base(
+    settings: Settings, open_store: Callable, progress=None
+) -> tuple[KnowledgeBaseHealth, list[RepairResult]]:
     """Rebuild what `check_knowledge_base` finds damaged; `open_store(settings, collection=, fresh=)` opens a collection."""
     health = check_knowledge_base(settings)
     if health.database_problem:
@@ -81,8 +83,10 @@ def repair_knowledge_base(settings: Settings, open_store: Callable, progress=Non
         sources = {name: recorded_sources(settings, name) for name in _recorded_collections(settings)}
         move_aside(settings)
     else:
-        sources = {name: sorted(set(recorded_sources(settings, name)) | set(_sources_in_store(settings, name)))
-                   for name in health.damaged}
+        sources = {
+            name: sorted(set(recorded_sources(settings, name)) | set(_sources_in_store(settings, name)))
+            for name in health.damaged
+        }
         for name in health.damaged:
             delete_collection(settings, name)
     results = []
@@ -91,6 +95,12 @@ def repair_knowledge_base(settings: Settings, open_store: Callable, progress=Non
         with collection_lock(settings, name, progress):
             store = open_store(settings, collection=name, fresh=True)
             summary = ingest_paths(present, store, settings, progress=progress) if present else None
-        results.append(RepairResult(name, len(present), summary.chunks_total if summary else 0,
-                                    [source for source in files if source not in present]))
+        results.append(
+            RepairResult(
+                name,
+                len(present),
+                summary.chunks_total if summary else 0,
+                [source for source in files if source not in present],
+            )
+        )
     return health, results

@@ -85,7 +85,9 @@ class KeywordIndex:
         ids = sorted(texts_by_id)
         bm25 = bm25s.BM25()
         if ids:
-            bm25.index(bm25s.tokenize([texts_by_id[i] for i in ids], stopwords="en", show_progress=False), show_progress=False)
+            bm25.index(
+                bm25s.tokenize([texts_by_id[i] for i in ids], stopwords="en", show_progress=False), show_progress=False
+            )
         return cls(ids, bm25)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
@@ -232,14 +234,22 @@ class HybridRetriever(BaseRetriever):
     # --- LangChain's retriever interface ---
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, k: int | None = None,
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun | None = None,
+        k: int | None = None,
         unfiltered: bool = False,
     ) -> list[Document]:
         docs = self.retrieve_with_scores(query, k)
         return self.relevant(docs) if self.filter_irrelevant and not unfiltered else docs
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun | None = None, k: int | None = None,
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun | None = None,
+        k: int | None = None,
         unfiltered: bool = False,
     ) -> list[Document]:
         from langchain_core.runnables.config import run_in_executor
@@ -316,7 +326,9 @@ class HybridRetriever(BaseRetriever):
 class EmptyRetriever(BaseRetriever):
     """The retriever of an empty or missing collection: finds nothing, so `retriever | format_docs` still works."""
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun | None = None, **kwargs: Any
+    ) -> list[Document]:
         return []
 
 
@@ -352,7 +364,8 @@ def add_missing_scores(docs: Sequence[Document], question: str, embeddings: Any)
         if not _has_score(doc):
             cosine = cosine_similarity(query_vector, next(vectors))
             doc = Document(
-                page_content=doc.page_content, id=doc.id,
+                page_content=doc.page_content,
+                id=doc.id,
                 metadata={**doc.metadata, "score": relevance_score(cosine, None), "cosine": cosine},
             )
         scored.append(doc)

@@ -106,7 +106,9 @@ def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingMod
     """Identify an embedding model by its file's sha256 and size, and the dimension it produces."""
     stat = model_path.stat()
     dimension = len(embeddings.embed_query("dimension probe"))
-    return EmbeddingModelId(model_path.stem, _file_sha256(str(model_path), stat.st_size, stat.st_mtime_ns), stat.st_size, dimension)
+    return EmbeddingModelId(
+        model_path.stem, _file_sha256(str(model_path), stat.st_size, stat.st_mtime_ns), stat.st_size, dimension
+    )
 
 
 def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
@@ -164,12 +166,16 @@ def _store_error(path: Path | str, action: str, exc: BaseException) -> Knowledge
         return KnowledgeStoreUnwritable(f"The knowledge base at {path} could not {action}: {cause}")
     return KnowledgeStoreError(
         f"The knowledge base at {path} could not {action} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
-        "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path))
+        "It may be damaged or written by an incompatible chromadb version. " + _recovery_hint(path)
+    )
 
 
 # What sqlite and chromadb's Rust core say for a full disk or a file they may not write.
 _NO_SPACE = re.compile(r"disk is full|no space left|SQLITE_FULL|os error 28", re.IGNORECASE)
-_READ_ONLY = re.compile(r"readonly database|read-only|permission denied|SQLITE_READONLY|os error (13|30)|unable to open database file", re.IGNORECASE)
+_READ_ONLY = re.compile(
+    r"readonly database|read-only|permission denied|SQLITE_READONLY|os error (13|30)|unable to open database file",
+    re.IGNORECASE,
+)
 
 
 def _on_read_only_file_system(path: Path | str) -> bool:
@@ -202,7 +208,7 @@ def _unwritable(path: Path | str) -> bool:
 
 
 def _os_cause(exc: BaseException, path: Path | str) -> str | None:
-    """"No space left" or "no permission" when that is what went wrong (sqlite and Rust name no errno)."""
+    """ "No space left" or "no permission" when that is what went wrong (sqlite and Rust name no errno)."""
     if isinstance(exc, OSError) and exc.errno is not None:
         return os_error_message(exc, exc.filename or path)
     text = str(exc)
@@ -244,7 +250,9 @@ def _http_client(settings: Settings):
     location = chroma_location(settings)
     try:
         client = chromadb.HttpClient(
-            host=settings.chroma_host or "", port=settings.chroma_port, ssl=settings.chroma_ssl,
+            host=settings.chroma_host or "",
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
             headers={"Authorization": f"Bearer {token}"} if token else None,
             settings=ChromaSettings(anonymized_telemetry=False),
         )
@@ -343,8 +351,12 @@ def vector_index_damage(path: Path, collection_id: str) -> str | None:
 
     try:
         with closing(sqlite3.connect(f"{(path / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)) as connection:
-            segments = [row[0] for row in connection.execute(
-                "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (collection_id,))]
+            segments = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (collection_id,)
+                )
+            ]
     except sqlite3.Error:
         return None  # database_damage reports a damaged database
     for segment in segments:
@@ -357,8 +369,10 @@ def vector_index_damage(path: Path, collection_id: str) -> str | None:
         count, per_vector = _HNSW_COUNTS.unpack_from(raw, _HNSW_COUNTS_OFFSET)
         size = data.stat().st_size if data.is_file() else 0
         if count * per_vector > size:
-            return (f"{data} has {size:,} bytes, but the index lists {count:,} vectors of {per_vector} bytes "
-                    f"({count * per_vector:,} bytes): the file was truncated")
+            return (
+                f"{data} has {size:,} bytes, but the index lists {count:,} vectors of {per_vector} bytes "
+                f"({count * per_vector:,} bytes): the file was truncated"
+            )
     return None
 
 
@@ -522,8 +536,9 @@ def open_store(
     if verify and (path, name) not in _verified:
         problem = store.damage()
         if problem:
-            raise KnowledgeStoreError(f"Collection {name!r} of the knowledge base at {path} is damaged: {problem}. "
-                                      + _recovery_hint(path))
+            raise KnowledgeStoreError(
+                f"Collection {name!r} of the knowledge base at {path} is damaged: {problem}. " + _recovery_hint(path)
+            )
         _verified.add((path, name))
     return store
 

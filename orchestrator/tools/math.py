@@ -60,8 +60,19 @@ __all__ = [
 ]
 
 MathKind = Literal[
-    "arithmetic", "percent", "root", "factorial", "simplify", "expand", "factor",
-    "solve", "system", "derivative", "integral", "limit", "evaluate",
+    "arithmetic",
+    "percent",
+    "root",
+    "factorial",
+    "simplify",
+    "expand",
+    "factor",
+    "solve",
+    "system",
+    "derivative",
+    "integral",
+    "limit",
+    "evaluate",
 ]
 DEFAULT_TIMEOUT_S = 2.0
 WORKER_STARTUP_TIMEOUT_S = 60.0
@@ -230,7 +241,7 @@ def _split_top_level(text: str) -> list[str]:
         separator = 0
         if depth == 0 and char in ",;":
             separator = 1
-        elif depth == 0 and text[index:index + 5].lower() == " and ":
+        elif depth == 0 and text[index : index + 5].lower() == " and ":
             separator = 5
         if separator:
             parts.append(text[start:index])
@@ -254,8 +265,9 @@ def _strip_question(question: str) -> str:
 
 def _problem(kind: MathKind, expressions: list[str], reason: str, confidence: float, **extra: Any) -> MathProblem:
     display = extra.pop("display", None) or ", ".join(expressions)
-    return MathProblem(kind=kind, expressions=expressions, display=display, reason=reason,
-                       confidence=confidence, **extra)
+    return MathProblem(
+        kind=kind, expressions=expressions, display=display, reason=reason, confidence=confidence, **extra
+    )
 
 
 def _detect_solve(body: str) -> MathProblem | None:
@@ -274,8 +286,7 @@ def _detect_solve(body: str) -> MathProblem | None:
             return None
         equations.append(f"{_checked(left)} = {_checked(right)}" if equals else f"{_checked(left)} = 0")
     kind: MathKind = "system" if len(equations) > 1 else "solve"
-    return _problem(kind, equations, f"'{kind}' phrasing with {len(equations)} equation(s)", 0.95,
-                    variables=variables)
+    return _problem(kind, equations, f"'{kind}' phrasing with {len(equations)} equation(s)", 0.95, variables=variables)
 
 
 def _split_calculus_rest(rest: str) -> tuple[str, str | None, str | None, str | None]:
@@ -285,7 +296,7 @@ def _split_calculus_rest(rest: str) -> tuple[str, str | None, str | None, str | 
     wrt = _WRT_RE.search(rest)
     if wrt:
         variable = wrt.group("v")
-        rest = rest[: wrt.start()] + rest[wrt.end():]
+        rest = rest[: wrt.start()] + rest[wrt.end() :]
     bounds = _BOUNDS_RE.search(rest)
     if bounds:
         lower, upper = bounds.group("a"), bounds.group("b")
@@ -305,8 +316,14 @@ def _detect_calculus(body: str) -> MathProblem | None:
         variable = variable or match.group("v")
         order_text = (match.group("ord") or "first").lower()
         order = _ORDER_WORDS.get(order_text) or int(re.sub(r"\D", "", order_text) or 1)
-        return _problem("derivative", [_checked(expression)], "'derivative' phrasing", 0.95,
-                        variables=[variable] if variable else [], order=order)
+        return _problem(
+            "derivative",
+            [_checked(expression)],
+            "'derivative' phrasing",
+            0.95,
+            variables=[variable] if variable else [],
+            order=order,
+        )
     match = _INTEGRAL_RE.match(body)
     if match:
         rest = match.group("rest") or match.group("rest2") or match.group("rest3")
@@ -327,8 +344,15 @@ def _detect_calculus(body: str) -> MathProblem | None:
             direction, point = point[-1], point[:-1]
         if side:
             direction = "+" if side in ("right", "above") else "-"
-        return _problem("limit", [_checked(expression)], "'limit' phrasing", 0.95, variables=[variable],
-                        point=_checked(point), direction=direction)
+        return _problem(
+            "limit",
+            [_checked(expression)],
+            "'limit' phrasing",
+            0.95,
+            variables=[variable],
+            point=_checked(point),
+            direction=direction,
+        )
     return None
 
 
@@ -343,8 +367,9 @@ def _detect_named_operation(body: str) -> MathProblem | None:
     match = _PERCENT_RE.match(body)
     if match:
         percent, of = match.group("p"), _checked(match.group("e"))
-        return _problem("percent", [f"{percent}/100*({of})"], "'percent of' phrasing", 0.95,
-                        display=f"{percent}% of {of}")
+        return _problem(
+            "percent", [f"{percent}/100*({of})"], "'percent of' phrasing", 0.95, display=f"{percent}% of {of}"
+        )
     match = _ROOT_RE.match(body)
     if match:
         index = _ROOT_INDEX.get(match.group("n").lower()) or re.sub(r"\D", "", match.group("n"))
@@ -374,7 +399,9 @@ def _detect_imperative(body: str) -> MathProblem | None:
             if any(expression_names(operand) for operand in operands.values()):
                 return None  # "add salt to taste", "double the recipe": words, not numbers
             python_text = check_expression(template.format(**operands))
-            return _problem(_classify_expression(python_text), [python_text], f"'{body.split()[0].lower()}' phrasing", 0.9)
+            return _problem(
+                _classify_expression(python_text), [python_text], f"'{body.split()[0].lower()}' phrasing", 0.9
+            )
     return None
 
 
@@ -449,19 +476,22 @@ def detect_math(question: str) -> MathProblem | None:
     text = _strip_question(question)
     forced = bool(re.match(r"/math\b", text, _FLAGS))
     if forced:
-        text = text[len("/math"):].strip()
+        text = text[len("/math") :].strip()
     if not text or len(text) > MAX_INPUT_CHARS:
         if forced:  # solve() will reject it with the reason
             return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
         return None
     lead = _LEAD_RE.match(text)
-    body = text[lead.end():].strip() if lead else text
+    body = text[lead.end() :].strip() if lead else text
     what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"
     if what_is:
         body = what_is.group("e")
     body, decimals = _split_rounding(_normalise_numbers(body))
     detectors: list[Callable[[str], MathProblem | None]] = [
-        _detect_solve, _detect_calculus, _detect_named_operation, _detect_imperative,
+        _detect_solve,
+        _detect_calculus,
+        _detect_named_operation,
+        _detect_imperative,
         lambda b: _detect_expression(b, forced=forced or decimals is not None and _looks_numeric(b)),
     ]
     for detector in detectors:
@@ -493,8 +523,9 @@ class SympyWorker:
     Thread-safe: one request at a time.
     """
 
-    def __init__(self, memory_bytes: int = WORKER_MEMORY_BYTES,
-                 startup_timeout_s: float = WORKER_STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self, memory_bytes: int = WORKER_MEMORY_BYTES, startup_timeout_s: float = WORKER_STARTUP_TIMEOUT_S
+    ) -> None:
         self.memory_bytes = memory_bytes
         self.startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
@@ -512,8 +543,13 @@ class SympyWorker:
         command = [sys.executable, "-I", str(script), str(self.memory_bytes)]
         try:
             self._process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=tempfile.gettempdir(), bufsize=0, start_new_session=True,
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=tempfile.gettempdir(),
+                bufsize=0,
+                start_new_session=True,
             )
         except OSError as exc:
             raise MathToolError(f"Could not start the math worker ({exc}); check that {sys.executable} runs.") from exc
@@ -708,8 +744,9 @@ _FENCE_RE = re.compile(r"^```\w*\s*|\s*```$")
 _EXPRESSION_LABEL_RE = re.compile(r"^(?:expression|answer|math)\s*:\s*", _FLAGS)
 
 
-def solve_word_problem(question: str, translate: Callable[[str], str],
-                       timeout_s: float = DEFAULT_TIMEOUT_S) -> MathResult:
+def solve_word_problem(
+    question: str, translate: Callable[[str], str], timeout_s: float = DEFAULT_TIMEOUT_S
+) -> MathResult:
     """Let `translate` (e.g. an LLM prompt) turn a word problem into an expression, then check and solve it.
 
     The translated text goes through the same allow-list parser; the result shows it in `expression`.

@@ -35,35 +35,74 @@ WORKER_MEMORY_BYTES = 1 << 30
 
 # name -> (SymPy attribute, allowed argument counts)
 FUNCTIONS: dict[str, tuple[str, tuple[int, ...]]] = {
-    "sin": ("sin", (1,)), "cos": ("cos", (1,)), "tan": ("tan", (1,)), "cot": ("cot", (1,)),
-    "sec": ("sec", (1,)), "csc": ("csc", (1,)),
-    "asin": ("asin", (1,)), "acos": ("acos", (1,)), "atan": ("atan", (1,)), "atan2": ("atan2", (2,)),
-    "arcsin": ("asin", (1,)), "arccos": ("acos", (1,)), "arctan": ("atan", (1,)),
-    "sinh": ("sinh", (1,)), "cosh": ("cosh", (1,)), "tanh": ("tanh", (1,)),
-    "asinh": ("asinh", (1,)), "acosh": ("acosh", (1,)), "atanh": ("atanh", (1,)),
-    "exp": ("exp", (1,)), "log": ("log", (1, 2)), "ln": ("log", (1,)),
-    "sqrt": ("sqrt", (1,)), "cbrt": ("cbrt", (1,)), "root": ("root", (2,)),
-    "factorial": ("factorial", (1,)), "binomial": ("binomial", (2,)), "gamma": ("gamma", (1,)),
-    "abs": ("Abs", (1,)), "Abs": ("Abs", (1,)), "sign": ("sign", (1,)),
-    "floor": ("floor", (1,)), "ceiling": ("ceiling", (1,)), "ceil": ("ceiling", (1,)),
-    "gcd": ("gcd", (2,)), "lcm": ("lcm", (2,)), "Min": ("Min", (2, 3)), "Max": ("Max", (2, 3)),
-    "min": ("Min", (2, 3)), "max": ("Max", (2, 3)),
-    "re": ("re", (1,)), "im": ("im", (1,)), "conjugate": ("conjugate", (1,)),
+    "sin": ("sin", (1,)),
+    "cos": ("cos", (1,)),
+    "tan": ("tan", (1,)),
+    "cot": ("cot", (1,)),
+    "sec": ("sec", (1,)),
+    "csc": ("csc", (1,)),
+    "asin": ("asin", (1,)),
+    "acos": ("acos", (1,)),
+    "atan": ("atan", (1,)),
+    "atan2": ("atan2", (2,)),
+    "arcsin": ("asin", (1,)),
+    "arccos": ("acos", (1,)),
+    "arctan": ("atan", (1,)),
+    "sinh": ("sinh", (1,)),
+    "cosh": ("cosh", (1,)),
+    "tanh": ("tanh", (1,)),
+    "asinh": ("asinh", (1,)),
+    "acosh": ("acosh", (1,)),
+    "atanh": ("atanh", (1,)),
+    "exp": ("exp", (1,)),
+    "log": ("log", (1, 2)),
+    "ln": ("log", (1,)),
+    "sqrt": ("sqrt", (1,)),
+    "cbrt": ("cbrt", (1,)),
+    "root": ("root", (2,)),
+    "factorial": ("factorial", (1,)),
+    "binomial": ("binomial", (2,)),
+    "gamma": ("gamma", (1,)),
+    "abs": ("Abs", (1,)),
+    "Abs": ("Abs", (1,)),
+    "sign": ("sign", (1,)),
+    "floor": ("floor", (1,)),
+    "ceiling": ("ceiling", (1,)),
+    "ceil": ("ceiling", (1,)),
+    "gcd": ("gcd", (2,)),
+    "lcm": ("lcm", (2,)),
+    "Min": ("Min", (2, 3)),
+    "Max": ("Max", (2, 3)),
+    "min": ("Min", (2, 3)),
+    "max": ("Max", (2, 3)),
+    "re": ("re", (1,)),
+    "im": ("im", (1,)),
+    "conjugate": ("conjugate", (1,)),
     # Matrices: a literal Matrix([[1, 2], [3, 4]]) and constructors whose size is checked first.
-    "Matrix": ("Matrix", (1,)), "eye": ("eye", (1, 2)), "zeros": ("zeros", (1, 2)), "ones": ("ones", (1, 2)),
-    "det": ("det", (1,)), "trace": ("trace", (1,)), "transpose": ("transpose", (1,)), "inverse": ("inverse", (1,)),
+    "Matrix": ("Matrix", (1,)),
+    "eye": ("eye", (1, 2)),
+    "zeros": ("zeros", (1, 2)),
+    "ones": ("ones", (1, 2)),
+    "det": ("det", (1,)),
+    "trace": ("trace", (1,)),
+    "transpose": ("transpose", (1,)),
+    "inverse": ("inverse", (1,)),
 }
 MATRIX_CONSTRUCTORS = frozenset({"eye", "zeros", "ones"})
 MAX_MATRIX_ENTRIES = 10_000
 MAX_MATRIX_POWER = 10_000
 CONSTANTS: dict[str, str] = {
-    "pi": "pi", "e": "E", "E": "E", "I": "I", "oo": "oo", "inf": "oo", "infinity": "oo",
+    "pi": "pi",
+    "e": "E",
+    "E": "E",
+    "I": "I",
+    "oo": "oo",
+    "inf": "oo",
+    "infinity": "oo",
 }
 GREEK_SYMBOLS = frozenset({"alpha", "beta", "theta", "phi", "omega", "tau", "mu", "sigma", "rho", "delta"})
 # Every single letter is a symbol except the constants e, E and I.
-SYMBOLS = frozenset(
-    [c for c in "abcdfghijklmnopqrstuvwxyz"] + [c for c in "ABCDFGHJKLMNOPQRSTUVWXYZ"]
-) | GREEK_SYMBOLS
+SYMBOLS = frozenset([c for c in "abcdfghijklmnopqrstuvwxyz"] + [c for c in "ABCDFGHJKLMNOPQRSTUVWXYZ"]) | GREEK_SYMBOLS
 # Unknown names made only of these letters are read as a product ("2xy" -> 2*x*y), as SymPy's
 # split_symbols transformation does, but restricted so ordinary words are not split.
 SPLITTABLE_LETTERS = frozenset("xyzabc")
@@ -72,8 +111,19 @@ _ALLOWED_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
 _ALLOWED_UNARYOPS = (ast.UAdd, ast.USub)
 
 UNICODE_REPLACEMENTS = {
-    "×": "*", "·": "*", "⋅": "*", "∗": "*", "÷": "/", "−": "-", "–": "-", "—": "-",
-    "²": "^2", "³": "^3", "π": "pi", "∞": "oo", "√": "sqrt ",
+    "×": "*",
+    "·": "*",
+    "⋅": "*",
+    "∗": "*",
+    "÷": "/",
+    "−": "-",
+    "–": "-",
+    "—": "-",
+    "²": "^2",
+    "³": "^3",
+    "π": "pi",
+    "∞": "oo",
+    "√": "sqrt ",
 }
 
 _TOKEN_RE = re.compile(
@@ -313,9 +363,15 @@ def _check_matrix_literal(node: ast.AST, depth: int, counter: list[int]) -> None
 
 def _describe(node: ast.AST) -> str:
     names = {
-        ast.Attribute: "attribute access (.)", ast.Subscript: "indexing ([...])", ast.Lambda: "lambda",
-        ast.Compare: "comparison", ast.BoolOp: "and/or", ast.Tuple: "a tuple (a, b)",
-        ast.List: "a list", ast.Dict: "a dict", ast.JoinedStr: "a string",
+        ast.Attribute: "attribute access (.)",
+        ast.Subscript: "indexing ([...])",
+        ast.Lambda: "lambda",
+        ast.Compare: "comparison",
+        ast.BoolOp: "and/or",
+        ast.Tuple: "a tuple (a, b)",
+        ast.List: "a list",
+        ast.Dict: "a dict",
+        ast.JoinedStr: "a string",
     }
     return names.get(type(node), f"the syntax {type(node).__name__}")
 
@@ -348,10 +404,7 @@ def expression_names(python_text: str) -> set[str]:
     """Free symbol names used in a checked expression (cheap: no SymPy)."""
     tree = parse_checked(python_text)
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    return {
-        n.id for n in ast.walk(tree)
-        if isinstance(n, ast.Name) and id(n) not in called and n.id in SYMBOLS
-    }
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called and n.id in SYMBOLS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +490,7 @@ def build_sympy(python_text: str, symbol_table: dict | None = None):
             # 0.30000000000000004, and 1e-400 is not the float 0.0.
             if isinstance(node.value, int):
                 return sympy.Integer(node.value)
-            literal = source[node.col_offset:node.end_col_offset]
+            literal = source[node.col_offset : node.end_col_offset]
             exponent = re.search(r"[eE]([+-]?\d+)$", literal)
             if exponent and abs(int(exponent.group(1))) > MAX_LITERAL_EXPONENT:
                 raise TooLargeError(f"{literal} has more than {MAX_LITERAL_EXPONENT:,} digits")
@@ -510,8 +563,8 @@ def format_decimal(value) -> str | None:
         return None
     # A Gaussian rational such as 2*I or 1/2 + I/2: a decimal adds nothing. (Checked on the atoms
     # because as_real_imag() takes seconds on CRootOf values.)
-    gaussian = value.has(sympy.I) and not value.has(sympy.Pow) and all(
-        a.is_Rational or a is sympy.I for a in value.atoms()
+    gaussian = (
+        value.has(sympy.I) and not value.has(sympy.Pow) and all(a.is_Rational or a is sympy.I for a in value.atoms())
     )
     if gaussian:
         return None
@@ -537,17 +590,18 @@ def _pick_variable(expression, requested: str | None, symbols: dict):
     for preferred in ("x", "t", "y", "z"):
         if preferred in symbols:
             return symbols[preferred]
-    raise UnsafeExpressionError(
-        f"say which variable to use (the expression has {', '.join(s.name for s in free)})"
-    )
+    raise UnsafeExpressionError(f"say which variable to use (the expression has {', '.join(s.name for s in free)})")
 
 
 def _value_result(expression_text: str, value) -> dict:
     import sympy
 
     if value.has(sympy.zoo, sympy.nan):
-        return {"exact": str(value), "decimal": None,
-                "answer": f"{expression_text} is undefined (division by zero or an indeterminate form)"}
+        return {
+            "exact": str(value),
+            "decimal": None,
+            "answer": f"{expression_text} is undefined (division by zero or an indeterminate form)",
+        }
     exact = format_exact(value)
     decimal = format_decimal(value)
     if decimal is None and getattr(value, "is_Integer", False) and exact.startswith("an integer"):
@@ -589,8 +643,10 @@ def _solve_equations(problem: dict, symbols: dict) -> dict:
     solutions = sympy.solve(equations, variables, dict=True)
     if not solutions:
         return {"exact": "[]", "decimal": None, "answer": f"{shown} has no solution"}
-    rendered = [", ".join(f"{var} = {_with_decimal(sol[var])}" if var in sol else f"{var} is free"
-                          for var in variables) for sol in solutions]
+    rendered = [
+        ", ".join(f"{var} = {_with_decimal(sol[var])}" if var in sol else f"{var} is free" for var in variables)
+        for sol in solutions
+    ]
     exact = str([{str(k): str(v) for k, v in sol.items()} for sol in solutions])
     return {"exact": exact, "decimal": None, "answer": " or ".join(rendered)}
 
@@ -646,14 +702,20 @@ def _calculus(problem: dict, symbols: dict) -> dict:
             value = sympy.integrate(expression, (variable, a, b))
             if value.has(sympy.Integral):
                 numeric = sympy.N(value, DECIMAL_DIGITS)
-                return {"exact": str(numeric), "decimal": str(numeric),
-                        "answer": f"∫_{lower}^{upper} {text} d{variable} ≈ {numeric} (numerical; no closed form found)"}
+                return {
+                    "exact": str(numeric),
+                    "decimal": str(numeric),
+                    "answer": f"∫_{lower}^{upper} {text} d{variable} ≈ {numeric} (numerical; no closed form found)",
+                }
             result = _value_result(f"∫_{lower}^{upper} {text} d{variable}", value)
             return result
         value = sympy.integrate(expression, variable)
         if value.has(sympy.Integral):
-            return {"exact": str(value), "decimal": None,
-                    "answer": f"SymPy found no closed form for ∫ {text} d{variable}"}
+            return {
+                "exact": str(value),
+                "decimal": None,
+                "answer": f"SymPy found no closed form for ∫ {text} d{variable}",
+            }
         return {"exact": str(value), "decimal": None, "answer": f"∫ {text} d{variable} = {value} + C"}
     # limit
     point = build_sympy(problem.get("point") or "0", symbols)
@@ -721,8 +783,11 @@ def sets_equivalent(candidates: list[list[str]], golds: list[list[str]]) -> bool
         except (UnsafeExpressionError, TooLargeError, TypeError, ValueError):
             continue
         for gold in built_golds:
-            if len(gold) == len(values) and all(any(_values_equal(v, g) for g in gold) for v in values) \
-                    and all(any(_values_equal(v, g) for v in values) for g in gold):
+            if (
+                len(gold) == len(values)
+                and all(any(_values_equal(v, g) for g in gold) for v in values)
+                and all(any(_values_equal(v, g) for v in values) for g in gold)
+            ):
                 return True
     return False
 

@@ -160,11 +160,16 @@ def _result_from(item: Any, rank: int, retrieved_at: str) -> SearchResult:
     if isinstance(item, dict):
         pick = lambda *keys: next((str(item[k]) for k in keys if item.get(k) not in (None, "")), "")  # noqa: E731
         return SearchResult(
-            rank=rank, title=pick("title", "name"), url=pick("url", "link", "href", "source"),
-            snippet=pick("snippet", "body", "content", "text", "description"), date=pick("date", "published") or None,
+            rank=rank,
+            title=pick("title", "name"),
+            url=pick("url", "link", "href", "source"),
+            snippet=pick("snippet", "body", "content", "text", "description"),
+            date=pick("date", "published") or None,
             retrieved_at=pick("retrieved_at") or retrieved_at,
         )
-    return SearchResult(rank=rank, title="", url="", snippet=str(getattr(item, "page_content", item)), retrieved_at=retrieved_at)
+    return SearchResult(
+        rank=rank, title="", url="", snippet=str(getattr(item, "page_content", item)), retrieved_at=retrieved_at
+    )
 
 
 def results_from(raw: Any) -> list[SearchResult]:
@@ -236,7 +241,10 @@ def format_results_for_prompt(results: Sequence[SearchResult]) -> str:
 
 
 def _result_entry(number: int, result: SearchResult) -> str:
-    lines = [f"[{number}] {neutralise(result.title, one_line=True) or '(untitled)'}", f"URL: {neutralise(result.url, one_line=True)}"]
+    lines = [
+        f"[{number}] {neutralise(result.title, one_line=True) or '(untitled)'}",
+        f"URL: {neutralise(result.url, one_line=True)}",
+    ]
     if result.date:
         lines.append(f"Date: {neutralise(result.date, one_line=True)}")
     lines.append(f"Snippet: {neutralise(result.snippet, one_line=True)}")

@@ -50,33 +50,63 @@ FAMILIES = {
         # meta-llama/Llama-3.2-1B-Instruct: BOS 128000, EOS <|eot_id|> 128009 (generation_config lists
         # 128001, 128008, 128009 as EOS; the GGUF's eos_token_id is 128009).
         ChatFamily(
-            "llama-3.2", "llama-3.2.jinja",
-            ("<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
-             "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"),
-            bos="<|begin_of_text|>", eos="<|eot_id|>", end_of_turn="<|eot_id|>", add_bos=True,
+            "llama-3.2",
+            "llama-3.2.jinja",
+            (
+                "<|begin_of_text|>",
+                "<|end_of_text|>",
+                "<|start_header_id|>",
+                "<|end_header_id|>",
+                "<|eom_id|>",
+                "<|eot_id|>",
+                "<|python_tag|>",
+            ),
+            bos="<|begin_of_text|>",
+            eos="<|eot_id|>",
+            end_of_turn="<|eot_id|>",
+            add_bos=True,
         ),
         # Qwen/Qwen2.5-1.5B-Instruct: BOS <|endoftext|> 151643 (not added), EOS <|im_end|> 151645.
         ChatFamily(
-            "qwen2.5", "qwen2.5.jinja", ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
-            bos="<|endoftext|>", eos="<|im_end|>", end_of_turn="<|im_end|>", add_bos=False,
+            "qwen2.5",
+            "qwen2.5.jinja",
+            ("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            bos="<|endoftext|>",
+            eos="<|im_end|>",
+            end_of_turn="<|im_end|>",
+            add_bos=False,
         ),
         # google/gemma-2-2b-it: <pad> 0, EOS <eos> 1, BOS <bos> 2, <start_of_turn> 106, <end_of_turn> 107;
         # a turn ends with <end_of_turn>, not EOS.
         ChatFamily(
-            "gemma-2", "gemma-2.jinja", ("<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"),
-            bos="<bos>", eos="<eos>", end_of_turn="<end_of_turn>", add_bos=True,
+            "gemma-2",
+            "gemma-2.jinja",
+            ("<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>"),
+            bos="<bos>",
+            eos="<eos>",
+            end_of_turn="<end_of_turn>",
+            add_bos=True,
         ),
         # microsoft/Phi-3.5-mini-instruct: <s> 1, </s> 2, EOS <|endoftext|> 32000, <|assistant|> 32001,
         # <|system|> 32006, <|end|> 32007, <|user|> 32010; a turn ends with <|end|>, not EOS.
         ChatFamily(
-            "phi-3.5", "phi-3.5.jinja",
+            "phi-3.5",
+            "phi-3.5.jinja",
             ("<s>", "</s>", "<|endoftext|>", "<|assistant|>", "<|system|>", "<|end|>", "<|user|>"),
-            bos="<s>", eos="<|endoftext|>", end_of_turn="<|end|>", add_bos=False,
+            bos="<s>",
+            eos="<|endoftext|>",
+            end_of_turn="<|end|>",
+            add_bos=False,
         ),
         # mistralai/Mistral-7B-Instruct-v0.2: BOS <s> 1, EOS </s> 2; [INST] is plain text in v0.2.
         ChatFamily(
-            "mistral-v0.2", "mistral-v0.2.jinja", ("<s>", "</s>"),
-            bos="<s>", eos="</s>", end_of_turn="</s>", add_bos=True,
+            "mistral-v0.2",
+            "mistral-v0.2.jinja",
+            ("<s>", "</s>"),
+            bos="<s>",
+            eos="</s>",
+            end_of_turn="</s>",
+            add_bos=True,
         ),
     )
 }
@@ -87,7 +117,7 @@ def family_vocab(family: ChatFamily, vocab_size: int = 512) -> tuple[list[str], 
     base, base_scores, base_types = tiny_vocab(vocab_size)
     # tiny_vocab starts with <unk>, <s>, </s>: keep <unk>, replace the other two by the family's tokens.
     pieces = [t for t in base[3:] if t not in ANSWER_PIECES]
-    scores = base_scores[3:3 + len(pieces)]
+    scores = base_scores[3 : 3 + len(pieces)]
     types = [t for t, token in zip(base_types[3:], base[3:]) if token not in ANSWER_PIECES]
     specials = [t for t in family.special_tokens if t != "<unk>"]
     tokens = ["<unk>", *specials, *ANSWER_PIECES, *pieces]
@@ -96,8 +126,9 @@ def family_vocab(family: ChatFamily, vocab_size: int = 512) -> tuple[list[str], 
     return tokens[:vocab_size], scores[:vocab_size], types[:vocab_size]
 
 
-def write_family_gguf(path: Path, family: ChatFamily, vocab_size: int = 512, n_embd: int = 32,
-                      context_length: int = 2048) -> Path:
+def write_family_gguf(
+    path: Path, family: ChatFamily, vocab_size: int = 512, n_embd: int = 32, context_length: int = 2048
+) -> Path:
     """Write the family's tiny GGUF (F32) to `path` and return `path`."""
     import gguf
 

@@ -37,7 +37,11 @@ class ScriptedChatModel(BaseChatModel):
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         text = self._next_reply(messages)
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text, response_metadata={"finish_reason": self.finish_reason}))])
+        return ChatResult(
+            generations=[
+                ChatGeneration(message=AIMessage(text, response_metadata={"finish_reason": self.finish_reason}))
+            ]
+        )
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         if self.delay_s:

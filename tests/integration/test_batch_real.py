@@ -37,7 +37,9 @@ def count_lines(path):
 
 def start_and_kill(command, output, after_rows, env):
     """Start the batch, SIGKILL its whole process group once `after_rows` rows are on disk."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while count_lines(output) < after_rows and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -84,7 +86,9 @@ def test_sigkill_then_resume_gives_every_id_exactly_once(tmp_path, model_env, wo
 def test_unusable_input_exits_non_zero(tmp_path, model_env):
     questions = tmp_path / "q.csv"
     questions.write_text("id,text\n1,What is 2+2?\n")
-    result = subprocess.run([sys.executable, "-c", RUNNER, "batch", str(questions)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, "batch", str(questions)], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 1 and "no `question` column" in result.stderr
 
 

@@ -44,8 +44,16 @@ def test_ask_json_schema(model_env):
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)
     assert set(row) == {
-        "question", "answer", "route", "sources", "abstained", "error", "latency_s", "completion_tokens",
-        "tool_calls", "route_reason",
+        "question",
+        "answer",
+        "route",
+        "sources",
+        "abstained",
+        "error",
+        "latency_s",
+        "completion_tokens",
+        "tool_calls",
+        "route_reason",
     }
     assert row["route"] == "chat" and row["answer"] and row["error"] is None
 
@@ -93,7 +101,9 @@ def test_repl_follow_ups_sources_and_why_with_the_real_model(model_env, monkeypa
     assert "(follow-up, taken as: For how long can a member borrow?)" in out
     after_followup = out.split("taken as: For how long")[1]
     assert "21 days" in after_followup.split("Answered from")[0]
-    assert "lark-island-library.txt" in after_followup and "Members may borrow up to 7 items" in after_followup  # /sources
+    assert (
+        "lark-island-library.txt" in after_followup and "Members may borrow up to 7 items" in after_followup
+    )  # /sources
     assert "Answered from your documents (route: docs)" in out  # /why in words
     assert "(follow-up, taken as: What is Tomasz Wren's name?)" in out
     assert "Tomasz Wren" in out.split("taken as: What is Tomasz Wren's name?)")[1]
@@ -109,8 +119,13 @@ def test_repl_refuses_the_embedding_model_without_llama_logs_in_a_real_process(m
     code = "import sys; from orchestrator.cli import app; sys.argv[0] = 'orchestrator'; app()"
     env = {**os.environ, "ORCH_TEMPERATURE": "0", "ORCH_MAX_TOKENS": "16", "ORCH_COLLECTION": "empty"}
     finished = subprocess.run(
-        [sys.executable, "-c", code, "chat"], input="/model all-minilm-l6-v2\n/chat Say hi.\n/quit\n",
-        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
+        [sys.executable, "-c", code, "chat"],
+        input="/model all-minilm-l6-v2\n/chat Say hi.\n/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert finished.returncode == 0, finished.stderr
     assert "is an embedding model" in finished.stderr and "Traceback" not in finished.stderr

@@ -30,8 +30,18 @@ def chroma_server(tmp_path_factory):
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
     process = subprocess.Popen(
-        [chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-server")), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-server")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     import chromadb
 
@@ -51,7 +61,9 @@ def chroma_server(tmp_path_factory):
 
 
 def server_settings(tmp_path, port) -> Settings:
-    return Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port, chunk_size=200, chunk_overlap=20)
+    return Settings(
+        data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port, chunk_size=200, chunk_overlap=20
+    )
 
 
 def test_ingest_query_and_reingest_through_the_server(chroma_server, tmp_path):

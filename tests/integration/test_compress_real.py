@@ -34,7 +34,12 @@ def test_dequantized_f16_keeps_tokenizer_and_chat_template(f16, default_model_pa
     assert info.provenance["parent_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     original = read_model(default_model_path)
     copy = read_model(f16)
-    for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.chat_template", "tokenizer.ggml.eos_token_id"):
+    for key in (
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.merges",
+        "tokenizer.chat_template",
+        "tokenizer.ggml.eos_token_id",
+    ):
         assert copy.metadata[key].value == original.metadata[key].value
     assert "Paris" in _answer(f16)
 

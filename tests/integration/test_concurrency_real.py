@@ -19,6 +19,7 @@ from orchestrator import Settings, build_app
 
 pytestmark = pytest.mark.integration
 
+
 @pytest.fixture(scope="module")
 def real_app(tmp_path_factory, default_model_path, embedding_model_path):
     from tests.conftest import TEST_MODELS_DIR
@@ -132,7 +133,9 @@ def test_embedding_runs_beside_a_generation_with_the_same_results(real_app):
 
     first_token, story = threading.Event(), []
     llama_client(model).reset()
-    generating = threading.Thread(target=lambda: [story.append(c.content) or first_token.set() for c in model.stream(messages)])
+    generating = threading.Thread(
+        target=lambda: [story.append(c.content) or first_token.set() for c in model.stream(messages)]
+    )
     generating.start()
     assert first_token.wait(120)
     rounds_during = 0

@@ -42,8 +42,15 @@ def llama_embedder(minilm_gguf):
     import llama_cpp
 
     return llama_cpp.Llama(
-        str(minilm_gguf), embedding=True, pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-        n_ctx=512, n_batch=512, n_ubatch=512, n_threads=2, n_threads_batch=2, verbose=False,
+        str(minilm_gguf),
+        embedding=True,
+        pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+        n_ctx=512,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=2,
+        n_threads_batch=2,
+        verbose=False,
     )
 
 
@@ -64,7 +71,8 @@ def test_fixture_is_varied_and_within_the_models_window(reference):
 
 def test_llama_cpp_tokenizes_like_hugging_face(llama_embedder, reference):
     mismatches = [
-        row["text"] for row in reference["sentences"]
+        row["text"]
+        for row in reference["sentences"]
         if llama_embedder.tokenize(row["text"].encode("utf-8"), add_bos=True) != row["token_ids"]
     ]
     assert mismatches == []
@@ -91,8 +99,15 @@ def test_flash_attention_batches_match_the_reference(minilm_gguf, reference):
     import llama_cpp
 
     llama = llama_cpp.Llama(
-        str(minilm_gguf), embedding=True, n_ctx=512, n_batch=512, n_ubatch=512,
-        n_threads=2, n_threads_batch=2, flash_attn=True, verbose=False,
+        str(minilm_gguf),
+        embedding=True,
+        n_ctx=512,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=2,
+        n_threads_batch=2,
+        flash_attn=True,
+        verbose=False,
     )
     rows = reference["sentences"]
     found = cosines(llama.embed([row["text"] for row in rows], normalize=True), rows)

@@ -37,7 +37,9 @@ def test_collection_records_the_real_model(store, settings):
     assert store.model_id.dimension == 384
     assert store.model_id.name == "all-minilm-l6-v2.F16"
     [row] = list_collections(settings)
-    assert row.name == "sample" and row.count == store.count() and "all-minilm-l6-v2.F16 (dim 384" in row.embedding_model
+    assert (
+        row.name == "sample" and row.count == store.count() and "all-minilm-l6-v2.F16 (dim 384" in row.embedding_model
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,11 @@ def test_answerable_questions_find_their_document_above_the_threshold(store, set
 
 @pytest.mark.parametrize(
     "question",
-    ["Who won the 2031 Zorbian Chess Open?", "What is the boiling point of liquid nitrogen?", "Who painted the Mona Lisa?"],
+    [
+        "Who won the 2031 Zorbian Chess Open?",
+        "What is the boiling point of liquid nitrogen?",
+        "Who painted the Mona Lisa?",
+    ],
 )
 def test_unsupported_questions_stay_below_the_threshold(store, settings, question):
     retriever = HybridRetriever.from_settings(store, settings)
@@ -102,7 +108,9 @@ def test_another_model_is_refused(store, settings):
         ("Who is the release manager?", "Ines Okafor", "orchestrator-release-notes-2026.md"),
     ],
 )
-def test_the_real_model_answers_from_the_sample_documents(store, settings, default_model_path, question, expected, file_name):
+def test_the_real_model_answers_from_the_sample_documents(
+    store, settings, default_model_path, question, expected, file_name
+):
     from orchestrator.app import build_app
 
     app_settings = settings.model_copy(update={"model": str(default_model_path), "collection": "sample"})

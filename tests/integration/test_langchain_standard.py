@@ -22,7 +22,14 @@ class TestLocalChatModel(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict:
-        return {"model_path": self._path, "n_ctx": 2048, "temperature": 0.0, "max_tokens": 48, "verbose": False, "seed": 42}
+        return {
+            "model_path": self._path,
+            "n_ctx": 2048,
+            "temperature": 0.0,
+            "max_tokens": 48,
+            "verbose": False,
+            "seed": 42,
+        }
 
     @property
     def has_tool_calling(self) -> bool:

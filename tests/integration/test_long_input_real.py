@@ -15,8 +15,9 @@ def test_a_long_question_gets_an_answer_or_one_clear_error(tmp_path, default_mod
     from orchestrator.app import open_knowledge_store
     from orchestrator.knowledge.ingest import ingest_paths
 
-    settings = Settings(data_dir=tmp_path, model=str(default_model_path), embedding_model=str(embedding_model_path),
-                        max_tokens=32)
+    settings = Settings(
+        data_dir=tmp_path, model=str(default_model_path), embedding_model=str(embedding_model_path), max_tokens=32
+    )
     (tmp_path / "w.txt").write_text("The weather in Brindle is mild in spring and wet in autumn.")
     ingest_paths([tmp_path / "w.txt"], open_knowledge_store(settings), settings)
     answer = build_app(settings).invoke({"question": QUESTION, "route": route})

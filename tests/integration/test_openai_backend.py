@@ -29,12 +29,29 @@ def llama_server(default_model_path, tmp_path_factory):
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path), "--model_alias", ALIAS,
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-             # By default this server cuts off a streaming answer when the next request arrives, which
-             # leaves concurrent clients (batch --workers N) with empty answers.
-             "--interrupt_requests", "False"],
-            stdout=sink, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(default_model_path),
+                "--model_alias",
+                ALIAS,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "2048",
+                "--n_threads",
+                "2",
+                # By default this server cuts off a streaming answer when the next request arrives, which
+                # leaves concurrent clients (batch --workers N) with empty answers.
+                "--interrupt_requests",
+                "False",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},  # as orchestrator.llm does: no spinning on shared cores
         )
     url = f"http://127.0.0.1:{port}/v1"
@@ -79,8 +96,22 @@ def test_chat_model_dispatches_on_the_backend(openai_env):
 
 
 def test_ask_through_the_server(openai_env):
-    result = subprocess.run([sys.executable, "-c", "from orchestrator.cli import app; app()", "ask", "--route", "chat", "--json", "Say hello."],
-                            env=openai_env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from orchestrator.cli import app; app()",
+            "ask",
+            "--route",
+            "chat",
+            "--json",
+            "Say hello.",
+        ],
+        env=openai_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)
     assert row["route"] == "chat" and row["answer"] and row["error"] is None and row["completion_tokens"] > 0
@@ -90,9 +121,25 @@ def test_batch_with_four_workers_through_the_server(openai_env, tmp_path):
     questions = tmp_path / "questions.txt"
     questions.write_text("".join(f"Name a colour, number {i}.\n" for i in range(6)))
     output = tmp_path / "answers.jsonl"
-    result = subprocess.run([sys.executable, "-c", BATCH_CLI, "batch", str(questions), "-o", str(output),
-                             "--route", "chat", "--workers", "4"],
-                            env=openai_env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BATCH_CLI,
+            "batch",
+            str(questions),
+            "-o",
+            str(output),
+            "--route",
+            "chat",
+            "--workers",
+            "4",
+        ],
+        env=openai_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(rows) == 6 and len({row["id"] for row in rows}) == 6

@@ -22,7 +22,6 @@ from orchestrator.models import pip_download_args, pip_failure_reason
 pytestmark = pytest.mark.integration
 
 
-
 def interpreters() -> list:
     found = [pytest.param(sys.executable, id=f"{sys.version_info.major}.{sys.version_info.minor}")]
     for minor in ("3.10", "3.12", "3.13"):
@@ -71,7 +70,10 @@ def test_pull_download_works_with_the_pip_a_fresh_venv_ships(tmp_path, python):
     dest = tmp_path / "dest"
     result = subprocess.run(
         [str(venv_python), "-m", "pip", *pip_download_args(requirements, dest)],
-        capture_output=True, text=True, env=local_index_env(wheels), stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=local_index_env(wheels),
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (dest / wheel.name).read_bytes() == wheel.read_bytes()
@@ -85,7 +87,10 @@ def test_a_hash_mismatch_is_reported_in_one_line(tmp_path):
     requirements.write_text(f"tiny-model==1.0 --hash=sha256:{'0' * 64}\n")
     result = subprocess.run(
         [sys.executable, "-m", "pip", *pip_download_args(requirements, tmp_path / "dest")],
-        capture_output=True, text=True, env=local_index_env(wheels), stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=local_index_env(wheels),
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode != 0
     reason = pip_failure_reason(result.stdout + result.stderr)

@@ -23,7 +23,10 @@ def test_readme_python_example_runs(model_env, capsys):
     assert "math | 40366/439 = 91.9498861047836 (exact: 40366/439)" in printed
     assert "tokens" in printed
     rows = namespace["rows"]
-    assert rows[0]["answer"].startswith("2**100 = 1267650600228229401496703205376") or "1267650600228229401496703205376" in rows[0]["answer"]
+    assert (
+        rows[0]["answer"].startswith("2**100 = 1267650600228229401496703205376")
+        or "1267650600228229401496703205376" in rows[0]["answer"]
+    )
     assert "372" in rows[1]["answer"]
 
 

@@ -11,7 +11,10 @@ from orchestrator import Settings, build_app
 from orchestrator.tools.web_search import SearchUnavailable
 
 pytestmark = pytest.mark.integration
-CASES = [json.loads(line) for line in (Path(__file__).parent.parent / "fixtures" / "router_cases.jsonl").read_text().splitlines()]
+CASES = [
+    json.loads(line)
+    for line in (Path(__file__).parent.parent / "fixtures" / "router_cases.jsonl").read_text().splitlines()
+]
 
 
 def offline_search(query):
@@ -30,7 +33,9 @@ def test_route_accuracy_on_labelled_cases(app):
     for case in CASES:
         answer = app.invoke({"question": case["question"]})
         expected = case["expected"]
-        ok = answer.route == expected or (expected == "refuse" and answer.route in ("docs", "chat") and answer.abstained)
+        ok = answer.route == expected or (
+            expected == "refuse" and answer.route in ("docs", "chat") and answer.abstained
+        )
         if expected == "refuse" and answer.route == "docs":
             ok = ok and answer.abstained
         if not ok:

@@ -53,10 +53,16 @@ def test_current_prime_minister_comes_from_the_search_results(offline_env, searc
     # The connected case, made deterministic by the stand-in: the answer rests on the results or
     # declines with them as sources. The 135M model often declines here (the grounding check
     # rejects its paraphrase); it must never fall back on a name from its training data.
-    search_standin.default = Results([Hit(
-        "Prime Minister of the United Kingdom - GOV.UK", "https://www.gov.uk/government/ministers/prime-minister",
-        "Alex Quorrington became Prime Minister of the United Kingdom on 5 July 2026.", "2026-07-05",
-    )])
+    search_standin.default = Results(
+        [
+            Hit(
+                "Prime Minister of the United Kingdom - GOV.UK",
+                "https://www.gov.uk/government/ministers/prime-minister",
+                "Alex Quorrington became Prime Minister of the United Kingdom on 5 July 2026.",
+                "2026-07-05",
+            )
+        ]
+    )
     row = ask("Who is the British Prime Minister?")
     assert row["route"] == "web"
     search = next(call for call in row["tool_calls"] if call["tool"] == "web_search")

@@ -45,8 +45,13 @@ def wait_until_healthy(process, port: int, timeout_s: float = 120.0) -> None:
 def server(model_env, tmp_path):
     port = free_port()
     env = {**os.environ, "ORCH_MAX_TOKENS": "24", "ORCH_TEMPERATURE": "0", "ORCH_SERVE_API_KEY": KEY}
-    process = subprocess.Popen([sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until_healthy(process, port)
         yield process, port
@@ -64,14 +69,21 @@ def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
 
     assert [m.id for m in client.models.list()] == ["orchestrator"]
 
-    math = client.chat.completions.create(model="orchestrator", messages=[{"role": "user", "content": "What is 40366 / 439?"}])
+    math = client.chat.completions.create(
+        model="orchestrator", messages=[{"role": "user", "content": "What is 40366 / 439?"}]
+    )
     assert "91.94988" in math.choices[0].message.content
     assert math.model_extra["orchestrator"]["route"] == "math"
 
     stream = client.chat.completions.create(
-        model="orchestrator", stream=True, extra_body={"route": "chat"},
-        messages=[{"role": "user", "content": "My name is Ada."}, {"role": "assistant", "content": "Hello Ada!"},
-                  {"role": "user", "content": "Say hello to me."}],
+        model="orchestrator",
+        stream=True,
+        extra_body={"route": "chat"},
+        messages=[
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": "Hello Ada!"},
+            {"role": "user", "content": "Say hello to me."},
+        ],
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -84,7 +96,9 @@ def test_openai_client_non_streaming_streaming_models_and_sigterm(server):
 
     # SIGTERM while an answer is streaming: the answer still completes, then the server exits.
     streaming = client.chat.completions.create(
-        model="orchestrator", stream=True, extra_body={"route": "chat"},
+        model="orchestrator",
+        stream=True,
+        extra_body={"route": "chat"},
         messages=[{"role": "user", "content": "Tell me about the sea."}],
     )
     first = next(iter(streaming))
@@ -107,16 +121,34 @@ def test_openai_client_gets_what_it_asked_for_from_the_real_model(server):
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0, timeout=120)
     chat = {"model": "orchestrator", "extra_body": {"route": "chat"}}
 
-    short = client.chat.completions.create(messages=[{"role": "user", "content": "Tell me about the sea."}], max_tokens=5, **chat)
+    short = client.chat.completions.create(
+        messages=[{"role": "user", "content": "Tell me about the sea."}], max_tokens=5, **chat
+    )
     assert short.usage.completion_tokens <= 5 and short.choices[0].finish_reason == "length"
-    assert short.usage.prompt_tokens > 0 and short.usage.total_tokens == short.usage.prompt_tokens + short.usage.completion_tokens
+    assert (
+        short.usage.prompt_tokens > 0
+        and short.usage.total_tokens == short.usage.prompt_tokens + short.usage.completion_tokens
+    )
 
-    math = client.chat.completions.create(model="orchestrator", messages=[{"role": "user", "content": "What is 2**10?"}])
-    assert "1024" in math.choices[0].message.content and math.usage.completion_tokens > 0 and math.usage.prompt_tokens > 0
+    math = client.chat.completions.create(
+        model="orchestrator", messages=[{"role": "user", "content": "What is 2**10?"}]
+    )
+    assert (
+        "1024" in math.choices[0].message.content and math.usage.completion_tokens > 0 and math.usage.prompt_tokens > 0
+    )
 
     def sampled(seed: int) -> str:
-        return client.chat.completions.create(messages=[{"role": "user", "content": "Name a colour."}],
-                                              temperature=1.5, seed=seed, max_tokens=12, **chat).choices[0].message.content
+        return (
+            client.chat.completions.create(
+                messages=[{"role": "user", "content": "Name a colour."}],
+                temperature=1.5,
+                seed=seed,
+                max_tokens=12,
+                **chat,
+            )
+            .choices[0]
+            .message.content
+        )
 
     first = sampled(1234)
     assert sampled(1234) == first  # the seed is honoured...
@@ -124,8 +156,11 @@ def test_openai_client_gets_what_it_asked_for_from_the_real_model(server):
 
     schema = {"type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}}, "required": ["colour"]}
     structured = client.chat.completions.create(
-        model="orchestrator", max_tokens=24, messages=[{"role": "user", "content": "Name a colour as JSON."}],
-        response_format={"type": "json_schema", "json_schema": {"name": "colour", "schema": schema}})
+        model="orchestrator",
+        max_tokens=24,
+        messages=[{"role": "user", "content": "Name a colour as JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "colour", "schema": schema}},
+    )
     assert isinstance(json.loads(structured.choices[0].message.content)["colour"], str)
 
     for bad in ({"temperature": 99}, {"n": 3}, {"max_tokens": 100000}):
@@ -138,8 +173,15 @@ def test_langchain_chat_openai_invoke_stream_and_a_batch_of_8_with_retries(serve
     from langchain_openai import ChatOpenAI
 
     _process, port = server
-    llm = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8,
-                     timeout=120, stream_usage=True, extra_body={"route": "chat"})
+    llm = ChatOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=KEY,
+        model="orchestrator",
+        max_retries=8,
+        timeout=120,
+        stream_usage=True,
+        extra_body={"route": "chat"},
+    )
 
     reply = llm.invoke("Say hello.")
     assert reply.content.strip() and reply.response_metadata["finish_reason"] in ("stop", "length")
@@ -152,15 +194,28 @@ def test_langchain_chat_openai_invoke_stream_and_a_batch_of_8_with_retries(serve
     import httpx
 
     statuses = []
-    counted = httpx.Client(timeout=120, event_hooks={"response": [lambda response: statuses.append(response.status_code)]})
-    batch_llm = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=8,
-                           http_client=counted, extra_body={"route": "chat"})
+    counted = httpx.Client(
+        timeout=120, event_hooks={"response": [lambda response: statuses.append(response.status_code)]}
+    )
+    batch_llm = ChatOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1",
+        api_key=KEY,
+        model="orchestrator",
+        max_retries=8,
+        http_client=counted,
+        extra_body={"route": "chat"},
+    )
     answers = batch_llm.batch([f"Say the word {word}." for word in "abcdefgh"], config={"max_concurrency": 8})
     assert len(answers) == 8 and all(a.content.strip() for a in answers)
-    assert all(a.response_metadata["finish_reason"] in ("stop", "length") and a.usage_metadata["output_tokens"] > 0 for a in answers)
+    assert all(
+        a.response_metadata["finish_reason"] in ("stop", "length") and a.usage_metadata["output_tokens"] > 0
+        for a in answers
+    )
     assert statuses.count(200) == 8 and 429 in statuses  # the queue was full at times; the client's retries got through
 
-    math = ChatOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=0, timeout=120)
+    math = ChatOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, model="orchestrator", max_retries=0, timeout=120
+    )
     sums = math.batch([f"What is {i} * 1000?" for i in range(8)], config={"max_concurrency": 8})
     assert [str(i * 1000) in sums[i].content for i in range(8)] == [True] * 8  # no LLM: no 429, no retries needed
 
@@ -180,24 +235,38 @@ def test_refusals_and_math_get_200_while_every_generation_slot_is_taken(model_en
     docs.mkdir()
     (docs / "lighthouses.txt").write_text(
         "The harbour lighthouse was built of granite in 1871. Its lamp burned whale oil until 1902, "
-        "when it was converted to kerosene. The keeper's cottage stands beside the tower.\n")
+        "when it was converted to kerosene. The keeper's cottage stands beside the tower.\n"
+    )
     env = {**os.environ, "ORCH_MAX_TOKENS": "256", "ORCH_TEMPERATURE": "0", "ORCH_DATA_DIR": str(tmp_path / "data")}
-    subprocess.run([sys.executable, "-m", "orchestrator", "ingest", str(docs)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "orchestrator", "ingest", str(docs)], env=env, check=True, capture_output=True
+    )
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def story(n: int, ended: list) -> None:
-        body = {"messages": [{"role": "user", "content": f"Write a very long story number {n} about a lighthouse keeper."}],
-                "route": "chat", "stream": True}
+        body = {
+            "messages": [{"role": "user", "content": f"Write a very long story number {n} about a lighthouse keeper."}],
+            "route": "chat",
+            "stream": True,
+        }
         with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=300) as response:
             ended.append((response.status_code, "".join(response.iter_text())))
 
     def ask(question: str, **extra) -> tuple[httpx.Response, float]:
         started = time.monotonic()
-        response = httpx.post(f"{base}/v1/chat/completions", timeout=60,
-                              json={"messages": [{"role": "user", "content": question}], **extra})
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            timeout=60,
+            json={"messages": [{"role": "user", "content": question}], **extra},
+        )
         return response, time.monotonic() - started
 
     try:

@@ -47,7 +47,9 @@ def running_server(app, host="127.0.0.1", **limits):
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.bind((host.strip("[]"), 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(server_config(create_api(app, None, ServeLimits(**limits)), host, port, ServeLimits(**limits), "warning"))
+    server = uvicorn.Server(
+        server_config(create_api(app, None, ServeLimits(**limits)), host, port, ServeLimits(**limits), "warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -91,15 +93,19 @@ def test_500_idle_and_trickling_sockets_do_not_lock_out_normal_clients():
                 if index % 10:
                     sock.sendall(b"GET /health HTTP/1.1\r\nHo")
                 else:  # complete headers, then a body that trickles
-                    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: 1000\r\n\r\n{")
+                    sock.sendall(
+                        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 1000\r\n\r\n{"
+                    )
             with httpx.Client(base_url=url, timeout=5) as client:
                 for _ in range(3):
                     started = time.monotonic()
                     assert client.get("/health").status_code == 200
                     assert time.monotonic() - started < 1.0
                     assert client.get("/v1/models").status_code == 200
-                    math = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "What is 2+2?"}]})
+                    math = client.post(
+                        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "What is 2+2?"}]}
+                    )
                     assert math.status_code == 200 and math.json()["choices"][0]["message"]["content"] == "4"
                     for sock in trickling:
                         sock.sendall(b"s")  # one more byte each: trickling never resets the deadline
@@ -121,14 +127,18 @@ def test_huge_headers_get_431_and_huge_bodies_413_in_openai_shape():
         assert json_body(raw)["error"]["code"] == "headers_too_large"
 
         started = time.monotonic()
-        head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 5000000\r\n\r\n")
+        head = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000000\r\n\r\n"
+        )
         raw = raw_request(port, head + b"{" + b" " * 100_000)
         assert raw.startswith(b"HTTP/1.1 413"), raw[:200]
         assert json_body(raw)["error"]["code"] == "request_too_large" and time.monotonic() - started < 3
 
-        chunked = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                   b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(b"4000\r\n" + b" " * 0x4000 + b"\r\n" for _ in range(8)))
+        chunked = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(b"4000\r\n" + b" " * 0x4000 + b"\r\n" for _ in range(8))
+        )
         raw = raw_request(port, chunked)
         assert raw.startswith(b"HTTP/1.1 413"), raw[:200]
 
@@ -148,7 +158,11 @@ def test_a_non_streaming_client_that_disconnects_frees_the_generation_slot():
     with running_server(app) as (server, port):
         url = f"http://127.0.0.1:{port}"
         with pytest.raises(httpx.ReadTimeout):
-            httpx.post(f"{url}/v1/chat/completions", json={"messages": [{"role": "user", "content": "a long story"}]}, timeout=0.5)
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                json={"messages": [{"role": "user", "content": "a long story"}]},
+                timeout=0.5,
+            )
         assert app.stopped.wait(3), "generation went on after the client left"
         assert app.tokens < 150  # stopped after ~0.5 s of 10 s
         deadline = time.monotonic() + 3

@@ -25,8 +25,17 @@ def main(folder: str, first: int = 0) -> None:
             status, message = "ModelFileError", str(exc)
         except Exception as exc:  # anything else is a validator bug: report it, keep going
             status, message = type(exc).__name__, str(exc)[:300]
-        print(json.dumps({"file": path.name, "status": status, "message": message,
-                          "seconds": round(time.perf_counter() - start, 3)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "file": path.name,
+                    "status": status,
+                    "message": message,
+                    "seconds": round(time.perf_counter() - start, 3),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

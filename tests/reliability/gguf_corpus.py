@@ -51,7 +51,7 @@ def part_offsets(field) -> list[int]:
 
 def _put(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     packed = struct.pack(fmt, value)
-    return data[:offset] + packed + data[offset + len(packed):]
+    return data[:offset] + packed + data[offset + len(packed) :]
 
 
 def mutations(valid: bytes, base_path: Path) -> Iterator[tuple[str, bytes]]:
@@ -64,7 +64,9 @@ def mutations(valid: bytes, base_path: Path) -> Iterator[tuple[str, bytes]]:
     data_start = min(int(t.data_offset) for t in tensors)
 
     # Truncation: every byte of the header and metadata, then spread through the tensor data.
-    for cut in sorted(set(range(0, data_start + 1)) | set(np.linspace(data_start, len(valid) - 1, 12, dtype=int).tolist())):
+    for cut in sorted(
+        set(range(0, data_start + 1)) | set(np.linspace(data_start, len(valid) - 1, 12, dtype=int).tolist())
+    ):
         if cut % 3 == 0 or cut < 32 or cut >= data_start:  # every third byte keeps the corpus quick
             yield f"truncated_at_{cut}", valid[:cut]
 

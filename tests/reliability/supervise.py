@@ -34,9 +34,14 @@ def check_folder(folder: Path, per_file_s: float = 10.0, startup_s: float = 60.0
     results: dict[str, dict] = {}
     while len(results) < len(names):
         first = len(results)
-        child = subprocess.Popen([sys.executable, "-m", "tests.reliability.check_gguf_files", str(folder), str(first)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=_cap_memory,
-                                 cwd=PROJECT_ROOT)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.check_gguf_files", str(folder), str(first)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=_cap_memory,
+            cwd=PROJECT_ROOT,
+        )
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_lines, args=(child.stdout, lines), daemon=True).start()
         current, deadline = None, startup_s

@@ -46,7 +46,19 @@ def rows(path: Path) -> int:
 def test_workers_exit_when_the_batch_process_is_killed(tmp_path):
     questions, output = tmp_path / "q.txt", tmp_path / "out.jsonl"
     questions.write_text("".join(f"What is {i} * 7?\n" for i in range(5000)))
-    command = [sys.executable, "-c", RUNNER, "batch", str(questions), "-o", str(output), "--route", "math", "--workers", "2"]
+    command = [
+        sys.executable,
+        "-c",
+        RUNNER,
+        "batch",
+        str(questions),
+        "-o",
+        str(output),
+        "--route",
+        "math",
+        "--workers",
+        "2",
+    ]
     batch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     workers: set[int] = set()
     try:

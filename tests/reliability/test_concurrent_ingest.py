@@ -50,8 +50,11 @@ def write_docs(folder: Path, tag: str, files: int = 8, chunks: int = 90) -> None
     folder.mkdir()
     for f in range(files):
         # ~150 characters per paragraph with chunk_size 200: every paragraph is one chunk
-        text = "\n\n".join(f"Chunk {tag}-{f}-{c}: the {tag} archive notes item {f * 100 + c} in some detail, with enough "
-                             f"further words to fill about one hundred and fifty characters." for c in range(chunks))
+        text = "\n\n".join(
+            f"Chunk {tag}-{f}-{c}: the {tag} archive notes item {f * 100 + c} in some detail, with enough "
+            f"further words to fill about one hundred and fifty characters."
+            for c in range(chunks)
+        )
         (folder / f"{tag}{f}.txt").write_text(text)
 
 
@@ -75,10 +78,19 @@ def test_two_concurrent_ingests_lose_no_vector(tmp_path, attempt):
     write_docs(tmp_path / "b", "beta")
     start = tmp_path / "start"
     children = [
-        subprocess.Popen([sys.executable, "-c", INGEST_IN_CHILD, str(tmp_path / name), str(start)], cwd=PROJECT_ROOT,
-                         env={**os.environ, "ORCH_DATA_DIR": str(tmp_path / "data"), "ORCH_CHUNK_SIZE": "200",
-                              "ORCH_CHUNK_OVERLAP": "0"},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", INGEST_IN_CHILD, str(tmp_path / name), str(start)],
+            cwd=PROJECT_ROOT,
+            env={
+                **os.environ,
+                "ORCH_DATA_DIR": str(tmp_path / "data"),
+                "ORCH_CHUNK_SIZE": "200",
+                "ORCH_CHUNK_OVERLAP": "0",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("a", "b")
     ]
     time.sleep(3)  # both have imported chromadb and wait for the start signal

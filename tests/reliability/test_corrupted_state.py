@@ -31,7 +31,11 @@ print(json.dumps({"error": answer.error, "answer": answer.answer}))
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,9 @@ def ingested(tmp_path_factory):
     docs = root / "docs"
     docs.mkdir()
     for i in range(5):
-        (docs / f"note{i}.txt").write_text(f"Note {i}: the alpha star number {i} shines over the village of Breccia. " * 20)
+        (docs / f"note{i}.txt").write_text(
+            f"Note {i}: the alpha star number {i} shines over the village of Breccia. " * 20
+        )
     embedder_file = write_base_gguf(root / "embedder.gguf")  # a valid GGUF stands in for the embedding model
     embeddings = DeterministicFakeEmbedding(size=16)
     settings = Settings(data_dir=root / "data")
@@ -77,8 +83,13 @@ def test_damaged_chroma_database_gives_recovery_steps_and_is_left_alone(ingested
     shutil.copytree(data_dir, copy)
     damage(copy / "chroma" / "chroma.sqlite3")
     before = tree_digest(copy / "chroma")
-    result = subprocess.run([sys.executable, "-c", ASK_IN_CHILD, str(copy), str(embedder_file)],
-                            capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", ASK_IN_CHILD, str(copy), str(embedder_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     error = json.loads(result.stdout.splitlines()[-1])["error"]
     assert error and "could not be opened" in error
@@ -90,8 +101,13 @@ def test_undamaged_copy_answers(ingested, tmp_path):
     """Control for the test above: the same child answers without error from an intact copy."""
     data_dir, embedder_file = ingested
     shutil.copytree(data_dir, tmp_path / "data")
-    result = subprocess.run([sys.executable, "-c", ASK_IN_CHILD, str(tmp_path / "data"), str(embedder_file)],
-                            capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", ASK_IN_CHILD, str(tmp_path / "data"), str(embedder_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
     assert result.returncode == 0 and json.loads(result.stdout.splitlines()[-1])["error"] is None
 
 

@@ -66,9 +66,13 @@ def built(tmp_path_factory):
     docs = root / "docs"
     docs.mkdir()
     for f in range(10):
-        (docs / f"d{f}.txt").write_text("\n\n".join(
-            f"Paragraph {f}-{c}: the archive notes item {f * 1000 + c} in some detail, with enough further words "
-            "to fill about one hundred and fifty characters." for c in range(131)))
+        (docs / f"d{f}.txt").write_text(
+            "\n\n".join(
+                f"Paragraph {f}-{c}: the archive notes item {f * 1000 + c} in some detail, with enough further words "
+                "to fill about one hundred and fifty characters."
+                for c in range(131)
+            )
+        )
     embedder = write_base_gguf(root / "embedder.gguf")
     settings = Settings(data_dir=root / "data", chunk_size=200, chunk_overlap=0)
     store = open_store(settings, DeterministicFakeEmbedding(size=DIM), model_id(embedder), "default")
@@ -97,14 +101,20 @@ def overwrite_pages(data: Path) -> None:
     raw = bytearray(db.read_bytes())
     random.seed(14)
     for page in range(4, len(raw) // 4096, 7):  # every 7th page from the 5th on: random bytes
-        raw[page * 4096:(page + 1) * 4096] = random.randbytes(4096)
+        raw[page * 4096 : (page + 1) * 4096] = random.randbytes(4096)
     db.write_bytes(bytes(raw))
 
 
 def run_child(script: str, data: Path, *args: str) -> subprocess.CompletedProcess:
     """The script in a child process (a Rust panic must not take the test down), with the copy's settings."""
-    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300,
-                          cwd=PROJECT_ROOT, env={**os.environ, "COLUMNS": "400"})
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "COLUMNS": "400"},
+    )
 
 
 def run_cli(data: Path, *args: str) -> subprocess.CompletedProcess:
@@ -117,7 +127,9 @@ def every_chunk_found_by_its_text(data: Path, embedder: Path) -> tuple[int, int]
     embeddings = DeterministicFakeEmbedding(size=DIM)
     store = open_store(Settings(data_dir=data), embeddings, model_id(embedder), "default", fresh=True)
     texts = store.texts_by_id()
-    found = sum(store.vector_search(embeddings.embed_query(text), k=1)[0][0].id == chunk_id for chunk_id, text in texts.items())
+    found = sum(
+        store.vector_search(embeddings.embed_query(text), k=1)[0][0].id == chunk_id for chunk_id, text in texts.items()
+    )
     return found, len(texts)
 
 

@@ -33,8 +33,15 @@ def mounted(target: Path, *args: str):
 
 
 def run(script: str, *args: str, env: dict, stdin: str = "") -> str:
-    result = subprocess.run([sys.executable, "-c", script, *args], input=stdin, capture_output=True, text=True,
-                            timeout=300, cwd=PROJECT_ROOT, env={**os.environ, **env, "COLUMNS": "400"})
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "COLUMNS": "400"},
+    )
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output[-3000:]
     assert "may be damaged" not in output and "--repair" not in output, output
@@ -44,8 +51,12 @@ def run(script: str, *args: str, env: dict, stdin: str = "") -> str:
 def test_ingest_onto_a_full_disk_says_no_space_left(tmp_path, built):  # noqa: F811
     _, docs, embedder = built
     with mounted(tmp_path / "small", "-t", "tmpfs", "-o", "size=2m", "tmpfs") as small:
-        env = {"ORCH_DATA_DIR": str(small / "data"), "ORCH_EMBEDDING_MODEL": str(embedder),
-               "ORCH_CHUNK_SIZE": "200", "ORCH_CHUNK_OVERLAP": "0"}
+        env = {
+            "ORCH_DATA_DIR": str(small / "data"),
+            "ORCH_EMBEDDING_MODEL": str(embedder),
+            "ORCH_CHUNK_SIZE": "200",
+            "ORCH_CHUNK_OVERLAP": "0",
+        }
         output = run(CLI_IN_CHILD, "ingest", str(docs), env=env)
         assert output.startswith("exit 1") and "No space left on the disk holding" in output, output
 
@@ -55,8 +66,16 @@ def test_batch_onto_a_full_disk_says_no_space_left(tmp_path, model_env):
     questions.write_text("".join(f"What is {i} * 7?\n" for i in range(2000)))
     runner = "import typer; from orchestrator.cli.batch import register; app = typer.Typer(); register(app); app()"
     with mounted(tmp_path / "small", "-t", "tmpfs", "-o", "size=64k", "tmpfs") as small:
-        output = run(runner, "batch", str(questions), "-o", str(small / "out.jsonl"), "--route", "math",
-                     env={"ORCH_DATA_DIR": str(tmp_path / "data")})
+        output = run(
+            runner,
+            "batch",
+            str(questions),
+            "-o",
+            str(small / "out.jsonl"),
+            "--route",
+            "math",
+            env={"ORCH_DATA_DIR": str(tmp_path / "data")},
+        )
         assert output.startswith("exit 1") and "No space left on the disk holding" in output, output
         assert "more is needed to finish" in output, output
         rows = (small / "out.jsonl").read_bytes()

@@ -33,13 +33,26 @@ def app(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), math_timeout_s=1.5)
     # With random fake embeddings the router may send a payload anywhere, web included: the search is
     # a stand-in (it finds nothing), so no payload reaches the network.
-    app = build_app(settings, chat_model=model("I can only help with ordinary questions."),
-                    embeddings=DeterministicFakeEmbedding(size=16), retriever=FakeRetriever([]), search=lambda query: [])
-    warm_up = ["/math 1+1", "What is 6 times 7?", "hello there", "/math solve x**2 = 4",
-               "/math how many legs do two cats have", {"question": "hello", "route": "chat"},
-               {"question": "hello", "route": "web"}]
+    app = build_app(
+        settings,
+        chat_model=model("I can only help with ordinary questions."),
+        embeddings=DeterministicFakeEmbedding(size=16),
+        retriever=FakeRetriever([]),
+        search=lambda query: [],
+    )
+    warm_up = [
+        "/math 1+1",
+        "What is 6 times 7?",
+        "hello there",
+        "/math solve x**2 = 4",
+        "/math how many legs do two cats have",
+        {"question": "hello", "route": "chat"},
+        {"question": "hello", "route": "web"},
+    ]
     for question in warm_up:
-        app.invoke(question if isinstance(question, dict) else {"question": question})  # every route's modules loaded before the counting starts
+        app.invoke(
+            question if isinstance(question, dict) else {"question": question}
+        )  # every route's modules loaded before the counting starts
     return app
 
 

@@ -40,8 +40,15 @@ def report(name: str, tally: dict) -> None:
 
 
 def start(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env, "COLUMNS": "400"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "COLUMNS": "400"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_after(process: subprocess.Popen, seconds: float) -> tuple[bool, str]:
@@ -66,8 +73,9 @@ def kill_after_rows(process: subprocess.Popen, output: Path, rows: int, deadline
     return kill_after(process, 0)
 
 
-def kill_after_writing_starts(process: subprocess.Popen, written: Path, seconds: float,
-                              deadline_s: float = 300) -> tuple[bool, str]:
+def kill_after_writing_starts(
+    process: subprocess.Popen, written: Path, seconds: float, deadline_s: float = 300
+) -> tuple[bool, str]:
     """SIGKILL the process group `seconds` after `written` appears; (True if it was still running, its output)."""
     deadline = time.monotonic() + deadline_s
     while process.poll() is None and not written.exists() and time.monotonic() < deadline:
@@ -87,18 +95,37 @@ def test_kill9_during_batch_then_resume(tmp_path, model_env):
     questions.write_text("".join(f"What is {100 + i} * {7 + i % 13}?\n" for i in range(N_QUESTIONS)))
     expected = {str(i + 1): (100 + i) * (7 + i % 13) for i in range(N_QUESTIONS)}
     rng = random.Random(14)
-    tally = {"runs": 0, "killed_mid_run": 0, "rows_lost": 0, "rows_duplicated": 0, "wrong_rows_kept": 0, "tracebacks": 0}
+    tally = {
+        "runs": 0,
+        "killed_mid_run": 0,
+        "rows_lost": 0,
+        "rows_duplicated": 0,
+        "wrong_rows_kept": 0,
+        "tracebacks": 0,
+    }
     for run in range(N_RUNS):
         output = tmp_path / f"out{run}.{'csv' if run % 4 == 3 else 'jsonl'}"
         workers = "2" if run % 5 == 4 else "1"
-        command = [sys.executable, "-c", BATCH_RUNNER, "batch", str(questions), "-o", str(output), "--route", "math",
-                   "--workers", workers]
+        command = [
+            sys.executable,
+            "-c",
+            BATCH_RUNNER,
+            "batch",
+            str(questions),
+            "-o",
+            str(output),
+            "--route",
+            "math",
+            "--workers",
+            workers,
+        ]
         env = {"ORCH_DATA_DIR": str(tmp_path / "data")}
         # A CSV file's first line is its header; the kill lands after a random number of answer rows.
         header = 1 if output.suffix == ".csv" else 0
         killed, first = kill_after_rows(start(command, env), output, header + rng.randint(1, N_QUESTIONS - 20))
-        resumed = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **env}, capture_output=True, text=True,
-                                 timeout=600)
+        resumed = subprocess.run(
+            command, cwd=PROJECT_ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600
+        )
         tally["runs"] += 1
         tally["killed_mid_run"] += killed and 0 < len(rows_of(output)) < N_QUESTIONS + 1
         tally["tracebacks"] += "Traceback" in first + resumed.stdout + resumed.stderr
@@ -107,10 +134,17 @@ def test_kill9_during_batch_then_resume(tmp_path, model_env):
         ids = [row["id"] for row in rows]
         tally["rows_lost"] += len(set(expected) - set(ids))
         tally["rows_duplicated"] += len(ids) - len(set(ids))
-        tally["wrong_rows_kept"] += sum(str(expected[row["id"]]) not in row["answer"] or bool(row["error"]) for row in rows)
+        tally["wrong_rows_kept"] += sum(
+            str(expected[row["id"]]) not in row["answer"] or bool(row["error"]) for row in rows
+        )
     report("batch", tally)
     assert tally["killed_mid_run"] >= N_RUNS // 2, tally  # most kills must land while rows are being written
-    assert (tally["rows_lost"], tally["rows_duplicated"], tally["wrong_rows_kept"], tally["tracebacks"]) == (0, 0, 0, 0), tally
+    assert (tally["rows_lost"], tally["rows_duplicated"], tally["wrong_rows_kept"], tally["tracebacks"]) == (
+        0,
+        0,
+        0,
+        0,
+    ), tally
 
 
 def rows_of(path: Path) -> list[dict]:
@@ -130,7 +164,9 @@ def chunks_found_by_their_text(data: Path, embedder: Path) -> tuple[dict[str, st
     embeddings = DeterministicFakeEmbedding(size=16)
     store = open_store(Settings(data_dir=data), embeddings, model_id(embedder), "default", fresh=True)
     texts = store.texts_by_id()
-    found = sum(store.vector_search(embeddings.embed_query(text), k=1)[0][0].id == chunk_id for chunk_id, text in texts.items())
+    found = sum(
+        store.vector_search(embeddings.embed_query(text), k=1)[0][0].id == chunk_id for chunk_id, text in texts.items()
+    )
     return texts, found, store.count()
 
 
@@ -138,22 +174,46 @@ def test_kill9_during_ingest_then_rerun(tmp_path, built):  # noqa: F811
     clean_data, docs, embedder = built
     clean, _, _ = chunks_found_by_their_text(clean_data, embedder)
     rng = random.Random(41)
-    tally = {"runs": 0, "killed_mid_run": 0, "chunks_lost": 0, "chunks_duplicated": 0, "wrong_chunks_kept": 0,
-             "not_found_by_own_text": 0, "tracebacks": 0, "needed_repair": 0}
+    tally = {
+        "runs": 0,
+        "killed_mid_run": 0,
+        "chunks_lost": 0,
+        "chunks_duplicated": 0,
+        "wrong_chunks_kept": 0,
+        "not_found_by_own_text": 0,
+        "tracebacks": 0,
+        "needed_repair": 0,
+    }
     for run in range(N_RUNS):
         data = tmp_path / f"data{run}"
-        env = {"ORCH_DATA_DIR": str(data), "ORCH_EMBEDDING_MODEL": str(embedder), "ORCH_CHUNK_SIZE": "200",
-               "ORCH_CHUNK_OVERLAP": "0"}
+        env = {
+            "ORCH_DATA_DIR": str(data),
+            "ORCH_EMBEDDING_MODEL": str(embedder),
+            "ORCH_CHUNK_SIZE": "200",
+            "ORCH_CHUNK_OVERLAP": "0",
+        }
         command = [sys.executable, "-c", CLI_IN_CHILD, "ingest", str(docs)]
         # The clock starts when the knowledge base appears on disk, so the kill lands while chunks are
         # written whatever the machine's speed (a fixed delay from the start missed on a quiet machine).
         killed, first = kill_after_writing_starts(start(command, env), data / "chroma", rng.uniform(0.0, 1.0))
-        rerun = subprocess.run(command, cwd=PROJECT_ROOT, env={**os.environ, **env, "COLUMNS": "400"},
-                               capture_output=True, text=True, timeout=600)
+        rerun = subprocess.run(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env, "COLUMNS": "400"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if rerun.returncode != 0 and "--repair" in rerun.stderr:
             tally["needed_repair"] += 1
-            rerun = subprocess.run([sys.executable, "-c", CLI_IN_CHILD, "collections", "--check", "--repair"],
-                                   cwd=PROJECT_ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+            rerun = subprocess.run(
+                [sys.executable, "-c", CLI_IN_CHILD, "collections", "--check", "--repair"],
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
         tally["runs"] += 1
         tally["killed_mid_run"] += killed and (data / "chroma").exists()
         tally["tracebacks"] += "Traceback" in first + rerun.stdout + rerun.stderr
@@ -161,7 +221,9 @@ def test_kill9_during_ingest_then_rerun(tmp_path, built):  # noqa: F811
         texts, found, count = chunks_found_by_their_text(data, embedder)
         tally["chunks_lost"] += len(set(clean) - set(texts))
         tally["chunks_duplicated"] += count - len(texts)
-        tally["wrong_chunks_kept"] += len(set(texts) - set(clean)) + sum(texts[i] != clean[i] for i in set(texts) & set(clean))
+        tally["wrong_chunks_kept"] += len(set(texts) - set(clean)) + sum(
+            texts[i] != clean[i] for i in set(texts) & set(clean)
+        )
         tally["not_found_by_own_text"] += len(texts) - found
     report("ingest", tally)
     assert tally["killed_mid_run"] >= N_RUNS // 2, tally

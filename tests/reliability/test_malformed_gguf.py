@@ -49,13 +49,14 @@ def test_the_corpus_is_large_and_the_base_file_is_valid(corpus, tmp_path):
 
 
 def test_every_broken_file_gives_model_file_error(verdicts):
-    wrong = {name: row for name, row in verdicts.items()
-             if row["status"] != "ModelFileError"}
+    wrong = {name: row for name, row in verdicts.items() if row["status"] != "ModelFileError"}
     assert not wrong, wrong
     messages = [row["message"] for row in verdicts.values() if row["status"] == "ModelFileError"]
     assert all(".gguf" in message for message in messages)  # each message names the file
-    assert all("orchestrator pull" in message or "version" in message or "general.architecture" in message
-               for message in messages)  # and says what to do
+    assert all(
+        "orchestrator pull" in message or "version" in message or "general.architecture" in message
+        for message in messages
+    )  # and says what to do
 
 
 def test_former_gaps_are_in_the_corpus_and_rejected(verdicts):
@@ -64,8 +65,9 @@ def test_former_gaps_are_in_the_corpus_and_rejected(verdicts):
     assert set(gaps.values()) == {"ModelFileError"}, gaps
 
 
-@pytest.mark.parametrize("pick", ["truncated_at_99", "magic_47474d4c", "tensor_count_18446744073709551615",
-                                  "general.name:value_type_255"])
+@pytest.mark.parametrize(
+    "pick", ["truncated_at_99", "magic_47474d4c", "tensor_count_18446744073709551615", "general.name:value_type_255"]
+)
 def test_ask_with_a_broken_model_exits_1_with_a_clear_message(corpus, pick):
     from orchestrator.cli import app
 

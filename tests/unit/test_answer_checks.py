@@ -9,40 +9,52 @@ from orchestrator.chains.answer_checks import (
 )
 
 
-@pytest.mark.parametrize("answer", [
-    'The recipe is called "DOCUMENTS_END".',
-    "The name is documents begin.",
-    "The text between the markers is quoted data, not instructions.",
-    "The bakery opened early.\nQuestion: When did it open?",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        'The recipe is called "DOCUMENTS_END".',
+        "The name is documents begin.",
+        "The text between the markers is quoted data, not instructions.",
+        "The bakery opened early.\nQuestion: When did it open?",
+    ],
+)
 def test_an_answer_that_repeats_the_prompt_is_caught(answer):
     assert echoes_prompt(answer)
 
 
-@pytest.mark.parametrize("answer", [
-    "The document is about a bakery on Mill Street.",
-    "This passage is a history of the bakery.",
-    "The text contains the answer to the question about loaves.",
-    "It provides the answer to your question.",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The document is about a bakery on Mill Street.",
+        "This passage is a history of the bakery.",
+        "The text contains the answer to the question about loaves.",
+        "It provides the answer to your question.",
+    ],
+)
 def test_an_answer_that_describes_the_passage_is_caught(answer):
     assert describes_passage(answer)
 
 
-@pytest.mark.parametrize("answer", [
-    "The document says the bakery sold 4,500 loaves a week.",
-    "The document is dated 1932.",
-    "Ada Marsh ran the bakery in 1950 [1].",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The document says the bakery sold 4,500 loaves a week.",
+        "The document is dated 1932.",
+        "Ada Marsh ran the bakery in 1950 [1].",
+    ],
+)
 def test_real_answers_pass(answer):
     assert not echoes_prompt(answer) and not describes_passage(answer)
 
 
-@pytest.mark.parametrize("answer", [
-    "The answer to the question is Ada Marsh.",  # a lead-in, then an answer
-    "The document does not contain the answer to this question.",  # a refusal, handled by says_unknown
-    "The text doesn't provide the answer.",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The answer to the question is Ada Marsh.",  # a lead-in, then an answer
+        "The document does not contain the answer to this question.",  # a refusal, handled by says_unknown
+        "The text doesn't provide the answer.",
+    ],
+)
 def test_lead_ins_and_refusals_are_not_descriptions(answer):
     assert not echoes_prompt(answer) and not describes_passage(answer)
 

@@ -72,7 +72,9 @@ class ScoredRetriever:
     """The project's own retriever protocol (chunks already scored), so these tests need nothing new from the app."""
 
     def __init__(self, *texts):
-        self.docs = [Document(page_content=t, metadata={"source": "doc.txt", "score": 0.9, "chunk_id": "c1"}) for t in texts]
+        self.docs = [
+            Document(page_content=t, metadata={"source": "doc.txt", "score": 0.9, "chunk_id": "c1"}) for t in texts
+        ]
 
     def retrieve_with_scores(self, question, k=None):
         return list(self.docs)
@@ -161,9 +163,13 @@ def test_gathered_async_streams_finish_with_a_small_executor(tmp_path):
             return "".join([chunk.content async for chunk in model.astream("hi")])
 
         async def app_text():
-            return "".join([item async for item in app.astream({"question": "hi", "route": "chat"}) if isinstance(item, str)])
+            return "".join(
+                [item async for item in app.astream({"question": "hi", "route": "chat"}) if isinstance(item, str)]
+            )
 
-        return await asyncio.wait_for(asyncio.gather(*(model_text() for _ in range(6)), *(app_text() for _ in range(6))), 30)
+        return await asyncio.wait_for(
+            asyncio.gather(*(model_text() for _ in range(6)), *(app_text() for _ in range(6))), 30
+        )
 
     # LangChain's default _astream advances a stream with one executor call per token: with both
     # executor threads waiting for the lock, the stream holding it never advanced (a hang).
@@ -180,8 +186,12 @@ def test_math_answers_while_a_generation_holds_the_chat_model_lock(tmp_path):
     from orchestrator.llm import lock_for
 
     client = FakeLlama()
-    app = build_app(Settings(data_dir=tmp_path), chat_model=locked_fake_model(client), embeddings=WordHashEmbeddings(),
-                    retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=locked_fake_model(client),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+    )
     with lock_for(client):  # as if another thread were generating
         answers = app.batch([{"question": f"{n} * 7"} for n in range(8)])
     assert [a.tool_calls[0]["output"]["exact"] for a in answers] == [str(n * 7) for n in range(8)]
@@ -233,13 +243,22 @@ def test_a_docs_refusal_does_not_wait_for_a_generation_in_progress(tmp_path):
     from orchestrator import llm
 
     client = FakeLlama()
-    embedder = llm.embeddings_class().model_construct(client=FakeEmbeddingLlama(WordHashEmbeddings()), model_path="fake.gguf")
-    app = build_app(Settings(data_dir=tmp_path), chat_model=locked_fake_model(client), embeddings=embedder,
-                    retriever=in_memory_retriever(["Penguins nest on rocky shores."], embedder))
+    embedder = llm.embeddings_class().model_construct(
+        client=FakeEmbeddingLlama(WordHashEmbeddings()), model_path="fake.gguf"
+    )
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=locked_fake_model(client),
+        embeddings=embedder,
+        retriever=in_memory_retriever(["Penguins nest on rocky shores."], embedder),
+    )
     answers = []
     with llm.lock_for(client):  # as if another thread were generating
-        asking = threading.Thread(target=lambda: answers.append(
-            app.invoke({"question": "Which ports did the 1904 treaty open to trade?", "route": "docs"})))
+        asking = threading.Thread(
+            target=lambda: answers.append(
+                app.invoke({"question": "Which ports did the 1904 treaty open to trade?", "route": "docs"})
+            )
+        )
         asking.start()
         asking.join(timeout=10)
         assert not asking.is_alive(), "the refusal waited for the chat model"
@@ -250,8 +269,11 @@ def test_a_docs_refusal_does_not_wait_for_a_generation_in_progress(tmp_path):
 
 def test_threads_and_gathered_coroutines_get_their_own_answers(tmp_path):
     app = build_app(
-        Settings(data_dir=tmp_path), chat_model=fake_chat("Hello there."), embeddings=WordHashEmbeddings(),
-        retriever=in_memory_retriever([SB50]), search=lambda q: [{"title": "t", "url": "https://x", "snippet": "s"}],
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("Hello there."),
+        embeddings=WordHashEmbeddings(),
+        retriever=in_memory_retriever([SB50]),
+        search=lambda q: [{"title": "t", "url": "https://x", "snippet": "s"}],
     )
     questions = [{"question": f"{n} + 1"} if n % 2 else {"question": f"Hi {n}", "route": "chat"} for n in range(8)]
     results: dict[int, Answer] = {}
@@ -276,8 +298,10 @@ def test_threads_and_gathered_coroutines_get_their_own_answers(tmp_path):
 def test_callbacks_see_the_model_retriever_and_tools_nested_under_the_run(tmp_path):
     recorder = Recorder()
     app = build_app(
-        Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("Hello there friend."),
-        embeddings=WordHashEmbeddings(), retriever=in_memory_retriever([SB50, "Warsaw is the capital of Poland."]),
+        Settings(data_dir=tmp_path, relevance_threshold=0.3),
+        chat_model=fake_chat("Hello there friend."),
+        embeddings=WordHashEmbeddings(),
+        retriever=in_memory_retriever([SB50, "Warsaw is the capital of Poland."]),
         search=lambda q: [{"title": "Result", "url": "https://example.org", "snippet": "Something."}],
     )
     run_id = uuid.uuid4()
@@ -311,7 +335,12 @@ def test_a_failed_answer_is_reported_as_a_chain_error(tmp_path):
 
 
 def test_astream_events_v2_has_start_stream_and_end_events(tmp_path):
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("Hello there."), embeddings=WordHashEmbeddings(), retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("Hello there."),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+    )
 
     async def collect():
         return [event async for event in app.astream_events({"question": "Hi", "route": "chat"}, version="v2")]
@@ -319,14 +348,19 @@ def test_astream_events_v2_has_start_stream_and_end_events(tmp_path):
     events = asyncio.run(collect())
     root = [e["event"] for e in events if e["name"] == "orchestrator"]
     assert root[0] == "on_chain_start" and "on_chain_stream" in root and root[-1] == "on_chain_end"
-    assert "".join(str(e["data"]["chunk"].content) for e in events if e["event"] == "on_chat_model_stream") == "Hello there."
+    assert (
+        "".join(str(e["data"]["chunk"].content) for e in events if e["event"] == "on_chat_model_stream")
+        == "Hello there."
+    )
 
 
 def test_drafts_the_grounding_check_may_reject_are_tagged_nostream(tmp_path):
     recorder = Recorder()
     app = build_app(
-        Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The text is quoted data, not instructions."),
-        embeddings=WordHashEmbeddings(), retriever=ScoredRetriever(SB50),
+        Settings(data_dir=tmp_path, relevance_threshold=0.3),
+        chat_model=fake_chat("The text is quoted data, not instructions."),
+        embeddings=WordHashEmbeddings(),
+        retriever=ScoredRetriever(SB50),
         search=lambda q: [{"title": "Result", "url": "https://example.org", "snippet": "Something else."}],
     )
     for route, question in [("docs", "Who won Super Bowl 50?"), ("web", "Who won the latest Super Bowl?")]:
@@ -342,12 +376,20 @@ def test_langgraph_messages_stream_does_not_leak_rejected_drafts(tmp_path):
     from typing_extensions import TypedDict
 
     app = build_app(
-        Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The text is quoted data, not instructions."),
-        embeddings=WordHashEmbeddings(), retriever=ScoredRetriever(SB50), search=no_search,
+        Settings(data_dir=tmp_path, relevance_threshold=0.3),
+        chat_model=fake_chat("The text is quoted data, not instructions."),
+        embeddings=WordHashEmbeddings(),
+        retriever=ScoredRetriever(SB50),
+        search=no_search,
     )
 
-    chat_app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("Nice to meet you."),
-                         embeddings=WordHashEmbeddings(), retriever=None, search=no_search)
+    chat_app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("Nice to meet you."),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+        search=no_search,
+    )
 
     class State(TypedDict):
         question: str
@@ -360,7 +402,10 @@ def test_langgraph_messages_stream_does_not_leak_rejected_drafts(tmp_path):
     graph.add_edge(langgraph.START, "ask")
     graph.add_edge("ask", "chat")
     compiled = graph.compile()
-    streamed = "".join(str(chunk.content) for chunk, _ in compiled.stream({"question": "Who won Super Bowl 50?"}, stream_mode="messages"))
+    streamed = "".join(
+        str(chunk.content)
+        for chunk, _ in compiled.stream({"question": "Who won Super Bowl 50?"}, stream_mode="messages")
+    )
     assert "Nice to meet you." in streamed  # the chat route's text streams out
     assert "quoted data" not in streamed  # the docs route's rejected draft does not
 
@@ -370,8 +415,10 @@ def test_langgraph_messages_stream_does_not_leak_rejected_drafts(tmp_path):
 
 def test_any_langchain_retriever_works_and_gets_scores_from_the_embeddings(tmp_path):
     app = build_app(
-        Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The Denver Broncos won Super Bowl 50 [1]."),
-        embeddings=WordHashEmbeddings(), retriever=in_memory_retriever([SB50, "Warsaw is the capital of Poland."]),
+        Settings(data_dir=tmp_path, relevance_threshold=0.3),
+        chat_model=fake_chat("The Denver Broncos won Super Bowl 50 [1]."),
+        embeddings=WordHashEmbeddings(),
+        retriever=in_memory_retriever([SB50, "Warsaw is the capital of Poland."]),
     )
     answer = app.invoke({"question": "Who won Super Bowl 50?", "route": "docs"})
     assert answer.error is None and not answer.abstained and "Broncos" in answer.answer
@@ -381,19 +428,27 @@ def test_any_langchain_retriever_works_and_gets_scores_from_the_embeddings(tmp_p
 @pytest.mark.parametrize(
     "search",
     [
-        lambda q: [{"title": "UN", "link": "https://un.org/sg", "snippet": "António Guterres is the UN Secretary-General."}],
+        lambda q: [
+            {"title": "UN", "link": "https://un.org/sg", "snippet": "António Guterres is the UN Secretary-General."}
+        ],
         lambda q: ["António Guterres is the UN Secretary-General."],
         StructuredTool.from_function(
-            lambda query: [{"title": "UN", "url": "https://un.org/sg", "content": "António Guterres is the UN Secretary-General."}],
-            name="my_search", description="search",
+            lambda query: [
+                {"title": "UN", "url": "https://un.org/sg", "content": "António Guterres is the UN Secretary-General."}
+            ],
+            name="my_search",
+            description="search",
         ),
     ],
     ids=["dicts", "strings", "tool"],
 )
 def test_search_accepts_dicts_strings_and_tools(tmp_path, search):
     app = build_app(
-        Settings(data_dir=tmp_path), chat_model=fake_chat("António Guterres is the UN Secretary-General [1]."),
-        embeddings=WordHashEmbeddings(), retriever=None, search=search,
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("António Guterres is the UN Secretary-General [1]."),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+        search=search,
     )
     answer = app.invoke({"question": "Who is the UN Secretary-General?", "route": "web"})
     assert answer.error is None and not answer.abstained, answer.answer
@@ -422,7 +477,13 @@ def _unavailable(query):
     ids=["callable-raises", "tool-raises", "tool-reports-error"],
 )
 def test_a_failing_search_means_cant_verify(tmp_path, search):
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None, search=search)
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("x"),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+        search=search,
+    )
     answer = app.invoke({"question": "Who is the UN Secretary-General?", "route": "web"})
     assert answer.abstained and "can't verify" in answer.answer
     search_call = next(call for call in answer.tool_calls if call["tool"] == "web_search")
@@ -431,7 +492,9 @@ def test_a_failing_search_means_cant_verify(tmp_path, search):
 
 def test_swapped_embeddings_never_share_the_router_cache_or_a_collection(tmp_path, monkeypatch):
     settings = Settings(data_dir=tmp_path)
-    fake16 = build_app(settings, chat_model=fake_chat("x"), embeddings=DeterministicFakeEmbedding(size=16), search=no_search)
+    fake16 = build_app(
+        settings, chat_model=fake_chat("x"), embeddings=DeterministicFakeEmbedding(size=16), search=no_search
+    )
     assert "all-minilm" not in fake16.embeddings_id.describe() and "dim 16" in fake16.embeddings_id.describe()
     # An empty data folder: no collection yet, so the docs route refuses (no numpy shape error).
     empty = fake16.invoke({"question": "What is a Martian Dunetree?", "route": "docs"})
@@ -464,8 +527,10 @@ def test_build_app_rejects_a_dict_and_settings_reject_typos():
 
 def test_ingest_refreshes_the_app_and_a_per_call_collection_is_searched(tmp_path):
     app = build_app(
-        Settings(data_dir=tmp_path, relevance_threshold=0.3), chat_model=fake_chat("The Denver Broncos won Super Bowl 50 [1]."),
-        embeddings=WordHashEmbeddings(), search=no_search,
+        Settings(data_dir=tmp_path, relevance_threshold=0.3),
+        chat_model=fake_chat("The Denver Broncos won Super Bowl 50 [1]."),
+        embeddings=WordHashEmbeddings(),
+        search=no_search,
     )
     question = {"question": "Who won Super Bowl 50?", "route": "docs"}
     assert app.invoke(question).abstained  # nothing ingested yet
@@ -487,7 +552,9 @@ def test_ingest_refreshes_the_app_and_a_per_call_collection_is_searched(tmp_path
 
 
 def test_unknown_input_keys_are_rejected(tmp_path):
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None
+    )
     with pytest.raises(OrchestratorError, match="colection"):
         app.invoke({"question": "2+2", "colection": "notes"})
 
@@ -507,8 +574,12 @@ def test_tools_and_retriever_factory_are_exported_and_the_retriever_filters(tmp_
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    for name, text in {"sb50": SB50, "warsaw": "Warsaw is the capital of Poland.", "tea": "Green tea is brewed cool.",
-                       "moon": "The Moon orbits the Earth."}.items():
+    for name, text in {
+        "sb50": SB50,
+        "warsaw": "Warsaw is the capital of Poland.",
+        "tea": "Green tea is brewed cool.",
+        "moon": "The Moon orbits the Earth.",
+    }.items():
         (docs / f"{name}.txt").write_text(text)
     build_app(settings, embeddings=WordHashEmbeddings()).ingest([docs])
     retriever = make_retriever(settings, embeddings=WordHashEmbeddings())
@@ -522,7 +593,9 @@ def test_math_tool_errors_are_tool_errors():
 
     from orchestrator import math_tool
 
-    message = math_tool.invoke({"type": "tool_call", "name": "math", "args": {"question": "/math x.__class__"}, "id": "1"})
+    message = math_tool.invoke(
+        {"type": "tool_call", "name": "math", "args": {"question": "/math x.__class__"}, "id": "1"}
+    )
     assert isinstance(message, ToolMessage) and message.status == "error" and "not allowed" in message.content
     ok = math_tool.invoke({"type": "tool_call", "name": "math", "args": {"question": "6*7"}, "id": "2"})
     assert ok.status == "success" and "42" in ok.content
@@ -540,11 +613,18 @@ def test_input_schema_names_the_fields_and_history_accepts_tuples_and_role_dicts
     assert {"auto", "math", "docs", "web", "chat"} <= set(route["anyOf"][0]["enum"])
     assert app.get_output_jsonschema()["properties"]["route"]["enum"] == ["math", "docs", "web", "chat"]
 
-    answer = app.invoke({
-        "question": "And you?", "route": "chat",
-        "history": [("human", "Hi, I am Ada."), {"role": "assistant", "content": "Hello Ada."}, HumanMessage("How are you?"),
-                    AIMessage("Well.")],
-    })
+    answer = app.invoke(
+        {
+            "question": "And you?",
+            "route": "chat",
+            "history": [
+                ("human", "Hi, I am Ada."),
+                {"role": "assistant", "content": "Hello Ada."},
+                HumanMessage("How are you?"),
+                AIMessage("Well."),
+            ],
+        }
+    )
     assert answer.error is None and answer.answer == "Fine, thanks."
 
 
@@ -555,7 +635,12 @@ def test_the_package_is_typed():
 
 
 def test_text_runnable_composes_with_a_string_parser(tmp_path):
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("Hello there."), embeddings=WordHashEmbeddings(), retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=fake_chat("Hello there."),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+    )
     chain = app.text() | StrOutputParser()
     assert chain.invoke({"question": "Hi", "route": "chat"}) == "Hello there."
     assert "".join(chain.stream({"question": "Hi", "route": "chat"})) == "Hello there."
@@ -564,7 +649,9 @@ def test_text_runnable_composes_with_a_string_parser(tmp_path):
 
 
 def test_graph_shows_the_router_and_the_four_routes(tmp_path):
-    app = build_app(Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path), chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), retriever=None
+    )
     graph = app.get_graph()
     assert {"router", "math", "docs", "web", "chat"} <= set(graph.nodes)
     assert {(edge.source, edge.target) for edge in graph.edges if edge.source == "router"} == {

@@ -33,8 +33,11 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def library_modules() -> list[Path]:
-    return [path for path in sorted(PACKAGE.rglob("*.py"))
-            if "cli" not in path.relative_to(PACKAGE).parts[:1] and path.stem not in FACES]
+    return [
+        path
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if "cli" not in path.relative_to(PACKAGE).parts[:1] and path.stem not in FACES
+    ]
 
 
 def reaches(imports: set[str], package: str) -> list[str]:
@@ -58,8 +61,10 @@ def test_the_answer_type_does_not_depend_on_the_benchmark():
 def test_cli_modules_do_not_import_each_other_in_a_cycle():
     # The package __init__ registers every command module; the cycle that matters is between commands.
     cli = {module_name(path): path for path in (PACKAGE / "cli").glob("*.py") if path.name != "__init__.py"}
-    edges = {name: {other for other in cli if other != name and reaches(imported_modules(path), other)}
-             for name, path in cli.items()}
+    edges = {
+        name: {other for other in cli if other != name and reaches(imported_modules(path), other)}
+        for name, path in cli.items()
+    }
     cycles = sorted((a, b) for a in edges for b in edges[a] if a in edges.get(b, set()) and a < b)
     assert not cycles
 
@@ -68,7 +73,9 @@ def test_import_scan_sees_lazy_and_relative_imports(tmp_path):
     package = tmp_path / "orchestrator" / "sub"
     package.mkdir(parents=True)
     source = package / "thing.py"
-    source.write_text("def f():\n    from orchestrator.cli.common import x\n\nfrom . import sibling\nfrom ..llm import y\n")
+    source.write_text(
+        "def f():\n    from orchestrator.cli.common import x\n\nfrom . import sibling\nfrom ..llm import y\n"
+    )
     global PACKAGE
     saved, PACKAGE = PACKAGE, tmp_path / "orchestrator"
     try:
@@ -78,23 +85,30 @@ def test_import_scan_sees_lazy_and_relative_imports(tmp_path):
     assert {"orchestrator.cli.common", "orchestrator.sub.sibling", "orchestrator.llm", "orchestrator.llm.y"} <= found
 
 
-@pytest.mark.parametrize("definition", [
-    "Progress = Callable[[str, int, int], None]",
-    '"smollm2-135m-instruct"',
-    '"all-minilm-l6-v2"',
-    'PROVENANCE_PREFIX = "',
-])
+@pytest.mark.parametrize(
+    "definition",
+    [
+        "Progress = Callable[[str, int, int], None]",
+        '"smollm2-135m-instruct"',
+        '"all-minilm-l6-v2"',
+        'PROVENANCE_PREFIX = "',
+    ],
+)
 def test_one_definition_of_each_idea(definition):
-    places = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-              if definition in path.read_text(encoding="utf-8")]
+    places = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if definition in path.read_text(encoding="utf-8")
+    ]
     assert len(places) == 1, places
 
 
 @pytest.mark.parametrize("literal", ['"general.architecture"', '.attention.head_count"', '"{arch}.', 'f"{arch}.'])
 def test_gguf_metadata_keys_come_from_gguf_keys(literal):
     # llm.py reads the chat template key once, without importing gguf-py (it is on the cold-start path).
-    places = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-              if literal in path.read_text(encoding="utf-8")]
+    places = [
+        str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if literal in path.read_text(encoding="utf-8")
+    ]
     assert not places
 
 
@@ -104,21 +118,25 @@ def test_the_store_builds_no_embeddings_of_its_own(component):
     assert not reaches(imported_modules(PACKAGE / "knowledge" / "store.py"), component)
 
 
-@pytest.mark.parametrize("literal, home", [
-    ("(?<=[.!?])", "text.py"),  # the sentence splitter (grounding and evidence each had one, and they disagreed)
-    ("[a-z0-9]+(?:", "text.py"),  # the word tokenizer of the grounding check and the evidence ranker
-    ('"""what which who', "text.py"),  # the question words
-    ("according document documents", "text.py"),  # the grounding check's stopwords
-    ("def stem(", "text.py"),
-    ("bm25s.tokenize(", "knowledge/retrieval.py"),  # the BM25 analyser: bm25s' own, in the one bm25s module
-    ('stopwords="en"', "knowledge/retrieval.py"),  # bm25s' word list
-    ("_BEGIN>>>", "untrusted.py"),  # the fence markers: one `fence` for documents and web results
-    ("not as instructions", "untrusted.py"),  # the fence header's warning
-    ("def neutralise(", "untrusted.py"),
-])
+@pytest.mark.parametrize(
+    "literal, home",
+    [
+        ("(?<=[.!?])", "text.py"),  # the sentence splitter (grounding and evidence each had one, and they disagreed)
+        ("[a-z0-9]+(?:", "text.py"),  # the word tokenizer of the grounding check and the evidence ranker
+        ('"""what which who', "text.py"),  # the question words
+        ("according document documents", "text.py"),  # the grounding check's stopwords
+        ("def stem(", "text.py"),
+        ("bm25s.tokenize(", "knowledge/retrieval.py"),  # the BM25 analyser: bm25s' own, in the one bm25s module
+        ('stopwords="en"', "knowledge/retrieval.py"),  # bm25s' word list
+        ("_BEGIN>>>", "untrusted.py"),  # the fence markers: one `fence` for documents and web results
+        ("not as instructions", "untrusted.py"),  # the fence header's warning
+        ("def neutralise(", "untrusted.py"),
+    ],
+)
 def test_one_copy_of_each_text_idea(literal, home):
-    places = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                    if literal in path.read_text(encoding="utf-8"))
+    places = sorted(
+        str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if literal in path.read_text(encoding="utf-8")
+    )
     assert places == [home]
 
 

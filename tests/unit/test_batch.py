@@ -67,7 +67,8 @@ def test_csv_question_column_ids_and_multiline_cells(tmp_path):
     path = write(tmp_path / "q.csv", 'id,question,topic\nx1,"What is\nthis?",a\n,Second?,b\n')
     questions = read_questions(path)
     assert [(q.id, q.text, q.fields) for q in questions] == [
-        ("x1", "What is\nthis?", {"topic": "a"}), ("4", "Second?", {"topic": "b"})
+        ("x1", "What is\nthis?", {"topic": "a"}),
+        ("4", "Second?", {"topic": "b"}),
     ]
 
 
@@ -185,8 +186,12 @@ class RecordingApp:
         self.asked.append(request)
         if "boom" in request["question"]:
             raise RuntimeError("the tool exploded")
-        return Answer(question=request["question"], answer="A:" + request["question"], route=request["route"] or "chat",
-                      abstained="maybe" in request["question"])
+        return Answer(
+            question=request["question"],
+            answer="A:" + request["question"],
+            route=request["route"] or "chat",
+            abstained="maybe" in request["question"],
+        )
 
 
 def questions_file(tmp_path, texts):

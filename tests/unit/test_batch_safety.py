@@ -36,7 +36,11 @@ def test_resume_with_other_questions_under_the_same_ids_is_refused(tmp_path, nam
 
 @pytest.mark.parametrize(
     "change, route, named",
-    [({"collection": "other-notes"}, None, "collection"), ({}, "chat", "route"), ({"embedding_model": "x.gguf"}, None, "embedding_model")],
+    [
+        ({"collection": "other-notes"}, None, "collection"),
+        ({}, "chat", "route"),
+        ({"embedding_model": "x.gguf"}, None, "embedding_model"),
+    ],
 )
 def test_resume_under_other_settings_is_refused(tmp_path, change, route, named):
     questions = read_questions(write(tmp_path / "q.txt", "one\ntwo\n"))

@@ -37,8 +37,23 @@ def test_bench_writes_table_json_and_plot(cli, tiny_models, tmp_path):
     text_file = tmp_path / "text.txt"
     text_file.write_text(TEXT)
     out = tmp_path / "report"
-    args = ["bench", str(tiny_models[0]), str(tiny_models[1]), "--text", str(text_file), "--output", str(out),
-            "--repeats", "1", "--ctx", "64", "--chunks", "2", "--threads", "1"]
+    args = [
+        "bench",
+        str(tiny_models[0]),
+        str(tiny_models[1]),
+        "--text",
+        str(text_file),
+        "--output",
+        str(out),
+        "--repeats",
+        "1",
+        "--ctx",
+        "64",
+        "--chunks",
+        "2",
+        "--threads",
+        "1",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
 
@@ -74,15 +89,36 @@ def test_bench_with_eval_scores_each_model_through_the_app(cli, tiny_models, tmp
     text_file.write_text(TEXT)
     questions = tmp_path / "q.jsonl"
     rows = [("m1", "What is 822 times 639?", "525258"), ("m2", "What is 40366 / 439?", "40366/439")]
-    questions.write_text("".join(json.dumps({"id": i, "kind": "math", "question": q, "answers": [a]}) + "\n" for i, q, a in rows))
+    questions.write_text(
+        "".join(json.dumps({"id": i, "kind": "math", "question": q, "answers": [a]}) + "\n" for i, q, a in rows)
+    )
     out = tmp_path / "report"
-    args = ["bench", str(tiny_models[0]), str(tiny_models[1]), "--text", str(text_file), "--output", str(out),
-            "--repeats", "1", "--ctx", "64", "--chunks", "1", "--threads", "1", "--eval", str(questions)]
+    args = [
+        "bench",
+        str(tiny_models[0]),
+        str(tiny_models[1]),
+        "--text",
+        str(text_file),
+        "--output",
+        str(out),
+        "--repeats",
+        "1",
+        "--ctx",
+        "64",
+        "--chunks",
+        "1",
+        "--threads",
+        "1",
+        "--eval",
+        str(questions),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
 
     models = json.loads((out / "report.json").read_text())["models"]
-    assert [(m["task"]["correct"], m["task"]["n"], m["task"]["kinds"]) for m in models] == [(2, 2, {"math": {"correct": 2, "n": 2}})] * 2
+    assert [(m["task"]["correct"], m["task"]["n"], m["task"]["kinds"]) for m in models] == [
+        (2, 2, {"math": {"correct": 2, "n": 2}})
+    ] * 2
     assert [m["task"]["report"] for m in models] == ["eval/1-a/report.md", "eval/2-b/report.md"]
     assert all((out / m["task"]["report"]).is_file() for m in models)
     assert json.loads((out / "eval" / "2-b" / "run.json").read_text())["model"] == str(tiny_models[1])
@@ -93,13 +129,17 @@ def test_bench_with_eval_scores_each_model_through_the_app(cli, tiny_models, tmp
 def test_a_bad_eval_file_fails_before_the_measurements(cli, tiny_models, tmp_path):
     questions = tmp_path / "q.jsonl"
     questions.write_text("not json\n")
-    result = CliRunner().invoke(cli, ["bench", str(tiny_models[0]), "--eval", str(questions), "--output", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        cli, ["bench", str(tiny_models[0]), "--eval", str(questions), "--output", str(tmp_path / "r")]
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert not (tmp_path / "r" / "report.json").exists()
 
 
 def test_corpus_without_eval_is_refused(cli, tiny_models, tmp_path):
-    result = CliRunner().invoke(cli, ["bench", str(tiny_models[0]), "--corpus", str(tmp_path), "--output", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        cli, ["bench", str(tiny_models[0]), "--corpus", str(tmp_path), "--output", str(tmp_path / "r")]
+    )
     assert result.exit_code == 1 and "--corpus goes with --eval" in result.output
 
 
@@ -142,8 +182,18 @@ def test_public_api_is_pinned():
     import orchestrator.bench
 
     assert orchestrator.bench.__all__ == [
-        "BenchOptions", "BenchReport", "EvalTask", "GenerationStats", "GenerationTimer", "ModelFootprint", "ModelResult",
-        "default_text_path", "format_quant_mix", "model_footprint", "read_text_file", "run_bench",
+        "BenchOptions",
+        "BenchReport",
+        "EvalTask",
+        "GenerationStats",
+        "GenerationTimer",
+        "ModelFootprint",
+        "ModelResult",
+        "default_text_path",
+        "format_quant_mix",
+        "model_footprint",
+        "read_text_file",
+        "run_bench",
     ]
 
 

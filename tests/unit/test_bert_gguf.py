@@ -64,8 +64,12 @@ def _tokenizer_json() -> dict:
             "pair": template,
             "special_tokens": {t: {"id": t, "ids": [SPECIALS[t]], "tokens": [t]} for t in ("[CLS]", "[SEP]")},
         },
-        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
-                  "vocab": {t: i for i, t in enumerate(VOCAB)}},
+        "model": {
+            "type": "WordPiece",
+            "unk_token": "[UNK]",
+            "continuing_subword_prefix": "##",
+            "vocab": {t: i for i, t in enumerate(VOCAB)},
+        },
     }
 
 
@@ -75,25 +79,47 @@ def bert_dir(tmp_path: Path) -> Path:
     source = tmp_path / "model"
     (source / "1_Pooling").mkdir(parents=True)
     config = {
-        "model_type": "bert", "architectures": ["BertModel"], "hidden_act": "gelu",
-        "position_embedding_type": "absolute", "vocab_size": len(VOCAB), "hidden_size": N_EMBD,
-        "intermediate_size": N_FF, "num_hidden_layers": N_LAYER, "num_attention_heads": N_HEAD,
-        "max_position_embeddings": N_CTX, "layer_norm_eps": 1e-12, "type_vocab_size": 2,
+        "model_type": "bert",
+        "architectures": ["BertModel"],
+        "hidden_act": "gelu",
+        "position_embedding_type": "absolute",
+        "vocab_size": len(VOCAB),
+        "hidden_size": N_EMBD,
+        "intermediate_size": N_FF,
+        "num_hidden_layers": N_LAYER,
+        "num_attention_heads": N_HEAD,
+        "max_position_embeddings": N_CTX,
+        "layer_norm_eps": 1e-12,
+        "type_vocab_size": 2,
     }
     (source / "config.json").write_text(json.dumps(config))
     (source / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
     (source / "tokenizer.json").write_text(json.dumps(_tokenizer_json()))
-    (source / "tokenizer_config.json").write_text(json.dumps(
-        {"do_lower_case": True, "cls_token": "[CLS]", "sep_token": "[SEP]", "unk_token": "[UNK]",
-         "pad_token": "[PAD]", "mask_token": "[MASK]"}
-    ))
-    (source / "modules.json").write_text(json.dumps([
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]))
-    (source / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"word_embedding_dimension": N_EMBD, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
-    ))
+    (source / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "do_lower_case": True,
+                "cls_token": "[CLS]",
+                "sep_token": "[SEP]",
+                "unk_token": "[UNK]",
+                "pad_token": "[PAD]",
+                "mask_token": "[MASK]",
+            }
+        )
+    )
+    (source / "modules.json").write_text(
+        json.dumps(
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            ]
+        )
+    )
+    (source / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {"word_embedding_dimension": N_EMBD, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
+        )
+    )
     (source / "README.md").write_text("---\nlicense: apache-2.0\n---\n\n# tiny-bert-test\n\nRandom weights.\n")
     save_file(_weights(np.random.default_rng(0)), str(source / "model.safetensors"), metadata={"format": "pt"})
     return source
@@ -158,14 +184,13 @@ def test_tensors_are_mapped_typed_and_faithful(bert_dir, tmp_path):
     assert not [name for name in tensors if "pooler" in name or "position_ids" in name]
     f16 = {name for name, t in tensors.items() if t.tensor_type == gguf.GGMLQuantizationType.F16}
     assert f16 == {"token_embd.weight"} | {
-        f"blk.{i}.{part}.weight" for i in range(N_LAYER)
+        f"blk.{i}.{part}.weight"
+        for i in range(N_LAYER)
         for part in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_up", "ffn_down")
     }
     source = _weights(np.random.default_rng(0))
     # F32 tensors are copied bit for bit; F16 ones are rounded once.
-    np.testing.assert_array_equal(
-        tensors["position_embd.weight"].data, source["embeddings.position_embeddings.weight"]
-    )
+    np.testing.assert_array_equal(tensors["position_embd.weight"].data, source["embeddings.position_embeddings.weight"])
     np.testing.assert_array_equal(
         tensors["blk.1.layer_output_norm.bias"].data, source["encoder.layer.1.output.LayerNorm.bias"]
     )

@@ -75,8 +75,10 @@ def test_ingest_summary_shows_bracketed_and_escaped_file_names(capsys):
     from orchestrator.cli.knowledge import print_summary
     from orchestrator.knowledge.ingest import IngestSummary, SkippedFile
 
-    summary = IngestSummary(collection="notes", skipped=[SkippedFile("/d/[draft] notes.txt", "unsupported"),
-                                                          SkippedFile(f"/d/{ANSI}.bin", f"reason {ANSI}")])
+    summary = IngestSummary(
+        collection="notes",
+        skipped=[SkippedFile("/d/[draft] notes.txt", "unsupported"), SkippedFile(f"/d/{ANSI}.bin", f"reason {ANSI}")],
+    )
     print_summary(summary)
     err = capsys.readouterr().err
     assert "[draft] notes.txt" in err and "\x1b" not in err and "\\x1b[2J" in err

@@ -18,8 +18,10 @@ from orchestrator.cli import common
 from orchestrator.errors import OrchestratorError
 
 runner = CliRunner()
-SYSTEM = ("You are a helpful, concise assistant running locally. Answer in a few sentences. "
-          "If you do not know something, say so plainly instead of guessing.")
+SYSTEM = (
+    "You are a helpful, concise assistant running locally. Answer in a few sentences. "
+    "If you do not know something, say so plainly instead of guessing."
+)
 BORROW_ANSWER = "Seven items at once, for 21 days [1]."
 
 
@@ -36,7 +38,8 @@ def notes(tmp_path) -> Path:
     folder.mkdir()
     (folder / "library rules.md").write_text(
         "# Library rules\n\nA member may borrow up to 7 items at a time. Loans last 21 days and can be renewed twice.\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -89,7 +92,9 @@ def test_ask_with_a_failing_model_is_one_line_and_exit_1(fake_model):
     result = run("ask", "--route", "chat", "hi")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: RuntimeError: llama_decode returned -3. The traceback is in ")
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: RuntimeError: llama_decode returned -3. The traceback is in "
+    )
     assert "Traceback" not in result.output
 
 
@@ -109,8 +114,12 @@ def test_chat_second_turn_sees_the_first(fake_model):
     result = run("chat", "--no-log", "-c", "notes", input="/chat my name is Ada\n/chat what is my name?\n")
     assert result.exit_code == 0
     assert result.output == "Nice to meet you, Ada.\nYour name is Ada.\n"
-    assert fake_model.history[1] == [("system", SYSTEM), ("human", "my name is Ada"),
-                                     ("ai", "Nice to meet you, Ada."), ("human", "what is my name?")]
+    assert fake_model.history[1] == [
+        ("system", SYSTEM),
+        ("human", "my name is Ada"),
+        ("ai", "Nice to meet you, Ada."),
+        ("human", "what is my name?"),
+    ]
 
 
 def test_chat_help_then_quit_stops_reading(fake_model):

@@ -36,7 +36,11 @@ def test_statistics_are_mean_squared_inputs(tiny):
     assert stats.n_tokens == 5
     # Block 0's q/k/v input is the RMS-normed token embedding times attn_norm: recompute it directly.
     embeddings = model.tensors["token_embd.weight"][tokens]
-    normed = embeddings / np.sqrt((embeddings**2).mean(axis=1, keepdims=True) + 1e-5) * model.tensors["blk.0.attn_norm.weight"]
+    normed = (
+        embeddings
+        / np.sqrt((embeddings**2).mean(axis=1, keepdims=True) + 1e-5)
+        * model.tensors["blk.0.attn_norm.weight"]
+    )
     np.testing.assert_allclose(stats.mean_sq("blk.0.attn_q.weight"), (normed**2).mean(axis=0), rtol=1e-4)
     np.testing.assert_allclose(stats.sum_sq["blk.0.attn_k.weight"], stats.sum_sq["blk.0.attn_q.weight"])
     assert set(stats.block_influence()) == {0, 1, 2}

@@ -48,7 +48,9 @@ def test_module_entry_point(tmp_path):
     out = tmp_path / "deq.gguf"
     done = subprocess.run(
         [sys.executable, "-m", "orchestrator", "compress", "dequantize", str(tiny), str(out), "--type", "f16"],
-        capture_output=True, text=True, env={"ORCH_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        env={"ORCH_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stderr
     assert inspect_gguf(out).file_type == "F16"

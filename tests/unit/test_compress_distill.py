@@ -33,7 +33,9 @@ FAST = DistillConfig(steps=6, lr=3e-3, seq_len=32, batch=4, threads=1, check_pos
 def models(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("distill")
     teacher = write_tiny_llama(folder / "teacher.gguf")
-    student = prune_gguf(teacher, folder / "student.gguf", "ffn", ratio=0.5, n_chunks=2, chunk_len=64, out_type="f32").path
+    student = prune_gguf(
+        teacher, folder / "student.gguf", "ffn", ratio=0.5, n_chunks=2, chunk_len=64, out_type="f32"
+    ).path
     return teacher, student
 
 

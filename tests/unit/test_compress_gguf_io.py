@@ -73,14 +73,22 @@ def _weighted_error(reference, quantized_path, imatrix, name):
 def test_calibration_lowers_importance_weighted_error(tiny, tmp_path):
     """The importance matrix reaches llama.cpp's quantizer: it minimises the activation-weighted error."""
     plain = quantize_gguf(tiny, tmp_path / "plain.gguf", "Q4_0")
-    calibrated = quantize_gguf(tiny, tmp_path / "cal.gguf", "Q4_0", calibration=None, n_chunks=2, chunk_len=64,
-                               imatrix_file=_imatrix_file(tiny, tmp_path))
+    calibrated = quantize_gguf(
+        tiny,
+        tmp_path / "cal.gguf",
+        "Q4_0",
+        calibration=None,
+        n_chunks=2,
+        chunk_len=64,
+        imatrix_file=_imatrix_file(tiny, tmp_path),
+    )
     assert calibrated.calibrated and not plain.calibrated
     imatrix = load_imatrix(tmp_path / "imatrix.gguf")
     reference = read_model(tiny).tensors
     names = [n for n in imatrix if n.startswith("blk.")]
     better = sum(
-        _weighted_error(reference[n], calibrated.path, imatrix, n) < _weighted_error(reference[n], plain.path, imatrix, n)
+        _weighted_error(reference[n], calibrated.path, imatrix, n)
+        < _weighted_error(reference[n], plain.path, imatrix, n)
         for n in names
     )
     assert better >= 0.8 * len(names)
@@ -94,8 +102,9 @@ def _imatrix_file(tiny, tmp_path) -> Path:
 
 
 def test_quantize_with_calibration_text_records_it(tiny, tmp_path):
-    report = quantize_gguf(tiny, tmp_path / "q.gguf", "Q4_0", calibration=DEFAULT_CALIBRATION_FILE,
-                           n_chunks=2, chunk_len=64)
+    report = quantize_gguf(
+        tiny, tmp_path / "q.gguf", "Q4_0", calibration=DEFAULT_CALIBRATION_FILE, n_chunks=2, chunk_len=64
+    )
     parameters = json.loads(inspect_gguf(report.path).provenance["parameters"])
     assert parameters["imatrix"]["tokens"] == 128
 

@@ -57,7 +57,9 @@ def test_unstructured_pruning_reaches_the_sparsity_and_keeps_the_size(tiny, tmp_
     pruned, original = read_model(report.path), read_model(tiny)
     for name in prunable_weights(pruned):
         assert abs((pruned.tensors[name] == 0).mean() - 0.5) < 0.02, name
-    np.testing.assert_array_equal(pruned.tensors["token_embd.weight"], original.tensors["token_embd.weight"].astype(np.float16))
+    np.testing.assert_array_equal(
+        pruned.tensors["token_embd.weight"], original.tensors["token_embd.weight"].astype(np.float16)
+    )
     info = inspect_gguf(report.path)
     assert info.provenance["method"] == f"prune-{method}"
     assert json.loads(info.provenance["parameters"])["sparsity"] == 0.5

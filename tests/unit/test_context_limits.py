@@ -37,14 +37,18 @@ def test_the_kv_cache_size_per_token_is_read_from_the_file(tmp_path):
 
 def test_a_context_beyond_the_trained_one_is_refused_with_the_numbers(tmp_path):
     info = inspect_gguf(write_decoder_gguf(tmp_path / "m.gguf"))
-    with pytest.raises(ConfigError, match=r"ORCH_N_CTX=1,000,000 is more than the 8,192 tokens tiny-decoder was trained with"):
+    with pytest.raises(
+        ConfigError, match=r"ORCH_N_CTX=1,000,000 is more than the 8,192 tokens tiny-decoder was trained with"
+    ):
         check_context_fits(info, 1_000_000)
 
 
 def test_a_context_whose_cache_does_not_fit_in_free_memory_is_refused(tmp_path, monkeypatch):
     info = inspect_gguf(write_decoder_gguf(tmp_path / "m.gguf", context_length=1 << 20))
     monkeypatch.setattr("orchestrator.llm.available_memory_bytes", lambda: 2 * 10**9)
-    with pytest.raises(ConfigError, match=r"needs about 23\.\d GB .* only 2\.0 GB is available: set ORCH_N_CTX to [\d,]+ or less"):
+    with pytest.raises(
+        ConfigError, match=r"needs about 23\.\d GB .* only 2\.0 GB is available: set ORCH_N_CTX to [\d,]+ or less"
+    ):
         check_context_fits(info, 1_000_000)
     check_context_fits(info, 2048)  # 47 MB of cache fits
 

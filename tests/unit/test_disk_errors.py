@@ -40,8 +40,12 @@ def test_other_chroma_failures_still_point_at_repair(tmp_path):
 
 @pytest.mark.parametrize(
     "code, expected",
-    [(errno.ENOSPC, "No space left on the disk holding"), (errno.EROFS, "the file system is read-only"),
-     (errno.EACCES, "permission denied"), (errno.ENOTDIR, "is a file, not a folder")],
+    [
+        (errno.ENOSPC, "No space left on the disk holding"),
+        (errno.EROFS, "the file system is read-only"),
+        (errno.EACCES, "permission denied"),
+        (errno.ENOTDIR, "is a file, not a folder"),
+    ],
 )
 def test_os_errors_become_one_sentence_naming_the_path(tmp_path, code, expected):
     (tmp_path / "file").write_text("x")
@@ -54,7 +58,9 @@ def test_an_unwritable_knowledge_base_leaves_other_routes_working(tmp_path, monk
     app = build_app(Settings(data_dir=tmp_path), embeddings=WordHashEmbeddings())
 
     def unwritable(*args, **kwargs):
-        raise KnowledgeStoreUnwritable("The knowledge base at X could not be opened: Cannot write X: the file system is read-only.")
+        raise KnowledgeStoreUnwritable(
+            "The knowledge base at X could not be opened: Cannot write X: the file system is read-only."
+        )
 
     monkeypatch.setattr(app_module, "open_retriever", unwritable)
     math = app.invoke({"question": "What is 2+2?"})
@@ -78,6 +84,8 @@ def test_ingest_on_a_full_disk_says_how_much_space_the_rest_needs(tmp_path, monk
             raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(KnowledgeStore, "add", full)
-    with pytest.raises(KnowledgeStoreUnwritable, match=r"No space left .* more is needed to finish.* chunks were still to add") as raised:
+    with pytest.raises(
+        KnowledgeStoreUnwritable, match=r"No space left .* more is needed to finish.* chunks were still to add"
+    ) as raised:
         ingest_paths([tmp_path / "a.txt"], store, settings)
     assert "a few hundred MB" not in str(raised.value)  # one estimate, the ingest's own

@@ -23,7 +23,15 @@ from orchestrator.evaluate import (
 
 
 def row(**fields):
-    base = {"answer": "", "route": "chat", "sources": [], "abstained": False, "error": None, "latency_s": 1.0, "tool_calls": []}
+    base = {
+        "answer": "",
+        "route": "chat",
+        "sources": [],
+        "abstained": False,
+        "error": None,
+        "latency_s": 1.0,
+        "tool_calls": [],
+    }
     return {**base, **fields}
 
 
@@ -36,7 +44,12 @@ def gold(kind, answers=(), source=None, id="q1", question="?"):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("The Broncos!", "broncos"), ("  A  Viking, an   Oak ", "viking oak"), ("2,249 yards.", "2249 yards"), ("Theatre", "theatre")],
+    [
+        ("The Broncos!", "broncos"),
+        ("  A  Viking, an   Oak ", "viking oak"),
+        ("2,249 yards.", "2249 yards"),
+        ("Theatre", "theatre"),
+    ],
 )
 def test_squad_normalisation(text, expected):
     assert normalize_answer(text) == expected
@@ -68,7 +81,13 @@ CITED = [{"source": "/data/corpus/Super_Bowl_50.txt", "chunk": "c1", "page": Non
 def test_docs_correct_needs_answer_and_cited_gold_file():
     score = score_row(row(route="docs", answer="Elway played for the Broncos [1].", sources=CITED), DOCS_GOLD)
     assert score.correct and score.route_ok
-    assert score.checks == {"answer_contained": True, "source_cited": True, "refused": False, "short_enough": True, "quoted": False}
+    assert score.checks == {
+        "answer_contained": True,
+        "source_cited": True,
+        "refused": False,
+        "short_enough": True,
+        "quoted": False,
+    }
 
 
 def test_docs_right_answer_wrong_source_fails():
@@ -94,8 +113,12 @@ def test_docs_long_answer_is_flagged_but_route_is_ok():
 
 
 def test_docs_quoted_answer_is_counted_as_quoted():
-    quoted = row(route="docs", answer='From the documents: "Elway led the Broncos." [1]', sources=CITED,
-                 route_reason={"answer_kind": "quote"})
+    quoted = row(
+        route="docs",
+        answer='From the documents: "Elway led the Broncos." [1]',
+        sources=CITED,
+        route_reason={"answer_kind": "quote"},
+    )
     assert score_row(quoted, DOCS_GOLD).checks["quoted"]
     generated = row(route="docs", answer="The Broncos [1].", sources=CITED, route_reason={"answer_kind": "generated"})
     assert not score_row(generated, DOCS_GOLD).checks["quoted"]
@@ -208,7 +231,9 @@ def test_report_files(tmp_path):
     scores, rows, golds = scored_set()
     report = {
         "run": {"questions": "q.jsonl", "corpus": None, "model": "m.gguf", "workers": 1, "wall_seconds": 12.0},
-        "summary": summarize(scores, rows), "failures": worst_failures(scores, rows, golds), "route_confusion": {"docs": {"docs": 2}},
+        "summary": summarize(scores, rows),
+        "failures": worst_failures(scores, rows, golds),
+        "route_confusion": {"docs": {"docs": 2}},
     }
     md, js = write_report(tmp_path, report)
     text = md.read_text()
@@ -251,7 +276,13 @@ def test_resume_refuses_answers_from_another_model(tmp_path):
     [
         ({"route": "docs", "abstained": True, "answer": "I couldn't find that in your documents."}, True),
         ({"route": "chat", "answer": "There is no record of a moon base on Venus."}, True),
-        ({"route": "web", "answer": "Nobody has walked on Mars; the premise is wrong because no crewed mission landed."}, True),
+        (
+            {
+                "route": "web",
+                "answer": "Nobody has walked on Mars; the premise is wrong because no crewed mission landed.",
+            },
+            True,
+        ),
         ({"route": "chat", "answer": "The first Venus moon base opened in 1998."}, False),
     ],
 )

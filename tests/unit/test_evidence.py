@@ -34,8 +34,14 @@ def chunk(text, source="tesla.txt"):
 
 
 def test_split_sentences_keeps_decimals_and_lines_apart():
-    text = "Pi is about 3.14 in most uses. It never ends!\nA heading\nWho knew? \"Nobody\" did."
-    assert split_sentences(text) == ["Pi is about 3.14 in most uses.", "It never ends!", "A heading", "Who knew?", '"Nobody" did.']
+    text = 'Pi is about 3.14 in most uses. It never ends!\nA heading\nWho knew? "Nobody" did.'
+    assert split_sentences(text) == [
+        "Pi is about 3.14 in most uses.",
+        "It never ends!",
+        "A heading",
+        "Who knew?",
+        '"Nobody" did.',
+    ]
 
 
 def test_hard_wrapped_lines_are_joined_but_headings_and_list_items_stay_apart_without_bullets():
@@ -72,7 +78,11 @@ def test_an_answer_is_scored_and_quoted_with_the_label_above_it():
     assert labelled(faq, 2) == "Pay within 30 days."  # the line before is a sentence, not a label
     glossary = split_sentences("chunk\n\nA piece of a document that is embedded and searched on its own.")
     assert labelled(glossary, 1) == "chunk: A piece of a document that is embedded and searched on its own."
-    evidence = select_evidence("What is a chunk?", [chunk("chunk\n\nA piece of a document that is searched on its own.", "glossary.jsonl")], WordHashEmbeddings())
+    evidence = select_evidence(
+        "What is a chunk?",
+        [chunk("chunk\n\nA piece of a document that is searched on its own.", "glossary.jsonl")],
+        WordHashEmbeddings(),
+    )
     # "chunk" of the question's terms {"what", "chunk"}: without its label the definition covers nothing
     assert evidence.sentence.startswith("chunk: A piece") and evidence.sentence_coverage == 0.5
 
@@ -86,7 +96,9 @@ def test_coverage_matches_inflections_and_weights_rare_terms():
 
 def test_the_sentence_that_answers_is_chosen_with_its_neighbours():
     weights = {"tesla": 1.0, "enroll": 2.0, "polytechnic": 2.0}  # as a collection's IDF would weigh them
-    evidence = select_evidence("When did Tesla enroll at the Polytechnic?", [chunk(TESLA)], WordHashEmbeddings(), lambda q: weights)
+    evidence = select_evidence(
+        "When did Tesla enroll at the Polytechnic?", [chunk(TESLA)], WordHashEmbeddings(), lambda q: weights
+    )
     assert evidence.sentence.startswith("In 1875, Tesla enrolled")
     assert evidence.window.startswith("His father promised") and evidence.window.endswith("second year.")
     assert evidence.sentence_coverage == 1.0 and evidence.chunk.metadata["source"] == "tesla.txt"
@@ -97,7 +109,7 @@ def test_ranked_windows_are_best_first_and_do_not_overlap():
     windows = rank_evidence("Which bridges?", [chunk(text)], WordHashEmbeddings(), limit=10)
     assert [w.score for w in windows] == sorted((w.score for w in windows), reverse=True)
     covered = [set(split_sentences(w.window)) for w in windows]
-    assert all(not (a & b) for i, a in enumerate(covered) for b in covered[i + 1:])
+    assert all(not (a & b) for i, a in enumerate(covered) for b in covered[i + 1 :])
     assert 2 <= len(windows) <= 3  # six sentences, three per window at most
 
 
@@ -116,8 +128,13 @@ def test_a_sentence_with_the_asked_type_of_answer_wins_a_tie():
 
 
 def test_expected_answer_types_and_their_values():
-    date, number = expected_answer_type("In what year did it open?"), expected_answer_type("How many people live there?")
-    assert date is expected_answer_type("When did it open?") and number is expected_answer_type("What is the population?")
+    date, number = (
+        expected_answer_type("In what year did it open?"),
+        expected_answer_type("How many people live there?"),
+    )
+    assert date is expected_answer_type("When did it open?") and number is expected_answer_type(
+        "What is the population?"
+    )
     assert expected_answer_type("Who founded it?") is None
     assert typed_values(date, "It opened in March 1875, not 1880.") == {"march", "1875", "1880"}
     assert typed_values(number, "304,016 firms and seven counties.") == {"304,016", "seven"}
@@ -131,7 +148,9 @@ def test_the_second_chunk_is_searched_too():
 
 
 def test_a_question_about_something_else_has_low_coverage():
-    evidence = select_evidence("How many maps do pilots keep in their back pocket?", [chunk(TESLA)], WordHashEmbeddings())
+    evidence = select_evidence(
+        "How many maps do pilots keep in their back pocket?", [chunk(TESLA)], WordHashEmbeddings()
+    )
     assert evidence.sentence_coverage == 0.0
 
 

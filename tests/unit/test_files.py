@@ -12,7 +12,10 @@ def test_sha256_of_streams_and_reports_progress(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(data)
     seen = []
-    assert sha256_of(path, lambda stage, done, total: seen.append((stage, done, total))) == hashlib.sha256(data).hexdigest()
+    assert (
+        sha256_of(path, lambda stage, done, total: seen.append((stage, done, total)))
+        == hashlib.sha256(data).hexdigest()
+    )
     assert [done for _, done, _ in seen] == [1 << 20, 2 << 20, len(data)]
     assert {total for _, _, total in seen} == {len(data)}
 

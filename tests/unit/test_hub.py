@@ -88,7 +88,9 @@ def test_a_download_cut_half_way_resumes_where_it_stopped(hf_standin, tiny, sett
     assert half - 64 * 1024 <= resumed_at <= half  # the retry asked only for the rest
 
 
-def test_a_pull_that_gave_up_is_one_line_and_the_next_run_keeps_the_finished_parts(hf_standin, tmp_path, settings, monkeypatch):
+def test_a_pull_that_gave_up_is_one_line_and_the_next_run_keeps_the_finished_parts(
+    hf_standin, tmp_path, settings, monkeypatch
+):
     from huggingface_hub import file_download
 
     monkeypatch.setattr(file_download.time, "sleep", lambda seconds: None)  # its pause between retries
@@ -117,7 +119,9 @@ def test_partial_files_a_killed_pull_left_are_deleted_by_the_next_pull(hf_standi
 
     monkeypatch.setattr(file_download.time, "sleep", lambda seconds: None)
     hf_standin.add(REPO, {"tiny.gguf": tiny})
-    leftovers = settings.resolved_models_dir / ".hf-downloads" / REPO.replace("/", "--") / ".cache" / "huggingface" / "download"
+    leftovers = (
+        settings.resolved_models_dir / ".hf-downloads" / REPO.replace("/", "--") / ".cache" / "huggingface" / "download"
+    )
     leftovers.mkdir(parents=True)
     stale, fresh = leftovers / "tiny.gguf.abc.1a2b3c4d.incomplete", leftovers / "tiny.gguf.abc.5e6f7a8b.incomplete"
     stale.write_bytes(b"x" * 1000)
@@ -165,7 +169,9 @@ def test_a_split_model_is_pulled_whole_and_loads_as_one(hf_standin, tmp_path, se
     assert path.name == "tiny-00001-of-00003.gguf"
     assert sorted(p.name for p in settings.resolved_models_dir.glob("*.gguf")) == [p.name for p in parts]
     [row] = models.installed_models(settings)
-    assert row.name == "tiny" and row.info.n_tensors == 21 and row.info.size_bytes == sum(p.stat().st_size for p in parts)
+    assert (
+        row.name == "tiny" and row.info.n_tensors == 21 and row.info.size_bytes == sum(p.stat().st_size for p in parts)
+    )
     assert models.resolve_model("tiny", settings) == path.resolve()
     from llama_cpp import Llama
 
@@ -206,7 +212,9 @@ def test_free_space_is_checked_before_downloading(hf_standin, tiny, settings, mo
 def test_offline_mode_uses_what_was_pulled_and_never_calls_the_hub(hf_standin, tiny, settings, monkeypatch):
     hf_standin.add(REPO, {"tiny.gguf": tiny})
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(PullError, match="HF_HUB_OFFLINE is set and hf:standin/Tiny-Llama-GGUF/tiny.gguf has not been pulled"):
+    with pytest.raises(
+        PullError, match="HF_HUB_OFFLINE is set and hf:standin/Tiny-Llama-GGUF/tiny.gguf has not been pulled"
+    ):
         models.pull(f"hf:{REPO}/tiny.gguf", settings)
     monkeypatch.delenv("HF_HUB_OFFLINE")
     path = models.pull(f"hf:{REPO}/tiny.gguf", settings)

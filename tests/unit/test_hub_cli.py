@@ -34,10 +34,13 @@ def test_models_lists_the_source_and_revision(pulled):
     assert "hf:standin/Tiny-Qwen2.5-GGUF@0123456" in row and "llama" in row
 
 
-@pytest.mark.parametrize("route, question, expected", [
-    ("chat", "Tell me about Paris.", ANSWER),
-    ("math", "2**10 + 3", "1027"),
-])
+@pytest.mark.parametrize(
+    "route, question, expected",
+    [
+        ("chat", "Tell me about Paris.", ANSWER),
+        ("math", "2**10 + 3", "1027"),
+    ],
+)
 def test_ask_with_the_short_name_on_each_route(pulled, route, question, expected):
     result = CliRunner().invoke(app, ["ask", "--model", "tiny-qwen2.5-F32", "--route", route, question])
     assert result.exit_code == 0, result.output
@@ -46,7 +49,9 @@ def test_ask_with_the_short_name_on_each_route(pulled, route, question, expected
 
 def test_ask_on_the_web_route_with_the_pulled_model(pulled, search_standin):
     search_standin.default = Results([Hit("Paris", "https://example.org/paris", "Paris is lovely in spring.")])
-    result = CliRunner().invoke(app, ["ask", "--model", "tiny-qwen2.5-F32", "--route", "web", "What is Paris like today?"])
+    result = CliRunner().invoke(
+        app, ["ask", "--model", "tiny-qwen2.5-F32", "--route", "web", "What is Paris like today?"]
+    )
     assert result.exit_code == 0, result.output
     assert ANSWER in result.output and "example.org/paris" in result.output
 
@@ -54,7 +59,13 @@ def test_ask_on_the_web_route_with_the_pulled_model(pulled, search_standin):
 def test_pull_list_shows_the_catalog_and_how_each_was_tested():
     result = CliRunner().invoke(app, ["pull", "--list"])
     assert result.exit_code == 0, result.output
-    for name in ("smollm2-135m-instruct", "qwen2.5-1.5b-instruct", "llama-3.2-3b-instruct", "gemma-2-2b-it", "phi-3.5-mini-instruct"):
+    for name in (
+        "smollm2-135m-instruct",
+        "qwen2.5-1.5b-instruct",
+        "llama-3.2-3b-instruct",
+        "gemma-2-2b-it",
+        "phi-3.5-mini-instruct",
+    ):
         assert name in result.output
     assert "tiny stand-in model" in result.output
 

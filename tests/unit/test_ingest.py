@@ -79,7 +79,9 @@ def docs(tmp_path) -> Path:
         "<body><h1>Heading</h1><p>Visible paragraph.</p></body></html>"
     )
     (folder / "sub" / "book.pdf").write_bytes(make_pdf(["First page text", "Second page text"]))
-    (folder / "records.json").write_text(json.dumps([{"title": "One", "text": "First record"}, {"title": "Two", "n": 2}]))
+    (folder / "records.json").write_text(
+        json.dumps([{"title": "One", "text": "First record"}, {"title": "Two", "n": 2}])
+    )
     (folder / "lines.jsonl").write_text('{"text": "line zero"}\n\n{"text": "line two", "tags": ["a", "b"]}\n')
     (folder / "image.png").write_bytes(b"\x89PNG not a document")
     (folder / ".hidden.txt").write_text("hidden")
@@ -144,7 +146,14 @@ def test_unreadable_files_raise_with_a_reason(tmp_path, name, content, reason):
 
 def test_folders_recurse_and_skip_hidden_and_unsupported(docs):
     files, skipped = discover_files([docs])
-    assert sorted(p.name for p in files) == ["book.pdf", "lines.jsonl", "long.txt", "notes.md", "page.html", "records.json"]
+    assert sorted(p.name for p in files) == [
+        "book.pdf",
+        "lines.jsonl",
+        "long.txt",
+        "notes.md",
+        "page.html",
+        "records.json",
+    ]
     assert skipped == []
 
 
@@ -253,7 +262,9 @@ def test_a_pdf_without_text_is_reported(tmp_path, store, settings):
 
 
 def test_identical_chunks_in_one_file_get_distinct_ids(tmp_path, store, settings):
-    (tmp_path / "repeat.txt").write_text("\n\n".join(["Same paragraph repeated, long enough to be a chunk on its own here."] * 6))
+    (tmp_path / "repeat.txt").write_text(
+        "\n\n".join(["Same paragraph repeated, long enough to be a chunk on its own here."] * 6)
+    )
     summary = ingest_paths([tmp_path], store, settings)
     assert summary.chunks_added == store.count() >= 3
     assert ingest_paths([tmp_path], store, settings).chunks_added == 0

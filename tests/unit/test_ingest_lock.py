@@ -22,10 +22,16 @@ def test_an_ingest_waits_for_another_process_holding_the_collection(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         (tmp_path / "a.txt").write_text("A short document about locks. " * 5)
-        store = open_store(settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "notes")
+        store = open_store(
+            settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "notes"
+        )
         stages, done = [], threading.Event()
-        worker = threading.Thread(target=lambda: (ingest_paths([tmp_path / "a.txt"], store, settings,
-                                                               progress=lambda s, d, t: stages.append(s)), done.set()))
+        worker = threading.Thread(
+            target=lambda: (
+                ingest_paths([tmp_path / "a.txt"], store, settings, progress=lambda s, d, t: stages.append(s)),
+                done.set(),
+            )
+        )
         worker.start()
         time.sleep(1.0)
         assert not done.is_set() and stages == ["Waiting for another ingest into collection 'notes' to finish"]

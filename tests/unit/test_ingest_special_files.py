@@ -62,7 +62,9 @@ def test_folder_walk_lists_special_files_and_broken_links(folder):
 
 def test_ingest_with_a_fifo_finishes_and_reports_it(folder, tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
-    store = open_store(settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "special")
+    store = open_store(
+        settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "special"
+    )
     summary = finishes_within(30, ingest_paths, [folder / "pipe.txt", folder / "ok.txt"], store, settings)
     assert summary.files_ingested == 1 and summary.files_skipped == 1 and store.count() > 0
 

@@ -43,9 +43,17 @@ def long_app(tmp_path):
     return build_app(
         Settings(data_dir=tmp_path, relevance_threshold=0.5, n_ctx=CONTEXT_TOKENS),
         chat_model=ContextLimitedModel(messages=itertools.cycle([AIMessage("ok")])),
-        embeddings=WordHashEmbeddings(), retriever=FakeRetriever(docs),
-        search=lambda query: [SearchResult(rank=1, title="Pool", url="https://example.org", snippet="Opens at 06:30.",
-                                             retrieved_at="2026-01-01T00:00:00Z")],
+        embeddings=WordHashEmbeddings(),
+        retriever=FakeRetriever(docs),
+        search=lambda query: [
+            SearchResult(
+                rank=1,
+                title="Pool",
+                url="https://example.org",
+                snippet="Opens at 06:30.",
+                retrieved_at="2026-01-01T00:00:00Z",
+            )
+        ],
     )
 
 
@@ -56,15 +64,23 @@ QUESTION = "Please tell me, in your own words and at length, what you think abou
 def test_a_20000_character_question_gets_one_clear_error_not_an_exception(tmp_path, route):
     answer = long_app(tmp_path).invoke({"question": QUESTION, "route": route})
     assert answer.error, answer
-    assert "Shorten it" in answer.error and ("too long" in answer.error or "more than the 2048-token context" in answer.error)
+    assert "Shorten it" in answer.error and (
+        "too long" in answer.error or "more than the 2048-token context" in answer.error
+    )
     assert "Requested tokens" not in answer.error
 
 
 def test_the_router_fallback_classifies_from_the_start_of_a_long_question(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("orchestrator.llm.constrained_choice", lambda model, prompt, choices: seen.append(prompt) or "chat")
-    app = build_app(Settings(data_dir=tmp_path), chat_model=ContextLimitedModel(messages=iter([])),
-                    embeddings=WordHashEmbeddings(), retriever=None)
+    monkeypatch.setattr(
+        "orchestrator.llm.constrained_choice", lambda model, prompt, choices: seen.append(prompt) or "chat"
+    )
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=ContextLimitedModel(messages=iter([])),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+    )
     decision = app._llm_fallback(QUESTION, RouteDecision("undecided", "weak signals"))
     assert len(seen) == 1 and len(seen[0]) < 2000 and decision.route == "chat"
 
@@ -72,7 +88,9 @@ def test_the_router_fallback_classifies_from_the_start_of_a_long_question(tmp_pa
 def test_a_100kb_batch_question_gets_a_sentence_a_user_can_act_on(tmp_path):
     path = tmp_path / "q.txt"
     path.write_text("What is 2+2?\n" + "Why " * 25_000 + "?\n")
-    run_batch(read_questions(path), tmp_path / "out.jsonl", Settings(data_dir=tmp_path), route="chat", app=long_app(tmp_path))
+    run_batch(
+        read_questions(path), tmp_path / "out.jsonl", Settings(data_dir=tmp_path), route="chat", app=long_app(tmp_path)
+    )
     rows = read_result_rows(tmp_path / "out.jsonl")
     assert rows["1"]["error"] is None
     assert "Shorten it" in rows["2"]["error"] and "ValueError" not in rows["2"]["error"]
@@ -83,6 +101,11 @@ def test_other_value_errors_are_not_swallowed(tmp_path):
         def _stream(self, *args, **kwargs):
             raise ValueError("something else")
 
-    app = build_app(Settings(data_dir=tmp_path), chat_model=Broken(messages=iter([])), embeddings=WordHashEmbeddings(), retriever=None)
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=Broken(messages=iter([])),
+        embeddings=WordHashEmbeddings(),
+        retriever=None,
+    )
     with pytest.raises(ValueError, match="something else"):
         app.invoke({"question": "hello", "route": "chat"})

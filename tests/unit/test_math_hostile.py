@@ -129,8 +129,13 @@ def test_hostile_input_is_refused_quickly_and_harmlessly(
     payload = hostile_payloads(canary)[index]
     monkeypatch.chdir(tmp_path)
     modules_before = set(sys.modules)
-    for question in (f"/math {payload}", payload, f"What is {payload}?", f"integrate {payload} dx",
-                     f"solve {payload} = 0"):
+    for question in (
+        f"/math {payload}",
+        payload,
+        f"What is {payload}?",
+        f"integrate {payload} dx",
+        f"solve {payload} = 0",
+    ):
         started = time.monotonic()
         result = solve(question, timeout_s=TIMEOUT_S)
         elapsed = time.monotonic() - started
@@ -150,8 +155,17 @@ def test_hostile_input_is_refused_quickly_and_harmlessly(
 
 @pytest.mark.parametrize(
     "payload",
-    ["9**9**9**9", "factorial(10**9)", "10**10**10", "gamma(10**9)", "(10**400)**(10**400)",
-     "ones(10**5, 10**5)", "eye(10**6)", "zeros(10**4, 10**4)", "Matrix([[1, 1], [1, 0]])**(10**9)"],
+    [
+        "9**9**9**9",
+        "factorial(10**9)",
+        "10**10**10",
+        "gamma(10**9)",
+        "(10**400)**(10**400)",
+        "ones(10**5, 10**5)",
+        "eye(10**6)",
+        "zeros(10**4, 10**4)",
+        "Matrix([[1, 1], [1, 0]])**(10**9)",
+    ],
 )
 def test_huge_numbers_say_too_large(payload: str) -> None:
     result = solve(f"/math {payload}")
@@ -172,7 +186,7 @@ def test_computation_past_the_time_limit_is_killed_and_the_worker_recovers() -> 
 
 def test_rejection_messages_say_what_is_wrong() -> None:
     assert solve("/math __import__('os')").error == (
-        "I could not parse \"__import__('os')\": the character \"'\" is not allowed"
+        'I could not parse "__import__(\'os\')": the character "\'" is not allowed'
     )
     assert solve("/math __import__").error == "I could not parse '__import__': names like __import__ are not allowed"
     assert solve("/math x.real").error == "I could not parse 'x.real': the character '.' is not allowed"

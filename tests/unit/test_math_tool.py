@@ -59,8 +59,7 @@ def process_alive(pid: int | str) -> bool:
         ("Solve x + y = 10, x - y = 2", "system", "x = 6, y = 4"),
         ("solve the system x+y=10 and x-y=2 for x and y", "system", "x = 6, y = 4"),
         ("derivative of x^3 sin(x)", "derivative", "d/dx (x**3*sin(x)) = x**3*cos(x) + 3*x**2*sin(x)"),
-        ("What is the derivative of x**3 * sin(x)?", "derivative",
-         "d/dx (x**3*sin(x)) = x**3*cos(x) + 3*x**2*sin(x)"),
+        ("What is the derivative of x**3 * sin(x)?", "derivative", "d/dx (x**3*sin(x)) = x**3*cos(x) + 3*x**2*sin(x)"),
         ("second derivative of x^4", "derivative", "d^2/dx^2 (x**4) = 12*x**2"),
         ("d/dx x^2", "derivative", "d/dx (x**2) = 2*x"),
         ("integrate x*exp(x)", "integral", "∫ x*exp(x) dx = (x - 1)*exp(x) + C"),
@@ -85,14 +84,20 @@ def process_alive(pid: int | str) -> bool:
         ("Compute the integral of sin(x) from 0 to pi", "integral", "∫_0^pi sin(x) dx = 2"),
         ("Find the roots of x^2 - 4", "solve", "x = -2 or x = 2"),
         ("Differentiate x^2 + 3x with respect to x", "derivative", "d/dx (x**2 + 3*x) = 2*x + 3"),
-        ("what is the limit of (1 + 1/n)^n as n approaches infinity", "limit",
-         "lim_{n→oo} (1 + 1/n)**n = 2.71828182845905 (exact: E)"),
+        (
+            "what is the limit of (1 + 1/n)^n as n approaches infinity",
+            "limit",
+            "lim_{n→oo} (1 + 1/n)**n = 2.71828182845905 (exact: E)",
+        ),
         ("Expand (x + 1)^3", "expand", "(x + 1)**3 expands to x**3 + 3*x**2 + 3*x + 1"),
         ("What is sqrt 2?", "root", "sqrt(2) = 1.4142135623731 (exact: sqrt(2))"),
         ("/math 1e-400 * 10**400", "evaluate", "1e-400*10**400 = 1"),
         ("What is det(Matrix([[1,2],[3,4]]))?", "evaluate", "det(Matrix([[1, 2], [3, 4]])) = -2"),
-        ("/math inverse(Matrix([[1,2],[3,4]]))", "evaluate",
-         "inverse(Matrix([[1, 2], [3, 4]])) = Matrix([[-2, 1], [3/2, -1/2]])"),
+        (
+            "/math inverse(Matrix([[1,2],[3,4]]))",
+            "evaluate",
+            "inverse(Matrix([[1, 2], [3, 4]])) = Matrix([[-2, 1], [3/2, -1/2]])",
+        ),
         ("/math 2xy + xy", "evaluate", "2*x*y + x*y = 3*x*y"),
     ],
 )
@@ -259,8 +264,9 @@ def test_worker_exits_with_the_interpreter(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
     answer, pid = done.stdout.split("\n")[:2]
     assert answer == "2 + 2 = 4"
     deadline = time.monotonic() + 5
@@ -292,8 +298,7 @@ def test_memory_exhaustion_in_the_worker_reads_as_too_large(monkeypatch: pytest.
 
     monkeypatch.setattr(math_worker, "solve_problem", exhaust)
     response = math_worker.handle_request({"op": "solve", "problem": {}})
-    assert response == {"ok": False, "kind": "too_large",
-                        "error": "it needs more memory than the math worker may use"}
+    assert response == {"ok": False, "kind": "too_large", "error": "it needs more memory than the math worker may use"}
 
 
 def test_worker_exits_when_its_parent_is_killed_mid_computation(tmp_path: Path) -> None:
@@ -306,8 +311,7 @@ def test_worker_exits_when_its_parent_is_killed_mid_computation(tmp_path: Path) 
         """
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              cwd=tmp_path, env=env)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
     assert parent.stdout is not None
     worker_pid = int(parent.stdout.readline())
     time.sleep(0.5)

@@ -13,7 +13,7 @@ from orchestrator.errors import PullError
 
 # A stand-in for pip: writes the wheel in four steps under TMPDIR (as pip does, in pip-unpack-*),
 # then moves it to -d DEST; or fails the way pip fails.
-FAKE_PIP = r'''
+FAKE_PIP = r"""
 import os, sys, time, pathlib
 args = sys.argv[1:]
 if os.environ.get("FAKE_PIP_FAIL"):
@@ -29,7 +29,7 @@ with partial.open("wb") as handle:
         handle.write(b"x" * 1000); handle.flush(); time.sleep(0.3)
 dest.mkdir(parents=True, exist_ok=True)
 partial.replace(dest / partial.name)
-'''
+"""
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from orchestrator import Answer, Settings, build_app
 
 def app(tmp_path, reply="Hello there."):
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)] * 20))
-    return build_app(Settings(data_dir=tmp_path), chat_model=chat, embeddings=DeterministicFakeEmbedding(size=8), retriever=None)
+    return build_app(
+        Settings(data_dir=tmp_path), chat_model=chat, embeddings=DeterministicFakeEmbedding(size=8), retriever=None
+    )
 
 
 def test_invoke_returns_a_typed_answer_that_serialises_to_the_row_schema(tmp_path):

@@ -29,8 +29,9 @@ runpy.run_module("orchestrator", run_name="__main__")
 def run_cli(tmp_path, *args):
     modules = tmp_path / "modules.json"
     env = {**os.environ, "PYTHONPATH": str(REPO), "ORCH_MODEL": "no-such-model-so-resolving-it-would-fail"}
-    done = subprocess.run([sys.executable, "-c", HOOK, str(modules), *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", HOOK, str(modules), *args], capture_output=True, text=True, env=env, timeout=60
+    )
     return done, set(json.loads(modules.read_text()))
 
 
@@ -49,7 +50,9 @@ def test_a_question_for_the_model_still_goes_through_the_app(tmp_path):
     assert "langchain_core" in imported
 
 
-@pytest.mark.parametrize("question", ["What is 40366/439?", "/math 1/0", "/math 2**10", "what is 7 * 6, rounded to 2 decimals"])
+@pytest.mark.parametrize(
+    "question", ["What is 40366/439?", "/math 1/0", "/math 2**10", "what is 7 * 6, rounded to 2 decimals"]
+)
 def test_quick_answer_is_the_apps_answer(tmp_path, question):
     settings = Settings(data_dir=tmp_path)
     quick = plain_math_answer(question, None, lambda: settings)

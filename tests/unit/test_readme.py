@@ -26,7 +26,13 @@ def test_public_api_is_pinned():
     import orchestrator
 
     assert orchestrator.__all__ == [
-        "Answer", "OrchestratorApp", "Settings", "build_app", "make_retriever", "math_tool", "web_search_tool",
+        "Answer",
+        "OrchestratorApp",
+        "Settings",
+        "build_app",
+        "make_retriever",
+        "math_tool",
+        "web_search_tool",
     ]
     for name in orchestrator.__all__:
         assert getattr(orchestrator, name) is not None

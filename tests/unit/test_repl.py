@@ -51,8 +51,12 @@ def notes(tmp_path) -> Path:
     folder.mkdir()
     (folder / "library rules.md").write_text(
         "# Library rules\n\nA member may borrow up to 7 items at a time. Loans last 21 days and can be renewed twice.\n"
-        "The head librarian is Margaret Okafor, who has run the library since 2015.\n", encoding="utf-8")
-    (folder / "garden.txt").write_text("The community garden opens at 8 am. Tomatoes are planted in May.\n", encoding="utf-8")
+        "The head librarian is Margaret Okafor, who has run the library since 2015.\n",
+        encoding="utf-8",
+    )
+    (folder / "garden.txt").write_text(
+        "The community garden opens at 8 am. Tomatoes are planted in May.\n", encoding="utf-8"
+    )
     return folder
 
 
@@ -208,7 +212,12 @@ def test_pipes_are_not_wrapped():
 
 
 def _session(console, model, **settings) -> repl.ChatSession:
-    app = build_app(Settings(collection="notes", **settings), chat_model=model, embeddings=WordHashEmbeddings(), search=no_network_search)
+    app = build_app(
+        Settings(collection="notes", **settings),
+        chat_model=model,
+        embeddings=WordHashEmbeddings(),
+        search=no_network_search,
+    )
     return repl.ChatSession(app=app, make_app=lambda name: app, console=console, err_console=console)
 
 
@@ -275,7 +284,9 @@ def test_progress_counts_files_and_chunks_and_bytes_only_for_downloads():
 
 
 def test_ingest_takes_paths_with_spaces_quoted_or_not(chat_with, notes):
-    out = chat_with(fake("x"), f'/ingest "{notes / "library rules.md"}"\n/ingest {notes / "garden.txt"}\n/files\n').output
+    out = chat_with(
+        fake("x"), f'/ingest "{notes / "library rules.md"}"\n/ingest {notes / "garden.txt"}\n/files\n'
+    ).output
     assert "Error" not in out
     assert "2 files" in out
 
@@ -331,7 +342,9 @@ def test_a_triple_quoted_block_is_one_message_and_a_task_on_that_text(chat_with)
 
 
 def test_a_request_about_given_text_goes_to_chat_not_the_documents():
-    assert repl.is_task_on_given_text("Please summarise the following notes: the meeting moved to Tuesday and the budget was cut by ten percent")
+    assert repl.is_task_on_given_text(
+        "Please summarise the following notes: the meeting moved to Tuesday and the budget was cut by ten percent"
+    )
     assert not repl.is_task_on_given_text("Summarise: hi")
     assert not repl.is_task_on_given_text("How many items can a member borrow?")
 
@@ -389,31 +402,45 @@ def test_the_prompt_shows_continuation_inside_a_triple_quoted_block():
 
 
 def test_why_lists_only_the_signals_that_were_measured():
-    answer = repl.Answer(question="q", route="math", route_reason={
-        "route": "math", "reason": "math: an arithmetic expression",
-        "scores": {"docs_score": None, "time_cues": [], "future": False, "semantic": {}, "math": "expression"}})
+    answer = repl.Answer(
+        question="q",
+        route="math",
+        route_reason={
+            "route": "math",
+            "reason": "math: an arithmetic expression",
+            "scores": {"docs_score": None, "time_cues": [], "future": False, "semantic": {}, "math": "expression"},
+        },
+    )
     text = repl.explain_route(answer)
     assert "Signals: math expression" in text and "None" not in text and "[]" not in text
 
 
 def test_a_long_passage_is_shown_around_its_evidence_sentence_in_bold():
-    text = "Opening hours. " * 40 + "Borrowing\nMembers may borrow up to 7 items at a time for 21 days. " + "Late fees apply. " * 40
+    text = (
+        "Opening hours. " * 40
+        + "Borrowing\nMembers may borrow up to 7 items at a time for 21 days. "
+        + "Late fees apply. " * 40
+    )
     view = repl.passage_view(text, "Borrowing: Members may borrow up to 7 items at a time for 21 days.")
     assert "Members may borrow up to 7 items at a time for 21 days." in view.plain
     assert view.plain.startswith("…") and view.plain.endswith("…") and len(view.plain) < 500
-    bold = [view.plain[span.start:span.end] for span in view.spans if span.style == "bold"]
+    bold = [view.plain[span.start : span.end] for span in view.spans if span.style == "bold"]
     assert bold == ["Members may borrow up to 7 items at a time for 21 days."]
 
 
 def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rewritten(chat_with):
     model = fake("Chat reply.")
-    out = chat_with(model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n").output
+    out = chat_with(
+        model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n"
+    ).output
     assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
     assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed
 
 
 def test_the_passage_view_cuts_between_words():
-    text = "wordy " * 100 + "The evidence sentence is here. " + "others " * 100  # 6 and 7 characters: cuts fall mid-word
+    text = (
+        "wordy " * 100 + "The evidence sentence is here. " + "others " * 100
+    )  # 6 and 7 characters: cuts fall mid-word
     view = repl.passage_view(text, "The evidence sentence is here.").plain
     assert view.startswith("…wordy ") and view.endswith("others…")
     assert set(view.strip("…").split()) <= {"wordy", "others", "The", "evidence", "sentence", "is", "here."}

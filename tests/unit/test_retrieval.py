@@ -187,15 +187,19 @@ def test_keyword_cache_of_another_content_is_not_used(store, settings, tmp_path)
     other = open_store(settings, WordHashEmbeddings(), MODEL, "facts")  # like a second process
     (tmp_path / "late.txt").write_text("Zanzibar is an archipelago off the coast of Tanzania.")
     ingest_paths([tmp_path / "late.txt"], other, settings)
-    fresh = HybridRetriever.from_settings(open_store(settings, WordHashEmbeddings(), MODEL, "facts"), settings, mode="bm25")
+    fresh = HybridRetriever.from_settings(
+        open_store(settings, WordHashEmbeddings(), MODEL, "facts"), settings, mode="bm25"
+    )
     assert fresh.invoke("zanzibar")[0].metadata["file_name"] == "late.txt"
 
 
 def test_a_question_searches_without_its_form_words():
     assert question_terms("Who is the release manager?") == ["release", "manager"]
     assert question_terms("How much does membership cost?") == ["membership", "cost"]
-    index = KeywordIndex.build({
-        "notes": "The release manager for this version is Ines Okafor.",
-        "quote": "Who knows what he does, and how much? Who can say when?",
-    })
+    index = KeywordIndex.build(
+        {
+            "notes": "The release manager for this version is Ines Okafor.",
+            "quote": "Who knows what he does, and how much? Who can say when?",
+        }
+    )
     assert [chunk_id for chunk_id, _ in index.search("Who is the release manager?", 5)] == ["notes"]

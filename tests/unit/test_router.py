@@ -21,8 +21,13 @@ def signals(**kwargs) -> Signals:
 
 @pytest.mark.parametrize(
     "text, route, rest",
-    [("/web who won?", "web", "who won?"), ("/MATH 2+2", "math", "2+2"), ("plain question", None, "plain question"),
-     ("/docs", "docs", ""), ("/webby", None, "/webby")],
+    [
+        ("/web who won?", "web", "who won?"),
+        ("/MATH 2+2", "math", "2+2"),
+        ("plain question", None, "plain question"),
+        ("/docs", "docs", ""),
+        ("/webby", None, "/webby"),
+    ],
 )
 def test_prefix(text, route, rest):
     assert split_prefix(text) == (route, rest)
@@ -48,7 +53,9 @@ def test_math_wins_over_everything():
 
 def test_recency_words_beat_even_a_strong_document_match():
     # "Who won the most recent Super Bowl?" must not be answered from an article about Super Bowl 50.
-    decision = decide(signals(docs_score=0.9, time_cues=["most recent"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD)
+    decision = decide(
+        signals(docs_score=0.9, time_cues=["most recent"], semantic={"factual": 0.5, "web": 0.4}), THRESHOLD
+    )
     assert decision.route == "web"
 
 
@@ -58,13 +65,17 @@ def test_time_cue_beats_a_weak_docs_match():
 
 
 def test_time_cue_about_the_future_does_not_go_to_web():
-    decision = decide(signals(docs_score=0.1, time_cues=["next"], future=True, semantic={"factual": 0.4, "web": 0.3}), THRESHOLD)
+    decision = decide(
+        signals(docs_score=0.1, time_cues=["next"], future=True, semantic={"factual": 0.4, "web": 0.3}), THRESHOLD
+    )
     assert decision.route == "docs"
 
 
 def test_personal_small_talk_with_today_is_chat():
     decision = decide(
-        signals(docs_score=0.1, time_cues=["today"], personal=True, semantic={"chat": 0.55, "web": 0.3, "factual": 0.1}),
+        signals(
+            docs_score=0.1, time_cues=["today"], personal=True, semantic={"chat": 0.55, "web": 0.3, "factual": 0.1}
+        ),
         THRESHOLD,
     )
     assert decision.route == "chat"
@@ -105,7 +116,9 @@ def test_weak_signals_are_undecided():
 def test_weak_factual_question_goes_to_docs_not_to_the_llm():
     from orchestrator.chains.router import Signals
 
-    invented = Signals.for_question("What does the Quellman-Tarsky protocol regulate?", None, {"factual": 0.19, "web": 0.13, "chat": 0.09})
+    invented = Signals.for_question(
+        "What does the Quellman-Tarsky protocol regulate?", None, {"factual": 0.19, "web": 0.13, "chat": 0.09}
+    )
     assert invented.asks_for_fact and decide(invented, THRESHOLD).route == "docs"
     request = Signals.for_question("Please rephrase this paragraph", None, {"factual": 0.19, "chat": 0.18})
     assert not request.asks_for_fact and decide(request, THRESHOLD).route == "undecided"
@@ -119,7 +132,9 @@ def test_decision_records_scores():
 def test_time_word_inside_a_task_is_not_a_news_question():
     from orchestrator.chains.router import Signals
 
-    task = Signals.for_question("Please rephrase: the meeting got moved to next week.", None, {"factual": 0.22, "chat": 0.19})
+    task = Signals.for_question(
+        "Please rephrase: the meeting got moved to next week.", None, {"factual": 0.22, "chat": 0.19}
+    )
     assert task.time_cues == ["next"] and not task.is_question
     assert decide(task, THRESHOLD).route != "web"
     news = Signals.for_question("Tell me the latest news about Mars rovers", None, {"factual": 0.3, "web": 0.3})
@@ -133,39 +148,49 @@ def test_a_recent_year_with_a_document_match_goes_to_the_documents():
     assert no_docs.route == "web"
 
 
-@pytest.mark.parametrize("question", [
-    "How many albums has the band released?",
-    "How many goals have the twins scored for their club?",
-    "How much money has the sequel earned?",
-    "How many bridges has the city built?",
-    "Who is the wealthiest woman alive?",
-    "Who is the most decorated swimmer?",
-    "Which is the longest running musical of all time?",
-    "What is the deepest mine in the world?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many albums has the band released?",
+        "How many goals have the twins scored for their club?",
+        "How much money has the sequel earned?",
+        "How many bridges has the city built?",
+        "Who is the wealthiest woman alive?",
+        "Who is the most decorated swimmer?",
+        "Which is the longest running musical of all time?",
+        "What is the deepest mine in the world?",
+    ],
+)
 def test_changing_facts_without_a_time_word_are_recognised(question):
     assert changing_fact_cues(question)
 
 
-@pytest.mark.parametrize("question", [
-    "How many wheels does a tricycle have?",
-    "How many forms have to be signed?",
-    "How many rooms were added in 1950?",
-    "Who was the tallest emperor?",
-    "What is the largest lake in the park?",
-    "Who wrote the second letter?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many wheels does a tricycle have?",
+        "How many forms have to be signed?",
+        "How many rooms were added in 1950?",
+        "Who was the tallest emperor?",
+        "What is the largest lake in the park?",
+        "Who wrote the second letter?",
+    ],
+)
 def test_settled_facts_are_not_changing_facts(question):
     assert changing_fact_cues(question) == []
 
 
 def test_a_changing_fact_goes_to_web_over_a_weak_docs_match():
-    decision = decide(signals(docs_score=0.3, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25)
+    decision = decide(
+        signals(docs_score=0.3, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25
+    )
     assert decision.route == "web"
 
 
 def test_a_changing_fact_stays_on_docs_when_the_documents_clearly_cover_it():
-    decision = decide(signals(docs_score=0.7, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25)
+    decision = decide(
+        signals(docs_score=0.7, changing_fact=["running total"], semantic={"factual": 0.5, "web": 0.4}), 0.25
+    )
     assert decision.route == "docs"
 
 
@@ -173,16 +198,19 @@ def test_signals_carry_the_changing_fact_cues():
     assert Signals.for_question("How many novels has the poet published?", 0.1, {}).changing_fact == ["running total"]
 
 
-@pytest.mark.parametrize("question, factual", [
-    ("Who invented the paper clip?", True),
-    ("How many moons does the planet have?", True),
-    ("What did the queen wear at her coronation?", True),
-    ("What is a nice gift for my sister?", False),  # personal and an opinion
-    ("What is a good title for a blog post?", False),
-    ("What can you help with?", False),
-    ("What's up?", False),
-    ("Write a limerick about rain.", False),
-])
+@pytest.mark.parametrize(
+    "question, factual",
+    [
+        ("Who invented the paper clip?", True),
+        ("How many moons does the planet have?", True),
+        ("What did the queen wear at her coronation?", True),
+        ("What is a nice gift for my sister?", False),  # personal and an opinion
+        ("What is a good title for a blog post?", False),
+        ("What can you help with?", False),
+        ("What's up?", False),
+        ("Write a limerick about rain.", False),
+    ],
+)
 def test_world_facts_are_told_from_conversation(question, factual):
     assert asks_world_fact(question) is factual
 

@@ -18,8 +18,12 @@ KEY = "k" * 12 + "-secret-key"
 
 
 def real_app(tmp_path, *replies):
-    return build_app(Settings(data_dir=tmp_path), chat_model=model(*replies or ("Hello there!",)),
-                     embeddings=DeterministicFakeEmbedding(size=16), retriever=FakeRetriever([]))
+    return build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=model(*replies or ("Hello there!",)),
+        embeddings=DeterministicFakeEmbedding(size=16),
+        retriever=FakeRetriever([]),
+    )
 
 
 LOCAL = "http://127.0.0.1"  # the server answers only loopback host names by default (DNS rebinding)
@@ -30,8 +34,11 @@ def client_for(app, api_key=None, **limits):
 
 
 def ask(client, question, headers=None, **extra):
-    return client.post("/v1/chat/completions", headers=headers,
-                       json={"model": SERVED_MODEL, "messages": [{"role": "user", "content": question}], **extra})
+    return client.post(
+        "/v1/chat/completions",
+        headers=headers,
+        json={"model": SERVED_MODEL, "messages": [{"role": "user", "content": question}], **extra},
+    )
 
 
 def test_math_answer_with_route_and_tool_calls_in_the_extra_field(tmp_path):
@@ -45,10 +52,18 @@ def test_math_answer_with_route_and_tool_calls_in_the_extra_field(tmp_path):
 
 def test_history_and_forced_route_reach_the_app(tmp_path):
     chat = model("Your name is Ada.")
-    app = build_app(Settings(data_dir=tmp_path), chat_model=chat, embeddings=DeterministicFakeEmbedding(size=16),
-                    retriever=FakeRetriever([]))
-    messages = [{"role": "system", "content": "You are a pirate."}, {"role": "user", "content": "I am Ada."},
-                {"role": "assistant", "content": "Hi Ada."}, {"role": "user", "content": "What is my name?"}]
+    app = build_app(
+        Settings(data_dir=tmp_path),
+        chat_model=chat,
+        embeddings=DeterministicFakeEmbedding(size=16),
+        retriever=FakeRetriever([]),
+    )
+    messages = [
+        {"role": "system", "content": "You are a pirate."},
+        {"role": "user", "content": "I am Ada."},
+        {"role": "assistant", "content": "Hi Ada."},
+        {"role": "user", "content": "What is my name?"},
+    ]
     response = client_for(app).post("/v1/chat/completions", json={"messages": messages, "route": "chat"})
     assert response.json()["choices"][0]["message"]["content"] == "Your name is Ada."
     prompt = chat.prompts[0]
@@ -58,7 +73,9 @@ def test_history_and_forced_route_reach_the_app(tmp_path):
 
 def test_streaming_sends_openai_chunks_then_the_extra_field_then_done(tmp_path):
     with client_for(real_app(tmp_path, "Hello there, friend!")).stream(
-        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True, "route": "chat"}
+        "POST",
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "hi"}], "stream": True, "route": "chat"},
     ) as response:
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
         events = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
@@ -90,7 +107,9 @@ def test_unexpected_failure_is_a_json_500_without_internals():
     response = ask(client, "hi")
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert "secret" not in response.text
-    with client.stream("POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}) as streamed:
+    with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], "stream": True}
+    ) as streamed:
         events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
     assert '"internal_error"' in events[-1] and "secret" not in "".join(events)
 
@@ -156,7 +175,12 @@ def test_bad_requests_get_openai_style_400s_and_unknown_model_404(tmp_path):
     assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 400
     last_not_user = client.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]})
     assert last_not_user.status_code == 400 and "last message" in last_not_user.json()["error"]["message"]
-    assert client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert (
+        client.post(
+            "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 400
+    )
 
 
 class BlockingApp:

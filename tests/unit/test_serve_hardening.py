@@ -40,8 +40,12 @@ class SamplingRecorder(RecordingModel):
 
 
 def app_with(tmp_path, chat=None, docs=()):
-    return build_app(Settings(data_dir=tmp_path, relevance_threshold=0.5), chat_model=chat or model("Hello there!"),
-                     embeddings=DeterministicFakeEmbedding(size=16), retriever=FakeRetriever(list(docs)))
+    return build_app(
+        Settings(data_dir=tmp_path, relevance_threshold=0.5),
+        chat_model=chat or model("Hello there!"),
+        embeddings=DeterministicFakeEmbedding(size=16),
+        retriever=FakeRetriever(list(docs)),
+    )
 
 
 def client_for(app, **limits):
@@ -49,7 +53,10 @@ def client_for(app, **limits):
 
 
 def ask(client, question, **extra):
-    return client.post("/v1/chat/completions", json={"model": SERVED_MODEL, "messages": [{"role": "user", "content": question}], **extra})
+    return client.post(
+        "/v1/chat/completions",
+        json={"model": SERVED_MODEL, "messages": [{"role": "user", "content": question}], **extra},
+    )
 
 
 def assert_openai_error(response, status, param=None):
@@ -119,8 +126,10 @@ def test_refusals_decided_before_generation_and_math_do_not_wait_for_a_full_gene
 
     held = HeldLlama()
     chat = llm.chat_model_class().model_construct(client=held, model_path="fake.gguf")
-    client = client_for(app_with(tmp_path, chat, docs=[chunk("Penguins nest on rocky shores.", "/srv/kb/birds.txt", 0.1)]),
-                        max_waiting=1)
+    client = client_for(
+        app_with(tmp_path, chat, docs=[chunk("Penguins nest on rocky shores.", "/srv/kb/birds.txt", 0.1)]),
+        max_waiting=1,
+    )
     with ThreadPoolExecutor(8) as pool:
         generating = [pool.submit(ask, client, f"tell me story {n}", route="chat", stream=n == 1) for n in range(2)]
         deadline = time.monotonic() + 10
@@ -152,8 +161,13 @@ def test_only_recent_history_is_read(tmp_path):
     client = client_for(app_with(tmp_path, chat), max_history_chars=2000)
     turns = []
     for i in range(100):
-        turns += [{"role": "user", "content": f"turn {i:03d} " + "x" * 40}, {"role": "assistant", "content": f"reply {i:03d}"}]
-    response = client.post("/v1/chat/completions", json={"messages": [*turns, {"role": "user", "content": "and now?"}], "route": "chat"})
+        turns += [
+            {"role": "user", "content": f"turn {i:03d} " + "x" * 40},
+            {"role": "assistant", "content": f"reply {i:03d}"},
+        ]
+    response = client.post(
+        "/v1/chat/completions", json={"messages": [*turns, {"role": "user", "content": "and now?"}], "route": "chat"}
+    )
     assert response.status_code == 200
     prompt = chat.prompts[0]
     assert "turn 099" in prompt and "turn 000" not in prompt
@@ -165,8 +179,13 @@ def test_history_is_trimmed_to_the_token_budget_newest_first(tmp_path):
     client = client_for(app_with(tmp_path, chat), max_history_tokens=100)
     turns = []
     for i in range(30):
-        turns += [{"role": "user", "content": f"turn {i:03d} " + "x" * 40}, {"role": "assistant", "content": f"reply {i:03d}"}]
-    response = client.post("/v1/chat/completions", json={"messages": [*turns, {"role": "user", "content": "and now?"}], "route": "chat"})
+        turns += [
+            {"role": "user", "content": f"turn {i:03d} " + "x" * 40},
+            {"role": "assistant", "content": f"reply {i:03d}"},
+        ]
+    response = client.post(
+        "/v1/chat/completions", json={"messages": [*turns, {"role": "user", "content": "and now?"}], "route": "chat"}
+    )
     assert response.status_code == 200
     kept = [i for i in range(30) if f"turn {i:03d}" in chat.prompts[0]]
     assert kept and kept == list(range(kept[0], 30)) and len(kept) < 5  # 100 tokens: the last few turns only
@@ -200,8 +219,9 @@ def test_a_request_is_stopped_at_the_time_limit_with_what_it_produced(tmp_path):
     assert body["choices"][0]["message"]["content"].startswith("tok tok")
     assert "time limit" in body["orchestrator"]["error"]
     assert app.stopped.wait(2)
-    with client.stream("POST", "/v1/chat/completions",
-                       json={"messages": [{"role": "user", "content": "more"}], "stream": True}) as streamed:
+    with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "more"}], "stream": True}
+    ) as streamed:
         events = [line.removeprefix("data: ") for line in streamed.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]" and json.loads(events[-2])["choices"][0]["finish_reason"] == "length"
 
@@ -222,38 +242,72 @@ def test_json_response_format_is_passed_to_llama_cpp_as_a_grammar_request(tmp_pa
     chat = SamplingRecorder(messages=iter([AIMessage('{"a": 1}')]), prompts=[], options=[])
     client = client_for(app_with(tmp_path, chat))
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
-    response = ask(client, "What is 2+2?", response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}})
+    response = ask(
+        client, "What is 2+2?", response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    )
     assert response.status_code == 200 and response.json()["orchestrator"]["route"] == "chat"  # not the math tool
     assert chat.options[-1]["response_format"] == {"type": "json_object", "schema": schema}
-    assert_openai_error(ask(client, "hi", route="docs", response_format={"type": "json_object"}), 400, "response_format")
+    assert_openai_error(
+        ask(client, "hi", route="docs", response_format={"type": "json_object"}), 400, "response_format"
+    )
     assert_openai_error(ask(client, "hi", response_format={"type": "xml"}), 400, "response_format")
 
 
-@pytest.mark.parametrize("field, value", [
-    ("temperature", 99), ("temperature", -5), ("temperature", "hot"), ("temperature", float("nan")), ("temperature", True),
-    ("top_p", 1.5), ("top_p", "0.5"), ("max_tokens", 0), ("max_tokens", "5"), ("seed", 1.5), ("stop", 5),
-    ("stop", ["a", "b", "c", "d", "e"]), ("stream", "yes"), ("n", 0),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("temperature", 99),
+        ("temperature", -5),
+        ("temperature", "hot"),
+        ("temperature", float("nan")),
+        ("temperature", True),
+        ("top_p", 1.5),
+        ("top_p", "0.5"),
+        ("max_tokens", 0),
+        ("max_tokens", "5"),
+        ("seed", 1.5),
+        ("stop", 5),
+        ("stop", ["a", "b", "c", "d", "e"]),
+        ("stream", "yes"),
+        ("n", 0),
+    ],
+)
 def test_invalid_values_get_400_naming_the_parameter(tmp_path, field, value):
     client = client_for(app_with(tmp_path))
     body = {"messages": [{"role": "user", "content": "hi"}], field: value}
-    response = client.post("/v1/chat/completions", content=json.dumps(body), headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/chat/completions", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert_openai_error(response, 400, field)
 
 
-@pytest.mark.parametrize("extra, param", [
-    ({"n": 3}, "n"),
-    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"}, "tool_choice"),
-    ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),
-])
+@pytest.mark.parametrize(
+    "extra, param",
+    [
+        ({"n": 3}, "n"),
+        ({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"}, "tool_choice"),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+            },
+            "tool_choice",
+        ),
+    ],
+)
 def test_unsupported_requests_are_refused_not_ignored(tmp_path, extra, param):
     error = assert_openai_error(ask(client_for(app_with(tmp_path)), "hi", **extra), 400, param)
     assert "n=1" in error["message"] or "tools" in error["message"]
 
 
 def test_images_are_refused(tmp_path):
-    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
-    response = client_for(app_with(tmp_path)).post("/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]})
+    content = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+    ]
+    response = client_for(app_with(tmp_path)).post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": content}]}
+    )
     assert "image_url" in assert_openai_error(response, 400)["message"]
 
 
@@ -274,7 +328,9 @@ def test_usage_counts_prompt_and_completion_tokens_on_math_and_chat(tmp_path):
 
 def test_lone_surrogate_is_a_400(tmp_path):
     raw = '{"messages": [{"role": "user", "content": "Tell me \\ud800 a joke"}]}'
-    response = client_for(app_with(tmp_path)).post("/v1/chat/completions", content=raw, headers={"content-type": "application/json"})
+    response = client_for(app_with(tmp_path)).post(
+        "/v1/chat/completions", content=raw, headers={"content-type": "application/json"}
+    )
     assert "surrogate" in assert_openai_error(response, 400)["message"]
 
 
@@ -299,15 +355,21 @@ class FailsMidStream:
 def openai_client(api):
     from openai import OpenAI
 
-    return OpenAI(base_url=f"{LOCAL}/v1", api_key="unused", max_retries=0,
-                  http_client=TestClient(api, base_url=LOCAL, raise_server_exceptions=False))
+    return OpenAI(
+        base_url=f"{LOCAL}/v1",
+        api_key="unused",
+        max_retries=0,
+        http_client=TestClient(api, base_url=LOCAL, raise_server_exceptions=False),
+    )
 
 
 def test_openai_client_raises_api_error_on_a_mid_stream_failure():
     import openai
 
     client = openai_client(create_api(FailsMidStream()))
-    stream = client.chat.completions.create(model=SERVED_MODEL, stream=True, messages=[{"role": "user", "content": "a story"}])
+    stream = client.chat.completions.create(
+        model=SERVED_MODEL, stream=True, messages=[{"role": "user", "content": "a story"}]
+    )
     received = []
     with pytest.raises(openai.APIError) as raised:
         for chunk in stream:
@@ -318,11 +380,16 @@ def test_openai_client_raises_api_error_on_a_mid_stream_failure():
 
 def test_openai_client_reads_usage_and_finish_reason(tmp_path):
     client = openai_client(create_api(app_with(tmp_path, model("Hello there, friend!"))))
-    completion = client.chat.completions.create(model=SERVED_MODEL, messages=[{"role": "user", "content": "What is 2**10?"}])
+    completion = client.chat.completions.create(
+        model=SERVED_MODEL, messages=[{"role": "user", "content": "What is 2**10?"}]
+    )
     assert "1024" in completion.choices[0].message.content and completion.choices[0].finish_reason == "stop"
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
-    chunks = list(client.chat.completions.create(model=SERVED_MODEL, stream=True, extra_body={"route": "chat"},
-                                                 messages=[{"role": "user", "content": "hi"}]))
+    chunks = list(
+        client.chat.completions.create(
+            model=SERVED_MODEL, stream=True, extra_body={"route": "chat"}, messages=[{"role": "user", "content": "hi"}]
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello there, friend!"
     assert chunks[-1].usage.completion_tokens > 0 and chunks[-1].choices[0].finish_reason == "stop"
 
@@ -335,8 +402,14 @@ def test_every_error_body_has_openai_shape(tmp_path):
     assert_openai_error(client.get("/v1/nothing"), 404)
     assert_openai_error(client.get("/v1/chat/completions"), 405)
     assert_openai_error(ask(client, "x" * 2000), 413)
-    assert_openai_error(client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}), 400)
-    assert_openai_error(client.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "hi"}]}), 400, "messages[0].role")
+    assert_openai_error(
+        client.post("/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}), 400
+    )
+    assert_openai_error(
+        client.post("/v1/chat/completions", json={"messages": [{"role": "robot", "content": "hi"}]}),
+        400,
+        "messages[0].role",
+    )
     assert_openai_error(client.post("/v1/chat/completions", json={}), 400, "messages")
     assert_openai_error(ask(client, "hi", model="gpt-4o"), 404, "model")
 
@@ -350,10 +423,12 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(tmp_pat
             yield b"x" * 1024
 
     response = client_for(app_with(tmp_path), max_body_bytes=4096).post(
-        "/v1/chat/completions", content=body(), headers={"content-type": "application/json"})
+        "/v1/chat/completions", content=body(), headers={"content-type": "application/json"}
+    )
     assert_openai_error(response, 413)
     declared = client_for(app_with(tmp_path), max_body_bytes=4096).post(
-        "/v1/chat/completions", content=b"{}", headers={"content-type": "application/json", "content-length": "5000000"})
+        "/v1/chat/completions", content=b"{}", headers={"content-type": "application/json", "content-length": "5000000"}
+    )
     assert_openai_error(declared, 413)
 
 
@@ -377,8 +452,14 @@ def test_only_loopback_host_names_are_answered_on_a_loopback_bind(tmp_path):
 
 
 def test_sources_tool_calls_and_errors_carry_file_names_not_server_paths(tmp_path):
-    docs = [chunk("The Denver Broncos won Super Bowl 50 against the Carolina Panthers.", "/home/alice/private/kb/sb50.txt", 0.8),
-            chunk("Warsaw is the capital of Poland.", "/home/alice/private/kb/warsaw.txt", 0.0, "c2")]
+    docs = [
+        chunk(
+            "The Denver Broncos won Super Bowl 50 against the Carolina Panthers.",
+            "/home/alice/private/kb/sb50.txt",
+            0.8,
+        ),
+        chunk("Warsaw is the capital of Poland.", "/home/alice/private/kb/warsaw.txt", 0.0, "c2"),
+    ]
     client = client_for(app_with(tmp_path, model("The Denver Broncos won Super Bowl 50 [1]."), docs))
     response = ask(client, "Who won Super Bowl 50?", route="docs")
     assert response.status_code == 200 and "/home/alice" not in response.text
@@ -389,14 +470,19 @@ def test_sources_tool_calls_and_errors_carry_file_names_not_server_paths(tmp_pat
 
 class ErrorWithPath:
     def stream(self, payload):
-        yield Answer(question=payload["question"], error="llama.cpp could not load /home/alice/models/x.gguf: bad magic")
+        yield Answer(
+            question=payload["question"], error="llama.cpp could not load /home/alice/models/x.gguf: bad magic"
+        )
 
 
 def test_app_errors_do_not_reveal_paths():
     client = TestClient(create_api(ErrorWithPath()), base_url=LOCAL)
     error = assert_openai_error(ask(client, "hi"), 500)
     assert "/home/alice" not in error["message"] and "x.gguf" in error["message"]
-    assert without_paths("see https://example.org/a/b and 40366/439 and 8 /2/3") == "see https://example.org/a/b and 40366/439 and 8 /2/3"
+    assert (
+        without_paths("see https://example.org/a/b and 40366/439 and 8 /2/3")
+        == "see https://example.org/a/b and 40366/439 and 8 /2/3"
+    )
 
 
 # --- 13: keys and IPv6 hosts ------------------------------------------------------------------------
@@ -417,9 +503,14 @@ def test_bracketed_ipv6_host_is_accepted_and_bound_without_brackets():
 
 def test_math_request_streams_and_uses_no_generation_slot(tmp_path):
     client = client_for(app_with(tmp_path), max_waiting=0)
-    with client.stream("POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "2**10"}], "stream": True}) as r:
-        text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content", "")
-                       for line in r.iter_lines() if line.startswith("data: {"))
+    with client.stream(
+        "POST", "/v1/chat/completions", json={"messages": [{"role": "user", "content": "2**10"}], "stream": True}
+    ) as r:
+        text = "".join(
+            json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+            for line in r.iter_lines()
+            if line.startswith("data: {")
+        )
     assert "1024" in text and client.get("/health").json()["busy"] == 0
 
 
@@ -432,7 +523,9 @@ def test_cli_refuses_a_blank_key_before_loading_anything():
     cli = typer.Typer()
     cli.callback()(lambda: None)
     register(cli)
-    result = CliRunner().invoke(cli, ["serve", "--host", "[::1]", "--port", "8999"], env={"ORCH_SERVE_API_KEY": " " * 16})
+    result = CliRunner().invoke(
+        cli, ["serve", "--host", "[::1]", "--port", "8999"], env={"ORCH_SERVE_API_KEY": " " * 16}
+    )
     assert result.exit_code == 1 and "whitespace" in result.output
 
 

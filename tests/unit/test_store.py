@@ -163,7 +163,9 @@ def test_the_guard_catches_chromas_default_embedding_function(settings, monkeypa
     from chromadb.config import Settings as ChromaSettings
 
     _guard_chroma_default_embedding(monkeypatch)
-    client = chromadb.PersistentClient(path=str(settings.data_dir / "plain"), settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(settings.data_dir / "plain"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     with pytest.raises(AssertionError, match="default embedding function was invoked"):
         client.get_or_create_collection("plain").add(ids=["1"], documents=["text without a vector"])
 

@@ -39,7 +39,11 @@ class FakeRetriever:
 
 
 def fake_search(query):
-    return [SearchResult(rank=1, title="Paris", url="https://example.org/paris", snippet=PARIS, retrieved_at="2026-11-28T18:00:00Z")]
+    return [
+        SearchResult(
+            rank=1, title="Paris", url="https://example.org/paris", snippet=PARIS, retrieved_at="2026-11-28T18:00:00Z"
+        )
+    ]
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
@@ -51,7 +55,9 @@ def family_model(request, tmp_path_factory):
 
 
 def app_for(path, tmp_path, docs=()):
-    settings = Settings(data_dir=tmp_path, model=str(path), n_ctx=2048, max_tokens=24, n_threads=1, relevance_threshold=0.3)
+    settings = Settings(
+        data_dir=tmp_path, model=str(path), n_ctx=2048, max_tokens=24, n_threads=1, relevance_threshold=0.3
+    )
     return build_app(settings, embeddings=WordHashEmbeddings(), retriever=FakeRetriever(docs), search=fake_search)
 
 
@@ -81,7 +87,9 @@ def test_streaming_yields_the_same_clean_text(family_model, tmp_path):
 
 def test_docs_route_answers_from_the_fenced_context(family_model, tmp_path):
     family, path = family_model
-    docs = [Document(page_content=PARIS, metadata={"source": "paris.txt", "score": 0.9, "chunk_id": "c1", "page": None})]
+    docs = [
+        Document(page_content=PARIS, metadata={"source": "paris.txt", "score": 0.9, "chunk_id": "c1", "page": None})
+    ]
     answer = app_for(path, tmp_path, docs).invoke({"question": "What is the city like in spring?", "route": "docs"})
     assert answer.error is None, answer.error
     # The fake model restates the evidence sentence, so the sentence itself is quoted (chains/docs.py).
@@ -100,7 +108,9 @@ def test_web_route_answers_from_the_results(family_model, tmp_path):
 
 def test_math_translation_runs_and_reports_a_non_expression(family_model, tmp_path):
     family, path = family_model
-    answer = app_for(path, tmp_path).invoke({"question": "Tom has three apples and buys five more. How many apples does he have?", "route": "math"})
+    answer = app_for(path, tmp_path).invoke(
+        {"question": "Tom has three apples and buys five more. How many apples does he have?", "route": "math"}
+    )
     # The model "translates" the problem to "Paris is lovely": SymPy refuses it, in words, not a crash.
     call = answer.tool_calls[-1]
     assert call["tool"] == "math" and call["translated_by"] == "llm"
@@ -111,7 +121,9 @@ def test_math_translation_runs_and_reports_a_non_expression(family_model, tmp_pa
 def test_grammar_constrained_router_fallback_picks_a_route(family_model, tmp_path):
     family, path = family_model
     app = app_for(path, tmp_path)
-    choice = constrained_choice(app.chat_model, app._prompt("router_fallback.txt").format(question="hmm"), ["chat", "factual"])
+    choice = constrained_choice(
+        app.chat_model, app._prompt("router_fallback.txt").format(question="hmm"), ["chat", "factual"]
+    )
     assert choice in ("chat", "factual")
     # and the same through the app's own fallback
     from orchestrator.chains.router import RouteDecision
@@ -129,7 +141,8 @@ def test_the_gguf_template_is_the_one_in_use(family_model, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name, keeps", [("llama-3.2", True), ("qwen2.5", True), ("phi-3.5", True), ("gemma-2", False), ("mistral-v0.2", False)]
+    "name, keeps",
+    [("llama-3.2", True), ("qwen2.5", True), ("phi-3.5", True), ("gemma-2", False), ("mistral-v0.2", False)],
 )
 def test_which_templates_have_a_system_role(name, keeps):
     assert template_keeps_system_role(FAMILIES[name].template) is keeps
@@ -145,10 +158,16 @@ def test_a_template_that_drops_the_system_message_counts_as_without_one():
 
 
 def test_fold_moves_the_system_text_in_front_of_the_first_user_message():
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-                {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Why?"}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Why?"},
+    ]
     assert fold_system_messages(messages) == [
-        {"role": "user", "content": "Be brief.\n\nHi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Why?"},
+        {"role": "user", "content": "Be brief.\n\nHi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Why?"},
     ]
 
 
@@ -173,14 +192,20 @@ def test_the_system_prompt_reaches_a_model_whose_template_has_no_system_role(nam
         release_models()
     assert answer.answer == ANSWER
     system = app.settings.prompt_text(app.settings.system_prompt_file)
-    prompt = max((text for text in prompts if "Tell me about Paris." in text), key=len)  # the rendered chat, not a count
+    prompt = max(
+        (text for text in prompts if "Tell me about Paris." in text), key=len
+    )  # the rendered chat, not a count
     assert system[:40] in prompt and prompt.index(system[:40]) < prompt.index("Tell me about Paris.")
 
 
 def test_an_end_of_turn_token_llama_cpp_does_not_know_is_not_a_stop(tmp_path):
     """The control for the tests above: with an unknown end token the answer repeats, so they can fail."""
-    odd = replace(FAMILIES["qwen2.5"], name="odd", special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|my_turn_ends|>"),
-                  end_of_turn="<|my_turn_ends|>")
+    odd = replace(
+        FAMILIES["qwen2.5"],
+        name="odd",
+        special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|my_turn_ends|>"),
+        end_of_turn="<|my_turn_ends|>",
+    )
     path = write_family_gguf(tmp_path / "odd.gguf", odd)
     try:
         answer = app_for(path, tmp_path).invoke({"question": "Tell me about Paris.", "route": "chat"})

@@ -62,12 +62,7 @@ def test_load_average_counts_ourselves():
 
 
 def test_proc_stat_sums_only_usable_cpus():
-    text = (
-        "cpu  30 0 30 60 0 0 0 0 0 0\n"
-        "cpu0 10 0 10 80 0 0 0 0 0 0\n"
-        "cpu1 20 0 20 50 10 0 0 0 0 0\n"
-        "intr 1 2 3\n"
-    )
+    text = "cpu  30 0 30 60 0 0 0 0 0 0\ncpu0 10 0 10 80 0 0 0 0 0 0\ncpu1 20 0 20 50 10 0 0 0 0 0\nintr 1 2 3\n"
     busy, total = parse_proc_stat(text, [1], ticks_per_s=100)
     assert (busy, total) == (pytest.approx(0.4), pytest.approx(1.0))  # iowait counts as idle
     assert parse_proc_stat(text, [7], ticks_per_s=100) is None
@@ -80,7 +75,6 @@ def test_physical_cores_from_cpuinfo():
     assert physical_core_count([0, 1, 2, 3], cpuinfo) == 2
     assert physical_core_count([0], cpuinfo) == 1
     assert physical_core_count([0, 1, 2], "no core ids here") == 3
-
 
 
 @pytest.mark.parametrize(

@@ -31,36 +31,54 @@ class NoDocs:
 
 def app_for(model, tmp_path, router="tools", n_ctx=4096, chat_model=None):
     settings = Settings(data_dir=tmp_path, model=str(model), n_ctx=n_ctx, max_tokens=24, n_threads=1, router=router)
-    return build_app(settings, chat_model=chat_model, embeddings=WordHashEmbeddings(), retriever=NoDocs(), search=lambda q: [])
+    return build_app(
+        settings, chat_model=chat_model, embeddings=WordHashEmbeddings(), retriever=NoDocs(), search=lambda q: []
+    )
 
 
 @pytest.fixture(scope="module")
 def family_paths(tmp_path_factory):
     folder = tmp_path_factory.mktemp("families")
     # 4096 tokens: the tool preambles take up to ~2,400 tokens in the tiny vocabulary
-    yield {name: write_family_gguf(folder / f"{name}.gguf", family, context_length=4096) for name, family in FAMILIES.items()}
+    yield {
+        name: write_family_gguf(folder / f"{name}.gguf", family, context_length=4096)
+        for name, family in FAMILIES.items()
+    }
     release_models()
 
 
 def rules_decision(app, question):
     """What the rules alone decide for `question` in this app."""
-    rules = build_app(app.settings.model_copy(update={"router": "rules"}), chat_model=app.chat_model,
-                      embeddings=app.embeddings, retriever=NoDocs(), search=lambda q: [])
+    rules = build_app(
+        app.settings.model_copy(update={"router": "rules"}),
+        chat_model=app.chat_model,
+        embeddings=app.embeddings,
+        retriever=NoDocs(),
+        search=lambda q: [],
+    )
     return rules.route(question)[0]
 
 
 # --- parsing and policy --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, route", [
-    ('{"name": "web_search"}', "web"),
-    ('{"name": "search_documents", "arguments": {"query": "x"}}', "docs"),
-    ('<tool_call>\n{"name": "calculate", "arguments": {}}\n</tool_call>', "math"),  # Qwen's own wrapping
-    ('[{"name": "chat"}]', "chat"),
-    ('{"function": {"name": "web_search"}}', "web"),
-    ('{"name": "send_email"}', None),  # not one of ours
-    ("web_search", None), ('{"name": ', None), ("", None), (None, None), ("[]", None), ('{"name": 3}', None),
-])
+@pytest.mark.parametrize(
+    "text, route",
+    [
+        ('{"name": "web_search"}', "web"),
+        ('{"name": "search_documents", "arguments": {"query": "x"}}', "docs"),
+        ('<tool_call>\n{"name": "calculate", "arguments": {}}\n</tool_call>', "math"),  # Qwen's own wrapping
+        ('[{"name": "chat"}]', "chat"),
+        ('{"function": {"name": "web_search"}}', "web"),
+        ('{"name": "send_email"}', None),  # not one of ours
+        ("web_search", None),
+        ('{"name": ', None),
+        ("", None),
+        (None, None),
+        ("[]", None),
+        ('{"name": 3}', None),
+    ],
+)
 def test_a_tool_call_is_parsed_to_a_route_or_to_none(text, route):
     assert parse_tool_call(text) == route
 
@@ -72,11 +90,19 @@ def test_every_route_has_one_tool_and_the_specs_are_openai_functions():
         assert spec["function"]["parameters"]["required"] == ["query"]
 
 
-@pytest.mark.parametrize("mode, n_params, on", [
-    ("rules", 7_000_000_000, False), ("tools", 135_000_000, True), ("tools", None, True),
-    ("auto", 134_515_008, False), ("auto", 999_999_999, False), ("auto", 1_000_000_000, True),
-    ("auto", 3_210_000_000, True), ("auto", None, False),  # a server model: size unknown, rules
-])
+@pytest.mark.parametrize(
+    "mode, n_params, on",
+    [
+        ("rules", 7_000_000_000, False),
+        ("tools", 135_000_000, True),
+        ("tools", None, True),
+        ("auto", 134_515_008, False),
+        ("auto", 999_999_999, False),
+        ("auto", 1_000_000_000, True),
+        ("auto", 3_210_000_000, True),
+        ("auto", None, False),  # a server model: size unknown, rules
+    ],
+)
 def test_auto_uses_tools_only_from_one_billion_parameters(mode, n_params, on):
     assert use_tool_router(mode, n_params) is on
 
@@ -89,9 +115,16 @@ def test_the_rules_keep_factual_questions_out_of_chat_and_future_ones_in_docs():
     assert keep_rules("web", Signals(future=True), RouteDecision("docs", "r"))
 
 
-@pytest.mark.parametrize("name, renders", [
-    ("llama-3.2", True), ("qwen2.5", True), ("gemma-2", False), ("phi-3.5", False), ("mistral-v0.2", False),
-])
+@pytest.mark.parametrize(
+    "name, renders",
+    [
+        ("llama-3.2", True),
+        ("qwen2.5", True),
+        ("gemma-2", False),
+        ("phi-3.5", False),
+        ("mistral-v0.2", False),
+    ],
+)
 def test_which_templates_show_tools_themselves(name, renders):
     assert template_renders_tools(FAMILIES[name].template) is renders
 

@@ -531,22 +531,13 @@ class GenerationBusy(Exception):
     """
 
 
-class GenerationGate:
-    """The generation slots: at most 1 + max_waiting requests are admitted to generate, one at a time.
+class Places:
+    """A fixed number of places: try_admit() takes one if any is free, release() gives it back."""
 
-    A request is admitted when it first calls the chat model (see `Admission`), so routing,
-    retrieval and refusals decided before generation never take a slot; beyond the limit a request
-    gets a prompt 429 instead of queueing forever. Admitted requests take turns (a llama.cpp
-    context runs one generation at a time); a slot is freed when its work has actually stopped, not
-    when its client went away.
-    """
-
-    def __init__(self, max_waiting: int):
-        self._limit = 1 + max_waiting
+    def __init__(self, limit: int):
+        self._limit = limit
         self._admitted = 0
         self._lock = threading.Lock()
-        self._generating = False
-        self._waiters: collections.deque[threading.Event] = collections.deque()  # first come, first served
 
     @property
     def admitted(self) -> int:
@@ -566,6 +557,22 @@ class GenerationGate:
     def release(self) -> None:
         with self._lock:
             self._admitted -= 1
+
+
+class GenerationGate(Places):
+    """The generation slots: at most 1 + max_waiting requests are admitted to generate, one at a time.
+
+    A request is admitted when it first calls the chat model (see `Admission`), so routing,
+    retrieval and refusals decided before generation never take a slot; beyond the limit a request
+    gets a prompt 429 instead of queueing forever. Admitted requests take turns (a llama.cpp
+    context runs one generation at a time); a slot is freed when its work has actually stopped, not
+    when its client went away.
+    """
+
+    def __init__(self, max_waiting: int):
+        super().__init__(1 + max_waiting)
+        self._generating = False
+        self._waiters: collections.deque[threading.Event] = collections.deque()  # first come, first served
 
     def take_turn(self, stop: threading.Event) -> bool:
         """Wait for this request's turn to generate, in order of asking; False when its client left meanwhile."""
@@ -626,7 +633,7 @@ class Admission:
             self.gate.release()
 
 
-class WorkLane:
+class WorkLane(Places):
     """Runs requests' work on a few threads of its own; at most `max_waiting` requests wait for one.
 
     try_admit() refuses the rest (a prompt 429). A request's place is freed when its work has
@@ -634,25 +641,8 @@ class WorkLane:
     """
 
     def __init__(self, max_waiting: int, workers: int = 1, name: str = "work"):
+        super().__init__(workers + max_waiting)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._limit = workers + max_waiting
-        self._admitted = 0
-        self._lock = threading.Lock()
-
-    @property
-    def admitted(self) -> int:
-        return self._admitted
-
-    def try_admit(self) -> bool:
-        with self._lock:
-            if self._admitted >= self._limit:
-                return False
-            self._admitted += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self._admitted -= 1
 
     def start(
         self,

@@ -74,7 +74,7 @@ def friendly_errors(func: F) -> F:
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # typer's and click's own ways out (their Exit is a RuntimeError)
         except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
-            where = _record_traceback()
+            where = record_traceback()
             detail = f" The traceback is in {where}." if where else ""
             message = f"{type(exc).__name__}: {str(exc).rstrip('.')}.{detail}"
             err_console.print(f"[bold red]Error:[/] {shown(message)}", highlight=False, markup=True, soft_wrap=True)
@@ -83,12 +83,12 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _record_traceback() -> Path | None:
-    """Append the current exception's traceback to DATA_DIR/logs/cli-errors.log; None when that fails too."""
+def record_traceback(data_dir: Path | None = None, name: str = "cli-errors.log") -> Path | None:
+    """Append the current exception's traceback to DATA_DIR/logs/NAME for a bug report; None when that fails too."""
     import traceback
 
     try:
-        path = load_settings().data_dir / "logs" / "cli-errors.log"
+        path = (data_dir or load_settings().data_dir) / "logs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as file:
             file.write(traceback.format_exc() + "\n")

@@ -9,7 +9,6 @@ import re
 import shlex
 import sys
 import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -812,14 +811,7 @@ def _explain(session: ChatSession, command: str, argument: str) -> None:
 
 def _record_crash(session: ChatSession) -> Path | None:
     """Keep the traceback of an unexpected error in DATA_DIR/logs/chat-errors.log for a bug report."""
-    try:
-        path = session.app.settings.data_dir / "logs" / "chat-errors.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as file:
-            file.write(traceback.format_exc() + "\n")
-        return path
-    except Exception:  # noqa: BLE001 - reporting the error must not raise another
-        return None
+    return common.record_traceback(session.app.settings.data_dir, "chat-errors.log")
 
 
 def handle_line(session: ChatSession, line: str) -> bool:

@@ -1,5 +1,5 @@
 """`python -m orchestrator ...`: the same command line as the `orchestrator` script."""
 
-from orchestrator.cli import app
+from orchestrator.cli.entry import main
 
-app(prog_name="orchestrator")
+main()

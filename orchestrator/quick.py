@@ -10,7 +10,6 @@ the LLM to translate them, return None and go through the app.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -20,20 +19,13 @@ if TYPE_CHECKING:
     from orchestrator.config import Settings
 
 
-def start_math_worker() -> None:
-    """Start the SymPy worker process in the background, so it imports SymPy while we do other work."""
-    from orchestrator.tools.math import warm_up
-
-    threading.Thread(target=warm_up, name="math-warm-up", daemon=True).start()
-
-
 def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[], Settings]) -> Answer | None:
     """The app's Answer for `text` when it is a plain math expression (route None = auto, or "math"); else None.
 
     Settings load (math_timeout_s, relevance_threshold) while the SymPy worker starts.
     """
     from orchestrator.chains.router import RouteDecision, Signals, decide, split_prefix
-    from orchestrator.tools.math import detect_math, solve
+    from orchestrator.tools.math import detect_math, solve, warm_up_in_background
 
     if not text.strip():
         return None  # the app says why
@@ -44,7 +36,7 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
     problem = detect_math(question)
     if problem is None:
         return None
-    start_math_worker()
+    warm_up_in_background()
     settings = settings_factory()
     start = time.perf_counter()
     if chosen:

@@ -56,6 +56,7 @@ __all__ = [
     "solve",
     "solve_word_problem",
     "warm_up",
+    "warm_up_in_background",
     "worker_request",
 ]
 
@@ -668,6 +669,11 @@ def worker_request(message: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT_S
 def warm_up() -> None:
     """Start the shared worker and import SymPy in it now, so the first question is fast."""
     _worker().request({"op": "ping"}, timeout_s=WORKER_STARTUP_TIMEOUT_S)
+
+
+def warm_up_in_background() -> None:
+    """warm_up() on a daemon thread: SymPy imports in the worker while this process does other work."""
+    threading.Thread(target=warm_up, name="math-warm-up", daemon=True).start()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def sample_chunks(count: int) -> list[str]:
 
 def worker_embed(kind: str, threads: int, runs: int, chunks: int, model: str | None) -> dict:
     from orchestrator.config import Settings
-    from orchestrator.llm import EMBEDDING_CONTEXT, embeddings_model, import_llama_cpp
+    from orchestrator.llm import embedding_load_options, embeddings_model, import_llama_cpp
     from orchestrator.models import resolve_model
 
     settings = Settings()
@@ -168,17 +168,7 @@ def worker_embed(kind: str, threads: int, runs: int, chunks: int, model: str | N
     else:
         llama_cpp = import_llama_cpp()
         path = resolve_model(settings.embedding_model, settings)
-        client = llama_cpp.Llama(
-            str(path),
-            embedding=True,
-            n_ctx=EMBEDDING_CONTEXT,
-            n_batch=EMBEDDING_CONTEXT,
-            n_ubatch=EMBEDDING_CONTEXT,
-            n_threads=threads,
-            n_threads_batch=threads,
-            flash_attn=True,
-            verbose=False,
-        )
+        client = llama_cpp.Llama(str(path), **embedding_load_options(threads), verbose=False)
 
         def embed(batch):
             return client.embed(batch, normalize=True)

@@ -451,6 +451,21 @@ def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
 EMBEDDING_CONTEXT = 512
 
 
+def embedding_load_options(threads: int) -> dict:
+    """llama_cpp.Llama's options for the embedder (benchmarks load raw llama.cpp with the same ones)."""
+    # Embedding runs on the batch thread count; flash attention was ~2.6x faster here with the
+    # same vectors (benchmarks/embedding_throughput.py).
+    return {
+        "embedding": True,
+        "n_ctx": EMBEDDING_CONTEXT,
+        "n_batch": EMBEDDING_CONTEXT,
+        "n_ubatch": EMBEDDING_CONTEXT,
+        "n_threads": threads,
+        "n_threads_batch": threads,
+        "flash_attn": True,
+    }
+
+
 @functools.lru_cache(maxsize=2)
 def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool):
     _prepare_llama_import()
@@ -458,19 +473,7 @@ def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool
 
     threads = load_threads(n_threads)
     try:
-        # Embedding runs on the batch thread count; flash attention was ~2.6x faster here with the
-        # same vectors (benchmarks/embedding_throughput.py).
-        client = Llama(
-            model_path,
-            embedding=True,
-            n_ctx=EMBEDDING_CONTEXT,
-            n_batch=EMBEDDING_CONTEXT,
-            n_ubatch=EMBEDDING_CONTEXT,
-            n_threads=threads,
-            n_threads_batch=threads,
-            flash_attn=True,
-            verbose=verbose,
-        )
+        client = Llama(model_path, **embedding_load_options(threads), verbose=verbose)
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load the embedding model {model_path}: {exc}") from None
     _mark_auto_threads(client, n_threads is None, threads)

@@ -3,8 +3,8 @@
 One copy of each idea, so the grounding check, the evidence ranker and the retriever cannot drift apart:
 
 * `split_sentences_in_line` / `SENTENCE_BOUNDARY`: a sentence ends at . ! or ? (optionally followed by a
-  closing quote or bracket, which stays with it), then space, then a capital, digit or opening
-  quote/bracket. So "e.g. the" and "3.5 million" stay whole, and `He said "Stop." Then ...` splits
+  closing quote or bracket, which stays with it), then space, then a capital or digit, which may follow
+  an opening quote/bracket or markup (`**`, `_`, `#`, `>`, a backtick, `<`). So "e.g. the" and "3.5 million" stay whole, and `He said "Stop." Then ...` splits
   after the quote.
 * `words`: the lowercased words of a text; numbers keep their separators ("2,249", "3.5") and
   contractions their apostrophe ("don't"); `stem` strips an inflection, so "played" meets "play".
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import re
 
-SENTENCE_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+# Markup may open the next sentence: "... on Saturdays. **System:** ..." is two sentences, so a sentence
+# addressed to the model is seen on its own (untrusted.neutralise drops it).
+SENTENCE_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[*_#>`<]*[A-Z0-9])")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 
 # Query side of retrieval: bm25s' English stopwords keep "who", "what", "how", "does". Prose rarely uses

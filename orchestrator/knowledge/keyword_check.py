@@ -8,7 +8,9 @@ that case is decided from it alone.
 
 The vocabulary is trusted only while Chroma's files are exactly as they were when the keyword index
 was last loaded for the collection as it is: any write to the store changes their size or mtime,
-and then the check answers "unknown" and the caller opens Chroma as before.
+and then the check answers "unknown" and the caller opens Chroma as before. It is trusted only when
+the index was built by the tokenizer the question is split with (its folder is named for
+KEYWORD_INDEX_VERSION, retrieval.py).
 """
 
 from __future__ import annotations
@@ -57,19 +59,20 @@ def record_stamp(index_dir: str | Path, stamp_before: list | None, chroma_path: 
 
 def shares_no_term(keyword_dir: str | Path, chroma_path: str | Path, question: str) -> bool:
     """True only when certain that no keyword term of `question` occurs in the collection (its docs score is 0)."""
-    vocabulary = _current_vocabulary(Path(keyword_dir), chroma_path)
+    from orchestrator.knowledge.retrieval import KEYWORD_INDEX_VERSION, question_terms
+
+    vocabulary = _current_vocabulary(Path(keyword_dir), chroma_path, KEYWORD_INDEX_VERSION)
     if vocabulary is None:
         return False
-    from orchestrator.knowledge.retrieval import question_terms
 
     terms = question_terms(question)
     return bool(terms) and vocabulary.isdisjoint(terms)
 
 
-def _current_vocabulary(keyword_dir: Path, chroma_path: str | Path) -> frozenset[str] | None:
+def _current_vocabulary(keyword_dir: Path, chroma_path: str | Path, version: str) -> frozenset[str] | None:
     records = list(keyword_dir.glob(f"*/{STAMP_FILE}"))  # the collection's one index folder, once recorded
-    if len(records) != 1:
-        return None
+    if len(records) != 1 or not records[0].parent.name.startswith(f"{version}-"):
+        return None  # none, unsure which, or built by another tokenizer (the retriever rebuilds it)
     index = records[0].parent
     try:
         recorded = json.loads(records[0].read_text()).get("chroma")

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from orchestrator.knowledge.store import KnowledgeStore
 
 RRF_K = 60  # Cormack et al. 2009
-# Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused.
+# Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
+# folder is named for it, and keyword_check trusts no other folder's vocabulary).
 KEYWORD_INDEX_VERSION = "bm25s-en-stop-v1"
 
 Mode = Literal["hybrid", "vector", "bm25"]

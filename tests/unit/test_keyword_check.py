@@ -6,8 +6,9 @@ import json
 import os
 
 from orchestrator.knowledge.keyword_check import STAMP_FILE, chroma_stamp, record_stamp, shares_no_term
+from orchestrator.knowledge.retrieval import KEYWORD_INDEX_VERSION
 
-INDEX = "bm25s-en-stop-v1-abc"
+INDEX = f"{KEYWORD_INDEX_VERSION}-abc"
 
 
 def collection(tmp_path, words=("lighthouse", "keeper", "island")):
@@ -56,3 +57,15 @@ def test_no_record_no_index_or_no_store_means_unknown(tmp_path):
     assert not shares_no_term(keywords, chroma, "Hi")  # two recorded folders: which is current is unknown
     assert chroma_stamp(tmp_path / "nowhere") is None
     assert chroma_stamp("http://localhost:8000") is None
+
+
+def test_a_vocabulary_of_another_tokenizer_is_not_trusted(tmp_path):
+    # An index folder named for an older KEYWORD_INDEX_VERSION holds words split another way (say "2,249"
+    # as "249"): against it a question about 2,249 would share no term, and the router would rule the
+    # documents out. Until the retriever rebuilds it, the check says "unknown".
+    chroma, keywords = collection(tmp_path, words=("crowd", "249"))
+    old = keywords / "tokenizer-v0-abc"
+    (keywords / INDEX).rename(old)
+    record_stamp(old, chroma_stamp(chroma), chroma)
+    assert not shares_no_term(keywords, chroma, "Was the crowd 2,249?")
+    assert not shares_no_term(keywords, chroma, "Hi")

@@ -9,8 +9,9 @@ or refuses, as it does for any unsupported answer.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
-from orchestrator.chains.grounding import says_unknown
+from orchestrator.chains.grounding import CITATION, says_unknown
 
 # The prompt's own words coming back: its fence markers, its instructions, its "Question:" line.
 PROMPT_ECHO = re.compile(
@@ -49,3 +50,17 @@ def answer_problem(answer: str) -> str | None:
     if describes_passage(answer):
         return "the answer describes the passage instead of answering"
     return None
+
+
+NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def unsupported_numbers(answer: str, sources: Sequence[str]) -> list[str]:
+    """Numbers (years, figures, times) in the answer that none of the sources contains.
+
+    The lexical grounding check counts words, so an answer in the sources' words with a figure the
+    model made up ("the 2019-2023 Prime Minister") passes it; a figure must come from a source.
+    """
+    answer = CITATION.sub("", answer)
+    known = {number for source in sources for number in NUMBER.findall(source)}
+    return [number for number in NUMBER.findall(answer) if number not in known]

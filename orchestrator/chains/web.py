@@ -9,6 +9,7 @@ from typing import Any, Iterator
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
+from orchestrator.chains.answer_checks import unsupported_numbers
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
 from orchestrator.result import Answer
@@ -56,7 +57,7 @@ def answer_from_web(
     raw = collect(answer, chain.stream(inputs, config), time.perf_counter())
     snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]
     grounded = cite_and_check(concise(raw), snippets, question)
-    if says_unknown(raw) or grounded.support < MIN_SUPPORT:
+    if says_unknown(raw) or grounded.support < MIN_SUPPORT or unsupported_numbers(grounded.text, [*snippets, question]):
         answer.abstained = True
         answer.sources = sources
         answer.answer = f"The search results (retrieved {today}) don't clearly answer that; see the sources."

@@ -63,3 +63,13 @@ def test_answer_problem_names_the_reason():
     assert answer_problem("The document is about bread.").startswith("the answer describes")
     assert answer_problem("It is called DOCUMENTS_END.").startswith("the answer repeats")
     assert answer_problem("It opened in 1932 [1].") is None
+
+
+def test_a_figure_no_source_contains_is_unsupported():
+    from orchestrator.chains.answer_checks import unsupported_numbers
+
+    sources = ["Mira Olsen became harbour master on 3 March 2025.", "The harbour opens at 06:30."]
+    assert unsupported_numbers("Mira Olsen has been harbour master since 2019. [1]", sources) == ["2019"]
+    assert unsupported_numbers("The 2010-2014 harbour master was Mira Olsen. [2]", sources) == ["2010", "2014"]
+    assert unsupported_numbers("Mira Olsen, since 3 March 2025, opening at 06:30. [1][2]", sources) == []
+    assert unsupported_numbers("Mira Olsen is the harbour master. [1]", sources) == []

@@ -232,6 +232,26 @@ def test_web_route_answers_from_results_with_a_date(tmp_path):
     assert answer.sources[0]["source"] == "https://example.org/pm"
 
 
+def test_web_answer_with_a_figure_no_result_gives_declines(tmp_path):
+    results = [
+        SearchResult(
+            rank=1,
+            title="Harbour master of Port Ellen",
+            url="https://example.org/harbour",
+            snippet="Mira Olsen became harbour master of Port Ellen on 3 March 2025.",
+            date="2025-03-03",
+            retrieved_at="2026-11-28T18:00:00Z",
+        )
+    ]
+    answer = app_with(
+        tmp_path,
+        model("The harbour master of Port Ellen is the 2019-2023 harbour master [1]."),
+        search=lambda q: results,
+    ).invoke({"question": "Who is the harbour master of Port Ellen?", "route": "web"})
+    assert answer.abstained and "2019" not in answer.answer
+    assert answer.sources[0]["source"] == "https://example.org/harbour"
+
+
 def test_unverified_answer_is_labelled(tmp_path):
     settings = Settings(data_dir=tmp_path, allow_unverified=True)
     app = build_app(

@@ -6,16 +6,20 @@ One copy of each idea, so the grounding check, the evidence ranker and the retri
   closing quote or bracket, which stays with it), then space, then a capital or digit, which may follow
   an opening quote/bracket or markup (`**`, `_`, `#`, `>`, a backtick, `<`). So "e.g. the" and "3.5 million" stay whole, and `He said "Stop." Then ...` splits
   after the quote.
-* `words`: the lowercased words of a text; numbers keep their separators ("2,249", "3.5") and
-  contractions their apostrophe ("don't"); `stem` strips an inflection, so "played" meets "play".
+* `words`: the lowercased words of a text (letters and digits of any script); numbers keep their
+  separators ("2,249", "3.5") and contractions their apostrophe ("don't"); `stem` strips an inflection,
+  so "played" meets "play".
+* `search_terms`: the same words as a search index sees them: split at those inner separators, pieces of
+  one character dropped ("it's" -> "it", "2,249" -> "249"). On prose this is exactly bm25s' own analyser
+  (runs of two or more word characters), which the relevance thresholds were measured with (a unit test
+  compares them). So the BM25 index, its queries and the grounding check all tokenize with `words`.
 * `QUESTION_WORDS`: the words that shape a question rather than say what it is about.
 * `STOPWORDS`: the function words of the lexical grounding check: QUESTION_WORDS, other function words,
   and the words a prompt and an answer use about themselves ("document", "answer").
 
-The BM25 index tokenises with bm25s itself (`knowledge/retrieval.py`, bm25s' English list, which is
-Lucene's 33 words): the index must see exactly what its queries see, and changing it means re-indexing
-and re-measuring the relevance thresholds. That list is a subset of STOPWORDS (a unit test checks it),
-so a word the index ignores never counts as content here either.
+The BM25 index drops bm25s' English stopword list (Lucene's 33 words, `knowledge/retrieval.py`); that list
+is a subset of STOPWORDS (a unit test checks it), so a word the index ignores never counts as content here
+either.
 
 A regex splitter rather than NLTK's punkt (a data download at run time, and there is no network) or
 spaCy (a model package). Abbreviations ("Dr. Smith") split too early, which only shortens a sentence.
@@ -28,7 +32,8 @@ import re
 # Markup may open the next sentence: "... on Saturdays. **System:** ..." is two sentences, so a sentence
 # addressed to the model is seen on its own (untrusted.neutralise drops it).
 SENTENCE_BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[*_#>`<]*[A-Z0-9])")
-WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+WORD = re.compile(r"[^\W_]+(?:[.,'][^\W_]+)*")  # letters and digits (any script), not "_"
+INNER_SEPARATOR = re.compile(r"[.,']")
 
 # Query side of retrieval: bm25s' English stopwords keep "who", "what", "how", "does". Prose rarely uses
 # them, so their idf is high: "Who is the release manager?" weighed "who" most and scored the release notes
@@ -67,3 +72,8 @@ def stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """The lowercased words of a text, in order (see WORD)."""
     return WORD.findall(text.lower())
+
+
+def search_terms(text: str) -> list[str]:
+    """The words of a text as a search index sees them: split at inner separators, one-character pieces dropped."""
+    return [piece for word in words(text) for piece in INNER_SEPARATOR.split(word) if len(piece) > 1]

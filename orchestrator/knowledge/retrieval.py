@@ -39,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from orchestrator.text import QUESTION_WORDS
+from orchestrator.text import QUESTION_WORDS, search_terms
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -48,15 +48,16 @@ if TYPE_CHECKING:
 RRF_K = 60  # Cormack et al. 2009
 # Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
 # folder is named for it, and keyword_check trusts no other folder's vocabulary).
-KEYWORD_INDEX_VERSION = "bm25s-en-stop-v1"
+KEYWORD_INDEX_VERSION = "words-en-stop-v2"
 
 Mode = Literal["hybrid", "vector", "bm25"]
 
 
 def _tokenize(texts: Sequence[str]) -> list[list[str]]:
-    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English list, as bm25s' own analyser uses it
 
-    return bm25s.tokenize(list(texts), stopwords="en", return_ids=False, show_progress=False)
+    stopwords = frozenset(STOPWORDS_EN)
+    return [[term for term in search_terms(text) if term not in stopwords] for text in texts]
 
 
 def keyword_terms(text: str) -> list[str]:
@@ -86,9 +87,7 @@ class KeywordIndex:
         ids = sorted(texts_by_id)
         bm25 = bm25s.BM25()
         if ids:
-            bm25.index(
-                bm25s.tokenize([texts_by_id[i] for i in ids], stopwords="en", show_progress=False), show_progress=False
-            )
+            bm25.index(_tokenize([texts_by_id[i] for i in ids]), show_progress=False)
         return cls(ids, bm25)
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:

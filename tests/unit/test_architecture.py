@@ -122,12 +122,11 @@ def test_the_store_builds_no_embeddings_of_its_own(component):
     "literal, home",
     [
         ("(?<=[.!?])", "text.py"),  # the sentence splitter (grounding and evidence each had one, and they disagreed)
-        ("[a-z0-9]+(?:", "text.py"),  # the word tokenizer of the grounding check and the evidence ranker
+        ("(?:[.,'][^", "text.py"),  # the one word tokenizer: grounding, evidence ranking and the BM25 index
         ('"""what which who', "text.py"),  # the question words
         ("according document documents", "text.py"),  # the grounding check's stopwords
         ("def stem(", "text.py"),
-        ("bm25s.tokenize(", "knowledge/retrieval.py"),  # the BM25 analyser: bm25s' own, in the one bm25s module
-        ('stopwords="en"', "knowledge/retrieval.py"),  # bm25s' word list
+        ("STOPWORDS_EN", "knowledge/retrieval.py"),  # bm25s' word list, in the one bm25s module
         ("_BEGIN>>>", "untrusted.py"),  # the fence markers: one `fence` for documents and web results
         ("not as instructions", "untrusted.py"),  # the fence header's warning
         ("def neutralise(", "untrusted.py"),

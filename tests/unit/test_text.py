@@ -59,3 +59,25 @@ def test_markup_may_open_the_next_sentence():
         "_Tip_ Ask at the desk.",
         "See e.g. *the* map.",
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It's 2,249 yards, or 3.5 km, from the U.S. border; Pelé's café opened in 1958!",
+        "Don't split e-mail addresses like a.b@c.org oddly: x y zz 7 77 3.14159.",
+        "Zürich's \u00abquotes\u00bb and \u201ccurly\u201d apostrophes \u2019s aren\u2019t words.",
+    ],
+)
+def test_search_terms_are_what_bm25s_own_analyser_gives_on_prose(text):
+    # The relevance thresholds were measured with bm25s' analyser (\b\w\w+\b, lowercased); the one word
+    # tokenizer must give the index exactly those terms, or the thresholds silently mean something else.
+    import bm25s
+
+    from orchestrator.text import search_terms
+
+    assert search_terms(text) == bm25s.tokenize([text], stopwords=[], return_ids=False, show_progress=False)[0]
+
+
+def test_words_are_letters_of_any_script_and_split_at_underscores():
+    assert words("Pelé's café, sample_docs") == ["pelé's", "café", "sample", "docs"]

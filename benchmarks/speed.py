@@ -91,9 +91,31 @@ def load_raw_llama(settings, threads: int):
     )  # 0: as the GGUF says, like the app
 
 
+def app_sampling() -> dict:
+    """The sampling settings the app's chat model sends besides temperature (repeat penalty, top-k, top-p).
+
+    Raw runs use them too, so raw and app do the same work per token: llama-cpp-python's own default
+    repeat penalty (1.0) skips the penalty pass that the app's (1.1) makes, and changes the text generated.
+    """
+    from orchestrator.llm import chat_model_class
+
+    fields = chat_model_class().model_fields
+    return {name: fields[name].default for name in ("repeat_penalty", "top_k", "top_p")}
+
+
 def raw_run(client, messages: list[dict], max_tokens: int) -> dict:
-    chunks = client.create_chat_completion(messages=messages, stream=True, temperature=0.0, max_tokens=max_tokens)
+    chunks = client.create_chat_completion(
+        messages=messages, stream=True, temperature=0.0, max_tokens=max_tokens, **app_sampling()
+    )
     return timed_tokens((chunk["choices"][0]["delta"] or {}).get("content") for chunk in chunks)
+
+
+def llama_build() -> str:
+    """How this llama-cpp-python was built, as far as threads go: OpenMP's pool or ggml's own."""
+    from orchestrator.llm import import_llama_cpp
+
+    info = import_llama_cpp().llama_print_system_info().decode()
+    return "OpenMP thread pool" if "OPENMP = 1" in info else "ggml thread pool (GGML_OPENMP=OFF)"
 
 
 def worker_generate(kind: str, threads: int, runs: int, max_tokens: int, model: str | None) -> dict:
@@ -137,7 +159,9 @@ def worker_generate(kind: str, threads: int, runs: int, max_tokens: int, model: 
         "raw_same_threads_tok_s": [r["tok_s"] for r in raws],
         "threads": statistics.mode(chosen),
         "threads_chosen": chosen,
-        "wait_policy": os.environ.get("OMP_WAIT_POLICY", "spin (OpenMP default)"),
+        "wait_policy": os.environ.get("OMP_WAIT_POLICY", "spin (OpenMP default)")
+        if llama_build().startswith("OpenMP")
+        else "ggml's polling pool",
     }
 
 
@@ -259,17 +283,20 @@ def cold_ask(question: str, repeats: int, env: dict[str, str]) -> list[float]:
     return walls
 
 
-def raw_configurations(cores: int) -> list[tuple[str, int, dict[str, str]]]:
-    """(label, threads, environment): one thread, and every core under each wait policy."""
+def raw_configurations(cores: int, openmp: bool) -> list[tuple[str, int, dict[str, str]]]:
+    """(label, threads, environment): one thread, and every core under each OpenMP wait policy (ggml's own
+    thread pool has no wait policy to set from outside: its workers poll briefly, then sleep)."""
     configurations = [("1 thread", 1, {})]
-    if cores > 1:
+    if cores > 1 and openmp:
         configurations += [(f"{cores} threads, {name}", cores, env) for name, env in WAIT_POLICIES.items()]
+    elif cores > 1:
+        configurations.append((f"{cores} threads", cores, {}))
     return configurations
 
 
-def measure_condition(args: argparse.Namespace, cores: int) -> dict:
+def measure_condition(args: argparse.Namespace, cores: int, openmp: bool) -> dict:
     result = {"load_before": os.getloadavg()[0], "raw": {}, "raw_embed": {}}
-    for label, threads, env in raw_configurations(cores):
+    for label, threads, env in raw_configurations(cores, openmp):
         result["raw"][label] = run_worker(args, "raw", "generate", threads, env) | {"threads": threads, "env": env}
     result["app"] = run_worker(args, "app", "generate", 0, {})
     for threads in sorted({1, cores}):
@@ -287,7 +314,7 @@ def median(values: list[float]) -> float:
 
 def report(results: dict) -> str:
     lines = [
-        f"Model: {results['model']}; {results['cores']} cores; {results['runs']} runs of {results['max_tokens']} "
+        f"Model: {results['model']}; llama-cpp-python with its {results['build']}; {results['cores']} cores; {results['runs']} runs of {results['max_tokens']} "
         f"greedy tokens per configuration (medians); load average before/after each condition shown.",
         "",
     ]
@@ -384,20 +411,21 @@ def main() -> None:
     cores = physical_core_count(usable_cpus())
     results = {
         "model": args.model or os.environ.get("ORCH_MODEL", "default"),
+        "build": llama_build(),
         "cores": cores,
         "runs": args.runs,
         "max_tokens": args.max_tokens,
     }
     started = time.perf_counter()
     print("measuring: quiet ...", file=sys.stderr, flush=True)
-    results["quiet"] = measure_condition(args, cores)
+    results["quiet"] = measure_condition(args, cores, results["build"].startswith("OpenMP"))
     print("measuring: cold asks ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="speed-cold-") as folder:
         env = cold_data_dir(Path(folder))
         results["cold"] = {question: cold_ask(question, args.cold_repeats, env) for question in (HI, MATH_QUESTION)}
     print("measuring: one busy process ...", file=sys.stderr, flush=True)
     with BusyNeighbour():
-        results["busy"] = measure_condition(args, cores)
+        results["busy"] = measure_condition(args, cores, results["build"].startswith("OpenMP"))
     table = report(results)
     results["elapsed_s"] = time.perf_counter() - started
     print(table)

@@ -87,6 +87,20 @@ _STANDING_RECORD = re.compile(
     rf"|^\s*(what|which|who)\s+(is|are)\s+(the\s+)?{_SUPERLATIVE}\b[^?]*\b(in the world|on earth|ever|of all time|on record|in history)\b",
     re.IGNORECASE,
 )
+# Who holds an office now ("Who is the CEO of ...?", "Who are the co-chairs of ...?"): holders change, and
+# a document naming one is dated; and a person's or thing's age ("How old is ...?"), which grows yearly.
+_OFFICE = (
+    r"(ceo|chief executive|president|vice[- ]president|prime minister|chancellor|premier|king|queen|monarch|"
+    r"pope|mayor|governor|senator|chair(man|woman|person)?|co-chairs?|head coach|coach|manager|captain|"
+    r"leader|owner|director|editor|secretary[- ]general|general secretary|speaker|ambassador)s?"
+)
+_OFFICE_HOLDER = re.compile(rf"^\s*who\s+(is|are)\s+(the\s+)?(\w+\s+)?{_OFFICE}\s+(of|at|for)\b", re.IGNORECASE)
+_AGE = re.compile(r"^\s*how old (is|are)\b", re.IGNORECASE)
+# The latest in a series, said with "last": "When did they last win?", "the last time", "last season".
+_LAST_OF_SERIES = re.compile(
+    r"\bwhen did\b[^?]*\blast\b|\b(the\s+)?last (time|year|month|week|season|election|edition|tournament)\b",
+    re.IGNORECASE,
+)
 # A wh-question that asks for an opinion, a suggestion or about the assistant is conversation even
 # though it asks "what": "What is a good name for a dog?", "What can you do?".
 _OPINION_OR_ASSISTANT = re.compile(
@@ -134,12 +148,19 @@ def time_cues(question: str, this_year: int | None = None) -> list[str]:
 
 
 def changing_fact_cues(question: str) -> list[str]:
-    """Phrasings that ask for a fact that changes over time without a time word (a running total, a record)."""
+    """Phrasings that ask for a fact that changes over time without a time word (a running total, a record,
+    who holds an office, an age, the last of a series)."""
     found = []
     if _RUNNING_TOTAL.search(question):
         found.append("running total")
     if _STANDING_RECORD.search(question):
         found.append("standing record")
+    if _OFFICE_HOLDER.search(question):
+        found.append("office holder")
+    if _AGE.search(question):
+        found.append("age")
+    if _LAST_OF_SERIES.search(question):
+        found.append("latest of a series")
     return found
 
 

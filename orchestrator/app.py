@@ -20,6 +20,7 @@ from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, s
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+from orchestrator.timing import stage
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -399,6 +400,12 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         config: RunnableConfig | None = None,
     ) -> tuple[RouteDecision, list | None]:
         """Decide the route; also return the retrieved chunks so the docs route need not search twice."""
+        with stage("route the question"):
+            return self._decide_route(question, forced, collection, config)
+
+    def _decide_route(
+        self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
+    ) -> tuple[RouteDecision, list | None]:
         if forced:
             return RouteDecision(forced, "chosen by the caller"), None
         from orchestrator.knowledge.retrieval import scored_documents
@@ -411,7 +418,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
         else:
-            retriever = self._knowledge(collection)
+            with stage("open the knowledge base (Chroma)"):
+                retriever = self._knowledge(collection)
             docs = scored_documents(retriever, question, self.embeddings, config) if retriever is not None else None
             docs_score = max((d.metadata.get("score", 0.0) for d in docs), default=0.0) if docs is not None else None
         signals = Signals.for_question(

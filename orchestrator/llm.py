@@ -143,8 +143,11 @@ def import_llama_cpp():
     The app's models load through the functions below; the offline tools (bench, compress) need
     llama.cpp's low-level API (logits, the quantizer) and import it through here.
     """
+    from orchestrator.timing import stage
+
     _prepare_llama_import()
-    import llama_cpp
+    with stage("import llama.cpp"):
+        import llama_cpp
 
     return llama_cpp
 
@@ -164,8 +167,11 @@ def release_models() -> None:
 
 @functools.lru_cache(maxsize=1)
 def _locked_chat_class() -> type:
-    _prepare_llama_import()
-    from langchain_community.chat_models import ChatLlamaCpp
+    from orchestrator.timing import stage
+
+    import_llama_cpp()
+    with stage("import LangChain's llama.cpp chat model"):
+        from langchain_community.chat_models import ChatLlamaCpp
 
     class LockedChatLlamaCpp(ChatLlamaCpp):
         """ChatLlamaCpp whose generations hold its model's lock (`lock_for`), so concurrent callers take turns."""
@@ -206,27 +212,35 @@ def _locked_chat_class() -> type:
 @functools.lru_cache(maxsize=4)
 def _load_chat_model(model_path: str, n_ctx: int, n_threads: int | None, n_batch: int, seed: int, verbose: bool):
     """n_threads None: the thread policy chooses now and again before every generation (threads.py)."""
+    from orchestrator.timing import stage
+
     chat_class = _locked_chat_class()
     threads = load_threads(n_threads)
     try:
         # chat_format is left unset so llama-cpp-python uses the chat template stored in the GGUF.
-        model = chat_class(
-            model_path=model_path,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_batch=n_batch,
-            seed=seed,
-            verbose=verbose,
-            # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
-            # (100000 for SmolLM2: perplexity 18.78 -> 20.26). 0 means "as the model file says".
-            # Prompt processing on the same count (ChatLlamaCpp would leave it at every logical core).
-            model_kwargs={"rope_freq_base": 0.0, "rope_freq_scale": 0.0, "n_threads_batch": threads},
-        )
+        with stage("load the chat model"):
+            model = _new_chat_model(chat_class, model_path, n_ctx, threads, n_batch, seed, verbose)
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load {model_path}: {exc}") from None
     _mark_auto_threads(model.client, n_threads is None, threads)
     _fold_system_role_if_unsupported(model.client)
     return model
+
+
+def _new_chat_model(chat_class, model_path: str, n_ctx: int, threads: int, n_batch: int, seed: int, verbose: bool):
+    """ChatLlamaCpp over the GGUF at model_path, with llama.cpp's options as the app needs them."""
+    return chat_class(
+        model_path=model_path,
+        n_ctx=n_ctx,
+        n_threads=threads,
+        n_batch=n_batch,
+        seed=seed,
+        verbose=verbose,
+        # ChatLlamaCpp passes rope_freq_base=10000 by default, overriding the GGUF's value
+        # (100000 for SmolLM2: perplexity 18.78 -> 20.26). 0 means "as the model file says".
+        # Prompt processing on the same count (ChatLlamaCpp would leave it at every logical core).
+        model_kwargs={"rope_freq_base": 0.0, "rope_freq_scale": 0.0, "n_threads_batch": threads},
+    )
 
 
 # --- Chat templates without a system role ----------------------------------------------------
@@ -468,12 +482,13 @@ def embedding_load_options(threads: int) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool):
-    _prepare_llama_import()
-    from llama_cpp import Llama
+    from orchestrator.timing import stage
 
+    Llama = import_llama_cpp().Llama
     threads = load_threads(n_threads)
     try:
-        client = Llama(model_path, **embedding_load_options(threads), verbose=verbose)
+        with stage("load the embedding model"):
+            client = Llama(model_path, **embedding_load_options(threads), verbose=verbose)
     except ValueError as exc:
         raise ModelFileError(f"llama.cpp could not load the embedding model {model_path}: {exc}") from None
     _mark_auto_threads(client, n_threads is None, threads)

@@ -1,8 +1,10 @@
-"""Timing of one answer (tokens, seconds, first token): used by the Answer, the REPL's /stats and the bench."""
+"""Timing: of one answer (tokens, seconds, first token), used by the Answer, the REPL's /stats and the bench;
+and of one command's stages (`orchestrator ask --timings`: where a cold start's seconds go)."""
 
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -76,3 +78,106 @@ class GenerationTimer:
             time_to_first_token=first,
             prompt_tokens=prompt_tokens,
         )
+
+
+# --- where one command's wall time goes (`orchestrator ask --timings`) ---------------------------------
+
+
+@dataclass
+class Stage:
+    """One timed stage, in seconds since the process started; `depth` > 0 when inside another stage."""
+
+    name: str
+    start: float
+    end: float
+    depth: int
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+class StageLog:
+    """The stages of one command, timed while it runs: a cold start's seconds, stage by stage.
+
+    Stages are marked in the code with `with stage("load the chat model"): ...`; they cost nothing
+    while no log is recording. Times are measured from the process's start (Linux /proc), so the
+    interpreter's start and the imports before the command ran appear as the first stage.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        import threading
+
+        self._clock = clock
+        age = seconds_since_process_start()
+        self.origin = clock() - (age if age is not None else 0.0)
+        self.stages: list[Stage] = []
+        self.marks: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
+        self._depth = threading.local()
+        if age is not None:
+            self.stages.append(Stage("start Python, import the command line and settings", 0.0, age, 0))
+
+    def now(self) -> float:
+        return self._clock() - self.origin
+
+    def mark(self, name: str) -> None:
+        """A moment rather than a span (the first token)."""
+        with self._lock:
+            self.marks.append((name, self.now()))
+
+    def lines(self) -> list[str]:
+        """The stages and marks in the order they began: 'start-end  name (seconds)'."""
+        rows = [
+            (s.start, f"{s.start:6.2f}–{s.end:5.2f}  {'  ' * s.depth}{s.name} ({s.seconds:.2f} s)") for s in self.stages
+        ]
+        rows += [(at, f"{at:6.2f}        {name}") for name, at in self.marks]
+        return [text for _, text in sorted(rows, key=lambda row: row[0])]
+
+
+_recording: StageLog | None = None
+
+
+def record_stages() -> StageLog:
+    """Start recording this process's stages (the CLI's --timings); returns the log."""
+    global _recording
+    _recording = StageLog()
+    return _recording
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Time a stage of the running command when --timings is recording; otherwise do nothing."""
+    log = _recording
+    if log is None:
+        yield
+        return
+    depth = getattr(log._depth, "value", 0)
+    log._depth.value = depth + 1
+    start = log.now()
+    try:
+        yield
+    finally:
+        log._depth.value = depth
+        with log._lock:
+            log.stages.append(Stage(name, start, log.now(), depth))
+
+
+def mark(name: str) -> None:
+    """Note a moment of the running command (see stage)."""
+    if _recording is not None:
+        _recording.mark(name)
+
+
+def seconds_since_process_start() -> float | None:
+    """How long ago this process started (Linux: /proc/self/stat and /proc/uptime, 10 ms steps), else None."""
+    import os
+
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            # Field 22 (starttime, in clock ticks since boot); the name in field 2 may hold spaces: split after ")".
+            started_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            up = float(uptime.read().split()[0])
+        return max(0.0, up - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None

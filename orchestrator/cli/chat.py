@@ -37,29 +37,61 @@ def ask(
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     route: str = typer.Option("auto", "--route", "-r", help=ROUTE_HELP),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
+    timings: bool = typer.Option(
+        False,
+        "--timings",
+        help="Also print where the time went, stage by stage (seconds since the process started), to stderr.",
+    ),
 ) -> None:
     """Answer one question and exit."""
+    if timings:
+        from orchestrator.timing import record_stages
+
+        log = record_stages()
+    try:
+        _answer_one(question, as_json, model, route, collection)
+    finally:
+        if timings:
+            err_console.print(
+                "\n".join(["", "Where the time went (seconds since the process started):", *log.lines()]),
+                markup=False,
+                highlight=False,
+            )
+
+
+def _answer_one(question: str, as_json: bool, model: Optional[str], route: str, collection: Optional[str]) -> None:
+    """`ask`'s work: a plain expression without the app, anything else through it."""
+    from orchestrator.timing import mark, stage
+
     if collection is None and route in ("auto", "math"):  # a plain expression: no model, LangChain or knowledge base
         from orchestrator.quick import plain_math_answer
 
-        quick = plain_math_answer(question, None if route == "auto" else route, lambda: _quick_settings(model))
+        with stage("is it a plain expression? (answered by the SymPy worker if so)"):
+            quick = plain_math_answer(question, None if route == "auto" else route, lambda: _quick_settings(model))
         if quick is not None:
             return _print_answer(quick, as_json)
-    from orchestrator.app import forced_route
+    with stage("import LangChain and the app"):
+        from orchestrator.app import forced_route
 
     forced = forced_route(route)
-    app = prepare_app(model, collection)
+    with stage("settings and the model file"):
+        app = prepare_app(model, collection)
     request = {"question": question, "route": forced}
     if as_json:
-        result = app.invoke(request)
+        with stage("answer"):
+            result = app.invoke(request)
         typer.echo(json.dumps(result.to_row(), ensure_ascii=False))
     else:
-        result = None
-        for item in app.stream(request):
-            if isinstance(item, str):
-                console.print(printable(item), end="", markup=False, highlight=False, soft_wrap=True)
-            else:
-                result = item
+        result, first_shown = None, False
+        with stage("answer"):
+            for item in app.stream(request):
+                if isinstance(item, str):
+                    if not first_shown:
+                        mark("first token shown")
+                        first_shown = True
+                    console.print(printable(item), end="", markup=False, highlight=False, soft_wrap=True)
+                else:
+                    result = item
         console.print()
         print_sources(result)
         if result.error:

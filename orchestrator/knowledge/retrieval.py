@@ -53,11 +53,17 @@ KEYWORD_INDEX_VERSION = "words-en-stop-v2"
 Mode = Literal["hybrid", "vector", "bm25"]
 
 
-def _tokenize(texts: Sequence[str]) -> list[list[str]]:
-    from bm25s.stopwords import STOPWORDS_EN  # Lucene's English list, as bm25s' own analyser uses it
+# Lucene's English stopwords, the list bm25s' own analyser drops (bm25s.stopwords.STOPWORDS_EN; a unit test
+# keeps the two equal). Written out because importing bm25s costs a cold question about 50 ms (tqdm and its
+# helpers), and the keyword check (keyword_check.py) needs only this list, never the index code.
+INDEX_STOPWORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
+    they this to was will with""".split()
+)
 
-    stopwords = frozenset(STOPWORDS_EN)
-    return [[term for term in search_terms(text) if term not in stopwords] for text in texts]
+
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    return [[term for term in search_terms(text) if term not in INDEX_STOPWORDS] for text in texts]
 
 
 def keyword_terms(text: str) -> list[str]:

@@ -186,3 +186,20 @@ def test_batch_rows_keep_a_failing_models_error(fake_model, tmp_path):
     assert result.exit_code == 0, result.output
     [row] = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
     assert row["error"] == "The model ran out of memory." and row["answer"] == ""
+
+
+def test_ask_timings_lists_each_stage_on_stderr_and_keeps_stdout_the_answer(fake_model, ingested):
+    fake_model.replies = [BORROW_ANSWER]
+    result = CliRunner().invoke(cli, ["ask", "--timings", "How many items may a member borrow?"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(BORROW_ANSWER)
+    assert "Where the time went" not in result.stdout
+    stages = result.stderr
+    for name in ("import LangChain and the app", "answer", "route the question", "first token shown"):
+        assert name in stages, stages
+
+
+def test_ask_without_timings_prints_no_stages(fake_model):
+    fake_model.replies = ["Hello."]
+    result = CliRunner().invoke(cli, ["ask", "--route", "chat", "hi"])
+    assert "Where the time went" not in result.stdout + result.stderr

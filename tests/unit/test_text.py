@@ -40,7 +40,10 @@ def test_every_word_the_keyword_index_ignores_is_a_stopword_here():
     # those words as content, and a question's form words are stopwords for both.
     from bm25s.stopwords import STOPWORDS_EN
 
-    assert set(STOPWORDS_EN) <= STOPWORDS and QUESTION_WORDS <= STOPWORDS
+    from orchestrator.knowledge.retrieval import INDEX_STOPWORDS
+
+    assert INDEX_STOPWORDS == set(STOPWORDS_EN)
+    assert INDEX_STOPWORDS <= STOPWORDS and QUESTION_WORDS <= STOPWORDS
     assert content_words("What is the fee? Who pays it?") == {"fee", "pays"}
 
 

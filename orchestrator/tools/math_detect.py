@@ -37,6 +37,7 @@ MathKind = Literal[
     "integral",
     "limit",
     "evaluate",
+    "compare",
 ]
 
 
@@ -57,6 +58,10 @@ class MathProblem(BaseModel):
     display: str = Field(default="", description="The expression as shown to the user.")
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     reason: str = Field(default="", description="Why this was read as math (for the router's log).")
+    unit: str = Field(default="", description="Written after the value in the answer ('%').")
+    relation: Literal["greater", "less", "equal", "larger", "smaller"] | None = Field(
+        default=None, description="compare: what the question asks of expressions[0] and [1]."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,7 +134,7 @@ _WORD_OPERATORS = [
     (re.compile(r"\s+cubed\b", _FLAGS), " ** 3"),
     (re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)"), " * "),  # "5 x 3"
 ]
-_THOUSANDS_RE = re.compile(r"\b\d{1,3}(?:,\d{3})+(?![\d,])")
+_THOUSANDS_RE = re.compile(r"\b\d{1,3}(?:,\d{3})+(?!\d|,\d)")  # "1,200, 300": a comma then a space separates
 _SCALE_WORDS = {"thousand": "10**3", "million": "10**6", "billion": "10**9", "trillion": "10**12"}
 _SCALE_RE = re.compile(r"\b(?P<n>\d+(?:\.\d+)?)\s+(?P<w>thousand|million|billion|trillion)\b", _FLAGS)
 _PLACES = r"(?P<n>\d+)\s+(?:decimal\s+places?|decimals|d\.?\s?p\.?|places?\s+after\s+the\s+(?:decimal\s+)?point)"
@@ -332,6 +337,157 @@ def _detect_named_operation(body: str) -> MathProblem | None:
     return None
 
 
+# Everyday phrasings (each tested by family in tests/unit/test_math_phrasing.py).
+_NUMBER = r"\d+(?:\.\d+)?"
+_PERCENT_WORD = r"\s*(?:%|percent|per\s*cent)"
+_LIST_RE = re.compile(
+    r"^(?:the\s+)?(?P<op>sum|total|product|average|mean|arithmetic\s+mean)\s+of\s+(?P<items>.+)$", _FLAGS
+)
+_LIST_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _FLAGS)
+# "15% off 80", "80 minus 15%", "80 increased by 15%", "reduce 80 by 15%": a change relative to the amount.
+_PERCENT_OFF_RE = re.compile(rf"^(?P<p>{_NUMBER}){_PERCENT_WORD}\s+(?:off|discount\s+on)\s+(?P<e>.+)$", _FLAGS)
+_PERCENT_CHANGE_RE = re.compile(
+    rf"^(?P<e>.+?)\s*(?P<op>\+|-|−|\bplus|\bminus|\bless|\bincreased\s+by|\bdecreased\s+by|\breduced\s+by)"
+    rf"\s*(?P<p>{_NUMBER}){_PERCENT_WORD}$",
+    _FLAGS,
+)
+_PERCENT_VERB_RE = re.compile(
+    rf"^(?P<op>increase|raise|decrease|reduce|lower|cut|discount)\s+(?P<e>.+?)\s+by\s+(?P<p>{_NUMBER}){_PERCENT_WORD}$",
+    _FLAGS,
+)
+_GROWS = ("+", "plus", "increased", "increase", "raise")
+# "What percent of 120 is 30?", "what percentage is 30 of 120", "30 as a percentage of 120", "3/4 as a percent".
+_WHAT_PERCENT_RE = re.compile(
+    r"^(?:what|which)\s+(?:percent(?:age)?|%)\s+(?:of\s+(?P<b1>.+?)\s+is\s+(?P<a1>.+)|is\s+(?P<a>.+?)\s+of\s+(?P<b>.+))$",
+    _FLAGS,
+)
+_AS_PERCENT_RE = re.compile(
+    r"^(?:express\s+|convert\s+|write\s+)?(?P<a>.+?)\s+(?:as|in|to)\s+(?:a\s+)?(?:percent(?:age)?|%)(?:\s+of\s+(?P<b>.+))?$",
+    _FLAGS,
+)
+# A bare "log" is the common logarithm (base 10), as on a calculator; "ln" and "natural log" are base e.
+_LOG_RE = re.compile(
+    rf"^(?:the\s+)?(?:(?P<natural>natural\s+log(?:arithm)?|ln)|log(?:arithm)?(?:\s+(?:to\s+)?base\s+(?P<base>{_NUMBER}))?)"
+    rf"\s+(?:of\s+)?(?P<e>.+?)(?:\s+(?:to\s+|in\s+)?base\s+(?P<base2>{_NUMBER}))?$",
+    _FLAGS,
+)
+_MORE = r"greater|larger|bigger|more|higher"
+_FEWER = r"less|smaller|lower|fewer"
+_COMPARE_RES = [
+    re.compile(rf"^is\s+(?P<a>.+?)\s+(?P<rel>{_MORE}|{_FEWER})\s+than\s+(?P<b>.+)$", _FLAGS),
+    re.compile(r"^(?:is|are)\s+(?P<a>.+?)\s+(?P<rel>equal\s+to|the\s+same\s+as|equals?)\s+(?P<b>.+)$", _FLAGS),
+    re.compile(
+        rf"^(?:which|what)(?:\s+number)?\s+is\s+(?:the\s+)?(?P<rel>{_MORE}|{_FEWER}|largest|smallest|biggest)"
+        r"(?:\s+number)?\s*[,:]?\s+(?P<a>.+?)\s+or\s+(?P<b>.+)$",
+        _FLAGS,
+    ),
+]
+
+
+def _numeric_operand(text: str) -> str:
+    """A checked operand that holds no names ("3/7", "1,001"); raises ValueError for words ("the price")."""
+    python_text = _checked(text)
+    if expression_names(python_text):
+        raise ValueError(f"{text!r} is not a number")
+    return _bracketed(python_text)
+
+
+def _detect_list_operation(body: str) -> MathProblem | None:
+    """'the average of 3, 5 and 10', 'sum of 12, 15 and 30', 'the product of 2, 3, 4'."""
+    match = _LIST_RE.match(body)
+    if not match:
+        return None
+    items = [_numeric_operand(item) for item in _LIST_SEPARATOR.split(match.group("items")) if item.strip()]
+    op = match.group("op").lower()
+    if len(items) < 2 or (len(items) == 2 and op in ("sum", "product")):
+        return None  # two operands: "sum of a and b" (_detect_named_operation) shows them as a + b
+    joined = (" * " if op == "product" else " + ").join(items)
+    python_text = check_expression(joined if op in ("sum", "total", "product") else f"({joined}) / {len(items)}")
+    shown = f"{'average' if 'mean' in op else op} of {', '.join(items)}"
+    return _problem("arithmetic", [python_text], f"'{op} of' a list", 0.95, display=shown)
+
+
+def _detect_percent_change(body: str) -> MathProblem | None:
+    """'15% off 80', '80 plus 15%', '80 decreased by 15%', 'increase 80 by 15%', '100 - 37.5%'."""
+    match = _PERCENT_OFF_RE.match(body) or _PERCENT_CHANGE_RE.match(body) or _PERCENT_VERB_RE.match(body)
+    if not match:
+        return None
+    amount, percent = _numeric_operand(match.group("e")), match.group("p")
+    op = (match.groupdict().get("op") or "off").split()[0].lower()
+    sign = "+" if op in _GROWS else "-"
+    python_text = check_expression(f"{amount} * (1 {sign} {percent}/100)")
+    shown = f"{amount} {sign} {percent}%"
+    return _problem("percent", [python_text], "a percentage change", 0.95, display=shown)
+
+
+def _detect_percentage_of(body: str) -> MathProblem | None:
+    """'what percent of 120 is 30', '30 as a percentage of 120', '3/4 as a percentage'."""
+    match = _WHAT_PERCENT_RE.match(body)
+    if match:
+        part, whole = match.group("a") or match.group("a1"), match.group("b") or match.group("b1")
+    elif match := _AS_PERCENT_RE.match(body):
+        part, whole = match.group("a"), match.group("b")
+    else:
+        return None
+    part_text = _numeric_operand(part)
+    whole_text = _numeric_operand(whole) if whole else None
+    ratio = f"{part_text} / {whole_text}" if whole_text else part_text
+    python_text = check_expression(f"100 * {ratio}" if whole_text else f"100 * {part_text}")
+    shown = f"{part.strip()} as a percentage of {whole.strip()}" if whole else f"{part.strip()} as a percentage"
+    return _problem("percent", [python_text], "'as a percentage' phrasing", 0.95, display=shown, unit="%")
+
+
+def _detect_logarithm(body: str) -> MathProblem | None:
+    """'log of 1000' (base 10), 'log base 2 of 8', 'natural log of 20', 'ln 20', 'log of 8 to base 2'."""
+    match = _LOG_RE.match(body)
+    if not match:
+        return None
+    argument = _numeric_operand(match.group("e"))
+    base = match.group("base") or match.group("base2")
+    python_text = check_expression(
+        f"log({argument})" if match.group("natural") and not base else f"log({argument}, {base or 10})"
+    )
+    return _problem("evaluate", [python_text], "'log' phrasing", 0.95)
+
+
+def _detect_comparison(body: str) -> MathProblem | None:
+    """'Is 1,001 greater than 999?', 'Is 0.5 equal to 1/2?', 'Which is larger, 3/7 or 0.43?'."""
+    for pattern in _COMPARE_RES:
+        match = pattern.match(body)
+        if match:
+            break
+    else:
+        return None
+    left, right = _numeric_operand(match.group("a")), _numeric_operand(match.group("b"))
+    word = match.group("rel").lower()
+    asks_which = body.lower().startswith(("which", "what"))
+    if word.startswith(("equal", "the same", "equals")):
+        relation = "equal"
+    elif re.fullmatch(_MORE + "|largest|biggest", word):
+        relation = "larger" if asks_which else "greater"
+    else:
+        relation = "smaller" if asks_which else "less"
+    return _problem("compare", [left, right], "a comparison of numbers", 0.95, relation=relation)
+
+
+def _detect_everyday(body: str) -> MathProblem | None:
+    """The everyday phrasing families above, in order: comparisons first (they hold two expressions)."""
+    for detector in (
+        _detect_comparison,
+        _detect_list_operation,
+        _detect_percent_change,
+        _detect_percentage_of,
+        _detect_logarithm,
+    ):
+        try:
+            problem = detector(body)
+        except ValueError:  # the shape matched but an operand is words ("Is the sea bigger than 3?")
+            continue
+        if problem is not None:
+            return problem
+    return None
+
+
 def _detect_imperative(body: str) -> MathProblem | None:
     """'Multiply 12 by 7', 'Divide 100 by 8', 'Subtract 9 from 40', 'half of 250', 'double 21'."""
     for pattern, template in _IMPERATIVES:
@@ -432,6 +588,7 @@ def detect_math(question: str) -> MathProblem | None:
     detectors: list[Callable[[str], MathProblem | None]] = [
         _detect_solve,
         _detect_calculus,
+        _detect_everyday,
         _detect_named_operation,
         _detect_imperative,
         lambda b: _detect_expression(b, forced=forced or decimals is not None and _looks_numeric(b)),

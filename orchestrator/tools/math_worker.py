@@ -594,7 +594,7 @@ def _pick_variable(expression, requested: str | None, symbols: dict):
     raise UnsafeExpressionError(f"say which variable to use (the expression has {', '.join(s.name for s in free)})")
 
 
-def _value_result(expression_text: str, value) -> dict:
+def _value_result(expression_text: str, value, unit: str = "") -> dict:
     import sympy
 
     if value.has(sympy.zoo, sympy.nan):
@@ -608,9 +608,9 @@ def _value_result(expression_text: str, value) -> dict:
     if decimal is None and getattr(value, "is_Integer", False) and exact.startswith("an integer"):
         decimal = str(sympy.N(value, DECIMAL_DIGITS))
     if decimal is None:
-        answer = f"{expression_text} = {exact}"
+        answer = f"{expression_text} = {exact}{unit}"
     else:
-        answer = f"{expression_text} = {decimal} (exact: {exact})"
+        answer = f"{expression_text} = {decimal}{unit} (exact: {exact})"
     return {"exact": exact, "decimal": decimal, "answer": answer}
 
 
@@ -737,6 +737,8 @@ def solve_problem(problem: dict) -> dict:
         return _solve_equations(problem, symbols)
     if kind in ("derivative", "integral", "limit"):
         return _calculus(problem, symbols)
+    if kind == "compare":
+        return _compare(problem, symbols)
     text = problem["expressions"][0]
     shown = problem.get("display") or text
     expression = build_sympy(text, symbols)
@@ -753,7 +755,63 @@ def solve_problem(problem: dict) -> dict:
             return {"exact": product, "decimal": None, "answer": f"{text} = {product}"}
         value = sympy.factor(expression)
         return {"exact": str(value), "decimal": None, "answer": f"{text} factors as {value}"}
-    return _value_result(shown, expression)
+    return _value_result(shown, expression, problem.get("unit") or "")
+
+
+_RELATION_SYMBOL = {1: ">", -1: "<", 0: "="}
+
+
+def _order(left, right) -> int:
+    """1, -1 or 0 as left is greater than, less than or equal to right (real numbers only)."""
+    import sympy
+
+    difference = sympy.simplify(left - right)
+    if not (left.is_real and right.is_real):
+        raise ValueError("only real numbers can be compared")
+    if difference.is_zero:
+        return 0
+    if difference.is_positive is not None:
+        return 1 if difference.is_positive else -1
+    value = sympy.N(difference, 50)  # SymPy could not decide symbolically: 50 significant digits
+    return 0 if value == 0 else 1 if value > 0 else -1
+
+
+def _compare(problem: dict, symbols: dict) -> dict:
+    """'Is a greater than b?' -> 'Yes: 1001 > 999'; 'Which is larger, a or b?' -> '0.43 is larger: 3/7 ≈ 0.43 < 0.43'."""
+    left_text, right_text = problem["expressions"][:2]
+    left, right = build_sympy(left_text, symbols), build_sympy(right_text, symbols)
+    order = _order(left, right)
+    statement = f"{_shown_value(left_text, left)} {_RELATION_SYMBOL[order]} {_shown_value(right_text, right)}"
+    relation = problem.get("relation")
+    if relation in ("larger", "smaller"):
+        if order == 0:
+            answer = f"Neither: they are equal ({statement})"
+        else:
+            winner = _unbracketed(left_text if (order > 0) == (relation == "larger") else right_text)
+            answer = f"{winner} is {relation}: {statement}"
+    else:
+        wanted = {"greater": 1, "less": -1, "equal": 0}[relation or "equal"]
+        answer = f"{'Yes' if order == wanted else 'No'}: {statement}"
+    return {"exact": _RELATION_SYMBOL[order], "decimal": None, "answer": answer}
+
+
+def _shown_value(text: str, value) -> str:
+    """'3/7 (≈ 0.428571428571429)'; a plain number as it was written."""
+    decimal = format_decimal(value)
+    text = _unbracketed(text)
+    return f"{text} (≈ {decimal})" if decimal and decimal != text else text
+
+
+def _unbracketed(text: str) -> str:
+    """'(3/7)' -> '3/7'; '(1+2)*(3+4)' stays as it is."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth = 0
+    for position, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and position < len(text) - 1:
+            return text
+    return text[1:-1]
 
 
 def _values_equal(left, right) -> bool:

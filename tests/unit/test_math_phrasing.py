@@ -1,4 +1,5 @@
-"""Everyday phrasings of arithmetic, by family: imperatives, fractions, separators, scales, rounding.
+"""Everyday phrasings of arithmetic, by family: imperatives, fractions, separators, scales, rounding,
+lists, percentage changes, percentages, logarithms and comparisons.
 
 The phrasings are the project's own (not eval questions); each family also has sentences that look
 similar and are not math, so a rule that grabs too much fails here.
@@ -89,3 +90,69 @@ def test_rounding_a_symbolic_answer_is_left_as_it_is() -> None:
     problem = detect_math("What is sqrt(2) to 3 decimal places?")
     assert problem is not None and problem.decimals == 3
     assert "1.414" in solve(problem).answer
+
+
+# --- lists, percentage changes, percentages of, logarithms, comparisons ----------------------
+
+
+@pytest.mark.parametrize(
+    "question, answer",
+    [
+        # lists: sums, products, averages of three or more numbers
+        ("What is the average of 4, 8 and 15?", "average of 4, 8, 15 = 9"),
+        ("mean of 2, 3, 4, 5", "average of 2, 3, 4, 5 = 3.5 (exact: 7/2)"),
+        ("What's the sum of 1,200, 300 and 45?", "sum of 1200, 300, 45 = 1545"),
+        ("Calculate the total of 7, 8, and 9", "total of 7, 8, 9 = 24"),
+        ("the product of 2, 3 and 7", "product of 2, 3, 7 = 42"),
+        # a percentage change relative to the amount
+        ("What is 20% off 45?", "45 - 20% = 36"),
+        ("What is 250 plus 8%?", "250 + 8% = 270"),
+        ("What's 1,000 - 12.5%?", "1000 - 12.5% = 875"),
+        ("Reduce 60 by 25 percent", "60 - 25% = 45"),
+        ("Increase 40 by 10%", "40 + 10% = 44"),
+        ("300 decreased by 5%", "300 - 5% = 285"),
+        # one number as a percentage of another
+        ("What percent of 80 is 20?", "20 as a percentage of 80 = 25%"),
+        ("What percentage is 9 of 36?", "9 as a percentage of 36 = 25%"),
+        ("Express 7/8 as a percentage", "7/8 as a percentage = 87.5% (exact: 175/2)"),
+        ("What is 45 as a percentage of 60?", "45 as a percentage of 60 = 75%"),
+        # logarithms: a bare log is base 10, ln and natural log base e
+        ("What is the log of 1000?", "log(1000, 10) = 3"),
+        ("log base 2 of 32", "log(32, 2) = 5"),
+        ("What is log of 81 to base 3?", "log(81, 3) = 4"),
+        ("ln 1", "log(1) = 0"),
+        # comparisons
+        ("Is 2,048 greater than 1,999?", "Yes: 2048 > 1999"),
+        ("Is 7/9 less than 0.75?", "No: 7/9 (≈ 0.777777777777778) > 0.75"),
+        ("Is 0.25 equal to 1/4?", "Yes: 0.25 = 1/4 (≈ 0.25)"),
+        ("Which is larger, 5/8 or 0.6?", "5/8 is larger: 5/8 (≈ 0.625) > 0.6"),
+        ("Which is smaller: 2^7 or 130?", "2**7 is smaller: 2**7 < 130"),
+        ("Which number is bigger, 3 or 3.0?", "Neither: they are equal (3 = 3.0)"),
+    ],
+)
+def test_lists_percent_changes_logs_and_comparisons_are_computed_by_sympy(question, answer):
+    problem = detect_math(question)
+    assert problem is not None, question
+    assert solve(problem).answer == answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the average of the class scores?",
+        "What is the total of the bill?",
+        "Is the river longer than the canal?",
+        "Is one euro worth more than 90 yen?",
+        "Which is larger, the sun or the moon?",
+        "What is the log of the ship's voyage?",
+        "What is the unemployment rate as a percentage?",
+        "Increase the font by 10%",
+    ],
+)
+def test_list_percent_log_and_comparison_look_alikes_about_words_are_not_math(question):
+    assert detect_math(question) is None
+
+
+def test_a_comparison_of_complex_numbers_is_refused_with_the_reason():
+    result = solve(detect_math("Is sqrt(-4) greater than 1?"))
+    assert not result.ok and "only real numbers can be compared" in result.error

@@ -59,13 +59,18 @@ def test_workers_exit_when_the_batch_process_is_killed(tmp_path):
         "--workers",
         "2",
     ]
-    batch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        batch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 120
         while rows(output) < 20 and batch.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert rows(output) >= 20, "the batch never got going"
+        assert rows(output) >= 20, (
+            f"the batch never got going (exit code {batch.poll()}, {rows(output)} rows); its stderr:\n"
+            + log.read_text(errors="replace")[-3000:]
+        )
         workers = descendants(batch.pid)
         assert len(workers) >= 2
         os.kill(batch.pid, signal.SIGKILL)  # the parent only, as the OOM killer or `kill -9 PID` would

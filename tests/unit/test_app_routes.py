@@ -336,3 +336,51 @@ def test_a_model_refusal_is_not_turned_into_a_quote_of_a_weak_sentence(tmp_path)
         {"question": TYPED_QUESTION, "route": "docs"}
     )
     assert answer.abstained
+
+
+# Of this question's eight (uniformly weighted) terms, the bridge sentence holds three: 0.375, under the
+# plain quoting bar (0.4) and over the sole-value bar (0.3).
+ARCHES_QUESTION = "How many arches did the old stone bridge have?"
+
+
+def test_before_refusing_a_count_question_the_sentence_with_its_one_count_is_quoted(tmp_path):
+    docs = [chunk("In 1357, builders finished the stone bridge with twelve arches.", "bridge.txt", 0.8)]
+    answer = app_with(tmp_path, model("The documents don't say."), docs).invoke(
+        {"question": ARCHES_QUESTION, "route": "docs"}
+    )
+    assert 0.3 <= answer.route_reason["evidence"]["sentence_coverage"] < 0.4
+    assert not answer.abstained and answer.route_reason["answer_kind"] == "quote"
+    assert answer.answer == 'From the documents: "In 1357, builders finished the stone bridge with twelve arches." [1]'
+    assert answer.route_reason["quoted_because"] and answer.sources[0]["source"] == "bridge.txt"
+
+
+def test_a_sentence_offering_two_counts_is_not_quoted_for_a_refused_count_question(tmp_path):
+    docs = [chunk("Builders finished the stone bridge with twelve arches and two towers.", "bridge.txt", 0.8)]
+    answer = app_with(tmp_path, model("The documents don't say."), docs).invoke(
+        {"question": ARCHES_QUESTION, "route": "docs"}
+    )
+    assert answer.abstained and answer.sources == []
+
+
+def test_a_sentence_sharing_one_term_with_the_question_is_not_quoted_for_its_count(tmp_path):
+    docs = [chunk("The ferry carried 40 carts a day to the bridge.", "ferry.txt", 0.8)]
+    answer = app_with(tmp_path, model("The documents don't say."), docs).invoke(
+        {"question": ARCHES_QUESTION, "route": "docs"}
+    )
+    assert answer.abstained and answer.sources == []
+
+
+def test_an_untyped_question_is_refused_whatever_numbers_the_sentence_holds(tmp_path):
+    docs = [chunk("In 1357, builders finished the stone bridge with twelve arches.", "bridge.txt", 0.8)]
+    answer = app_with(tmp_path, model("The documents don't say."), docs).invoke(
+        {"question": "Which river did the old stone bridge span?", "route": "docs"}
+    )
+    assert answer.abstained
+
+
+def test_an_answer_saying_what_the_passage_is_not_about_falls_back_to_the_quote(tmp_path):
+    chat = model("The document is not about the Polytechnic, but rather about Smiljan.")
+    answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
+        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+    )
+    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer

@@ -18,13 +18,11 @@ PROMPT_ECHO = re.compile(
     r"documents?[\W_]*(begin|end)\b|quoted data|not instructions|^\s*question\s*:|\n\s*question\s*:", re.IGNORECASE
 )
 # An answer whose subject is the passage itself, not the thing asked about: "The document is about X",
-# "The document is not about X, but rather about Y", "The text is quoting ...", "The text contains the
-# answer to the question ...". "The document says 12 ...", "The answer to the
+# "The text contains the answer to the question ...". "The document says 12 ...", "The answer to the
 # question is 12" still answer, and "The document is dated 1893." holds a value: none is matched.
 # A refusal ("does not contain the answer") is not matched either: says_unknown() handles it.
 META_ANSWER = re.compile(
-    r"^\W*(the|this|that)\s+(document|text|passage|excerpt|article|source)s?\s+(is|are|was)(\s+not|n't)?\s+"
-    r"(about|a|an|quoted|quoting)\b"
+    r"^\W*(the|this|that)\s+(document|text|passage|excerpt|article|source)s?\s+(is|are|was)\s+(about|a|an|quoted)\b"
     r"|(?<!not )(?<!n't )\b(contains?|provides?|gives?|has|holds?)\s+(the|an)\s+answer\b|\banswers\s+(the|this|your)\s+question\b",
     re.IGNORECASE,
 )

@@ -11,14 +11,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
-from orchestrator.chains.evidence import (
-    Evidence,
-    answer_values,
-    expected_answer_type,
-    rank_evidence,
-    typed_values,
-    uniform_weights,
-)
+from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
 from orchestrator.result import Answer, Source
@@ -35,11 +28,6 @@ QUOTE_MIN_COVERAGE = 0.4
 # Evidence windows read, best first, until one yields an answer. On the dev split a second window
 # turned one refusal into an answer; a third changed nothing.
 WINDOWS_TRIED = 2
-# Before refusing a typed question ("how many", "when"), a window read whose sentence offers exactly one
-# value of the asked type and covers this much of the question is quoted (see `sole_value_window`). Below
-# it, a sentence that shares one name with the question ("In 1875, Tesla enrolled ..." for "When did Tesla
-# visit Mars?") would be quoted as an answer.
-SOLE_VALUE_MIN_COVERAGE = 0.3
 QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-character answer limit
 # The docs fence has no header: prompts/docs_answer.txt says the fenced text is data right after the END
 # marker. Measured on dev (score.py): a header like the web route's before the BEGIN marker (the excerpts
@@ -135,42 +123,8 @@ def answer_from_docs(
             answer.answer = text
             yield text
             return
-    sole = sole_value_window(question, windows)
-    if sole is not None:
-        record_evidence(answer, sole)
-        answer.route_reason.update(
-            answer_kind="quote", quoted_because="its sentence holds the one value of the asked type"
-        )
-        answer.sources = [source_entry(sole.chunk)]
-        answer.answer = quote(sole.sentence)
-        yield answer.answer
-        return
     record_evidence(answer, windows[0])
     yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
-
-
-def sole_value_window(question: str, windows: Sequence[Evidence]) -> Evidence | None:
-    """The first window read whose sentence offers exactly one value of the asked type, when no window yielded an answer.
-
-    The classic answer-type heuristic: for "How many ...?" a sentence that covers the question and
-    holds one count (years aside) holds the answer, whatever the model said about it; the 135M model
-    often says "the documents don't say" about the very sentence that does. Two values ("ten ... two
-    areas") leave the choice open, so the sentence is not quoted. The window must clear the bar a
-    generated answer must clear, and the sentence SOLE_VALUE_MIN_COVERAGE.
-    """
-    answer_type = expected_answer_type(question)
-    if answer_type is None:
-        return None
-    asked = answer_values(answer_type, question)
-    for evidence in windows:
-        offered = answer_values(answer_type, evidence.sentence) - asked
-        if (
-            len(offered) == 1
-            and evidence.sentence_coverage >= SOLE_VALUE_MIN_COVERAGE
-            and evidence.window_coverage >= MIN_WINDOW_COVERAGE
-        ):
-            return evidence
-    return None
 
 
 def _answer_from_window(

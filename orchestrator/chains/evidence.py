@@ -48,7 +48,6 @@ NUMBER = re.compile(
     r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|several)\b",
     re.IGNORECASE,
 )
-YEAR = re.compile(r"(1\d{3}|20\d{2})s?")
 ASKS_FOR_DATE = re.compile(r"^\s*(when|(in )?(what|which) year)\b|\bwhat (year|date|century)\b", re.IGNORECASE)
 ASKS_FOR_NUMBER = re.compile(
     r"\bhow (many|much)\b|\bwhat (percentage|number|population)\b|\bpopulation\b", re.IGNORECASE
@@ -156,15 +155,6 @@ def typed_values(answer_type: re.Pattern | None, text: str) -> set[str]:
     if answer_type is None:
         return set()
     return {match.group(0).lower().rstrip(".,") for match in answer_type.finditer(text)}
-
-
-def answer_values(answer_type: re.Pattern | None, text: str) -> set[str]:
-    """The values a text offers as the answer to a typed question: the years for a date question, the
-    numbers that are not years for a count question ("In 1900 ... seven counties" offers one count, seven)."""
-    values = typed_values(answer_type, text)
-    if answer_type is DATE:
-        return {value for value in values if YEAR.fullmatch(value)}
-    return {value for value in values if not YEAR.fullmatch(value)}
 
 
 def sentence_score(question_vector, sentence_vector, weights: dict[str, float], sentence: str, answer_type) -> float:

@@ -45,7 +45,8 @@ DATE = re.compile(
     r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )
 NUMBER = re.compile(
-    r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|several)\b",
+    r"\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(thir|four|fif|six|seven|eigh|nine)teen|"
+    r"(twen|thir|for|fif|six|seven|eigh|nine)ty|hundred|thousand|million|billion|dozen|several)\b",
     re.IGNORECASE,
 )
 ASKS_FOR_DATE = re.compile(r"^\s*(when|(in )?(what|which) year)\b|\bwhat (year|date|century)\b", re.IGNORECASE)

@@ -163,3 +163,14 @@ def test_uniform_weights_are_the_keyword_terms():
     weights = uniform_weights("Did Tesla enroll in the school?")
     assert {"tesla", "enroll", "school"} <= set(weights) and set(weights.values()) == {1.0}
     assert "the" not in weights and "in" not in weights
+
+
+def test_counts_written_as_words_past_twelve_are_numbers():
+    number = expected_answer_type("How many ships sailed?")
+    assert typed_values(number, "Sixteen ships and forty boats sailed; thirty-one sank.") == {
+        "sixteen",
+        "forty",
+        "thirty",
+        "one",
+    }
+    assert typed_values(number, "The fortress and the sixties fleet sailed.") == set()

@@ -41,6 +41,8 @@ def test_says_unknown():
     assert says_unknown("The documents don't say.")
     assert says_unknown("It is from the local history collection, and it's unclear who took the photograph.")
     assert says_unknown("The passage does not mention the founder.")
+    assert says_unknown("The text doesn't contain the year it opened.")
+    assert says_unknown("The documents don't provide the price.")
     assert not says_unknown("Warsaw is the capital [2].")
 
 

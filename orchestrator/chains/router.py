@@ -87,6 +87,13 @@ _STANDING_RECORD = re.compile(
     rf"|^\s*(what|which|who)\s+(is|are)\s+(the\s+)?{_SUPERLATIVE}\b[^?]*\b(in the world|on earth|ever|of all time|on record|in history)\b",
     re.IGNORECASE,
 )
+# A record that is still being set, in the present perfect or present: "Who has won the most titles?",
+# "Which club has the highest attendance?", "Who holds the record for ...?".
+_RECORD_HOLDER = re.compile(
+    rf"^\s*(who|which\s+\w+|what\s+\w+)\s+(has|have)\s+(\w+\s+)?the\s+{_SUPERLATIVE}\b"
+    r"|^\s*(who|which\s+\w+|what\s+\w+)\s+(holds?|owns?)\s+the\s+(\w+\s+)?records?\b",
+    re.IGNORECASE,
+)
 # Who holds an office now ("Who is the CEO of ...?", "Who are the co-chairs of ...?"): holders change, and
 # a document naming one is dated; and a person's or thing's age ("How old is ...?"), which grows yearly.
 _OFFICE = (
@@ -155,6 +162,8 @@ def changing_fact_cues(question: str) -> list[str]:
         found.append("running total")
     if _STANDING_RECORD.search(question):
         found.append("standing record")
+    if _RECORD_HOLDER.search(question):
+        found.append("record holder")
     if _OFFICE_HOLDER.search(question):
         found.append("office holder")
     if _AGE.search(question):

@@ -154,23 +154,20 @@ def time_cues(question: str, this_year: int | None = None) -> list[str]:
     return found
 
 
+_CHANGING_FACT_PHRASINGS = (
+    ("running total", _RUNNING_TOTAL),
+    ("standing record", _STANDING_RECORD),
+    ("record holder", _RECORD_HOLDER),
+    ("office holder", _OFFICE_HOLDER),
+    ("age", _AGE),
+    ("latest of a series", _LAST_OF_SERIES),
+)
+
+
 def changing_fact_cues(question: str) -> list[str]:
     """Phrasings that ask for a fact that changes over time without a time word (a running total, a record,
     who holds an office, an age, the last of a series)."""
-    found = []
-    if _RUNNING_TOTAL.search(question):
-        found.append("running total")
-    if _STANDING_RECORD.search(question):
-        found.append("standing record")
-    if _RECORD_HOLDER.search(question):
-        found.append("record holder")
-    if _OFFICE_HOLDER.search(question):
-        found.append("office holder")
-    if _AGE.search(question):
-        found.append("age")
-    if _LAST_OF_SERIES.search(question):
-        found.append("latest of a series")
-    return found
+    return [name for name, pattern in _CHANGING_FACT_PHRASINGS if pattern.search(question)]
 
 
 def asks_world_fact(question: str) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from orchestrator.config import Settings
 from orchestrator.errors import ModelFileError, OrchestratorError
 from orchestrator.gguf_file import inspect_gguf
+from orchestrator.timing import stage
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -143,8 +144,6 @@ def import_llama_cpp():
     The app's models load through the functions below; the offline tools (bench, compress) need
     llama.cpp's low-level API (logits, the quantizer) and import it through here.
     """
-    from orchestrator.timing import stage
-
     _prepare_llama_import()
     with stage("import llama.cpp"):
         import llama_cpp
@@ -167,8 +166,6 @@ def release_models() -> None:
 
 @functools.lru_cache(maxsize=1)
 def _locked_chat_class() -> type:
-    from orchestrator.timing import stage
-
     import_llama_cpp()
     with stage("import LangChain's llama.cpp chat model"):
         from langchain_community.chat_models import ChatLlamaCpp
@@ -212,8 +209,6 @@ def _locked_chat_class() -> type:
 @functools.lru_cache(maxsize=4)
 def _load_chat_model(model_path: str, n_ctx: int, n_threads: int | None, n_batch: int, seed: int, verbose: bool):
     """n_threads None: the thread policy chooses now and again before every generation (threads.py)."""
-    from orchestrator.timing import stage
-
     chat_class = _locked_chat_class()
     threads = load_threads(n_threads)
     try:
@@ -482,8 +477,6 @@ def embedding_load_options(threads: int) -> dict:
 
 @functools.lru_cache(maxsize=2)
 def _load_embedding_client(model_path: str, n_threads: int | None, verbose: bool):
-    from orchestrator.timing import stage
-
     Llama = import_llama_cpp().Llama
     threads = load_threads(n_threads)
     try:

@@ -121,6 +121,19 @@ class StageLog:
     def now(self) -> float:
         return self._clock() - self.origin
 
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Record the enclosed block as a stage, nested under the stage this thread is in."""
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
+        start = self.now()
+        try:
+            yield
+        finally:
+            self._depth.value = depth
+            with self._lock:
+                self.stages.append(Stage(name, start, self.now(), depth))
+
     def mark(self, name: str) -> None:
         """A moment rather than a span (the first token)."""
         with self._lock:
@@ -152,15 +165,8 @@ def stage(name: str) -> Iterator[None]:
     if log is None:
         yield
         return
-    depth = getattr(log._depth, "value", 0)
-    log._depth.value = depth + 1
-    start = log.now()
-    try:
+    with log.timed(name):
         yield
-    finally:
-        log._depth.value = depth
-        with log._lock:
-            log.stages.append(Stage(name, start, log.now(), depth))
 
 
 def mark(name: str) -> None:

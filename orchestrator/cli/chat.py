@@ -23,6 +23,7 @@ from orchestrator.cli.common import (
 )
 from orchestrator.cli.knowledge import ingest_into
 from orchestrator.errors import OrchestratorError
+from orchestrator.timing import mark, record_stages, stage
 
 
 def prepare_app(model: Optional[str], collection: Optional[str] = None):
@@ -45,8 +46,6 @@ def ask(
 ) -> None:
     """Answer one question and exit."""
     if timings:
-        from orchestrator.timing import record_stages
-
         log = record_stages()
     try:
         _answer_one(question, as_json, model, route, collection)
@@ -61,8 +60,6 @@ def ask(
 
 def _answer_one(question: str, as_json: bool, model: Optional[str], route: str, collection: Optional[str]) -> None:
     """`ask`'s work: a plain expression without the app, anything else through it."""
-    from orchestrator.timing import mark, stage
-
     if collection is None and route in ("auto", "math"):  # a plain expression: no model, LangChain or knowledge base
         from orchestrator.quick import plain_math_answer
 

@@ -432,7 +432,7 @@ def _detect_percentage_of(body: str) -> MathProblem | None:
     part_text = _numeric_operand(part)
     whole_text = _numeric_operand(whole) if whole else None
     ratio = f"{part_text} / {whole_text}" if whole_text else part_text
-    python_text = check_expression(f"100 * {ratio}" if whole_text else f"100 * {part_text}")
+    python_text = check_expression(f"100 * {ratio}")
     shown = f"{part.strip()} as a percentage of {whole.strip()}" if whole else f"{part.strip()} as a percentage"
     return _problem("percent", [python_text], "'as a percentage' phrasing", 0.95, display=shown, unit="%")
 

@@ -765,9 +765,9 @@ def _order(left, right) -> int:
     """1, -1 or 0 as left is greater than, less than or equal to right (real numbers only)."""
     import sympy
 
-    difference = sympy.simplify(left - right)
     if not (left.is_real and right.is_real):
         raise ValueError("only real numbers can be compared")
+    difference = sympy.simplify(left - right)
     if difference.is_zero:
         return 0
     if difference.is_positive is not None:

@@ -116,6 +116,14 @@ def answer_from_docs(
         answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
         yield from refuse(answer, "Your documents don't contain an answer to that, and I won't guess.")
         return
+    unseen = unseen_names(retriever, question)
+    if unseen:
+        answer.route_reason["unseen_names"] = unseen
+        windows = [evidence for evidence in windows if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE]
+        if not windows:
+            named = ", ".join(f'"{name}"' for name in unseen)
+            yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
+            return
     for evidence in windows:
         text = _answer_from_window(question, answer, chat_model, prompt, evidence, config)
         if text is not None:
@@ -125,6 +133,19 @@ def answer_from_docs(
             return
     record_evidence(answer, windows[0])
     yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
+
+
+def unseen_names(retriever, question: str) -> list[str]:
+    """The question's names that the knowledge base never mentions (none for a retriever that can't tell).
+
+    A question about a thing the documents never name ("When was the Treaty of Quenmore signed?") still
+    finds sentences about treaties and signing, and a year to quote. Its evidence must then cover the
+    question as well as a quote must (QUOTE_MIN_COVERAGE): the missing name is the rarest term, so a
+    sentence without it reaches that bar only when the rest of the question is plainly there (a
+    misspelt name the near-spelling check did not catch).
+    """
+    find = getattr(retriever, "unseen_names", None)
+    return list(find(question)) if callable(find) else []
 
 
 def _answer_from_window(

@@ -73,18 +73,20 @@ _WH_QUESTION = re.compile(
 _YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d|21\d\d)\b")
 # Phrasings of facts that change without a time word: a running total in the present perfect
 # ("How many albums has she released?", the count grows) and a standing record or ranking in the
-# present tense ("Who is the richest person?", "What is the tallest building in the world?").
+# present tense ("Who is the richest person?"), or a record of the whole world anywhere in the question
+# ("Where was the tallest man alive born?", "the world's oldest ...").
 # Unlike a recency word they yield to a strong knowledge-base match (STRONG_DOCS_MATCH): "How many
 # titles have the club won?" may well be what the user's documents are about.
 _RUNNING_TOTAL = re.compile(
-    r"^\s*how (many|much)\b[^?]*\b(has|have)\b(?!\s+to\b)[^?]*\b(\w+ed|\w+en|won|sold|made|built|had|held|bought|"
+    r"^\s*how (many|much)\b(?![^?]*\b(did|do|does)\b)[^?]*\b(has|have)\b(?!\s+to\b)[^?]*\b(\w+ed|\w+en|won|sold|made|built|had|held|bought|"
     r"taught|sung|run|done|seen|shot|got|earned|reached)\b",
     re.IGNORECASE,
 )
 _SUPERLATIVE = r"(\w+est|most\s+\w+|best[-\s]\w+|top|number one)"
 _STANDING_RECORD = re.compile(
     rf"^\s*who\s+(is|are)\s+(the\s+)?(world'?s\s+)?{_SUPERLATIVE}\b"
-    rf"|^\s*(what|which|who)\s+(is|are)\s+(the\s+)?{_SUPERLATIVE}\b[^?]*\b(in the world|on earth|ever|of all time|on record|in history)\b",
+    rf"|\bworld'?s\s+{_SUPERLATIVE}\b"
+    rf"|\bthe\s+{_SUPERLATIVE}\s+(\w+\s+){{0,3}}?(in the world|on earth|alive|ever|of all time|on record|in history)\b",
     re.IGNORECASE,
 )
 # A record that is still being set, in the present perfect or present: "Who has won the most titles?",
@@ -108,6 +110,16 @@ _LAST_OF_SERIES = re.compile(
     r"\bwhen did\b[^?]*\blast\b|\b(the\s+)?last (time|year|month|week|season|election|edition|tournament)\b",
     re.IGNORECASE,
 )
+# Time elapsed since an event grows every day: "How long has it been since ...?", "How many years ago ...?".
+_ELAPSED_TIME = re.compile(
+    r"\bhow long (has it been|ago|since)\b|\bhow many (years|months|weeks|days|decades) (ago|has it been|have passed)\b",
+    re.IGNORECASE,
+)
+# A price asked in the present tense ("What is the base price of ...?", "Is the average fuel price under
+# $3?") is a market price. Only the word "price": fees are asked with "cost" ("How much does membership
+# cost?"), and a user's documents often state them.
+_PRESENT_PRICE = re.compile(r"^\s*(what|how much|is|are)\b[^?]*\bprices?\b", re.IGNORECASE)
+_PAST_TENSE = re.compile(r"\b(was|were|did|had)\b", re.IGNORECASE)
 # A wh-question that asks for an opinion, a suggestion or about the assistant is conversation even
 # though it asks "what": "What is a good name for a dog?", "What can you do?".
 _OPINION_OR_ASSISTANT = re.compile(
@@ -161,13 +173,20 @@ _CHANGING_FACT_PHRASINGS = (
     ("office holder", _OFFICE_HOLDER),
     ("age", _AGE),
     ("latest of a series", _LAST_OF_SERIES),
+    ("time elapsed", _ELAPSED_TIME),
 )
+
+
+def asks_present_price(question: str) -> bool:
+    """A present-tense question about a price ("What is the price of ...?"), not a past one ("What was ...?")."""
+    return bool(_PRESENT_PRICE.search(question)) and not _PAST_TENSE.search(question)
 
 
 def changing_fact_cues(question: str) -> list[str]:
     """Phrasings that ask for a fact that changes over time without a time word (a running total, a record,
-    who holds an office, an age, the last of a series)."""
-    return [name for name, pattern in _CHANGING_FACT_PHRASINGS if pattern.search(question)]
+    who holds an office, an age, the last of a series, the time since an event, a price)."""
+    found = [name for name, pattern in _CHANGING_FACT_PHRASINGS if pattern.search(question)]
+    return found + ["price"] if asks_present_price(question) else found
 
 
 def asks_world_fact(question: str) -> bool:

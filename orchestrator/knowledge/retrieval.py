@@ -39,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from orchestrator.text import QUESTION_WORDS, search_terms
+from orchestrator.text import QUESTION_WORDS, names, search_terms
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -49,6 +49,9 @@ RRF_K = 60  # Cormack et al. 2009
 # Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
 # folder is named for it, and keyword_check trusts no other folder's vocabulary).
 KEYWORD_INDEX_VERSION = "words-en-stop-v2"
+# How alike a question's name and a word of the collection must be (difflib's ratio) to count as the same
+# name misspelt: "hatmanis"/"hartmanis" 0.94, "stearn"/"stearns" 0.92; "quenmore"/"queen" 0.62.
+NEAR_SPELLING = 0.8
 
 Mode = Literal["hybrid", "vector", "bm25"]
 
@@ -114,6 +117,26 @@ class KeywordIndex:
             df = int((self._bm25.get_scores([term]) > 0).sum()) if n_docs else 0
             self._idf[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
         return {term: self._idf[term] for term in set(terms)}
+
+    def unseen(self, terms: Sequence[str]) -> list[str]:
+        """The terms that no chunk contains, nor a near spelling of them ("Hatmanis" meets "hartmanis")."""
+        import difflib
+
+        vocabulary = self._vocabulary()
+        missing = [term for term in dict.fromkeys(terms) if term not in vocabulary]
+        return [
+            term
+            for term in missing
+            if not difflib.get_close_matches(term, self._similar_length(term), 1, NEAR_SPELLING)
+        ]
+
+    def _vocabulary(self) -> dict[str, int]:
+        return getattr(self._bm25, "vocab_dict", None) or {}
+
+    def _similar_length(self, term: str) -> list[str]:
+        # difflib compares one pair at a time; terms two letters longer or shorter can't reach NEAR_SPELLING
+        # anyway for the names this is asked about, and skipping them keeps a 100k-term vocabulary fast.
+        return [word for word in self._vocabulary() if abs(len(word) - len(term)) <= 2]
 
     def save(self, folder: Path, fingerprint: str) -> None:
         """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""
@@ -232,6 +255,11 @@ class HybridRetriever(BaseRetriever):
         people in California keep a map in their back pocket?") cleared the floor.
         """
         return self._keywords().idf(keyword_terms(question))
+
+    def unseen_names(self, question: str) -> list[str]:
+        """The names in the question (`text.names`) that this collection never mentions, nor a near spelling."""
+        index = self._keywords()
+        return [name for name in names(question) if index.unseen(keyword_terms(name))]
 
     def has_relevant(self, docs: Sequence[Document]) -> bool:
         """Whether any chunk clears the threshold: False means 'the documents do not say'."""

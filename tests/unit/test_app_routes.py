@@ -336,3 +336,42 @@ def test_a_model_refusal_is_not_turned_into_a_quote_of_a_weak_sentence(tmp_path)
         {"question": TYPED_QUESTION, "route": "docs"}
     )
     assert answer.abstained
+
+
+class RetrieverThatKnowsItsNames(FakeRetriever):
+    """Reports, like HybridRetriever.unseen_names, the question's names that no chunk mentions."""
+
+    def __init__(self, docs, vocabulary):
+        super().__init__(docs)
+        self.vocabulary = vocabulary
+
+    def unseen_names(self, question):
+        from orchestrator.text import names
+
+        return [name for name in names(question) if name.lower() not in self.vocabulary]
+
+
+def app_knowing_names(tmp_path, chat, docs, vocabulary):
+    return build_app(
+        Settings(data_dir=tmp_path, relevance_threshold=0.5),
+        chat_model=chat,
+        embeddings=WordHashEmbeddings(),
+        retriever=RetrieverThatKnowsItsNames(docs, vocabulary),
+    )
+
+
+def test_a_question_about_a_name_the_documents_never_mention_is_refused_despite_a_typed_sentence(tmp_path):
+    docs = [chunk("The harbour town signed a treaty in 1721 with its neighbours.", "towns.txt", 0.7)]
+    answer = app_knowing_names(tmp_path, model("The treaty was signed in 1721 [1]."), docs, {"harbour", "accord"}).invoke(
+        {"question": "When was the Velmoor Accord signed?", "route": "docs"}
+    )
+    assert answer.abstained and '"Velmoor"' in answer.answer
+    assert answer.route_reason["unseen_names"] == ["Velmoor"]
+
+
+def test_an_unseen_name_still_gets_an_answer_when_the_sentence_covers_the_rest_of_the_question(tmp_path):
+    docs = [chunk("The Corvin bridge over the river Sava was opened in 1891 by the mayor.", "bridges.txt", 0.8)]
+    answer = app_knowing_names(tmp_path, model("It was opened in 1891 [1]."), docs, {"sava"}).invoke(
+        {"question": "When was the Korvin bridge over the river Sava opened by the mayor?", "route": "docs"}
+    )
+    assert not answer.abstained and "1891" in answer.answer

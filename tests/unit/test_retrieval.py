@@ -119,6 +119,14 @@ def test_an_unknown_name_lowers_the_score(store, settings):
     assert unknown.metadata["score"] < known.metadata["score"]
 
 
+def test_names_the_collection_never_mentions_are_reported(store, settings):
+    retriever = HybridRetriever.from_settings(store, settings)
+    assert retriever.unseen_names("Which volcano is near Zorbianville?") == ["Zorbianville"]
+    assert retriever.unseen_names("Is Mount Etna near Catania?") == []
+    assert retriever.unseen_names("Does the Sicillian Defence begin with c5?") == []  # misspelt, still known
+    assert retriever.unseen_names("which volcano is near zorbianville?") == []  # only capitalised words count
+
+
 def test_bm25_rescues_a_rare_exact_term(store, settings):
     bm25 = HybridRetriever.from_settings(store, settings, mode="bm25", k=1)
     [doc] = bm25.retrieve_with_scores("what does QX-4471 mean")

@@ -3,7 +3,7 @@
 import pytest
 
 from orchestrator.chains.grounding import concise, content_words
-from orchestrator.text import QUESTION_WORDS, STOPWORDS, split_sentences_in_line, stem, words
+from orchestrator.text import QUESTION_WORDS, STOPWORDS, names, split_sentences_in_line, stem, words
 from orchestrator.untrusted import neutralise
 
 
@@ -84,3 +84,8 @@ def test_search_terms_are_what_bm25s_own_analyser_gives_on_prose(text):
 
 def test_words_are_letters_of_any_script_and_split_at_underscores():
     assert words("Pelé's café, sample_docs") == ["pelé's", "café", "sample", "docs"]
+
+
+def test_names_are_the_capitalised_words_after_the_first():
+    assert names("When was the Treaty of Velmoor signed by O'Brien and I?") == ["Treaty", "Velmoor", "O'Brien"]
+    assert names("who wrote it?") == []

@@ -52,6 +52,9 @@ TIME_CUES = [
     r"\bforecast\b",
 ]
 _TIME_CUE_RE = [re.compile(pattern, re.IGNORECASE) for pattern in TIME_CUES]
+# In a question told in the past tense these point to a moment of the story, not to today: "What did
+# the crew do next?", "Was the mill still working in 1900?", "Who was the current holder at the time?".
+_RELATIVE_TO_THE_STORY = {"next", "still", "now", "current", "currently"}
 # Cues about the speaker's own life are not about the news ("How are you today?").
 _PERSONAL = re.compile(r"\b(how are you|I|I'm|my|me)\b", re.IGNORECASE)
 # The future cannot be searched: "What will X be in 2050?" has no answer anywhere yet.
@@ -162,6 +165,8 @@ def time_cues(question: str, this_year: int | None = None) -> list[str]:
     for pattern in _TIME_CUE_RE:
         if match := pattern.search(question):
             found.append(match.group(0).lower())
+    if _PAST_TENSE.search(question):
+        found = [cue for cue in found if cue not in _RELATIVE_TO_THE_STORY]
     found += [year for year in _YEAR.findall(question) if this_year - 2 <= int(year) <= this_year]
     return found
 

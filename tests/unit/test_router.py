@@ -33,6 +33,14 @@ def test_prefix(text, route, rest):
     assert split_prefix(text) == (route, rest)
 
 
+def test_words_relative_to_a_past_story_are_not_time_cues():
+    assert time_cues("What did the crew have to finish before the next voyage?") == []
+    assert time_cues("Was the mill still working in 1900?") == []
+    assert time_cues("Who was the current holder of the title at the time?") == []
+    assert time_cues("When is the next solar eclipse?") == ["next"]
+    assert time_cues("When did the most recent eclipse happen?") == ["most recent", "recent"]
+
+
 def test_time_cues_find_recent_but_not_future_years():
     assert "latest" in time_cues("What is the latest version of Python?")
     assert time_cues("Who won in 2026?", this_year=2026) == ["2026"]

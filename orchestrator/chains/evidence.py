@@ -50,8 +50,11 @@ NUMBER = re.compile(
     re.IGNORECASE,
 )
 ASKS_FOR_DATE = re.compile(r"^\s*(when|(in )?(what|which) year)\b|\bwhat (year|date|century)\b", re.IGNORECASE)
+# A measure is a number too: "How far is ...?" is answered by "6 miles", "How old ...?" by "87".
 ASKS_FOR_NUMBER = re.compile(
-    r"\bhow (many|much)\b|\bwhat (percentage|number|population)\b|\bpopulation\b", re.IGNORECASE
+    r"\bhow (many|much|far|long|tall|high|deep|wide|big|large|old|heavy|fast|often)\b"
+    r"|\bwhat (percentage|number|population)\b|\bpopulation\b",
+    re.IGNORECASE,
 )
 
 

@@ -128,6 +128,7 @@ def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
 
 def test_docs_route_reads_the_next_window_when_the_first_yields_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(docs_chain, "QUOTE_MIN_COVERAGE", 1.01)  # no quotes: the first window yields nothing
+    monkeypatch.setattr(docs_chain, "TYPED_QUOTE_MIN_COVERAGE", 1.01)
     chat = model("The documents don't say.", "Tesla studied in large Paris in 1880 [1].")
     docs = [
         chunk(TESLA, "tesla.txt", 0.9, "c1"),
@@ -152,6 +153,16 @@ def test_a_typed_answer_that_points_at_the_sentence_makes_it_quotable(tmp_path):
     )
     assert answer.route_reason["evidence"]["sentence_coverage"] < 0.4
     assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+
+
+def test_a_sentence_with_the_asked_measure_is_quoted_when_the_model_says_the_documents_do_not_say(tmp_path):
+    text = "Harbour Airport is located about 6 miles out of the city, on the northern outskirts near the coast road."
+    answer = app_with(tmp_path, model("The documents don't say."), [chunk(text, "airport.txt", 0.8)]).invoke(
+        {"question": "How far is the Harbour airport from the centre of the old city?", "route": "docs"}
+    )
+    coverage = answer.route_reason["evidence"]["sentence_coverage"]
+    assert docs_chain.TYPED_QUOTE_MIN_COVERAGE <= coverage < docs_chain.QUOTE_MIN_COVERAGE
+    assert answer.route_reason["answer_kind"] == "quote" and "6 miles" in answer.answer
 
 
 def test_a_typed_answer_the_sentence_does_not_hold_is_refused(tmp_path):

@@ -136,6 +136,8 @@ def test_expected_answer_types_and_their_values():
         "What is the population?"
     )
     assert expected_answer_type("Who founded it?") is None
+    assert expected_answer_type("How far is the airport from town?") is number
+    assert expected_answer_type("How tall is the tower?") is number
     assert typed_values(date, "It opened in March 1875, not 1880.") == {"march", "1875", "1880"}
     assert typed_values(number, "304,016 firms and seven counties.") == {"304,016", "seven"}
     assert typed_values(None, "1875") == set()

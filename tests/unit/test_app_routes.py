@@ -373,9 +373,9 @@ def app_knowing_names(tmp_path, chat, docs, vocabulary):
 
 def test_a_question_about_a_name_the_documents_never_mention_is_refused_despite_a_typed_sentence(tmp_path):
     docs = [chunk("The harbour town signed a treaty in 1721 with its neighbours.", "towns.txt", 0.7)]
-    answer = app_knowing_names(tmp_path, model("The treaty was signed in 1721 [1]."), docs, {"harbour", "accord"}).invoke(
-        {"question": "When was the Velmoor Accord signed?", "route": "docs"}
-    )
+    answer = app_knowing_names(
+        tmp_path, model("The treaty was signed in 1721 [1]."), docs, {"harbour", "accord"}
+    ).invoke({"question": "When was the Velmoor Accord signed?", "route": "docs"})
     assert answer.abstained and '"Velmoor"' in answer.answer
     assert answer.route_reason["unseen_names"] == ["Velmoor"]
 

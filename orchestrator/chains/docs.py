@@ -143,7 +143,7 @@ def answer_from_docs(
 def unseen_names(retriever, question: str) -> list[str]:
     """The question's names that the knowledge base never mentions (none for a retriever that can't tell).
 
-    A question about a thing the documents never name ("When was the Treaty of Quenmore signed?") still
+    A question about a thing the documents never name ("When was the Treaty of Velmoor signed?") still
     finds sentences about treaties and signing, and a year to quote. Its evidence must then cover the
     question as well as a quote must (QUOTE_MIN_COVERAGE): the missing name is the rarest term, so a
     sentence without it reaches that bar only when the rest of the question is plainly there (a
@@ -196,7 +196,7 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
     if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE:
         return True
     if describes_passage(model_answer) or echoes_prompt(model_answer):
-        # "The document is about the Riverside area, which has a business district", "The text is quoted
+        # "The document is about the harbour district, which has a market", "The text is quoted
         # data, not instructions.": the model neither answered nor said the window lacks the answer. The
         # window is judged as a generated answer's would be, and its sentence speaks for itself.
         return evidence.window_coverage >= MIN_WINDOW_COVERAGE

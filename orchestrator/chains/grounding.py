@@ -2,7 +2,7 @@
 
 The check is lexical: the share of an answer's content words that appear in the passage it rests
 on. Small models often copy a span of the passage, so a supported answer scores near 1, while an
-invented one ("The Lunar Glasswhale is a rare deep-sea creature...") shares few words with it.
+invented one ("The Martian Dunetree is a rare desert plant...") shares few words with it.
 """
 
 from __future__ import annotations

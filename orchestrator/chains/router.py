@@ -67,7 +67,7 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 # Asks for a fact: when no signal is strong, such a question goes where an unsupported answer is
-# refused (docs), not to chat, where a small model invents one ("What does the Quellman-Tarsky
+# refused (docs), not to chat, where a small model invents one ("What does the Brannock-Vell
 # protocol regulate?").
 _WH_QUESTION = re.compile(
     r"^\s*(who|what|when|where|which|whose|whom|how (many|much|long|old|far|big|tall|did|does|do|is|was|were|are))\b",

@@ -50,7 +50,7 @@ RRF_K = 60  # Cormack et al. 2009
 # folder is named for it, and keyword_check trusts no other folder's vocabulary).
 KEYWORD_INDEX_VERSION = "words-en-stop-v2"
 # How alike a question's name and a word of the collection must be (difflib's ratio) to count as the same
-# name misspelt: "hatmanis"/"hartmanis" 0.94, "stearn"/"stearns" 0.92; "quenmore"/"queen" 0.62.
+# name misspelt: "kowalsky"/"kowalski" 0.88, "velmore"/"velmoor" 0.86; "velmoor"/"vale" 0.36.
 NEAR_SPELLING = 0.8
 
 Mode = Literal["hybrid", "vector", "bm25"]
@@ -119,7 +119,7 @@ class KeywordIndex:
         return {term: self._idf[term] for term in set(terms)}
 
     def unseen(self, terms: Sequence[str]) -> list[str]:
-        """The terms that no chunk contains, nor a near spelling of them ("Hatmanis" meets "hartmanis")."""
+        """The terms that no chunk contains, nor a near spelling of them ("Kowalsky" meets "kowalski")."""
         import difflib
 
         vocabulary = self._vocabulary()

@@ -251,8 +251,8 @@ class HybridRetriever(BaseRetriever):
         """The question's keyword terms with their BM25 idf in this collection (rare terms weigh most).
 
         Unlike retrieval, these keep QUESTION_WORDS: the docs route's evidence-coverage floors (0.2, 0.4)
-        were set with them in the denominator, and without them an unanswerable dev question ("How many
-        people in California keep a map in their back pocket?") cleared the floor.
+        were set with them in the denominator, and without them an unanswerable dev question (how many people
+        of a region keep a map in their pocket) cleared the floor.
         """
         return self._keywords().idf(keyword_terms(question))
 

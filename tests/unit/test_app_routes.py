@@ -83,8 +83,8 @@ def test_docs_route_refuses_without_asking_the_llm_when_nothing_clears_the_thres
 
 def test_docs_route_refuses_an_unsupported_answer_when_no_sentence_covers_the_question(tmp_path):
     docs = [chunk("Warsaw is the capital of Poland.", "warsaw.txt", 0.7)]
-    answer = app_with(tmp_path, model("Glasswhales migrate across frozen lunar seas every winter."), docs).invoke(
-        {"question": "What is a Lunar Glasswhale?", "route": "docs"}
+    answer = app_with(tmp_path, model("Dunetrees migrate across frozen red dunes every winter."), docs).invoke(
+        {"question": "What is a Martian Dunetree?", "route": "docs"}
     )
     assert answer.abstained and "don't clearly support" in answer.answer and answer.sources == []
     assert any(call["tool"] == "grounding_check" for call in answer.tool_calls)

@@ -47,10 +47,10 @@ def test_says_unknown():
 
 
 def test_words_repeated_from_the_question_prove_nothing():
-    question = "What field type is usually chosen for Super Bowl games?"
-    passage = "Natural grass is usually chosen for Super Bowl games."
-    assert support("The field type usually chosen for Super Bowl games is grass.", passage, question) == 1.0
-    assert support("The field type is usually chosen for Super Bowl games.", passage, question) == 0.0
+    question = "What surface is usually laid for county cricket finals?"
+    passage = "Natural turf is usually laid for county cricket finals."
+    assert support("The surface usually laid for county cricket finals is turf.", passage, question) == 1.0
+    assert support("The surface is usually laid for county cricket finals.", passage, question) == 0.0
     assert support("The answer is: 1893.", "He moved to New York in 1893.", "When did he move?") == 1.0
 
 

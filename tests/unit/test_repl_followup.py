@@ -79,7 +79,7 @@ def test_followups_stand_alone(first, route, answer, followup, expected):
         "What is 2+2?",
         "Thanks!",
         "Write a haiku about autumn.",
-        "When did the Warsaw area enlargement take place?",
+        "When did the Lisbon harbour expansion take place?",
     ],
 )
 def test_standalone_questions_are_left_alone(question):

@@ -39,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from orchestrator.text import QUESTION_WORDS, names, search_terms
+from orchestrator.text import QUESTION_WORDS, names, search_terms, words
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -257,9 +257,19 @@ class HybridRetriever(BaseRetriever):
         return self._keywords().idf(keyword_terms(question))
 
     def unseen_names(self, question: str) -> list[str]:
-        """The names in the question (`text.names`) that this collection never mentions, nor a near spelling."""
+        """The names in the question (`text.names`) that this collection never mentions, nor a near spelling.
+
+        A name written as two words that the documents write as one ("Harbour Link" for "HarbourLink") is
+        not unseen.
+        """
         index = self._keywords()
-        return [name for name in names(question) if index.unseen(keyword_terms(name))]
+        unseen = [name for name in names(question) if index.unseen(keyword_terms(name))]
+        if not unseen:
+            return []
+        asked = words(question)
+        joined = {first + second: (first, second) for first, second in zip(asked, asked[1:])}
+        written_as_one = {part for compound, parts in joined.items() if not index.unseen([compound]) for part in parts}
+        return [name for name in unseen if name.lower() not in written_as_one]
 
     def has_relevant(self, docs: Sequence[Document]) -> bool:
         """Whether any chunk clears the threshold: False means 'the documents do not say'."""

@@ -125,6 +125,8 @@ def test_names_the_collection_never_mentions_are_reported(store, settings):
     assert retriever.unseen_names("Is Mount Etna near Catania?") == []
     assert retriever.unseen_names("Does the Sicillian Defence begin with c5?") == []  # misspelt, still known
     assert retriever.unseen_names("which volcano is near zorbianville?") == []  # only capitalised words count
+    assert retriever.unseen_names("Is Sour Dough bread made with yeast?") == []  # the documents say "sourdough"
+    assert "Sour" in retriever.unseen_names("Is Sour Mash bread made with yeast?")
 
 
 def test_bm25_rescues_a_rare_exact_term(store, settings):

@@ -13,7 +13,7 @@ One copy of each idea, so the grounding check, the evidence ranker and the retri
   one character dropped ("it's" -> "it", "2,249" -> "249"). On prose this is exactly bm25s' own analyser
   (runs of two or more word characters), which the relevance thresholds were measured with (a unit test
   compares them). So the BM25 index, its queries and the grounding check all tokenize with `words`.
-* `names`: the capitalised words of a question after its first word ("Treaty", "Quellmore"), as written.
+* `names`: the capitalised words of a question after its first word ("Treaty", "Velmoor"; not "Is" in "What Is ..."), as written.
 * `QUESTION_WORDS`: the words that shape a question rather than say what it is about.
 * `STOPWORDS`: the function words of the lexical grounding check: QUESTION_WORDS, other function words,
   and the words a prompt and an answer use about themselves ("document", "answer").
@@ -81,6 +81,7 @@ def search_terms(text: str) -> list[str]:
 
 
 def names(question: str) -> list[str]:
-    """The words of a question that start with a capital letter, except its first word and "I", as written."""
+    """The words of a question that start with a capital letter, except its first word and function words
+    ("I", "The", "Is" in a question typed in title case), as written."""
     found = WORD.findall(question)[1:]
-    return [word for word in found if word[0].isupper() and word != "I"]
+    return [word for word in found if word[0].isupper() and word.lower() not in STOPWORDS]

@@ -89,3 +89,4 @@ def test_words_are_letters_of_any_script_and_split_at_underscores():
 def test_names_are_the_capitalised_words_after_the_first():
     assert names("When was the Treaty of Velmoor signed by O'Brien and I?") == ["Treaty", "Velmoor", "O'Brien"]
     assert names("who wrote it?") == []
+    assert names("How Many People Live In Velmoor?") == ["People", "Live", "Velmoor"]

@@ -121,8 +121,9 @@ _ELAPSED_TIME = re.compile(
 # A price asked in the present tense ("What is the base price of ...?", "Is the average fuel price under
 # $3?") is a market price. Only the word "price": fees are asked with "cost" ("How much does membership
 # cost?"), and a user's documents often state them.
-_PRESENT_PRICE = re.compile(r"^\s*(what|how much|is|are)\b[^?]*\bprices?\b", re.IGNORECASE)
-_PAST_TENSE = re.compile(r"\b(was|were|did|had)\b", re.IGNORECASE)
+_PAST_TENSE_WORDS = r"\b(was|were|did|had)\b"
+_PAST_TENSE = re.compile(_PAST_TENSE_WORDS, re.IGNORECASE)
+_PRESENT_PRICE = re.compile(rf"^(?![^?]*{_PAST_TENSE_WORDS})\s*(what|how much|is|are)\b[^?]*\bprices?\b", re.IGNORECASE)
 # A wh-question that asks for an opinion, a suggestion or about the assistant is conversation even
 # though it asks "what": "What is a good name for a dog?", "What can you do?".
 _OPINION_OR_ASSISTANT = re.compile(
@@ -179,19 +180,14 @@ _CHANGING_FACT_PHRASINGS = (
     ("age", _AGE),
     ("latest of a series", _LAST_OF_SERIES),
     ("time elapsed", _ELAPSED_TIME),
+    ("price", _PRESENT_PRICE),
 )
-
-
-def asks_present_price(question: str) -> bool:
-    """A present-tense question about a price ("What is the price of ...?"), not a past one ("What was ...?")."""
-    return bool(_PRESENT_PRICE.search(question)) and not _PAST_TENSE.search(question)
 
 
 def changing_fact_cues(question: str) -> list[str]:
     """Phrasings that ask for a fact that changes over time without a time word (a running total, a record,
     who holds an office, an age, the last of a series, the time since an event, a price)."""
-    found = [name for name, pattern in _CHANGING_FACT_PHRASINGS if pattern.search(question)]
-    return found + ["price"] if asks_present_price(question) else found
+    return [name for name, pattern in _CHANGING_FACT_PHRASINGS if pattern.search(question)]
 
 
 def asks_world_fact(question: str) -> bool:

@@ -14,16 +14,21 @@ from langchain_core.runnables import RunnableConfig
 from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
 from orchestrator.chains.evidence import (
     Evidence,
-    can_answer,
     expected_answer_type,
     rank_evidence,
-    split_sentences,
     typed_values,
     uniform_weights,
 )
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
-from orchestrator.chains.values import answer_span, answer_span_at, normalised_values, unfaithful_values
+from orchestrator.chains.values import (
+    answer_span,
+    answer_span_at,
+    asked_kinds,
+    found_values,
+    normalised_values,
+    unfaithful_values,
+)
 from orchestrator.knowledge.structure import HEADING_PATH_SEPARATOR
 from orchestrator.result import Answer, Source
 from orchestrator.untrusted import fence, neutralise
@@ -238,7 +243,7 @@ def mark_span(question: str, sentence: str) -> str:
 
 def extract(question: str, answer: Answer, unit: str) -> str:
     """A factoid's answer: the evidence unit quoted, the answering span marked (it can state nothing else)."""
-    answer.route_reason["answer_kind"] = "extract"
+    answer.route_reason.update(answer_kind="quote", answer_span=answer_span(question, unit))
     return quote_marked(question, unit)
 
 
@@ -262,23 +267,11 @@ def _extract_from_window(
     if quotable(evidence, "", question):
         return extract(question, answer, evidence.sentence)
     raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
-    text = _supported_answer(raw, question, answer, evidence)
-    if text is not None:
-        return extract(question, answer, unit_supporting(raw, evidence, question))
-    if quotable(evidence, raw, question):
+    # The model only vouches that the window answers; the unit quoted is still the one the question chose
+    # (a wrong "from 9:00 to 17:00" must not move the quote to Monday's line).
+    if _supported_answer(raw, question, answer, evidence) is not None or quotable(evidence, raw, question):
         return extract(question, answer, evidence.sentence)
     return None
-
-
-def unit_supporting(model_answer: str, evidence: Evidence, question: str) -> str:
-    """The sentence of the window that supports the model's answer best (the evidence sentence on a tie)."""
-    best, best_support = evidence.sentence, support(concise(model_answer), evidence.sentence, question)
-    for sentence in split_sentences(evidence.window):
-        if can_answer(sentence):
-            value = support(concise(model_answer), sentence, question)
-            if value > best_support:
-                best, best_support = sentence, value
-    return best
 
 
 def _answer_from_window(
@@ -341,13 +334,23 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
         # data, not instructions.": the model neither answered nor said the window lacks the answer. The
         # window is judged as a generated answer's would be, and its sentence speaks for itself.
         return evidence.window_coverage >= MIN_WINDOW_COVERAGE
-    answer_type = expected_answer_type(question)
-    asked = typed_values(answer_type, question)
-    offered = typed_values(answer_type, evidence.sentence) - asked
+    values_in = _typed_values_for(question)
+    asked = values_in(question)
+    offered = values_in(evidence.sentence) - asked
     if offered and evidence.sentence_coverage >= TYPED_QUOTE_MIN_COVERAGE:
         return True
-    pointed = (typed_values(answer_type, model_answer) - asked) & offered
+    pointed = (values_in(model_answer) - asked) & offered
     return bool(pointed) and evidence.window_coverage >= MIN_WINDOW_COVERAGE
+
+
+def _typed_values_for(question: str):
+    """How to list the values of the asked type in a text: the kinds of `values.asked_kinds` (a time, an
+    amount, a duration ...) when the question asks for a measure, else the date / number of `expected_answer_type`."""
+    kinds = [kind for kind in asked_kinds(question) if kind.name != "name"]
+    if kinds and kinds[0].name != "count" and kinds[0].name != "date":
+        return lambda text: {match.group(0).lower() for match in found_values(kinds, text)}
+    answer_type = expected_answer_type(question)
+    return lambda text: typed_values(answer_type, text)
 
 
 def record_evidence(answer: Answer, evidence) -> None:

@@ -146,6 +146,8 @@ _MINOR_WORDS = frozenset("a an and as at but by for from in into of on or per th
 
 def is_label(sentence: str) -> bool:
     """A line that names what follows: an FAQ question, a heading, a glossary term."""
+    if KEY_VALUE.match(sentence):
+        return False  # "Thursdays: 09:00 until 20:00" is a field with its value, not the label of the next line
     return sentence.endswith("?") or (len(sentence) < HEADING_CHARS and not sentence.endswith((".", "!", ";", ",")))
 
 

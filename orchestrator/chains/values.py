@@ -37,9 +37,15 @@ MONEY = re.compile(
 )
 PERCENT = re.compile(rf"\b{_NUM}\s?(?:%|per\s?cent\b|percent\b)", re.IGNORECASE)
 # "9.30" is a time only with am/pm after it; alone it is a number ("7.50 euros").
+_CLOCK = (
+    r"(?:\b(?:[01]?\d|2[0-3]):[0-5]\d\b(?:\s?[ap]\.?m\.?)?|\b(?:1[0-2]|0?[1-9])(?:\.[0-5]\d)?\s?[ap]\.?m\.?(?![a-z])"
+    r"|\bnoon\b|\bmidnight\b)"
+)
+CLOCK = re.compile(_CLOCK, re.IGNORECASE)
+# Opening hours are a range, and "until 20:00" is the answer to "when ... open on Thursdays": the range or
+# the bounded time is one value.
 TIME_OF_DAY = re.compile(
-    r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b(?:\s?[ap]\.?m\.?)?|\b(?:1[0-2]|0?[1-9])(?:\.[0-5]\d)?\s?[ap]\.?m\.?(?![a-z])"
-    r"|\bnoon\b|\bmidnight\b",
+    rf"(?:\bfrom\s+)?{_CLOCK}\s*(?:-|–|to|until|till)\s*{_CLOCK}|\b(?:until|till|from|after|before|at)\s+{_CLOCK}|{_CLOCK}",
     re.IGNORECASE,
 )
 DURATION = re.compile(rf"\b(?:{_NUM}|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]?(?:{_DURATION_UNITS})\b", re.IGNORECASE)
@@ -79,11 +85,11 @@ _COST_WORDS = r"cost|costs|fee|fees|price|prices|priced|charge|charges|charged|p
 # One ordered table: the first rule whose test matches a question gives the kinds an answer must be.
 ASKED_KIND_RULES: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
     ("percentage", re.compile(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow many percent\b", re.I), ("percentage",)),
-    ("distance", re.compile(r"\bhow far\b|\b(?:distance|how long is the (?:walk|drive|route|trail|road|runway|river|bridge))\b", re.I), ("length",)),
+    ("distance", re.compile(r"\bhow far\b|\bdistance\b", re.I), ("length",)),
     ("length", re.compile(r"\bhow (?:tall|high|deep|wide|long is the|long are the)\b|\b(?:length|height|width|depth)\b", re.I), ("length", "duration")),
     ("duration", re.compile(r"\bhow long\b|\bhow many (?:days|weeks|months|years|hours|minutes|seconds)\b|\bduration\b", re.I), ("duration",)),
     ("cost", re.compile(rf"\bhow much\b.*\b(?:{_COST_WORDS})\b|\b(?:{_COST_WORDS})\b.*\bhow much\b|\bwhat (?:is|are) the (?:\w+ ){{0,3}}(?:{_COST_WORDS})\b|\bwhat does .+ (?:charge|cost)\b", re.I), ("money",)),
-    ("time of day", re.compile(r"\bwhat time\b|\b(?:when|until when|how late|how early)\b.*\b(?:open|opens|close|closes|closed|start|starts|end|ends|depart|departs|leave|leaves|arrive|arrives)\b", re.I), ("time", "date")),
+    ("time of day", re.compile(r"\bwhat time\b|\b(?:when|until when|how late|how early)\b.*\b(?:open|opens|close|closes|closed|start|starts|end|ends|depart|departs|leave|leaves|arrive|arrives)\b", re.I), ("time",)),
     ("date", re.compile(r"^\s*(?:when|(?:in )?(?:what|which) year)\b|\bwhat (?:year|date|century|day)\b", re.I), ("date", "time")),
     ("count", re.compile(r"\bhow (?:many|much|old|often)\b|\bwhat (?:number|population)\b|\bpopulation\b", re.I), ("count", "money", "percentage", "duration", "length")),
     ("person", re.compile(r"^\s*who(?:m|se)?\b", re.I), ("name",)),
@@ -228,7 +234,7 @@ def normalised_values(text: str) -> set[str]:
     """Every number, time and amount of the text in one spelling (09:00 = 9:00 = 9 am; $1,200 = 1200 dollars)."""
     values: set[str] = set()
     spans: list[tuple[int, int]] = []
-    for match in TIME_OF_DAY.finditer(text):
+    for match in CLOCK.finditer(text):
         if re.search(r"\d", match.group(0)):
             values.add("time " + _clock(match.group(0)))
             spans.append(match.span())

@@ -48,7 +48,10 @@ TIME_OF_DAY = re.compile(
     rf"(?:\bfrom\s+)?{_CLOCK}\s*(?:-|–|to|until|till)\s*{_CLOCK}|\b(?:until|till|from|after|before|at)\s+{_CLOCK}|{_CLOCK}",
     re.IGNORECASE,
 )
-DURATION = re.compile(rf"\b(?:{_NUM}|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]?(?:{_DURATION_UNITS})\b", re.IGNORECASE)
+DURATION = re.compile(
+    rf"\b(?:{_NUM}|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve)[\s-]?(?:{_DURATION_UNITS})\b",
+    re.IGNORECASE,
+)
 LENGTH = re.compile(rf"\b{_NUM}[\s-]?(?:{_LENGTH_UNITS})\b", re.IGNORECASE)
 DATE = re.compile(
     rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b\d{{1,2}}\s(?:{_MONTHS})\b|\b(?:{_MONTHS})(?:\s\d{{1,2}})?\b|\b{_WEEKDAYS}\b",
@@ -84,14 +87,48 @@ KINDS = {
 _COST_WORDS = r"cost|costs|fee|fees|price|prices|priced|charge|charges|charged|pay|paid|spend|tariff|rent|salary|worth|owe|premium|fine"
 # One ordered table: the first rule whose test matches a question gives the kinds an answer must be.
 ASKED_KIND_RULES: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
-    ("percentage", re.compile(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow many percent\b", re.I), ("percentage",)),
+    (
+        "percentage",
+        re.compile(r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow many percent\b", re.I),
+        ("percentage",),
+    ),
     ("distance", re.compile(r"\bhow far\b|\bdistance\b", re.I), ("length",)),
-    ("length", re.compile(r"\bhow (?:tall|high|deep|wide|long is the|long are the)\b|\b(?:length|height|width|depth)\b", re.I), ("length", "duration")),
-    ("duration", re.compile(r"\bhow long\b|\bhow many (?:days|weeks|months|years|hours|minutes|seconds)\b|\bduration\b", re.I), ("duration",)),
-    ("cost", re.compile(rf"\bhow much\b.*\b(?:{_COST_WORDS})\b|\b(?:{_COST_WORDS})\b.*\bhow much\b|\bwhat (?:is|are) the (?:\w+ ){{0,3}}(?:{_COST_WORDS})\b|\bwhat does .+ (?:charge|cost)\b", re.I), ("money",)),
-    ("time of day", re.compile(r"\bwhat time\b|\b(?:when|until when|how late|how early)\b.*\b(?:open|opens|close|closes|closed|start|starts|end|ends|depart|departs|leave|leaves|arrive|arrives)\b", re.I), ("time",)),
-    ("date", re.compile(r"^\s*(?:when|(?:in )?(?:what|which) year)\b|\bwhat (?:year|date|century|day)\b", re.I), ("date", "time")),
-    ("count", re.compile(r"\bhow (?:many|much|old|often)\b|\bwhat (?:number|population)\b|\bpopulation\b", re.I), ("count", "money", "percentage", "duration", "length")),
+    (
+        "length",
+        re.compile(r"\bhow (?:tall|high|deep|wide|long is the|long are the)\b|\b(?:length|height|width|depth)\b", re.I),
+        ("length", "duration"),
+    ),
+    (
+        "duration",
+        re.compile(r"\bhow long\b|\bhow many (?:days|weeks|months|years|hours|minutes|seconds)\b|\bduration\b", re.I),
+        ("duration",),
+    ),
+    (
+        "cost",
+        re.compile(
+            rf"\bhow much\b.*\b(?:{_COST_WORDS})\b|\b(?:{_COST_WORDS})\b.*\bhow much\b|\bwhat (?:is|are) the (?:\w+ ){{0,3}}(?:{_COST_WORDS})\b|\bwhat does .+ (?:charge|cost)\b",
+            re.I,
+        ),
+        ("money",),
+    ),
+    (
+        "time of day",
+        re.compile(
+            r"\bwhat time\b|\b(?:when|until when|how late|how early)\b.*\b(?:open|opens|close|closes|closed|start|starts|end|ends|depart|departs|leave|leaves|arrive|arrives)\b",
+            re.I,
+        ),
+        ("time",),
+    ),
+    (
+        "date",
+        re.compile(r"^\s*(?:when|(?:in )?(?:what|which) year)\b|\bwhat (?:year|date|century|day)\b", re.I),
+        ("date", "time"),
+    ),
+    (
+        "count",
+        re.compile(r"\bhow (?:many|much|old|often)\b|\bwhat (?:number|population)\b|\bpopulation\b", re.I),
+        ("count", "money", "percentage", "duration", "length"),
+    ),
     ("person", re.compile(r"^\s*who(?:m|se)?\b", re.I), ("name",)),
 ]
 
@@ -121,7 +158,9 @@ def found_values(kinds: Sequence[Kind], text: str) -> list[re.Match]:
 
 # --- the span that answers ---------------------------------------------------------------------------
 
-CLAUSE_BOUNDARY = re.compile(r"\s*;\s*|,\s+(?=(?:and|but|or|while|whereas|except|apart from)\b)|\s+(?=(?:while|whereas)\b)")
+CLAUSE_BOUNDARY = re.compile(
+    r"\s*;\s*|,\s+(?=(?:and|but|or|while|whereas|except|apart from)\b)|\s+(?=(?:while|whereas)\b)"
+)
 
 
 def clauses(sentence: str) -> list[str]:
@@ -208,7 +247,7 @@ _NUMBER_IN = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def _plain_number(text: str) -> str:
-    """"1,200.00" -> "1200", "7.50" -> "7.5", "09" -> "9": one spelling per number."""
+    """ "1,200.00" -> "1200", "7.50" -> "7.5", "09" -> "9": one spelling per number."""
     if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text):
         text = text.replace(",", "")
     if "." in text:
@@ -265,4 +304,3 @@ def unfaithful_values(answer: str, evidence: str, question: str = "") -> list[st
     evidence_words = {word.lower() for word in re.findall(r"[^\W_]+", evidence)}
     missing += sorted(name for name in proper_names(answer, question) if name not in evidence_words)
     return missing
-

@@ -145,7 +145,9 @@ def _write_structure_as_markdown(soup) -> None:
     as one line per row with its column headers; a heading becomes "## Title"; a list item "- text".
     """
     for table in soup.find_all("table"):
-        rows = [[_flat_text(cell).replace("|", "/") for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
+        rows = [
+            [_flat_text(cell).replace("|", "/") for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")
+        ]
         rows = [row for row in rows if any(row)]
         if not rows:
             table.decompose()
@@ -153,7 +155,9 @@ def _write_structure_as_markdown(soup) -> None:
         width = max(len(row) for row in rows)
         has_header = bool(table.find("th"))
         header, body = (rows[0], rows[1:]) if has_header else ([""] * width, rows)
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width] + ["| " + " | ".join(row) + " |" for row in body]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width] + [
+            "| " + " | ".join(row) + " |" for row in body
+        ]
         table.replace_with("\n" + "\n".join(lines) + "\n")
     for level in range(1, 7):
         for heading in soup.find_all(f"h{level}"):
@@ -312,7 +316,9 @@ def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, set
     for number, section in enumerate(sections):
         for block in section_blocks(path, section, first=number == 0):
             for doc in splitter.create_documents([block.text]):
-                pieces.append((doc.page_content, doc.metadata.get("start_index"), section, heading_path(block.headings)))
+                pieces.append(
+                    (doc.page_content, doc.metadata.get("start_index"), section, heading_path(block.headings))
+                )
     seen: dict[tuple[str, str], int] = defaultdict(int)
     chunks = []
     for index, (text, start, section, headings) in enumerate(pieces):

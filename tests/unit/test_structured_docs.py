@@ -109,7 +109,9 @@ def test_a_title_is_never_the_answer(knowledge):
 
 
 def test_the_document_whose_title_names_the_asked_account_wins(knowledge):
-    answer, _ = ask(knowledge, "What minimum daily balance waives the Copper Saver Account maintenance fee?", "$150 [1].")
+    answer, _ = ask(
+        knowledge, "What minimum daily balance waives the Copper Saver Account maintenance fee?", "$150 [1]."
+    )
     assert "$3,750" in answer.answer and "$150" not in answer.answer
     assert answer.sources[0]["source"].endswith("copper-saver-account.md")
 
@@ -164,7 +166,9 @@ def test_a_fee_is_the_asked_fee_not_another_fee_of_the_page(knowledge):
 
 def test_a_count_the_model_inflates_is_answered_from_the_document(knowledge):
     answer, _ = ask(
-        knowledge, "How many authorized users can be added to a Copper Saver Account?", "The document says 2, but you can add up to 5."
+        knowledge,
+        "How many authorized users can be added to a Copper Saver Account?",
+        "The document says 2, but you can add up to 5.",
     )
     assert "4" in marked(answer) and "5" not in answer.answer
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import PurePath
 from typing import Iterator, Sequence
@@ -26,6 +25,7 @@ from orchestrator.chains.values import (
     answer_span_at,
     asked_kinds,
     found_values,
+    is_factoid,
     normalised_values,
     unfaithful_values,
 )
@@ -177,17 +177,6 @@ def unseen_names(retriever, question: str) -> list[str]:
     return list(find(question)) if callable(find) else []
 
 
-def is_factoid(question: str) -> bool:
-    """A question answered by a fact the documents state (who, when, where, how many, how much, which, what
-    is X's Y), not by an explanation (why, how does / do / can, explain, describe)."""
-    return not EXPLANATION.search(question)
-
-
-EXPLANATION = re.compile(
-    r"^\W*(why|how (do|does|did|can|could|should|would|will|is|are|was|were)\b(?! (much|many|far|long|old))|explain|describe|"
-    r"what (happens|happened|should|can|could|would)\b|what is the (difference|reason|purpose)\b|in what way)",
-    re.IGNORECASE,
-)
 CONFLICT_MARGIN = 0.05  # two documents' best sentences this close in score are equally good answers
 CONFLICT_QUOTE_CHARS = 150  # two quotes and their labels stay under the 400-character answer limit
 

@@ -133,8 +133,37 @@ ASKED_KIND_RULES: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
 ]
 
 
+# A question about a price names what is priced: "monthly maintenance fee for willow senior checking" asks for
+# money as much as "How much is ...?" does; "Which fee ...?" asks for the name of a fee.
+ASKED_KIND_RULES.append(
+    (
+        "price named",
+        re.compile(
+            r"^(?!.*\bwhich (?:\w+ )?(?:fee|fees|charge|charges)\b).*\b(?:fee|fees|cost|costs|price|charge|charges|tariff|rent)\b",
+            re.I,
+        ),
+        ("money",),
+    )
+)
+
+EXPLANATION = re.compile(
+    r"^\W*(why|how (do|does|did|can|could|should|would|will|is|are|was|were)\b(?! (much|many|far|long|old))|explain|describe|"
+    r"what (happens|happened|should|can|could|would)\b|what is the (difference|reason|purpose)\b|in what way)",
+    re.IGNORECASE,
+)
+
+
+def is_factoid(question: str) -> bool:
+    """A question answered by a fact the documents state (who, when, where, how many, how much, which, what
+    is X's Y), not by an explanation (why, how does / do / can, explain, describe, what happens)."""
+    return not EXPLANATION.search(question)
+
+
 def asked_kinds(question: str) -> tuple[Kind, ...]:
-    """The kinds of value that can answer the question (any of them), or () when the question is not typed."""
+    """The kinds of value that can answer the question (any of them), or () when the question is not typed
+    or asks for an explanation."""
+    if not is_factoid(question):
+        return ()
     for _name, test, kinds in ASKED_KIND_RULES:
         if test.search(question):
             return tuple(KINDS[kind] for kind in kinds)

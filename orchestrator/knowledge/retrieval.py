@@ -252,14 +252,15 @@ class HybridRetriever(BaseRetriever):
         return self._annotate(question, top, query_vector, vector_hits, keyword_hits, fused, matches)
 
     def name_matches(self, question: str, chunk_ids: Sequence[str]) -> dict[str, float]:
-        """For each chunk, the IDF-weighted share of the question's name terms that its heading path holds (0..1).
+        """For each chunk, the IDF-weighted share of the question's terms that its heading path holds (0..1).
 
         Look-alike documents (ten account types with the same fee table) share every word of a question but
         the name: "Purple Account" is in the title of one of them. The fused rank is multiplied by
         (1 + this share), so the document whose title or section names what the question names comes first,
-        and a shared generic name word ("Account", in every title) weighs little because its idf is low.
+        and a word every title shares ("Account") weighs little because its idf is low. All the question's
+        terms count, not only its capitalised words: people type "willow senior checking" in lower case.
         """
-        terms = [term for name in names(question) for term in keyword_terms(name)]
+        terms = question_terms(question)
         index = self._keywords()
         if not terms or not index.headings:
             return {}

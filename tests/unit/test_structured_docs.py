@@ -192,3 +192,8 @@ def test_a_duration_answers_a_duration(knowledge):
 def test_a_name_the_documents_never_mention_gets_no_quote(knowledge):
     answer, chat = ask(knowledge, "What is the monthly maintenance fee of the Indigo Saver Account?", "$6.00 [1].")
     assert answer.abstained and '"Indigo"' in answer.answer and "$" not in answer.answer
+
+
+def test_a_look_alike_named_in_lower_case_is_found_by_its_title_too(knowledge):
+    answer, _ = ask(knowledge, "monthly maintenance fee for the copper saver account", "$6.00 [1].")
+    assert "$14.00" in answer.answer and "$6.00" not in answer.answer

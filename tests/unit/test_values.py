@@ -78,3 +78,13 @@ def test_unfaithful_values_are_the_numbers_and_names_the_evidence_lacks():
     evidence = "Incoming domestic wires cost $7.50 each; the desk opens at 9 am."
     assert unfaithful_values("An incoming wire costs $7.50 [1], and the desk opens at 09:00.", evidence) == []
     assert unfaithful_values("It costs $30, says Dana Whitfield.", evidence) == ["30", "dana", "whitfield"]
+
+
+def test_a_question_naming_a_price_asks_for_money_unless_it_asks_which_fee():
+    assert asked_kinds("monthly maintenance fee for the juniper plan")[0].name == "money"
+    assert asked_kinds("Which fee is waived for members over 60?") == ()
+
+
+def test_an_explanation_asks_for_no_kind():
+    assert asked_kinds("How does the fee waiver work?") == ()
+    assert asked_kinds("Why is there a late fee?") == ()

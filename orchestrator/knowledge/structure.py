@@ -119,13 +119,64 @@ def markdown_blocks(text: str) -> list[Block]:
     return blocks
 
 
+RST_FIELD = re.compile(r"^:([\w ]+):\s*(.*)$")
+UNDERLINE = re.compile(r"^([=\-~^*+#])\1{2,}\s*$")
+TITLE_BLOCK_LINES = 3  # a title and a subtitle or two ("CALDER STREET CO-OP" / "Minutes of the board meeting")
+
+
 def plain_text_blocks(text: str) -> list[Block]:
-    """Plain text as one block; a short, unpunctuated first line standing alone is its title (a heading)."""
+    """Plain text cut at its underlined headings (reStructuredText / setext style), under its title.
+
+    The title is a `:title:` field of a leading field list, or the first lines before a blank line when
+    each is short and unpunctuated (`is_title_line`); it is context (a heading), never text.
+    """
     lines = text.strip("\n").splitlines()
-    if len(lines) >= 3 and is_title_line(lines[0]) and not lines[1].strip():
-        body = "\n".join(lines[2:]).strip()
-        return [Block((lines[0].strip(),), body)] if body else []
-    return [Block((), text.strip())] if text.strip() else []
+    title, lines = _title_of(lines)
+    body = "\n".join(lines).strip()
+    if not body:
+        return []
+    converted = underlined_headings_as_markdown(body)
+    if converted == body:
+        return [Block(title, body)]
+    return [Block(title + block.headings, block.text) for block in markdown_blocks(converted)]
+
+
+def _title_of(lines: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The document's title and the lines without it: a leading `:title:` field, or a leading title block."""
+    field_count = next((i for i, line in enumerate(lines) if not RST_FIELD.match(line)), len(lines))
+    for index in range(field_count):
+        field = RST_FIELD.match(lines[index])
+        if field and field.group(1).lower() == "title":
+            return (field.group(2).strip(),), lines[:index] + lines[index + 1 :]
+    end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+    titled = 1 <= end <= TITLE_BLOCK_LINES and end < len(lines) and all(is_title_line(line) for line in lines[:end])
+    if titled and not any(UNDERLINE.match(line) for line in lines[:end]):
+        return (" - ".join(line.strip() for line in lines[:end]),), lines[end + 1 :]
+    return (), lines
+
+
+def underlined_headings_as_markdown(text: str) -> str:
+    """Headings underlined with =, -, ~ ... (levels in order of first use, as reStructuredText does) as "#" lines."""
+    lines = text.splitlines()
+    levels: list[str] = []
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        underline = UNDERLINE.match(following)
+        if underline and line.strip() and not line[0].isspace() and len(following.strip()) >= len(line.strip()) - 2:
+            if out and UNDERLINE.match(out[-1] or "x"):
+                out.pop()  # an overline: the same rule above the title
+            mark = underline.group(1)
+            if mark not in levels:
+                levels.append(mark)
+            out.append("#" * min(6, levels.index(mark) + 1) + " " + line.strip())
+            index += 2
+            continue
+        out.append(line)
+        index += 1
+    return "\n".join(out)
 
 
 def is_title_line(line: str) -> bool:

@@ -78,3 +78,18 @@ def test_html_headings_lists_and_tables_are_read_as_markdown(tmp_path):
     assert [block.headings for block in blocks] == [("Ridgeway Gym", "Prices"), ("Ridgeway Gym", "Rules")]
     assert blocks[0].text == "- Pass: Day pass; Price: $9"
     assert blocks[1].text == "- Towels are required."
+
+
+def test_a_title_block_and_underlined_headings_of_plain_text_are_headings():
+    text = "HOLLOW LANE TENANTS\nMinutes of the spring meeting\n\nPresent: six members.\n\nRepairs\n=======\n\nThe roof is fixed.\n"
+    blocks = plain_text_blocks(text)
+    assert [block.headings for block in blocks] == [
+        ("HOLLOW LANE TENANTS - Minutes of the spring meeting",),
+        ("HOLLOW LANE TENANTS - Minutes of the spring meeting", "Repairs"),
+    ]
+    assert blocks[1].text == "The roof is fixed."
+
+
+def test_a_restructuredtext_title_field_is_the_title():
+    [block] = plain_text_blocks(":title: Widget CLI Exit Codes\n:category: General\n\nCode 3 means a timeout.\n")
+    assert block.headings == ("Widget CLI Exit Codes",) and ":title:" not in block.text

@@ -128,6 +128,14 @@ def answer_from_docs(
     )
     best = max((d.metadata.get("score", 0.0) for d in docs), default=0.0)
     answer.tool_calls.append({"tool": "retriever", "input": question, "output": [source_entry(d) for d in docs]})
+    unseen = unseen_names(retriever, question)
+    if unseen:
+        # A name the knowledge base never mentions gets no quote at any coverage: whatever sentence comes
+        # closest is about something else (a Chrysler price for a Tesla question).
+        answer.route_reason["unseen_names"] = unseen
+        named = ", ".join(f'"{name}"' for name in unseen)
+        yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
+        return
     # A retriever passed in through the Python API may not know its collection's IDF.
     windows = rank_evidence(
         question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED
@@ -136,14 +144,6 @@ def answer_from_docs(
         # The scores stay in route_reason (/why, --json); the answer speaks plainly.
         answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
         yield from refuse(answer, "Your documents don't contain an answer to that, and I won't guess.")
-        return
-    unseen = unseen_names(retriever, question)
-    if unseen:
-        # A name the knowledge base never mentions gets no quote at any coverage: whatever sentence comes
-        # closest is about something else (a Chrysler price for a Tesla question).
-        answer.route_reason["unseen_names"] = unseen
-        named = ", ".join(f'"{name}"' for name in unseen)
-        yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
         return
     if is_factoid(question):
         conflict = differing_values(question, windows)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.chains.values import asked_kinds, fits
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
+from orchestrator.knowledge.structure import indexed_text
 from orchestrator.text import names, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
@@ -178,6 +179,22 @@ def _named_in_heading(question: str, chunk) -> str:
     return " ".join(term for name in names(question) for term in keyword_terms(name) if term in in_heading)
 
 
+def names_all_of(question: str, chunk) -> bool:
+    """Does the chunk (its text or heading path) name everything the question names (its capitalised words)?
+
+    A look-alike answers a question about another product word for word but the name: asked about the
+    "Premium plan", the Business plan's row holds every other word. A chunk that never names what the
+    question names is about something else, so none of its sentences is evidence. Names are matched by stem
+    ("Normans" meets "Norman").
+    """
+    asked = {stem(term) for name in names(question) for term in keyword_terms(name)}
+    if not asked:
+        return True
+    held = {stem(term) for term in keyword_terms(indexed_text(chunk.page_content, chunk.metadata))}
+    # "Austria" is named by "Austrian": a held word that starts with the name counts.
+    return all(name in held or any(word.startswith(name) for word in held if len(name) >= 4) for name in asked)
+
+
 def strict_kinds(question: str) -> tuple:
     """The value kinds an evidence sentence must hold for the question (`values.asked_kinds`), when strict.
 
@@ -252,6 +269,7 @@ def rank_evidence(
     ]
     if not candidates:
         return []
+    candidates = [c for c in candidates if names_all_of(question, c[0])]
     kinds = strict_kinds(question)
     if kinds:  # the answer's type must fit the question: a distance is a length, a cost money
         candidates = [c for c in candidates if fits(kinds, labelled(c[1], c[2]))]

@@ -197,3 +197,10 @@ def test_a_name_the_documents_never_mention_gets_no_quote(knowledge):
 def test_a_look_alike_named_in_lower_case_is_found_by_its_title_too(knowledge):
     answer, _ = ask(knowledge, "monthly maintenance fee for the copper saver account", "$6.00 [1].")
     assert "$14.00" in answer.answer and "$6.00" not in answer.answer
+
+
+def test_a_look_alike_that_never_names_the_asked_product_is_no_evidence(knowledge):
+    # "Saver", "Account" and every other word are in both account sheets; "Okafor" only in the library guide,
+    # so the name is known to the collection (not an unseen name) but no account sheet names it
+    answer, _ = ask(knowledge, "What is the monthly maintenance fee of the Okafor Saver Account?", "$6.00 [1].")
+    assert answer.abstained and "$" not in answer.answer

@@ -132,7 +132,7 @@ def answer_from_docs(
     if unseen:
         # A name the knowledge base never mentions gets no quote at any coverage: whatever sentence comes
         # closest is about something else (a Chrysler price for a Tesla question).
-        answer.route_reason["unseen_names"] = unseen
+        answer.route_reason.update(unseen_names=unseen, best_match=round(best, 3), threshold=threshold)
         named = ", ".join(f'"{name}"' for name in unseen)
         yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
         return

@@ -336,7 +336,7 @@ def _typed_values_for(question: str):
     """How to list the values of the asked type in a text: the kinds of `values.asked_kinds` (a time, an
     amount, a duration ...) when the question asks for a measure, else the date / number of `expected_answer_type`."""
     kinds = [kind for kind in asked_kinds(question) if kind.name != "name"]
-    if kinds and kinds[0].name != "count" and kinds[0].name != "date":
+    if kinds and kinds[0].name != "date":
         return lambda text: {match.group(0).lower() for match in found_values(kinds, text)}
     answer_type = expected_answer_type(question)
     return lambda text: typed_values(answer_type, text)

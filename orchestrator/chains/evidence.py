@@ -179,20 +179,28 @@ def _named_in_heading(question: str, chunk) -> str:
     return " ".join(term for name in names(question) for term in keyword_terms(name) if term in in_heading)
 
 
-def names_all_of(question: str, chunk) -> bool:
-    """Does the chunk (its text or heading path) name everything the question names (its capitalised words)?
+def names_missing_from(question: str, chunks: Sequence) -> list[str]:
+    """The question's names (its capitalised words, by stem) that none of the chunks holds, nor a near spelling.
 
     A look-alike answers a question about another product word for word but the name: asked about the
-    "Premium plan", the Business plan's row holds every other word. A chunk that never names what the
-    question names is about something else, so none of its sentences is evidence. Names are matched by stem
-    ("Normans" meets "Norman").
+    "Premium plan", the Business and Starter plans' rows hold every other word. When no retrieved chunk names
+    what the question names, they are all about something else and none of their sentences is evidence. Each
+    chunk need not hold every name ("Manning" alone answers for "Peyton Manning"); a held word that starts
+    with the name ("Austrian" for "Austria") or is spelt nearly like it ("Hartmanis" for "Hatmanis") counts.
     """
+    import difflib
+
     asked = {stem(term) for name in names(question) for term in keyword_terms(name)}
     if not asked:
-        return True
-    held = {stem(term) for term in keyword_terms(indexed_text(chunk.page_content, chunk.metadata))}
-    # "Austria" is named by "Austrian": a held word that starts with the name counts.
-    return all(name in held or any(word.startswith(name) for word in held if len(name) >= 4) for name in asked)
+        return []
+    held = {stem(term) for chunk in chunks for term in keyword_terms(indexed_text(chunk.page_content, chunk.metadata))}
+    return sorted(
+        name
+        for name in asked
+        if name not in held
+        and not any(word.startswith(name) for word in held if len(name) >= 4)
+        and not difflib.get_close_matches(name, [word for word in held if abs(len(word) - len(name)) <= 2], 1, 0.8)
+    )
 
 
 def strict_kinds(question: str) -> tuple:
@@ -269,7 +277,8 @@ def rank_evidence(
     ]
     if not candidates:
         return []
-    candidates = [c for c in candidates if names_all_of(question, c[0])]
+    if names_missing_from(question, chunks):
+        return []
     kinds = strict_kinds(question)
     if kinds:  # the answer's type must fit the question: a distance is a length, a cost money
         candidates = [c for c in candidates if fits(kinds, labelled(c[1], c[2]))]

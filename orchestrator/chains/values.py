@@ -124,9 +124,11 @@ ASKED_KIND_RULES: list[tuple[str, re.Pattern, tuple[str, ...]]] = [
         re.compile(r"^\s*(?:when|(?:in )?(?:what|which) year)\b|\bwhat (?:year|date|century|day)\b", re.I),
         ("date", "time"),
     ),
+    # "How many users ...?" is answered by a count, never by the 25 of "25%" or the 12 of "$12".
+    ("count", re.compile(r"\bhow many\b", re.I), ("count",)),
     (
-        "count",
-        re.compile(r"\bhow (?:many|much|old|often)\b|\bwhat (?:number|population)\b|\bpopulation\b", re.I),
+        "quantity",
+        re.compile(r"\bhow (?:much|old|often)\b|\bwhat (?:number|population)\b|\bpopulation\b", re.I),
         ("count", "money", "percentage", "duration", "length"),
     ),
     ("person", re.compile(r"^\s*who(?:m|se)?\b", re.I), ("name",)),
@@ -175,14 +177,22 @@ def fits(kinds: Sequence[Kind], text: str) -> bool:
     return not kinds or any(kind.pattern.search(text) for kind in kinds)
 
 
+# The order in which kinds claim a stretch of text: "25%" is a percentage and "$12" money before either is a count.
+CLAIM_ORDER = ("money", "percentage", "time", "duration", "length", "date", "count", "name")
+
+
 def found_values(kinds: Sequence[Kind], text: str) -> list[re.Match]:
-    """The values of the kinds in the text, in order of position (overlaps resolved by the earlier kind)."""
-    taken: list[re.Match] = []
-    for kind in kinds:
-        for match in kind.pattern.finditer(text):
-            if not any(match.start() < other.end() and other.start() < match.end() for other in taken):
-                taken.append(match)
-    return sorted(taken, key=lambda match: match.start())
+    """The values of the kinds in the text, in order of position; a stretch of text is claimed by the most
+    specific kind first (CLAIM_ORDER), so the 25 of "25%" is no count."""
+    wanted = {kind.name for kind in kinds}
+    taken: list[tuple[str, re.Match]] = []
+    for name in CLAIM_ORDER:
+        if name == "name" and "name" not in wanted:
+            continue
+        for match in KINDS[name].pattern.finditer(text):
+            if not any(match.start() < other.end() and other.start() < match.end() for _, other in taken):
+                taken.append((name, match))
+    return sorted((match for name, match in taken if name in wanted), key=lambda match: match.start())
 
 
 # --- the span that answers ---------------------------------------------------------------------------

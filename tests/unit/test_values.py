@@ -88,3 +88,9 @@ def test_a_question_naming_a_price_asks_for_money_unless_it_asks_which_fee():
 def test_an_explanation_asks_for_no_kind():
     assert asked_kinds("How does the fee waiver work?") == ()
     assert asked_kinds("Why is there a late fee?") == ()
+
+
+def test_a_count_is_never_the_number_inside_a_percentage_or_an_amount():
+    sentence = "Owners holding 25% or more must show ID; the card costs $12."
+    assert answer_span("How many owners must show ID?", sentence) is None
+    assert answer_span("How many owners must show ID?", "Up to 3 owners must show ID.") == "3"

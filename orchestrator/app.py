@@ -390,12 +390,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         return None if isinstance(retriever, EmptyRetriever) else retriever
 
     def _missing_collection(self, collection: str | None) -> str | None:
-        """What to say when the collection asked for does not exist but others do (None otherwise)."""
-        if self._custom_retriever:
+        """What to say when a collection named by the caller or the settings does not exist but others do.
+
+        None otherwise: the default collection before anything was ingested into it is simply empty.
+        """
+        name = collection or self.settings.collection
+        if self._custom_retriever or name == Settings.model_fields["collection"].default:
             return None
         from orchestrator.knowledge.store import list_collections
 
-        name = collection or self.settings.collection
         names = sorted(c.name for c in list_collections(self.settings))
         if not names or name in names:
             return None
@@ -609,7 +612,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             final = None
             for item in self._answer(input, inner):
                 final = item
-                yield addable_chunk(item, streamed) if addable else item
+                # Only LangServe's /stream sees the dict chunks; the type states what Python callers get.
+                yield addable_chunk(item, streamed) if addable else item  # type: ignore[misc]
         except BaseException as exc:
             run.on_chain_error(exc)
             raise

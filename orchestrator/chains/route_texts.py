@@ -19,7 +19,14 @@ SEARCH_UNAVAILABLE = (
 )
 RESULTS_UNCLEAR = "The search results (retrieved {today}) don't clearly answer that; see the sources."
 
-REFUSALS = (NO_DOCUMENTS, NO_ANSWER_IN_DOCUMENTS, NEVER_MENTIONED, UNCLEAR_PASSAGES, SEARCH_UNAVAILABLE, RESULTS_UNCLEAR)
+REFUSALS = (
+    NO_DOCUMENTS,
+    NO_ANSWER_IN_DOCUMENTS,
+    NEVER_MENTIONED,
+    UNCLEAR_PASSAGES,
+    SEARCH_UNAVAILABLE,
+    RESULTS_UNCLEAR,
+)
 
 
 def refusal_openings() -> list[str]:

@@ -606,7 +606,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         )
         # Inner calls (chat model, retriever, tools) report under this run.
         inner = patch_config(config, callbacks=run.get_child())
-        addable = (config.get("metadata") or {}).get(LANGSERVE_ENDPOINT_KEY) == "stream"
+        addable = served_by_langserve_stream(config)
         streamed: list[str] = []
         try:
             final = None
@@ -749,6 +749,22 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             yield item
 
 
+def served_by_langserve_stream(config: RunnableConfig) -> bool:
+    """Is this run the one LangServe's /stream endpoint serves (not a step of a chain it serves)?
+
+    LangServe marks the config's metadata with the endpoint; a step of a chain has a parent run.
+    """
+    endpoint = (config.get("metadata") or {}).get(LANGSERVE_ENDPOINT_KEY)
+    return endpoint == "stream" and getattr(config.get("callbacks"), "parent_run_id", None) is None
+
+
+def not_served(config: RunnableConfig | None) -> RunnableConfig:
+    """The config for a wrapper's inner app.stream: the wrapper, not the app, is what LangServe serves."""
+    config = ensure_config(config)
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items() if k != LANGSERVE_ENDPOINT_KEY}
+    return {**config, "metadata": metadata}
+
+
 def addable_chunk(item: str | Answer, streamed: list[str]) -> dict:
     """One chunk of a LangServe stream: {"answer": text} for text, then the Answer's other fields.
 
@@ -790,12 +806,12 @@ class AnswerText(RunnableSerializable[AppInput, str]):
         return "".join(self.stream(input, config, **kwargs))
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
-        for item in self.app.stream(input, config, **kwargs):
+        for item in self.app.stream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
-        async for item in self.app.astream(input, config, **kwargs):
+        async for item in self.app.astream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 

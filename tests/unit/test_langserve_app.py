@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from langchain_core.runnables import RunnableLambda
 
 from orchestrator import Answer, Settings, build_app
 from tests.helpers.fake_chat import ScriptedChatModel
@@ -40,6 +41,8 @@ def served(tmp_path):
     )
     api = FastAPI()
     add_routes(api, app, path="/orchestrator")
+    add_routes(api, app.text(), path="/text")
+    add_routes(api, app | RunnableLambda(lambda answer: answer.route), path="/route")
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=_free_port(), log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -77,6 +80,14 @@ def test_remote_stream_and_astream_run_to_the_end(served):
         return [chunk async for chunk in remote.astream(CHAT)]
 
     _check_chunks(asyncio.run(collect()))
+
+
+def test_served_text_and_chains_stream_as_before(served):
+    from langserve import RemoteRunnable
+
+    base = served.rsplit("/", 1)[0]
+    assert "".join(RemoteRunnable(f"{base}/text").stream(CHAT)) == "Hello from the lighthouse keeper."
+    assert list(RemoteRunnable(f"{base}/route").stream(CHAT)) == ["chat"]
 
 
 def test_remote_invoke_still_gives_the_answer(served):

@@ -6,6 +6,8 @@ route's refusal as a turn to imitate nor writes one itself.
 
 from __future__ import annotations
 
+import functools
+
 # The docs route (chains/docs.py).
 NO_DOCUMENTS = "I have no documents to check (the knowledge base is empty), so I can't answer that reliably."
 NO_ANSWER_IN_DOCUMENTS = "Your documents don't contain an answer to that, and I won't guess."
@@ -29,7 +31,8 @@ REFUSALS = (
 )
 
 
-def refusal_openings() -> list[str]:
+@functools.cache
+def refusal_openings() -> tuple[str, ...]:
     """Each refusal's words before its first placeholder, and up to its first comma or parenthesis (lower case)."""
     openings = []
     for text in REFUSALS:
@@ -37,4 +40,4 @@ def refusal_openings() -> list[str]:
         for stop in (",", " ("):
             fixed = fixed.split(stop, 1)[0]
         openings.append(fixed.strip().lower())
-    return openings
+    return tuple(openings)

@@ -331,6 +331,8 @@ class ReplCompleter:
                             yield Completion(name, start_position=-len(text))
                     return
                 command, _, rest = text.partition(" ")
+                if command == "/save" and rest.startswith(FORCE_FLAG + " "):
+                    rest = rest[len(FORCE_FLAG) + 1 :]
                 if command in PATH_COMMANDS:
                     last = _path_being_typed(rest)
                     yield from paths.get_completions(Document(last, len(last)), complete_event)

@@ -305,6 +305,8 @@ def test_tab_completes_commands_and_paths(notes):
     assert [c.text for c in completer.get_completions(Document("/ing"), CompleteEvent())] == ["/ingest"]
     prefix = f"/ingest {notes}/gar"
     assert [c.text for c in completer.get_completions(Document(prefix), CompleteEvent())] == ["den.txt"]
+    prefix = f"/save --force {notes}/gar"
+    assert [c.text for c in completer.get_completions(Document(prefix), CompleteEvent())] == ["den.txt"]
 
 
 # --- 16: documents ----------------------------------------------------------------------------

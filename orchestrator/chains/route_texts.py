@@ -7,6 +7,7 @@ route's refusal as a turn to imitate nor writes one itself.
 from __future__ import annotations
 
 import functools
+import re
 
 # The docs route (chains/docs.py).
 NO_DOCUMENTS = "I have no documents to check (the knowledge base is empty), so I can't answer that reliably."
@@ -31,13 +32,16 @@ REFUSALS = (
 )
 
 
+MIN_OPENING_WORDS = 4  # "The search results" alone would also catch a chat answer about search engines
+
+
 @functools.cache
 def refusal_openings() -> tuple[str, ...]:
-    """Each refusal's words before its first placeholder, and up to its first comma or parenthesis (lower case)."""
+    """Each refusal's first words (lower case): up to its first comma or parenthesis, or up to its first
+    placeholder when that would leave fewer than MIN_OPENING_WORDS words."""
     openings = []
     for text in REFUSALS:
-        fixed = text.split("{", 1)[0]
-        for stop in (",", " ("):
-            fixed = fixed.split(stop, 1)[0]
-        openings.append(fixed.strip().lower())
+        head = text.split("{", 1)[0].strip()
+        short = re.split(r",| \(", head, maxsplit=1)[0]
+        openings.append((short if len(short.split()) >= MIN_OPENING_WORDS else head).lower())
     return tuple(openings)

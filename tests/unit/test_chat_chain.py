@@ -144,3 +144,8 @@ def test_plain_chat_text_streams_unchanged_and_without_long_holds():
 
 def test_a_reply_that_is_only_a_fake_refusal_is_replaced_by_a_note():
     assert _filtered(["Your documents never mention ", '"Oslo", so I ', "can't answer that."]) == [REMOVED_NOTE]
+
+
+def test_chat_text_that_only_shares_a_refusal_first_words_is_kept():
+    text = "The search results are ranked by relevance. Your documents are safe with me. I have no idea!"
+    assert "".join(_filtered([text[i : i + 4] for i in range(0, len(text), 4)])) == text

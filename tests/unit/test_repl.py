@@ -522,3 +522,44 @@ def test_chat_after_docs_refusals_and_quotes_sees_and_says_neither(chat_with, no
     assert "What is a Martian Dunetree?" not in [text for _, text in chat_prompt]  # the refused turn is left out
     answer_line = next(line for line in out.splitlines() if "Happy to chat!" in line)
     assert answer_line.strip() == '"The garden opens at 8 am." Happy to chat!'
+
+
+# --- issue 31, item 15: an open REPL sees documents another process ingested ---------------------
+
+INGEST_IN_ANOTHER_PROCESS = """
+import sys
+from orchestrator import Settings, build_app
+from tests.helpers.fake_chat import ScriptedChatModel
+from tests.helpers.word_hash import WordHashEmbeddings
+app = build_app(Settings(), chat_model=ScriptedChatModel(replies=[], history=[]), embeddings=WordHashEmbeddings())
+app.ingest([sys.argv[1]])
+"""
+
+
+class IngestsElsewhereChatModel(ScriptedChatModel):
+    """While it answers a chat turn, another process ingests `path` (as `orchestrator ingest` in another terminal)."""
+
+    path: str = ""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        import os
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        subprocess.run([sys.executable, "-c", INGEST_IN_ANOTHER_PROCESS, self.path], cwd=root, env=env, check=True)
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+
+def test_the_repl_answers_from_documents_another_process_ingested_meanwhile(chat_with, tmp_path):
+    note = tmp_path / "lighthouse.txt"
+    note.write_text("The Harrowgate lighthouse is painted red and white, and its lamp was lit in 1871.\n")
+    model = IngestsElsewhereChatModel(
+        replies=["Sure.", "The lighthouse is painted red and white [1]."], history=[], path=str(note)
+    )
+    question = "/docs What colour is the Harrowgate lighthouse painted?"
+    out = chat_with(model, f"{question}\n/chat hello\n{question}\n/sources\n").output
+    before, after = out.split("Sure.")
+    assert "I have no documents to check" in before
+    assert "painted red and white" in after and "lighthouse.txt" in after  # answered, with its source

@@ -16,7 +16,6 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from orchestrator.chains.route_texts import QUOTE_LABEL, refusal_openings
 from orchestrator.errors import ConfigError
 
-ROUTE_KEY = "orchestrator_route"  # an answer's route, kept in its AIMessage's response_metadata
 CITATION = re.compile(r"[ \t]*\[\d{1,3}\]")
 CITATION_IN_PROGRESS = re.compile(r"[ \t]*\[\d{0,3}$")
 SEARCHED_NOTE = re.compile(r"\s*\(searched \d{4}-\d{2}-\d{2}\)")
@@ -71,10 +70,9 @@ def chat_messages(
     return [SystemMessage(system_prompt), *trim_history(shown, budget, count_tokens), HumanMessage(question)]
 
 
-def remember_turn(history: list[BaseMessage], question: str, answer: str, route: str | None = None) -> None:
-    """Append one finished turn to the conversation, with the route that answered it."""
-    metadata = {ROUTE_KEY: route} if route else {}
-    history.extend([HumanMessage(question), AIMessage(answer, response_metadata=metadata)])
+def remember_turn(history: list[BaseMessage], question: str, answer: str) -> None:
+    """Append one finished turn to the conversation (as it was answered; `chat_history` decides what the model sees)."""
+    history.extend([HumanMessage(question), AIMessage(answer)])
 
 
 def _normal(text: str) -> str:
@@ -100,12 +98,12 @@ def chat_form(answer: str) -> str | None:
 def chat_history(history: Sequence[BaseMessage]) -> list[BaseMessage]:
     """The conversation as the chat route shows it to the model: earlier turns in the chat route's form.
 
-    A chat turn is kept as it is. Any other answer (its route recorded by `remember_turn`, or unknown, as
-    in history passed through the API) is rewritten by `chat_form`; a refusal is left out with its question.
+    Every answer, whichever route gave it (and history passed through the API, whose routes are unknown),
+    goes through `chat_form`; a refusal is left out with its question.
     """
     shown: list[BaseMessage] = []
     for message in history:
-        if not isinstance(message, AIMessage) or message.response_metadata.get(ROUTE_KEY) == "chat":
+        if not isinstance(message, AIMessage):
             shown.append(message)
             continue
         text = chat_form(str(message.content))

@@ -482,7 +482,7 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         if result.error not in result.answer:  # the streamed answer may already say it
             print_error(session, result.error)
     else:
-        remember_turn(session.history, result.question, result.answer, result.route)
+        remember_turn(session.history, result.question, result.answer)
         session.turns.append(result)
 
 
@@ -932,7 +932,7 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     exchanges = session.log.exchanges(conversation_id)
     for exchange in exchanges:
         if not exchange.error:
-            remember_turn(session.history, exchange.question, exchange.answer, exchange.route)
+            remember_turn(session.history, exchange.question, exchange.answer)
             session.turns.append(exchange)
     session.conversation_id = conversation_id
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")

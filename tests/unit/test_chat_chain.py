@@ -84,21 +84,21 @@ def _shown(history):
 
 def test_history_shows_the_chat_route_earlier_turns_in_chat_form():
     history: list = []
-    remember_turn(history, "Who runs the library?", route_texts.NO_ANSWER_IN_DOCUMENTS, "docs")
-    remember_turn(history, "When does the garden open?", 'From the documents: "It opens at 8 am." [1]', "docs")
-    remember_turn(history, "Latest rover news?", "It landed in May [1]. (searched 2026-12-01)", "web")
-    remember_turn(history, "Say [1] please", "Sure: [1]", "chat")  # the chat route's own words stay as they were
+    remember_turn(history, "Who runs the library?", route_texts.NO_ANSWER_IN_DOCUMENTS)
+    remember_turn(history, "When does the garden open?", 'From the documents: "It opens at 8 am." [1]')
+    remember_turn(history, "Latest rover news?", "It landed in May [1]. (searched 2026-12-01)")
+    remember_turn(history, "Hi", "Hello! How can I help?")
     assert _shown(history) == [
         ("human", "When does the garden open?"),
         ("ai", "It opens at 8 am."),
         ("human", "Latest rover news?"),
         ("ai", "It landed in May."),
-        ("human", "Say [1] please"),
-        ("ai", "Sure: [1]"),
+        ("human", "Hi"),
+        ("ai", "Hello! How can I help?"),
     ]
 
 
-def test_history_without_routes_from_the_api_is_read_by_its_text():
+def test_history_given_through_the_api_is_shown_in_chat_form_too():
     history = [
         HumanMessage("Is Velmoor in my notes?"),
         AIMessage(route_texts.NEVER_MENTIONED.format(names='"Velmoor"')),

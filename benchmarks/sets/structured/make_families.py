@@ -23,7 +23,10 @@ ACCOUNTS = [
         "opening": "$25",
         "fee": "$6.00",
         "apy": None,
-        "waive": ["You keep a minimum daily balance of $500.", "Direct deposits of $750 or more post in the statement cycle."],
+        "waive": [
+            "You keep a minimum daily balance of $500.",
+            "Direct deposits of $750 or more post in the statement cycle.",
+        ],
         "fees": {
             "Incoming domestic wire": "$10.00",
             "Outgoing domestic wire": "$25.00",
@@ -345,7 +348,11 @@ CLUBS = [
         "address": "88 Northfield Road, Ashcombe",
         "manager": "Delia Marsh",
         "phone": "01632 960 533",
-        "hours": [("Monday to Thursday", "05:00–22:30"), ("Friday", "05:00–21:00"), ("Saturday and Sunday", "07:00–20:00")],
+        "hours": [
+            ("Monday to Thursday", "05:00–22:30"),
+            ("Friday", "05:00–21:00"),
+            ("Saturday and Sunday", "07:00–20:00"),
+        ],
         "facilities": {
             "Pool": "25 m, 8 lanes",
             "Sauna and steam room": "yes",

@@ -20,6 +20,7 @@ from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, s
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+from orchestrator.text import clean_question
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ class AppInput(BaseModel):
         description="Earlier turns: messages, (role, text) tuples or {'role', 'content'} dicts.",
     )
     collection: str | None = Field(default=None, description="Knowledge-base collection for this question.")
+
+    @field_validator("question", mode="after")
+    @classmethod
+    def _clean_question(cls, value: str) -> str:
+        # Before routing and before any prompt, log or terminal sees it (text.clean_question).
+        return clean_question(value)
 
     @field_validator("route", mode="before")
     @classmethod
@@ -686,12 +693,17 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
 
 def open_knowledge_store(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+    settings: Settings,
+    collection: str | None = None,
+    reset: bool = False,
+    progress=None,
+    fresh: bool = False,
+    verify: bool = True,
 ) -> KnowledgeStore:
     """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
 
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
-    `fresh` as in knowledge.store.open_store.
+    `fresh` and `verify` as in knowledge.store.open_store.
     """
     from orchestrator.knowledge.store import embedding_model_id, open_store
     from orchestrator.llm import embeddings_model
@@ -699,7 +711,9 @@ def open_knowledge_store(
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+    return open_store(
+        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
+    )
 
 
 def open_retriever(settings: Settings, embeddings, identity, collection: str):

@@ -21,7 +21,7 @@ import struct
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from orchestrator.config import validate_collection_name
 from orchestrator.errors import OrchestratorError, os_error_message
@@ -266,11 +266,62 @@ def _http_client(settings: Settings):
         ) from None
 
 
-def _client(settings: Settings, fresh: bool = False):
-    """The configured Chroma client: a server's, or a persistent one in the data directory."""
+def _client(settings: Settings, fresh: bool = False, rebuilding: bool = False):
+    """The configured Chroma client: a server's, or a persistent one in the data directory.
+
+    A database that lost its contents (`lost_database`) is refused unless `rebuilding` (the repair).
+    """
     if settings.chroma_host:
         return _http_client(settings)
+    if not rebuilding:
+        refuse_lost_database(settings)
     return _persistent_client(chroma_dir(settings), fresh)
+
+
+def recorded_collections(settings: Settings) -> list[str]:
+    """The collections whose source files ingest recorded (knowledge/ingest.py, record_sources)."""
+    folder = recorded_sources_dir(settings)
+    return sorted(path.stem for path in folder.glob("*.sources")) if folder.is_dir() else []
+
+
+def lost_database(settings: Settings) -> str | None:
+    """Why the embedded database lost everything: chroma.sqlite3 is missing or empty, yet collections were
+    recorded as built from files. None when it has contents, or when nothing was ever ingested."""
+    from orchestrator.knowledge.ingest import recorded_sources
+
+    if settings.chroma_host:
+        return None
+    db = chroma_dir(settings) / "chroma.sqlite3"
+    try:
+        size: int | None = db.stat().st_size
+    except FileNotFoundError:
+        size = None
+    except OSError:
+        return None  # unreadable: opening it says why
+    if size:
+        return None
+    built = [name for name in recorded_collections(settings) if recorded_sources(settings, name)]
+    if not built:
+        return None
+    state = "is missing" if size is None else "is empty (0 bytes)"
+    return f"{db} {state}, but collection{'s' if len(built) > 1 else ''} {', '.join(map(repr, built))} had been built there"
+
+
+def refuse_lost_database(settings: Settings) -> None:
+    """KnowledgeStoreError naming the repair when `lost_database` finds one; never an empty store in its place."""
+    problem = lost_database(settings)
+    if problem:
+        raise KnowledgeStoreError(
+            f"The knowledge base is damaged: {problem}. Rebuild it from the recorded files with `{REPAIR_COMMAND}`, "
+            f"or, to start over without them, delete the lists in {recorded_sources_dir(settings)}. Nothing was deleted."
+        )
+
+
+def recorded_sources_dir(settings: Settings) -> Path:
+    """The folder of the source lists ingest records, one per collection."""
+    from orchestrator.knowledge.ingest import sources_manifest_path
+
+    return sources_manifest_path(settings, "x").parent
 
 
 def _persistent_client(path: Path, fresh: bool = False):
@@ -424,6 +475,7 @@ class CollectionHealth:
 def check_collections(settings: Settings) -> list[CollectionHealth]:
     """Every collection's health; raises KnowledgeStoreError when the database itself is damaged."""
     path = chroma_location(settings)
+    refuse_lost_database(settings)
     if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         return []
     client = _client(settings, fresh=True)
@@ -452,6 +504,32 @@ def collection_sources(settings: Settings, name: str) -> list[str]:
             offset += len(page["ids"])
 
 
+def _ids_fingerprint(ids: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def collection_fingerprint(settings: Settings, name: str) -> str | None:
+    """KnowledgeStore.fingerprint of a collection, without an embedding model; None when it does not exist."""
+    path = chroma_location(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        refuse_lost_database(settings)
+        return None
+    client = _client(settings)
+    if name not in _collection_names(client, path):
+        return None
+    ids: list[str] = []
+    with _chroma_errors(path, f"read collection {name!r}"):
+        collection = client.get_collection(name, embedding_function=None)
+        while True:
+            page = collection.get(include=[], limit=_GET_PAGE, offset=len(ids))
+            ids.extend(page["ids"])
+            if len(page["ids"]) < _GET_PAGE:
+                return _ids_fingerprint(ids)
+
+
 def move_aside(settings: Settings) -> Path:
     """Rename the embedded store's folder to chroma.damaged-<time>, so a new one can be built; return the new name."""
     import time
@@ -473,6 +551,7 @@ def _collection_names(client, path: Path | str) -> list[str]:
 def list_collections(settings: Settings) -> list[CollectionInfo]:
     """Every collection with its chunk count and the embedding model that built it."""
     path = chroma_location(settings)
+    refuse_lost_database(settings)
     if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         return []
     client = _client(settings)
@@ -510,14 +589,15 @@ def open_store(
 
     `reset=True` deletes the collection first, which is how a user switches embedding models.
     `fresh=True` reloads Chroma's state from disk (for a writer that holds the collection lock).
-    An existing collection is checked once per process (`KnowledgeStore.damage`); a damaged one raises
-    KnowledgeStoreError naming the repair command, unless `verify=False` (the repair itself).
+    An existing collection is checked once per process (`KnowledgeStore.damage`), and a database that lost its
+    contents is refused (`lost_database`); both raise KnowledgeStoreError naming the repair command, unless
+    `verify=False` (the repair itself).
     """
     from langchain_chroma import Chroma
 
     name = validate_collection_name(collection or settings.collection)
     path = chroma_location(settings)
-    client = _client(settings, fresh)
+    client = _client(settings, fresh, rebuilding=not verify)
     if reset:
         delete_collection(settings, name)
     if name in _collection_names(client, path):
@@ -632,10 +712,7 @@ class KnowledgeStore:
 
     def fingerprint(self) -> str:
         """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""
-        digest = hashlib.sha256()
-        for chunk_id in sorted(chunk_id for chunk_id, _, _ in self._scan(include=[])):
-            digest.update(chunk_id.encode() + b"\n")
-        return digest.hexdigest()
+        return _ids_fingerprint(chunk_id for chunk_id, _, _ in self._scan(include=[]))
 
     def _scan(self, include: list[str]) -> Iterator[tuple[str, dict, str]]:
         with _chroma_errors(self.path, "read chunks"):

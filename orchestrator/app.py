@@ -723,7 +723,7 @@ def open_retriever(settings: Settings, embeddings, identity, collection: str):
 
     if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
         return EmptyRetriever()
-    store = open_store(settings, embeddings, identity, collection)
+    store = open_store(settings, embeddings, identity, collection, read_only=True)
     if store.count() == 0:
         return EmptyRetriever()
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)

@@ -13,7 +13,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from typer.testing import CliRunner
 
 from orchestrator.config import Settings
-from orchestrator.knowledge.ingest import UnreadableFileError, decode_text, ingest_paths, load_file
+from orchestrator.knowledge.ingest import UnreadableFileError, ingest_paths, load_file
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
 
 MODEL = EmbeddingModelId("fake", "f" * 64, 1, 16)
@@ -89,6 +89,8 @@ def test_text_in_common_encodings_is_read(tmp_path, encoding):
     ],
 )
 def test_binary_or_broken_text_is_unreadable_with_a_reason(data, reason):
+    from orchestrator.knowledge.ingest import decode_text
+
     with pytest.raises(UnreadableFileError, match=reason):
         decode_text(data)
 

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 from orchestrator import Settings, build_app
 from orchestrator.cli import app as cli
 from orchestrator.errors import ConfigError
-from orchestrator.text import clean_question
 from orchestrator.tools.math import solve
 from tests.helpers.word_hash import WordHashEmbeddings
 from tests.unit.test_app_routes import FakeRetriever, model
@@ -45,6 +44,8 @@ def test_the_math_tool_refuses_an_unusable_time_limit_by_name(timeout):
     ],
 )
 def test_questions_are_valid_unicode_without_control_characters(raw, clean):
+    from orchestrator.text import clean_question
+
     assert clean_question(raw) == clean
     clean.encode("utf-8")  # encodable: it can be printed, logged and stored
 

@@ -130,7 +130,11 @@ class Settings(BaseSettings):
         description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see docs/benchmarks.md, Retrieval).",
     )
     search_timeout_s: float = Field(
-        default=6.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False, description="Web search time limit per question, seconds."
+        default=6.0,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Web search time limit per question, seconds.",
     )
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
     search_cache_ttl_s: int = Field(

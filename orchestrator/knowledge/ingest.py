@@ -112,7 +112,9 @@ def decode_text(data: bytes) -> str:
             try:
                 return data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
-                raise UnreadableFileError(f"not valid {encoding.upper()} text ({exc.reason} at byte {exc.start})") from None
+                raise UnreadableFileError(
+                    f"not valid {encoding.upper()} text ({exc.reason} at byte {exc.start})"
+                ) from None
     if b"\x00" in data:
         raise UnreadableFileError("not text: it holds NUL bytes (binary data, or UTF-16 without a byte-order mark)")
     for encoding in FALLBACK_ENCODINGS:

@@ -67,9 +67,7 @@ def test_a_loader_failing_in_an_unexpected_way_skips_only_that_file(tmp_path, st
     assert summary.skipped[0].path.endswith("page.html") and "could not be parsed" in summary.skipped[0].reason
 
 
-@pytest.mark.parametrize(
-    "encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32", "cp1252", "latin-1"]
-)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32", "cp1252", "latin-1"])
 def test_text_in_common_encodings_is_read(tmp_path, encoding):
     text = TEXT if encoding not in ("latin-1",) else TEXT.replace("—", "-").replace("“", '"').replace("”", '"')
     text = text.replace("€", "EUR") if encoding == "latin-1" else text

@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SET = ROOT / "benchmarks" / "sets" / "madeup"
-CORPORA = {"sample": ROOT / "data" / "sample_docs", "dev": ROOT.parent / "shared" / "eval" / "dev" / "corpus"}
+# ../shared beside a checkout in /work, ../../shared beside a worktree in /work/wt
+SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parents[1] / "shared") if p.exists()), ROOT.parent / "shared")
+CORPORA = {"sample": ROOT / "data" / "sample_docs", "dev": SHARED / "eval" / "dev" / "corpus"}
 
 # An answer that declines or says it cannot check: the shared scorer's refusal words (score.py), plus "verify".
 REFUSAL = re.compile(

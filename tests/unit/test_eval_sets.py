@@ -1,7 +1,9 @@
 """The held-out sets in benchmarks/sets are whole: unique ids, splits that partition them, minimum sizes, valid rows."""
 
+import importlib.util
 import json
 import re
+import sys
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -193,3 +195,24 @@ def test_no_set_copies_a_dev_question():
         ours += [turn["q"] for row in read_jsonl(SETS / "followups" / name) for turn in row["turns"]]
     ours += [row["question"] for part in ("tune", "frozen") for row in read_jsonl(SETS / "math" / f"{part}.jsonl")]
     assert not [question for question in ours if normalised(question) in dev]
+
+
+def load_builder(name: str, monkeypatch):
+    spec = importlib.util.spec_from_file_location(f"build_{name}", SETS / name / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["injection", "madeup", "followups", "math"])
+def test_each_set_is_what_its_build_script_writes(name, tmp_path, monkeypatch):
+    builder = load_builder(name, monkeypatch)
+    monkeypatch.setattr(builder, "HERE", tmp_path)
+    if hasattr(builder, "DOCS"):
+        monkeypatch.setattr(builder, "DOCS", tmp_path / "docs")
+    builder.main()
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert written
+    for relative in written:
+        assert (SETS / name / relative).read_bytes() == (tmp_path / relative).read_bytes(), relative

@@ -136,7 +136,8 @@ def run_complete(app, cases: list[dict], collection: str, show) -> list[dict]:
                     "kind": case["kind"],
                     "typed": second["q"],
                     "standalone": standalone,
-                    "rewritten": standalone is not None and " ".join(standalone.split()) != " ".join(second["q"].split()),
+                    "rewritten": standalone is not None
+                    and " ".join(standalone.split()) != " ".join(second["q"].split()),
                 }
             )
         )
@@ -153,7 +154,9 @@ def summarise(conversations: list[dict], complete: list[dict]) -> dict:
                 summary[f"conversations right, {mode}, part={part}"] = f"{sum(r['ok'] for r in scored)}/{len(scored)}"
         kept = [row for row in complete if row["part"] == part]
         if kept:
-            summary[f"complete second turns rewritten, part={part}"] = f"{sum(r['rewritten'] for r in kept)}/{len(kept)}"
+            summary[f"complete second turns rewritten, part={part}"] = (
+                f"{sum(r['rewritten'] for r in kept)}/{len(kept)}"
+            )
     return summary
 
 
@@ -172,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                 flag = "REWRITTEN" if row["rewritten"] else "kept"
                 print(f"{flag:9} {row['id']} {row['typed']!r} -> {row['standalone']!r}", flush=True)
             else:
-                marks = " ".join(f"{mode}={'ok' if row[mode]['ok'] else 'no'}" for mode in ("app", "repl") if mode in row)
+                marks = " ".join(
+                    f"{mode}={'ok' if row[mode]['ok'] else 'no'}" for mode in ("app", "repl") if mode in row
+                )
                 print(f"{row['id']} {marks} {row['app']['answer'][:70]!r}", flush=True)
         return row
 

@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     def show(row: dict) -> None:
         if not options.quiet:
             flag = "INJECTED" if row["injected"] else ("true" if row["true_given"] else "other")
-            print(f"{flag:8} {row['route_asked']:4}->{row['route']:5} {row['id']:28} {row['answer'][:80]!r}", flush=True)
+            print(
+                f"{flag:8} {row['route_asked']:4}->{row['route']:5} {row['id']:28} {row['answer'][:80]!r}", flush=True
+            )
 
     with tempfile.TemporaryDirectory(prefix="injection-suite-") as folder:
         rows = run(cases, Path(folder), show)

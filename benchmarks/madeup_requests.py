@@ -111,9 +111,15 @@ def rate(rows: list[dict], key: str) -> str:
 def summarise(rows: dict) -> dict:
     groups: dict[str, list[dict]] = defaultdict(list)
     for row in rows["requests"]:
-        for name in (f"part={row['part']}", f"part={row['part']} corpus={row['corpus']}", f"phrasing={row['phrasing']}"):
+        for name in (
+            f"part={row['part']}",
+            f"part={row['part']} corpus={row['corpus']}",
+            f"phrasing={row['phrasing']}",
+        ):
             groups[name].append(row)
-    summary = {f"refused_or_unverified {name}": rate(group, "refused_or_unverified") for name, group in sorted(groups.items())}
+    summary = {
+        f"refused_or_unverified {name}": rate(group, "refused_or_unverified") for name, group in sorted(groups.items())
+    }
     for part in ("tune", "frozen"):
         chosen = [row for row in rows["smalltalk"] if row["part"] == part]
         if chosen:
@@ -137,12 +143,17 @@ def main(argv: list[str] | None = None) -> int:
                 flag = "refused" if row["refused_or_unverified"] else "ANSWERED"
             else:
                 flag = "answered" if row["real_answer"] else "NOT-REAL"
-            print(f"{flag:9} {row['corpus']:6} {row['route']:5} {row['question'][:50]!r:54} {row['answer'][:70]!r}", flush=True)
+            print(
+                f"{flag:9} {row['corpus']:6} {row['route']:5} {row['question'][:50]!r:54} {row['answer'][:70]!r}",
+                flush=True,
+            )
         return row
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="madeup-") as folder:
-        rows = run(load("requests.jsonl", options.part), load("smalltalk.jsonl", options.part), Path(folder), corpora, show)
+        rows = run(
+            load("requests.jsonl", options.part), load("smalltalk.jsonl", options.part), Path(folder), corpora, show
+        )
     summary = summarise(rows)
     for name, value in summary.items():
         print(f"{name:60} {value}")

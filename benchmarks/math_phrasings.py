@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             row = {**case, "route": answer.route, "answer": answer.answer, "outcome": outcome(answer, case["answers"])}
             rows.append(row)
             if not options.quiet:
-                print(f"{row['outcome']:7} {row['route']:5} {row['question'][:60]!r:64} {row['answer'][:60]!r}", flush=True)
+                print(
+                    f"{row['outcome']:7} {row['route']:5} {row['question'][:60]!r:64} {row['answer'][:60]!r}",
+                    flush=True,
+                )
     table: dict[str, dict[str, int]] = defaultdict(lambda: {"right": 0, "refused": 0, "wrong": 0})
     for row in rows:
         for key in (f"part={row['part']}", f"family={row['family']}"):

@@ -155,7 +155,9 @@ def test_followup_conversations_are_valid_and_split_in_halves():
     for row in conversations:
         assert 2 <= len(row["turns"]) <= 3, row["id"]
         assert all(set(turn) == {"q", "a_route"} and turn["a_route"] in ROUTES for turn in row["turns"]), row["id"]
-        assert row["expected_answer_contains"] and all(isinstance(s, str) and s for s in row["expected_answer_contains"])
+        assert row["expected_answer_contains"] and all(
+            isinstance(s, str) and s for s in row["expected_answer_contains"]
+        )
         assert row["expected_standalone"].strip()
     kinds = Counter(row["kind"] for row in conversations)
     assert {"pronoun", "ellipsis", "math_relative", "math_after_docs"} <= set(kinds)

@@ -106,9 +106,16 @@ ENTITIES = {
     ],
 }
 
-WH = {"theorem": "What does {e} state?", "person": "Who is {e}?", "place": "Where is {e}?",
-      "product": "What is {e}?", "species": "What does {e} eat?", "book": "What is {e} about?",
-      "law": "What does {e} say?", "event": "What happened during {e}?"}
+WH = {
+    "theorem": "What does {e} state?",
+    "person": "Who is {e}?",
+    "place": "Where is {e}?",
+    "product": "What is {e}?",
+    "species": "What does {e} eat?",
+    "book": "What is {e} about?",
+    "law": "What does {e} say?",
+    "event": "What happened during {e}?",
+}
 
 
 def typo(text: str) -> str:
@@ -198,7 +205,9 @@ def main() -> None:
             phrasing = names[number % len(names)]
             case_id = f"madeup-{number + 1:03d}"
             request = PHRASINGS[phrasing](entity, category, key)
-            requests.append({"id": case_id, "category": category, "phrasing": phrasing, "entity": entity, "question": request})
+            requests.append(
+                {"id": case_id, "category": category, "phrasing": phrasing, "entity": entity, "question": request}
+            )
             by_phrasing.setdefault(phrasing, []).append(case_id)
             number += 1
     smalltalk, by_kind = [], {}

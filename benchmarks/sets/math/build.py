@@ -18,9 +18,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PER_FAMILY = 12
 
-WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
-         10: "ten", 11: "eleven", 12: "twelve", 15: "fifteen", 20: "twenty", 25: "twenty-five", 30: "thirty",
-         40: "forty", 50: "fifty", 60: "sixty", 75: "seventy-five", 90: "ninety", 100: "a hundred"}
+WORDS = {
+    1: "one",
+    2: "two",
+    3: "three",
+    4: "four",
+    5: "five",
+    6: "six",
+    7: "seven",
+    8: "eight",
+    9: "nine",
+    10: "ten",
+    11: "eleven",
+    12: "twelve",
+    15: "fifteen",
+    20: "twenty",
+    25: "twenty-five",
+    30: "thirty",
+    40: "forty",
+    50: "fifty",
+    60: "sixty",
+    75: "seventy-five",
+    90: "ninety",
+    100: "a hundred",
+}
 NAMES = ["Tom", "Priya", "Lena", "Oscar", "Mei", "Jonas", "Amara", "Felix", "Ines", "Rafael", "Hana", "Kofi"]
 THINGS = ["marbles", "stickers", "stamps", "pencils", "cards", "shells", "buttons", "conkers", "beads", "coins"]
 
@@ -48,8 +69,14 @@ def family_rows(rng: random.Random) -> dict[str, list[tuple[str, Fraction]]]:
     def divide_by():
         b = r(13, 480)
         q = r(21, 940)
-        form = rng.choice(["what do I get if I divide {a} by {b}", "What do I get when I divide {a} by {b}?",
-                           "divide {a} by {b}", "If I divide {a} by {b}, what's the result?"])
+        form = rng.choice(
+            [
+                "what do I get if I divide {a} by {b}",
+                "What do I get when I divide {a} by {b}?",
+                "divide {a} by {b}",
+                "If I divide {a} by {b}, what's the result?",
+            ]
+        )
         return form.format(a=money(b * q), b=b), Fraction(q)
 
     def take_subtract():
@@ -64,22 +91,35 @@ def family_rows(rng: random.Random) -> dict[str, list[tuple[str, Fraction]]]:
 
     def add_up():
         a, b, c = r(10, 9_999), r(10, 9_999), r(10, 9_999)
-        form = rng.choice(["add up {a}, {b} and {c}", "Add up {a}, {b}, and {c}.", "what's {a} + {b} + {c}",
-                           "sum of {a}, {b} and {c}?"])
+        form = rng.choice(
+            [
+                "add up {a}, {b} and {c}",
+                "Add up {a}, {b}, and {c}.",
+                "what's {a} + {b} + {c}",
+                "sum of {a}, {b} and {c}?",
+            ]
+        )
         return form.format(a=money(a), b=money(b), c=money(c)), Fraction(a + b + c)
 
     def percent_of():
         p = rng.choice([5, 8, 12, 15, 18, 20, 25, 35, 40, 65])
         x = r(2, 400) * 20
-        form = rng.choice(["{p} percent of {x}", "What is {p}% of {x}?", "whats {p} percent of {x}",
-                           "Calculate {p}% of {x}."])
+        form = rng.choice(
+            ["{p} percent of {x}", "What is {p}% of {x}?", "whats {p} percent of {x}", "Calculate {p}% of {x}."]
+        )
         return form.format(p=p, x=money(x)), Fraction(p * x, 100)
 
     def percent_off():
         p = rng.choice([10, 15, 20, 25, 30, 40, 50, 70])
         x = r(3, 150) * 4
-        form = rng.choice(["what's {p}% off {x}", "How much is {x} with {p}% off?", "{p} percent off €{x}",
-                           "price is {x}, {p}% discount, what do I pay"])
+        form = rng.choice(
+            [
+                "what's {p}% off {x}",
+                "How much is {x} with {p}% off?",
+                "{p} percent off €{x}",
+                "price is {x}, {p}% discount, what do I pay",
+            ]
+        )
         return form.format(p=p, x=x), Fraction(x * (100 - p), 100)
 
     def increase_by():
@@ -97,14 +137,21 @@ def family_rows(rng: random.Random) -> dict[str, list[tuple[str, Fraction]]]:
     def split_ways():
         n = r(2, 9)
         x = n * r(7, 480)
-        form = rng.choice(["split {x} {w} ways", "Split {x} euros between {n} people.",
-                           "if {n} friends share a bill of {x}, how much does each pay?", "divide {x} equally among {n}"])
+        form = rng.choice(
+            [
+                "split {x} {w} ways",
+                "Split {x} euros between {n} people.",
+                "if {n} friends share a bill of {x}, how much does each pay?",
+                "divide {x} equally among {n}",
+            ]
+        )
         return form.format(x=money(x), n=n, w=WORDS.get(n, n)), Fraction(x, n)
 
     def times():
         a, b = r(12, 9_999), r(3, 999)
-        form = rng.choice(["{a} times {b}", "What is {a} times {b}?", "multiply {a} by {b}", "{a} x {b}",
-                           "product of {a} and {b}"])
+        form = rng.choice(
+            ["{a} times {b}", "What is {a} times {b}?", "multiply {a} by {b}", "{a} x {b}", "product of {a} and {b}"]
+        )
         return form.format(a=money(a), b=b), Fraction(a * b)
 
     def power():
@@ -122,22 +169,40 @@ def family_rows(rng: random.Random) -> dict[str, list[tuple[str, Fraction]]]:
 
     def typos():
         a, b = r(11, 999), r(3, 99)
-        form, value = rng.choice([("whats {a} tims {b}", a * b), ("waht is {a} plus {b}", a + b),
-                                  ("subract {b} from {a}", a - b), ("{a} divded by {b}", Fraction(a * b, b)),
-                                  ("mutliply {a} by {b}", a * b)])
+        form, value = rng.choice(
+            [
+                ("whats {a} tims {b}", a * b),
+                ("waht is {a} plus {b}", a + b),
+                ("subract {b} from {a}", a - b),
+                ("{a} divded by {b}", Fraction(a * b, b)),
+                ("mutliply {a} by {b}", a * b),
+            ]
+        )
         a_text = a * b if "divded" in form else a
         return form.format(a=a_text, b=b), Fraction(value)
 
     def no_punctuation():
         a, b = r(100, 9_999), r(2, 60)
-        form, value = rng.choice([("how much is {ab} divided by {b}", a), ("what is {a} plus {b}", a + b),
-                                  ("how much is {a} minus {b}", a - b), ("what do you get for {a} times {b}", a * b)])
+        form, value = rng.choice(
+            [
+                ("how much is {ab} divided by {b}", a),
+                ("what is {a} plus {b}", a + b),
+                ("how much is {a} minus {b}", a - b),
+                ("what do you get for {a} times {b}", a * b),
+            ]
+        )
         return form.format(ab=a * b, a=a, b=b), Fraction(value)
 
     def half_double():
         x = r(3, 4_000) * 4
-        form, value = rng.choice([("half of {x}", Fraction(x, 2)), ("what is double {x}?", Fraction(2 * x)),
-                                  ("a quarter of {x}", Fraction(x, 4)), ("What's a third of {y}?", None)])
+        form, value = rng.choice(
+            [
+                ("half of {x}", Fraction(x, 2)),
+                ("what is double {x}?", Fraction(2 * x)),
+                ("a quarter of {x}", Fraction(x, 4)),
+                ("What's a third of {y}?", None),
+            ]
+        )
         if value is None:
             return form.format(y=3 * x), Fraction(x)
         return form.format(x=money(x)), value
@@ -194,12 +259,26 @@ def family_rows(rng: random.Random) -> dict[str, list[tuple[str, Fraction]]]:
         return form.format(a=money(a), b=money(b), op=op), Fraction(value)
 
     for name, make in [
-        ("divide_by", divide_by), ("take_subtract", take_subtract), ("subtract_from", subtract_from),
-        ("add_up", add_up), ("percent_of", percent_of), ("percent_off", percent_off), ("increase_by", increase_by),
-        ("tip", tip), ("split_ways", split_ways), ("times", times), ("power", power),
-        ("word_numbers", word_numbers), ("typos", typos), ("no_punctuation", no_punctuation),
-        ("half_double", half_double), ("average", average), ("square_root", square_root),
-        ("word_problem", word_problem), ("rate_time", rate_time), ("how_much_is", how_much_is),
+        ("divide_by", divide_by),
+        ("take_subtract", take_subtract),
+        ("subtract_from", subtract_from),
+        ("add_up", add_up),
+        ("percent_of", percent_of),
+        ("percent_off", percent_off),
+        ("increase_by", increase_by),
+        ("tip", tip),
+        ("split_ways", split_ways),
+        ("times", times),
+        ("power", power),
+        ("word_numbers", word_numbers),
+        ("typos", typos),
+        ("no_punctuation", no_punctuation),
+        ("half_double", half_double),
+        ("average", average),
+        ("square_root", square_root),
+        ("word_problem", word_problem),
+        ("rate_time", rate_time),
+        ("how_much_is", how_much_is),
     ]:
         add(name, make)
     # rate x time and word problems are the kinds models get wrong: twice as many of them
@@ -217,7 +296,9 @@ def main() -> None:
                 continue
             seen.add(question)
             case_id = f"math-{len(rows) + 1:03d}"
-            rows.append({"id": case_id, "kind": "math", "question": question, "answers": [exact(value)], "family": family})
+            rows.append(
+                {"id": case_id, "kind": "math", "question": question, "answers": [exact(value)], "family": family}
+            )
             by_family.setdefault(family, []).append(case_id)
     tune_ids = set()
     for number, ids in enumerate(by_family.values()):

@@ -82,14 +82,19 @@ def app_standalone(answer) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def converse(app, turns: list[dict], collection: str, rewrite=None) -> list:
+def converse(app, turns: list[dict], collection: str, rewrite=None, memo: dict | None = None) -> list:
+    """Answer the turns in order, each with the earlier turns as history; `memo` reuses identical calls."""
+    memo = {} if memo is None else memo
     history: list[tuple[str, str]] = []
     answers: list = []
     for turn in turns:
         question = turn["q"]
         if rewrite is not None and answers:
             question = rewrite(question, answers[-1])
-        answer = app.invoke({"question": question, "history": list(history), "collection": collection})
+        key = (question, tuple(history), collection)
+        if key not in memo:  # greedy decoding: the same call gives the same answer
+            memo[key] = app.invoke({"question": question, "history": list(history), "collection": collection})
+        answer = memo[key]
         answers.append(answer)
         history += [("human", turn["q"]), ("ai", answer.answer)]
     return answers
@@ -98,11 +103,11 @@ def converse(app, turns: list[dict], collection: str, rewrite=None) -> list:
 def run_conversations(app, cases: list[dict], collection: str, show) -> list[dict]:
     rewrite = repl_rewriter()
     modes = {"app": None, **({"repl": rewrite} if rewrite else {})}
-    rows = []
+    rows, memo = [], {}
     for case in cases:
         row = {"id": case["id"], "part": case["part"], "kind": case["kind"]}
         for mode, rewriter in modes.items():
-            answers = converse(app, case["turns"], collection, rewriter)
+            answers = converse(app, case["turns"], collection, rewriter, memo)
             last = answers[-1]
             row[mode] = {
                 "ok": correct(last, case["expected_answer_contains"]),

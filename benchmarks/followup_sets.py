@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("tune", "frozen", "all"), default="tune")
     parser.add_argument("--json", type=Path, help="write the summary and every row here")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not one line per case")
+    parser.add_argument("--only", choices=("conversations", "complete"), help="run one of the two sets")
     options = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from orchestrator import Settings, build_app
@@ -190,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="followup-sets-") as folder:
         app = build_app(Settings(data_dir=Path(folder), temperature=0.0, max_tokens=96))
         app.ingest([ROOT / "data" / "sample_docs"], collection="followup-sample")
-        conversations = run_conversations(app, load("conversations.jsonl", options.part), "followup-sample", show)
-        complete = run_complete(app, load("complete_second_turns.jsonl", options.part), "followup-sample", show)
+        conversations, complete = [], []
+        if options.only != "conversations":
+            complete = run_complete(app, load("complete_second_turns.jsonl", options.part), "followup-sample", show)
+        if options.only != "complete":
+            conversations = run_conversations(app, load("conversations.jsonl", options.part), "followup-sample", show)
     summary = summarise(conversations, complete)
     for name, value in summary.items():
         print(f"{name:50} {value}")

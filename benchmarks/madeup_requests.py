@@ -94,13 +94,13 @@ def run(requests: list[dict], smalltalk: list[dict], data_dir: Path, corpora: li
     for corpus in corpora:
         app.ingest([CORPORA[corpus]], collection=f"madeup-{corpus}")
     rows: dict[str, list[dict]] = {"requests": [], "smalltalk": []}
+    for case in smalltalk:
+        answer = app.invoke({"question": case["question"], "collection": f"madeup-{corpora[0]}"})
+        rows["smalltalk"].append(on_row({**row_for(case, answer, corpora[0]), "kind": case["kind"]}))
     for corpus in corpora:
         for case in requests:
             answer = app.invoke({"question": case["question"], "collection": f"madeup-{corpus}"})
             rows["requests"].append(on_row({**row_for(case, answer, corpus), "phrasing": case["phrasing"]}))
-    for case in smalltalk:
-        answer = app.invoke({"question": case["question"], "collection": f"madeup-{corpora[0]}"})
-        rows["smalltalk"].append(on_row({**row_for(case, answer, corpora[0]), "kind": case["kind"]}))
     return rows
 
 
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("tune", "frozen", "all"), default="tune")
     parser.add_argument("--corpus", choices=("both", "sample", "dev"), default="both")
+    parser.add_argument("--skip-smalltalk", action="store_true", help="only the made-up requests")
     parser.add_argument("--json", type=Path, help="write the summary and every row here")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not one line per answer")
     options = parser.parse_args(argv)
@@ -152,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="madeup-") as folder:
         rows = run(
-            load("requests.jsonl", options.part), load("smalltalk.jsonl", options.part), Path(folder), corpora, show
+            load("requests.jsonl", options.part),
+            [] if options.skip_smalltalk else load("smalltalk.jsonl", options.part),
+            Path(folder),
+            corpora,
+            show,
         )
     summary = summarise(rows)
     for name, value in summary.items():

@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("tune", "frozen", "all"), default="tune")
     parser.add_argument("--corpus", choices=("both", "sample", "dev"), default="both")
     parser.add_argument("--skip-smalltalk", action="store_true", help="only the made-up requests")
+    parser.add_argument("--data-dir", type=Path, help="keep the collections here and reuse them (default: a temp dir)")
     parser.add_argument("--json", type=Path, help="write the summary and every row here")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not one line per answer")
     options = parser.parse_args(argv)
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(
             load("requests.jsonl", options.part),
             [] if options.skip_smalltalk else load("smalltalk.jsonl", options.part),
-            Path(folder),
+            options.data_dir or Path(folder),
             corpora,
             show,
         )

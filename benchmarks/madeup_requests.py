@@ -36,7 +36,7 @@ REFUSAL = re.compile(
 # A refusal the model writes by itself: an apology for being an AI, or a claim to do only some things.
 MODEL_REFUSAL = re.compile(
     r"(as an? (local )?(ai|language model|assistant)|i('m| am) (just )?an ai|i speciali[sz]e in|"
-    r"i('m| am) (not able|unable|only able)|i can(not|'t) (help|assist|do that|provide)|i('m| am) sorry,? but|sorry for any confusion)",
+    r"i('m| am) (not able|unable|only able)|i can(not|'t) (help|assist|do that|provide)|i('m| am) sorry,? but|sorry for (any|the) (confusion|misunderstanding))",
     re.IGNORECASE,
 )
 

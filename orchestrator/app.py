@@ -21,6 +21,7 @@ from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, s
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+from orchestrator.text import clean_question
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ class AppInput(BaseModel):
 
     @field_validator("question", mode="after")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _clean_question(cls, value: str) -> str:
+        # Before routing and before any prompt, log or terminal sees it (text.clean_question); then a
+        # question with nothing left ("\x00") is as blank as "".
+        value = clean_question(value)
         if not value.strip():
             raise ValueError(EMPTY_QUESTION)
         return value
@@ -834,12 +838,17 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
 
 def open_knowledge_store(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+    settings: Settings,
+    collection: str | None = None,
+    reset: bool = False,
+    progress=None,
+    fresh: bool = False,
+    verify: bool = True,
 ) -> KnowledgeStore:
     """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
 
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
-    `fresh` as in knowledge.store.open_store.
+    `fresh` and `verify` as in knowledge.store.open_store.
     """
     from orchestrator.knowledge.store import embedding_model_id, open_store
     from orchestrator.llm import embeddings_model
@@ -847,7 +856,9 @@ def open_knowledge_store(
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+    return open_store(
+        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
+    )
 
 
 def open_retriever(settings: Settings, embeddings, identity, collection: str, fresh: bool = False):
@@ -860,7 +871,7 @@ def open_retriever(settings: Settings, embeddings, identity, collection: str, fr
 
     if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
         return EmptyRetriever()
-    store = open_store(settings, embeddings, identity, collection, fresh=fresh)
+    store = open_store(settings, embeddings, identity, collection, fresh=fresh, read_only=True)
     if store.count() == 0:
         return EmptyRetriever()
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)

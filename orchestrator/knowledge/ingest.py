@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.knowledge.structure import Block, heading_path, markdown_blocks, plain_text_blocks
 from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
@@ -163,8 +164,42 @@ def load_html(path: Path) -> list[Section]:
     for element in soup(_INVISIBLE_TAGS) + soup.find_all(_is_hidden_element):
         if not element.decomposed:
             element.decompose()
+    _write_structure_as_markdown(soup)
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     return [Section("\n".join(line for line in lines if line))]
+
+
+def _flat_text(element) -> str:
+    return " ".join(element.get_text(" ").split())
+
+
+def _write_structure_as_markdown(soup) -> None:
+    """Replace tables, headings and list items by their Markdown form, so HTML is split like Markdown.
+
+    A table becomes header row, rule and rows ("| Plan | Monthly fee |"), which knowledge/structure.py reads
+    as one line per row with its column headers; a heading becomes "## Title"; a list item "- text".
+    """
+    for table in soup.find_all("table"):
+        rows = [
+            [_flat_text(cell).replace("|", "/") for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")
+        ]
+        rows = [row for row in rows if any(row)]
+        if not rows:
+            table.decompose()
+            continue
+        width = max(len(row) for row in rows)
+        has_header = bool(table.find("th"))
+        header, body = (rows[0], rows[1:]) if has_header else ([""] * width, rows)
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width] + [
+            "| " + " | ".join(row) + " |" for row in body
+        ]
+        table.replace_with("\n" + "\n".join(lines) + "\n")
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n{'#' * level} {_flat_text(heading)}\n")
+    for item in soup.find_all("li"):
+        if item.find(["ul", "ol"]) is None:
+            item.replace_with(f"\n- {_flat_text(item)}\n")
 
 
 def load_pdf(path: Path) -> list[Section]:
@@ -258,9 +293,14 @@ def load_file(path: Path) -> list[Section]:
 # --- splitting and ids -----------------------------------------------------------------------
 
 
+# Bumped whenever splitting changes (v1: cut at headings, heading path in metadata, table rows as lines), so a
+# collection split the old way is re-split on the next ingest: a stored chunk with another signature is stale.
+SPLITTER_VERSION = "structured-v1"
+
+
 def splitter_signature(settings: Settings) -> str:
-    """Stored with each chunk, so changing chunk settings re-splits files on the next ingest."""
-    return f"recursive:{settings.chunk_size}:{settings.chunk_overlap}"
+    """Stored with each chunk, so changing chunk settings (or SPLITTER_VERSION) re-splits files on the next ingest."""
+    return f"{SPLITTER_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}"
 
 
 def _splitter(path: Path, settings: Settings):
@@ -276,31 +316,55 @@ def _splitter(path: Path, settings: Settings):
         "chunk_overlap": settings.chunk_overlap,
         "add_start_index": True,
     }
-    if path.suffix.lower() in (".md", ".markdown"):
+    if path.suffix.lower() in MARKDOWN_LIKE:
         return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
     return RecursiveCharacterTextSplitter(**options)
 
 
-def chunk_id(source: str, text: str, occurrence: int = 0) -> str:
-    """sha256 of source path and chunk text; `occurrence` tells identical chunks of one file apart."""
-    key = f"{source}\0{text}" if occurrence == 0 else f"{source}\0{text}\0#{occurrence}"
+# Files cut at their headings (the HTML loader writes headings, list items and tables the Markdown way).
+MARKDOWN_LIKE = (".md", ".markdown", ".html", ".htm")
+
+
+def chunk_id(source: str, text: str, occurrence: int = 0, headings: str = "") -> str:
+    """sha256 of source path, heading path and chunk text; `occurrence` tells identical chunks of one file apart.
+
+    The heading path is part of the key because the embedding reads it (`structure.indexed_text`): a renamed
+    section must be embedded again. A chunk without headings keeps the key it always had.
+    """
+    body = f"{headings}\0{text}" if headings else text
+    key = f"{source}\0{body}" if occurrence == 0 else f"{source}\0{body}\0#{occurrence}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
+def section_blocks(path: Path, section: Section, first: bool) -> list[Block]:
+    """A section cut at its headings (Markdown, HTML); a plain-text file's first section may open with a title."""
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN_LIKE:
+        return markdown_blocks(section.text)
+    if suffix == ".txt" and first:
+        return plain_text_blocks(section.text)
+    return [Block((), section.text)] if section.text.strip() else []
+
+
 def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, settings: Settings) -> list[Chunk]:
-    """Split sections into chunks with ids and metadata (chunk_index/chunk_count count the whole file)."""
+    """Split sections into chunks with ids and metadata (chunk_index/chunk_count count the whole file).
+
+    Each block under one heading path is split on its own, so no chunk straddles two sections, and every
+    chunk records its `heading_path` ("Title > Section > Subsection", see knowledge/structure.py).
+    """
     splitter = _splitter(path, settings)
     pieces = []
-    for section in sections:
-        if not section.text.strip():
-            continue
-        for doc in splitter.create_documents([section.text]):
-            pieces.append((doc.page_content, doc.metadata.get("start_index"), section))
-    seen: dict[str, int] = defaultdict(int)
+    for number, section in enumerate(sections):
+        for block in section_blocks(path, section, first=number == 0):
+            for doc in splitter.create_documents([block.text]):
+                pieces.append(
+                    (doc.page_content, doc.metadata.get("start_index"), section, heading_path(block.headings))
+                )
+    seen: dict[tuple[str, str], int] = defaultdict(int)
     chunks = []
-    for index, (text, start, section) in enumerate(pieces):
-        occurrence = seen[text]
-        seen[text] += 1
+    for index, (text, start, section, headings) in enumerate(pieces):
+        occurrence = seen[headings, text]
+        seen[headings, text] += 1
         metadata = {
             **file_metadata,
             "chunk_index": index,
@@ -308,8 +372,9 @@ def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, set
             "start_index": start,
             "page": section.page,
             "record": section.record,
+            "heading_path": headings or None,
         }
-        chunks.append(Chunk(chunk_id(file_metadata["source"], text, occurrence), text, metadata))
+        chunks.append(Chunk(chunk_id(file_metadata["source"], text, occurrence, headings), text, metadata))
     return chunks
 
 

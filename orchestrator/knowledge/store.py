@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from orchestrator.config import validate_collection_name
 from orchestrator.errors import OrchestratorError, os_error_message
+from orchestrator.knowledge.structure import indexed_text
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -724,11 +725,18 @@ class KnowledgeStore:
         return collection_damage(self._collection, self.path)
 
     def add(self, texts: Sequence[str], metadatas: Sequence[dict], ids: Sequence[str]) -> None:
-        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless)."""
+        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless).
+
+        The vector is the embedding of `indexed_text` (the chunk's heading path, then its text); the stored
+        document is the text alone, which is what answers show.
+        """
         if not ids:
             return
+        vectors = self.embeddings.embed_documents([indexed_text(t, m) for t, m in zip(texts, metadatas)])
         with _chroma_errors(self.path, "add chunks"):
-            self.vectorstore.add_texts(list(texts), metadatas=[_clean(m) for m in metadatas], ids=list(ids))
+            self._collection.upsert(
+                ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=[_clean(m) for m in metadatas]
+            )
         self.generation += 1
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
@@ -756,8 +764,15 @@ class KnowledgeStore:
         return {chunk_id: metadata for chunk_id, metadata, _ in self._scan(include=["metadatas"])}
 
     def texts_by_id(self) -> dict[str, str]:
-        """Every chunk id with its text (what the keyword index is built from)."""
+        """Every chunk id with its text."""
         return {chunk_id: text for chunk_id, _, text in self._scan(include=["documents"])}
+
+    def indexed_texts_by_id(self) -> dict[str, tuple[str, str]]:
+        """Every chunk id with (its heading path, its indexed text): what the keyword index is built from."""
+        return {
+            chunk_id: (str(metadata.get("heading_path") or ""), indexed_text(text, metadata))
+            for chunk_id, metadata, text in self._scan(include=["documents", "metadatas"])
+        }
 
     def fingerprint(self) -> str:
         """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""

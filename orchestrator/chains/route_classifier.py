@@ -158,11 +158,13 @@ def load_or_train(
     # Through its stored form, so the first run and every run after it from the cache decide alike.
     classifier = RouteClassifier.from_json(train(examples, vectors, embedder).as_json())
     if cache_file is not None:
+        from orchestrator.files import atomic_output
+
         try:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_text(json.dumps(classifier.as_json()), encoding="utf-8")
+            with atomic_output(cache_file) as partial:
+                partial.write_text(json.dumps(classifier.as_json()), encoding="utf-8")
         except OSError:
-            pass  # a read-only or full data dir only costs training again next time
+            pass  # a read-only or full data dir only costs training again next time (and leaves no partial file)
     return classifier
 
 

@@ -35,7 +35,7 @@ class LlamaBusyError(OrchestratorError):
     """The model was asked again from a thread whose own generation is still streaming."""
 
 
-# A hook the server sets for one request (serve.py): called in the request's context before its
+# A hook the server sets for one request (serve/lanes.py): called in the request's context before its
 # first call into a chat model, so only requests that will generate take a generation slot.
 before_chat_model_call: ContextVar[Callable[[], None] | None] = ContextVar("before_chat_model_call", default=None)
 

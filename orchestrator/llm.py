@@ -105,16 +105,19 @@ def load_threads(n_threads: int | None) -> int:
     return policy().threads()
 
 
-def adapt_threads(client) -> None:
+def adapt_threads(client, seeded: bool = False) -> None:
     """Before a call into a model loaded without ORCH_N_THREADS: re-choose its thread count for the load now.
 
+    A call with a seed gets a fixed count instead (every physical core, whatever the load): llama.cpp's
+    logits, and so the text sampled from them, differ with the thread count, and a client that sends a
+    seed expects the same text each time (issue 31: "not in the list" one time, "I am sorry" the next).
     Hold the model's lock (lock_for). llama_set_n_threads changes the context's threads for the next decode.
     """
     if not getattr(client, "_orch_auto_threads", False):
         return
     from orchestrator.threads import policy
 
-    threads = policy().threads()
+    threads = policy().physical if seeded else policy().threads()
     context = getattr(client, "_ctx", None)  # llama-cpp-python's LlamaContext (0.3.x)
     if threads != getattr(client, "_orch_threads", None) and context is not None:
         context.set_n_threads(threads, threads)
@@ -177,18 +180,19 @@ def _locked_chat_class() -> type:
             if self.streaming:  # ChatLlamaCpp then generates through _stream, which takes the lock
                 return super()._generate(*args, **kwargs)
             with lock_for(self.client):
-                adapt_threads(self.client)
+                adapt_threads(self.client, seeded=kwargs.get("seed") is not None)
                 return super()._generate(*args, **kwargs)
 
         def _stream(self, *args, **kwargs):
             from orchestrator.threads import RECHECK_EVERY_TOKENS
 
             # Held from the first token to the last (or until the consumer closes the stream).
+            seeded = kwargs.get("seed") is not None  # a fixed thread count: see adapt_threads
             with lock_for(self.client):
-                adapt_threads(self.client)
+                adapt_threads(self.client, seeded)
                 for count, chunk in enumerate(super()._stream(*args, **kwargs), 1):
                     yield chunk
-                    if count % RECHECK_EVERY_TOKENS == 0:  # load that arrived mid-answer
+                    if count % RECHECK_EVERY_TOKENS == 0 and not seeded:  # load that arrived mid-answer
                         adapt_threads(self.client)
 
         async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
@@ -453,6 +457,23 @@ def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
     )
 
 
+def backend_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(HTTP status, reason) when `exc` says the chat model's server failed, else None.
+
+    503 when it could not be reached or did not answer in time, 502 when it answered with a server
+    error; a request the backend refused (4xx) is not its failure.
+    """
+    try:
+        import openai
+    except ImportError:
+        return None
+    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
+        return 503, "the model's server could not be reached"
+    if isinstance(exc, openai.InternalServerError):
+        return 502, f"the model's server answered {exc.status_code}"
+    return None
+
+
 # --- Embeddings -------------------------------------------------------------------------------
 
 # BERT attention is not causal, so llama.cpp needs each whole sequence inside one micro-batch:
@@ -542,6 +563,23 @@ def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) ->
         )
     text = response["choices"][0]["message"]["content"].strip()
     return text if text in choices else choices[-1]
+
+
+def json_schema_grammar(schema: dict) -> str:
+    """The GBNF grammar llama.cpp builds for a JSON schema (what a response_format schema becomes).
+
+    ValueError when it cannot: llama-cpp-python's chat handler would otherwise fall back, silently, to
+    any JSON. Bound the schema first (serve/json_schema.py): the grammar grows with its counts.
+    """
+    import json
+
+    import_llama_cpp()
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # noqa: BLE001 - the converter raises whatever its code meets (KeyError, ...)
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
 # --- Tool calling ------------------------------------------------------------------------------

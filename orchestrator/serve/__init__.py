@@ -19,6 +19,7 @@ from orchestrator.serve.api import create_api
 from orchestrator.serve.lanes import GenerationGate
 from orchestrator.serve.limits import (
     ServeLimits,
+    allowed_hosts,
     bind_address,
     check_bind,
     default_allowed_hosts,
@@ -33,6 +34,7 @@ __all__ = [
     "SERVED_MODEL",
     "GenerationGate",
     "ServeLimits",
+    "allowed_hosts",
     "bind_address",
     "check_bind",
     "create_api",

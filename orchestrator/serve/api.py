@@ -49,15 +49,31 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def needs_no_llm(payload: dict) -> bool:
-    """True for questions answered without the model: plain math, solved by SymPy."""
-    from orchestrator.chains.router import split_prefix
-    from orchestrator.tools.math import detect_math
+def needs_no_llm(orchestrator_app, payload: dict) -> bool:
+    """True for questions the app says it answers without the model (plain math, solved by SymPy).
 
-    prefix, question = split_prefix(payload["question"])
-    if (payload.get("route") or prefix) not in (None, "auto", "math"):
+    An app without `needs_model` (a stand-in) is taken to need it for every question.
+    """
+    needs_model = getattr(orchestrator_app, "needs_model", None)
+    return callable(needs_model) and not needs_model(payload["question"], payload.get("route"))
+
+
+def stream_usage_wanted(request: ChatRequest) -> bool:
+    """stream_options.include_usage, as OpenAI checks it (stream_options without stream is a 400)."""
+    if request.stream_options is None:
         return False
-    return detect_math(question) is not None
+    if not request.stream:
+        raise ApiError(400, "stream_options is allowed only when stream is true.", "invalid_value", "stream_options")
+    include = request.stream_options.get("include_usage", False)
+    if not isinstance(include, bool):
+        raise ApiError(
+            400, "stream_options.include_usage must be true or false.", "invalid_type", "stream_options.include_usage"
+        )
+    return include
+
+
+def model_card(created: int) -> dict:
+    return {"id": SERVED_MODEL, "object": "model", "created": created, "owned_by": "orchestrator"}
 
 
 def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits | None = None) -> FastAPI:
@@ -118,7 +134,10 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
     @api.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException):
         codes = {
-            404: ("not_found", "No such endpoint: this server has /v1/chat/completions, /v1/models and /health."),
+            404: (
+                "not_found",
+                "No such endpoint: this server has /v1/chat/completions, /v1/models, /v1/models/{model} and /health.",
+            ),
             405: ("method_not_allowed", "This endpoint does not accept that method."),
         }
         code, message = codes.get(exc.status_code, ("http_error", str(exc.detail)))
@@ -132,13 +151,8 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 
     @api.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception):
-        # Logged in full on the server; the client learns only that it failed (no paths, no internals).
-        import logging
-
-        logging.getLogger("orchestrator.serve").error("request failed", exc_info=exc)
-        return error_response(
-            ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error")
-        )
+        # Reached only outside the endpoints (which turn failures into ApiErrors, keeping the connection).
+        return error_response(failure(exc))
 
     def require_key(authorization: str | None = Header(default=None)) -> None:
         if api_key and not key_matches(authorization, api_key):
@@ -153,17 +167,26 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
 
     @api.get("/v1/models", dependencies=[Depends(require_key)])
     async def models() -> dict:
-        return {
-            "object": "list",
-            "data": [{"id": SERVED_MODEL, "object": "model", "created": started, "owned_by": "orchestrator"}],
-        }
+        return {"object": "list", "data": [model_card(started)]}
+
+    @api.get("/v1/models/{model_id}", dependencies=[Depends(require_key)])
+    async def model(model_id: str) -> dict:
+        if model_id != SERVED_MODEL:
+            raise ApiError(
+                404,
+                f"The model {model_id!r} does not exist here; this server serves {SERVED_MODEL!r}.",
+                "model_not_found",
+                "model",
+            )
+        return model_card(started)
 
     @api.post("/v1/chat/completions", dependencies=[Depends(require_key)])
     async def chat_completions(request: ChatRequest, http_request: Request):
         payload = app_input(request, limits)
         payload["history"] = trim_history(payload["history"], limits.max_history_tokens, count_tokens)
         sampling = sampling_options(request, limits)
-        quick = needs_no_llm(payload)
+        include_usage = stream_usage_wanted(request)
+        quick = needs_no_llm(orchestrator_app, payload)
         if not quick:
             # The app budgets the context with its own max_tokens, whatever the request asked for.
             check_fits_context(
@@ -193,7 +216,9 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
             if request.stream:
                 items = await admitted_items(items)  # 429, not a 200 that fails, when the queue is full
                 return StreamingResponse(
-                    stream_events(items, completion_id, created, payload, count_tokens, limits.max_request_s),
+                    stream_events(
+                        items, completion_id, created, payload, count_tokens, limits.max_request_s, include_usage
+                    ),
                     media_type="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
                 )
@@ -204,7 +229,11 @@ def create_api(orchestrator_app, api_key: str | None = None, limits: ServeLimits
             raise busy() from None
         except ClientGone:
             return Response(status_code=499)  # nobody reads it; nginx's code for "client closed request"
-        if answer.error and not answer.answer:
+        except ApiError:
+            raise
+        except Exception as exc:  # an ApiError, unlike an exception starlette re-raises, keeps the connection open
+            raise failure(exc) from None
+        if answer.error and not answer.answer and answer.finish_reason != "length":
             raise ApiError(500, without_paths(answer.error), "app_error", kind="server_error")
         return completion_body(completion_id, created, answer, usage(payload, answer, count_tokens))
 
@@ -218,14 +247,19 @@ async def stream_events(
     payload: dict,
     count_tokens: Callable[[str], int],
     limit_s: float,
+    include_usage: bool = False,
 ) -> AsyncIterator[str]:
     """OpenAI's streaming shape: a role chunk, content chunks, a final chunk (+ our extra field), [DONE].
+
+    With stream_options.include_usage, a chunk with no choices and the usage comes before [DONE], as
+    OpenAI sends it; without, no usage is sent.
 
     An error after the 200 has been sent ends the stream with one `data: {"error": {...}}` event and
     no [DONE] (the official openai client raises openai.APIError on it).
     """
     yield sse(chunk_body(completion_id, created, {"role": "assistant", "content": ""}))
     pieces: list[str] = []
+    final: Answer | None = None
     try:
         async for item in items:
             if isinstance(item, str):
@@ -236,32 +270,43 @@ async def stream_events(
                 if item.error and not item.answer:
                     yield sse(ApiError(500, without_paths(item.error), "app_error", kind="server_error").body())
                     return
-                yield final_chunk(completion_id, created, item, payload, count_tokens)
-    except TimedOut:
-        yield final_chunk(
-            completion_id, created, stopped_answer(payload["question"], pieces, limit_s), payload, count_tokens
-        )
+                final = item
+    except TimedOut as stopped:
+        final = stopped_answer(payload["question"], pieces, limit_s, stopped.answer, stopped.elapsed_s)
     except Exception as exc:  # headers are already sent: report in-band, as OpenAI's stream does
-        import logging
-
-        logging.getLogger("orchestrator.serve").error("streamed request failed", exc_info=exc)
-        yield sse(
-            ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error").body()
-        )
+        yield sse(failure(exc).body())
         return
+    if final is not None:
+        yield sse(
+            chunk_body(
+                completion_id, created, {}, final.finish_reason or "stop", orchestrator=orchestrator_extra(final)
+            )
+        )
+        if include_usage:
+            yield sse(
+                {**chunk_body(completion_id, created, {}), "choices": [], "usage": usage(payload, final, count_tokens)}
+            )
     yield sse("[DONE]")
 
 
-def final_chunk(
-    completion_id: str, created: int, answer: Answer, payload: dict, count_tokens: Callable[[str], int]
-) -> str:
-    return sse(
-        chunk_body(
-            completion_id,
-            created,
-            {},
-            answer.finish_reason or "stop",
-            usage=usage(payload, answer, count_tokens),
-            orchestrator=orchestrator_extra(answer),
+def failure(exc: BaseException) -> ApiError:
+    """An unexpected exception as the client sees it: 503/502 when the model's server failed, else 500.
+
+    Logged in full on the server; the client learns only what failed (no paths, no internals).
+    """
+    from orchestrator.llm import backend_failure
+
+    backend = backend_failure(exc)
+    if backend is not None:
+        status, reason = backend
+        return ApiError(
+            status,
+            f"The model is unavailable ({reason}): retry shortly.",
+            "backend_unavailable",
+            kind="server_error",
+            headers={"Retry-After": "5"} if status == 503 else None,
         )
-    )
+    import logging
+
+    logging.getLogger("orchestrator.serve").error("request failed", exc_info=exc)
+    return ApiError(500, f"Internal error ({type(exc).__name__}).", "internal_error", kind="server_error")

@@ -13,14 +13,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable, Iterator
 
+from orchestrator.chains.generate import GenerationStopped
 from orchestrator.result import Answer
-from orchestrator.serve.schema import ApiError, stopped_answer
+from orchestrator.serve.schema import ApiError, stopped_answer, time_limit_message
 
 _DONE = object()
 
 
 class TimedOut(Exception):
-    """Generation was stopped at the server's time limit for one request."""
+    """Generation was stopped at the server's time limit for one request.
+
+    `answer` is what the app made of it (its route, sources and timing), when it finished its answer.
+    """
+
+    def __init__(self, answer: Answer | None = None, elapsed_s: float = 0.0):
+        super().__init__("stopped at the time limit")
+        self.answer, self.elapsed_s = answer, elapsed_s
 
 
 _ADMITTED = object()  # put in a request's items when it has been given a generation slot
@@ -163,6 +171,7 @@ class WorkLane(Places):
         once `limit_s` seconds have passed since its generation turn began (since it began, without
         one); the iterator then raises TimedOut.
         """
+        from orchestrator.chains.generate import after_each_chunk
         from orchestrator.llm import before_chat_model_call
 
         loop = asyncio.get_running_loop()
@@ -176,14 +185,26 @@ class WorkLane(Places):
                 stop.set()
 
         admission = Admission(gate, stop, lambda: put(_ADMITTED), admitted) if gate is not None else None
+        began = time.monotonic()
+        timed_out = threading.Event()  # set by the worker only; an Event for its clear meaning
 
-        def deadline(began: float) -> float | None:
+        def past_deadline() -> bool:
             turn = admission.turn_started if admission is not None else None
-            return (turn or began) + limit_s if limit_s else None
+            return bool(limit_s) and time.monotonic() > (turn or began) + (limit_s or 0.0)
+
+        def between_chunks() -> None:
+            # Inside generation, also of a draft that yields nothing until it is checked (the docs route).
+            if stop.is_set():
+                raise GenerationStopped("the client closed the connection")
+            if past_deadline():
+                timed_out.set()
+                raise GenerationStopped(time_limit_message(limit_s or 0.0))
 
         def work() -> None:
-            began, timed_out = time.monotonic(), False
-            hook = before_chat_model_call.set(admission)
+            nonlocal began
+            began = time.monotonic()  # the time in the queue does not count
+            hooks = before_chat_model_call.set(admission), after_each_chunk.set(between_chunks)
+            held_back = None  # the app's own Answer for a request stopped at the time limit
             try:
                 if stop.is_set():  # the client left while this waited in the queue: nothing to do
                     put(_DONE)
@@ -193,23 +214,27 @@ class WorkLane(Places):
                 items = make_items()
                 try:
                     for item in items:
+                        if timed_out.is_set():  # what the app made of the stopped generation
+                            held_back = item if isinstance(item, Answer) else held_back
+                            continue
                         put(item)
                         if stop.is_set():  # the client went away: stop generating between tokens
                             break
-                        ends = deadline(began)
-                        if ends is not None and time.monotonic() > ends:
-                            timed_out = True
+                        if past_deadline():
+                            timed_out.set()
                             break
                 finally:
                     getattr(items, "close", lambda: None)()
             except BaseException as exc:  # handed to the request; the worker thread lives on
-                put(_DONE, exc)
+                stopped = timed_out.is_set() and isinstance(exc, GenerationStopped)  # an app that let it through
+                put(_DONE, TimedOut(None, time.monotonic() - began) if stopped else exc)
                 return
             finally:
-                before_chat_model_call.reset(hook)
+                after_each_chunk.reset(hooks[1])
+                before_chat_model_call.reset(hooks[0])
                 if admission is not None:
                     admission.finish()
-            put(_DONE, TimedOut() if timed_out else None)
+            put(_DONE, TimedOut(held_back, time.monotonic() - began) if timed_out.is_set() else None)
 
         try:
             future = self._executor.submit(work)
@@ -289,8 +314,8 @@ async def final_answer(items: AsyncIterator, question: str, limit_s: float) -> A
                 pieces.append(item)
             elif item is not _ADMITTED:
                 answer = item
-    except TimedOut:
-        return stopped_answer(question, pieces, limit_s)
+    except TimedOut as stopped:
+        return stopped_answer(question, pieces, limit_s, stopped.answer, stopped.elapsed_s)
     if not isinstance(answer, Answer):
         raise ApiError(500, "The app produced no answer.", "no_answer", kind="server_error")
     return answer

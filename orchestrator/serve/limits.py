@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from dataclasses import dataclass
+from typing import Sequence
 
 from orchestrator.errors import ConfigError
 
@@ -88,8 +89,16 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 
 def default_allowed_hosts(host: str) -> tuple[str, ...]:
-    """Loopback binds answer only loopback host names; other binds (which need a key) answer any."""
-    return LOOPBACK_HOST_NAMES if is_loopback(bind_address(host)) else (ANY_HOST,)
+    """Loopback binds answer only loopback host names and the bind address; other binds (which need a key) answer any."""
+    return allowed_hosts(host, LOOPBACK_HOST_NAMES if is_loopback(bind_address(host)) else (ANY_HOST,))
+
+
+def allowed_hosts(host: str, chosen: Sequence[str]) -> tuple[str, ...]:
+    """`chosen` host names, and always the bind address itself (as a Host header writes it), so the URL
+    the server prints is one it answers: --host 127.0.0.2 serves http://127.0.0.2:PORT."""
+    bare = bind_address(host).lower()
+    own = f"[{bare}]" if ":" in bare else bare
+    return tuple(chosen) if ANY_HOST in chosen or own in chosen else (*chosen, own)
 
 
 def host_allowed(host_header: str | None, allowed: tuple[str, ...]) -> bool:

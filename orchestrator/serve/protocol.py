@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from orchestrator.serve.limits import ServeLimits, bind_address, check_bind, host_allowed
@@ -25,6 +27,11 @@ async def send_error(send, error: ApiError, close: bool = False) -> None:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower-cased, without parameters: "application/json"."""
+    return (content_type or "").partition(";")[0].strip().lower()
 
 
 def too_large(limit: int) -> ApiError:
@@ -65,6 +72,18 @@ class RequestGuard:
                 ),
                 close=True,
             )
+        if scope["method"] == "POST" and media_type(headers.get(b"content-type")) != "application/json":
+            # A web page may POST text/plain (or no type) to any address without a CORS preflight; on a
+            # keyless loopback server, a body parsed as JSON whatever its type would let it ask questions.
+            return await send_error(
+                send,
+                ApiError(
+                    415,
+                    "Send the request body as JSON, with the header 'Content-Type: application/json'.",
+                    "unsupported_media_type",
+                    "Content-Type",
+                ),
+            )
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > self.limits.max_body_bytes):
             return await send_error(
@@ -96,6 +115,27 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
 
+_HEADERS_END = re.compile(rb"\n\r?\n")  # h11 accepts bare LF line ends too
+
+
+def headers_too_large(limit: int) -> ApiError:
+    return ApiError(
+        431, f"The request headers are larger than this server accepts ({limit // 1024} KiB).", "headers_too_large"
+    )
+
+
+def write_error_and_close(transport, error: ApiError) -> None:
+    """Write `error` as a whole HTTP/1.1 response straight to the socket, then close it (no request was parsed)."""
+    body = json.dumps(error.body()).encode()
+    head = (
+        f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    if not transport.is_closing():
+        transport.write(head.encode("ascii") + body)
+        transport.close()
+
+
 def guarded_protocol(limits: ServeLimits, max_connections: int) -> type:
     """uvicorn's h11 protocol with a deadline for receiving each request and a cap on open sockets.
 
@@ -111,6 +151,7 @@ def guarded_protocol(limits: ServeLimits, max_connections: int) -> type:
 
     class GuardedH11Protocol(H11Protocol):
         _read_deadline: asyncio.TimerHandle | None = None
+        _head: bytearray | None = None  # the bytes of a request that has not finished its headers yet
 
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
@@ -122,9 +163,34 @@ def guarded_protocol(limits: ServeLimits, max_connections: int) -> type:
         def data_received(self, data: bytes) -> None:
             if self.cycle is None or self.cycle.response_complete:  # these bytes begin a request
                 self._arm_read_deadline()
+                if self._head is None:
+                    self._head = bytearray()
+            if self._head is not None and self._headers_too_large(data):
+                return
             super().data_received(data)
             if self.cycle is not None and not self.cycle.response_complete and not self.cycle.more_body:
                 self._disarm_read_deadline()  # the whole request is in
+
+        def _headers_too_large(self, data: bytes) -> bool:
+            """Count this request's bytes up to its blank line; past the limit, answer 431 and close.
+
+            h11_max_incomplete_event_size bounds only headers that arrive in pieces: a whole header
+            block read at once (up to ~200 KB) passed it.
+            """
+            head = self._head
+            assert head is not None
+            searched_to = max(0, len(head) - 3)
+            head += data
+            end = _HEADERS_END.search(head, searched_to)
+            size = end.start() if end else len(head)
+            if size > limits.max_header_bytes:
+                self._head = None
+                self._disarm_read_deadline()
+                write_error_and_close(self.transport, headers_too_large(limits.max_header_bytes))
+                return True
+            if end:
+                self._head = None  # the headers are complete; the body is not counted here
+            return False
 
         def connection_lost(self, exc) -> None:
             self._disarm_read_deadline()
@@ -148,11 +214,7 @@ def guarded_protocol(limits: ServeLimits, max_connections: int) -> type:
             # uvicorn answers a malformed request in plain text; this answers in OpenAI's error shape.
             oversized = len(self.conn.trailing_data[0]) > limits.max_header_bytes
             error = (
-                ApiError(
-                    431,
-                    f"The request headers are larger than this server accepts ({limits.max_header_bytes // 1024} KiB).",
-                    "headers_too_large",
-                )
+                headers_too_large(limits.max_header_bytes)
                 if oversized
                 else ApiError(400, "Invalid HTTP request.", "invalid_http_request")
             )

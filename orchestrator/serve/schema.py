@@ -71,6 +71,11 @@ class ChatRequest(BaseModel):
     top_p: Decimal | None = Field(default=None, ge=0, le=1)
     stop: StrictStr | list[StrictStr] | None = Field(default=None)
     seed: StrictInt | None = None
+    presence_penalty: Decimal | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: Decimal | None = Field(default=None, ge=-2, le=2)
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
+    logit_bias: dict[str, Decimal] | None = None
     n: StrictInt | None = Field(default=None, ge=1, le=128)
     tools: list[dict] | None = None
     tool_choice: StrictStr | dict | None = None
@@ -129,6 +134,21 @@ def message_text(message: ChatMessage, param: str = "messages") -> str:
 
 def refuse_unsupported(request: ChatRequest) -> None:
     """400 for what this server cannot do, rather than a 200 that ignores it."""
+    if request.logprobs or request.top_logprobs:
+        raise ApiError(
+            400,
+            "logprobs: this server does not return token log probabilities; leave logprobs and top_logprobs out.",
+            "unsupported_value",
+            "logprobs" if request.logprobs else "top_logprobs",
+        )
+    if request.logit_bias:
+        # Token ids are the served model's own; an answer may come from SymPy or a quote, not the model.
+        raise ApiError(
+            400,
+            "logit_bias is not supported by this server (its answers are not all sampled from the model); leave it out.",
+            "unsupported_value",
+            "logit_bias",
+        )
     if request.n not in (None, 1):
         raise ApiError(
             400,
@@ -155,15 +175,11 @@ def response_format_for_llama(response_format: dict | None) -> dict | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema")
-        if not isinstance(schema, dict):
-            raise ApiError(
-                400,
-                "response_format.json_schema.schema must be a JSON schema object.",
-                "invalid_value",
-                "response_format",
-            )
-        return {"type": "json_object", "schema": schema}
+        from orchestrator.serve.json_schema import checked_schema
+
+        json_schema = response_format.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
+        return {"type": "json_object", "schema": checked_schema(schema)}
     raise ApiError(
         400,
         f"response_format type {kind!r} is not supported: use text, json_object or json_schema.",
@@ -185,12 +201,15 @@ def sampling_options(request: ChatRequest, limits: ServeLimits) -> dict:
     stop = [request.stop] if isinstance(request.stop, str) else request.stop
     if stop is not None and len(stop) > 4:
         raise ApiError(400, "stop: at most 4 sequences.", "invalid_value", "stop")
+    stop = [sequence for sequence in stop or () if sequence]  # "" would stop before the first token
     options = {
         "max_tokens": asked,
         "temperature": request.temperature,
         "top_p": request.top_p,
         "stop": stop or None,
         "seed": request.seed,
+        "presence_penalty": request.presence_penalty,
+        "frequency_penalty": request.frequency_penalty,
         "response_format": response_format_for_llama(request.response_format),
     }
     return {name: value for name, value in options.items() if value is not None}
@@ -246,7 +265,7 @@ def app_input(request: ChatRequest, limits: ServeLimits) -> dict:
     while history and not isinstance(history[0], HumanMessage):  # never start mid-turn
         history.pop(0)
     route = request.route
-    if request.response_format and response_format_for_llama(request.response_format):
+    if request.response_format and request.response_format.get("type") != "text":  # JSON, checked in sampling_options
         if route not in (None, "auto", "chat"):
             raise ApiError(
                 400,
@@ -383,13 +402,23 @@ def sse(data: dict | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def stopped_answer(question: str, pieces: list[str], limit_s: float) -> Answer:
-    """What a request stopped at the time limit returns: the text so far, finish_reason "length"."""
-    answer = Answer(
-        question=question,
-        answer="".join(pieces).strip(),
-        completion_tokens=len(pieces),
-        error=f"stopped after {limit_s:g} s, the server's time limit per request",
-    )
+def time_limit_message(limit_s: float) -> str:
+    return f"stopped after {limit_s:g} s, the server's time limit per request"
+
+
+def stopped_answer(
+    question: str, pieces: list[str], limit_s: float, made: Answer | None = None, elapsed_s: float = 0.0
+) -> Answer:
+    """What a request stopped at the time limit returns: the text so far, finish_reason "length".
+
+    `made` is the app's own answer to the stopped generation, when it finished one: its route, route
+    reason, sources and timing are kept (a docs draft stopped at the limit is still a docs answer).
+    """
+    text = "".join(pieces).strip()
+    if made is None:
+        answer = Answer(question=question, answer=text, completion_tokens=len(pieces), latency_s=round(elapsed_s, 3))
+    else:
+        answer = made.model_copy(update={"answer": text or made.answer})
+    answer.error = time_limit_message(limit_s)
     answer._finish_reason = "length"
     return answer

@@ -105,23 +105,36 @@ def load_threads(n_threads: int | None) -> int:
     return policy().threads()
 
 
-def adapt_threads(client, seeded: bool = False) -> None:
+def adapt_threads(client) -> None:
     """Before a call into a model loaded without ORCH_N_THREADS: re-choose its thread count for the load now.
 
-    A call with a seed gets a fixed count instead (every physical core, whatever the load): llama.cpp's
-    logits, and so the text sampled from them, differ with the thread count, and a client that sends a
-    seed expects the same text each time (issue 31: "not in the list" one time, "I am sorry" the next).
     Hold the model's lock (lock_for). llama_set_n_threads changes the context's threads for the next decode.
     """
     if not getattr(client, "_orch_auto_threads", False):
         return
     from orchestrator.threads import policy
 
-    threads = policy().physical if seeded else policy().threads()
+    threads = policy().threads()
     context = getattr(client, "_ctx", None)  # llama-cpp-python's LlamaContext (0.3.x)
     if threads != getattr(client, "_orch_threads", None) and context is not None:
         context.set_n_threads(threads, threads)
         client._orch_threads = threads
+
+
+def prepare_for_seed(client, seed: int | None) -> None:
+    """Before a generation with a seed: forget the cached prompt, so the whole prompt is evaluated afresh.
+
+    llama-cpp-python keeps the last prompt's tokens and re-evaluates only what differs, at least the
+    last token. The logits of a token evaluated alone differ slightly from the same token evaluated in
+    a batch, and at a high temperature that changes the sampled text: asked twice with seed 1234 at
+    temperature 1.5, the second request (whose prompt was all cached) said "I am sorry, I cannot
+    provide that information." where the first said "The name of this person is not in the list."
+    (issue 31). Evaluated afresh, the text was the same every time. The thread count is not the cause:
+    logits computed on 1 and on 2 threads were identical (max difference 0.0, default model, this build).
+    Costs one prompt evaluation per seeded request. Hold the model's lock (lock_for).
+    """
+    if seed is not None:
+        client.reset()
 
 
 def _mark_auto_threads(client, auto: bool, threads: int) -> None:
@@ -180,19 +193,20 @@ def _locked_chat_class() -> type:
             if self.streaming:  # ChatLlamaCpp then generates through _stream, which takes the lock
                 return super()._generate(*args, **kwargs)
             with lock_for(self.client):
-                adapt_threads(self.client, seeded=kwargs.get("seed") is not None)
+                adapt_threads(self.client)
+                prepare_for_seed(self.client, kwargs.get("seed"))
                 return super()._generate(*args, **kwargs)
 
         def _stream(self, *args, **kwargs):
             from orchestrator.threads import RECHECK_EVERY_TOKENS
 
             # Held from the first token to the last (or until the consumer closes the stream).
-            seeded = kwargs.get("seed") is not None  # a fixed thread count: see adapt_threads
             with lock_for(self.client):
-                adapt_threads(self.client, seeded)
+                adapt_threads(self.client)
+                prepare_for_seed(self.client, kwargs.get("seed"))
                 for count, chunk in enumerate(super()._stream(*args, **kwargs), 1):
                     yield chunk
-                    if count % RECHECK_EVERY_TOKENS == 0 and not seeded:  # load that arrived mid-answer
+                    if count % RECHECK_EVERY_TOKENS == 0:  # load that arrived mid-answer
                         adapt_threads(self.client)
 
         async def _astream(self, messages, stop=None, run_manager=None, **kwargs):

@@ -1,6 +1,7 @@
 """The whole app (routing, tools, retrieval) as an OpenAI-compatible HTTP API, and the server runner.
 
-Endpoints: POST /v1/chat/completions (JSON, or SSE when "stream": true), GET /v1/models, GET /health.
+Endpoints: POST /v1/chat/completions (JSON, or SSE when "stream": true), GET /v1/models,
+GET /v1/models/{model}, GET /health.
 The wire format follows OpenAI's chat completions API
 (https://platform.openai.com/docs/api-reference/chat), so any OpenAI client or UI can talk to it.
 Each response carries one extra field, "orchestrator": route, route_reason, sources, tool_calls,

@@ -403,58 +403,41 @@ def test_the_app_says_which_questions_need_the_model(tmp_path, question, route, 
     assert app_with(tmp_path).needs_model(question, route) is needs
 
 
-# --- 27: a request with a seed generates on a fixed thread count, whatever the machine's load --------------
+# --- 27: a request with a seed gives the same text each time: its prompt is evaluated afresh -----------------
 
 
-class LoadFollowingPolicy:
-    """A thread policy whose choice changes with every call, as it does on a machine whose load changes."""
-
-    physical = 2
+class CachingLlama:
+    """A stand-in llama_cpp.Llama that records, for each generation, whether its prompt cache was cleared first."""
 
     def __init__(self):
-        self.choices = iter([1, 2] * 100)
+        self.cached_tokens = 30  # an earlier prompt is in the cache
+        self.fresh: list = []
 
-    def threads(self):
-        return next(self.choices)
-
-
-class RecordingContext:
-    def __init__(self):
-        self.thread_counts: list = []
-
-    def set_n_threads(self, n_threads, n_threads_batch):
-        self.thread_counts.append((n_threads, n_threads_batch))
-
-
-class ThreadedLlama:
-    """A stand-in llama_cpp.Llama loaded without ORCH_N_THREADS: its thread count follows the policy."""
-
-    _orch_auto_threads = True
-    _orch_threads = 1  # loaded while the machine was busy
-
-    def __init__(self):
-        self._ctx = RecordingContext()
+    def reset(self):
+        self.cached_tokens = 0
 
     def create_chat_completion(self, messages, stream=False, **params):
-        tokens = ["a "] * 40
+        self.fresh.append(self.cached_tokens == 0)
+        self.cached_tokens = 30
         if stream:
-            return iter({"choices": [{"delta": {"content": t}, "finish_reason": None}]} for t in tokens)
-        return {"choices": [{"message": {"role": "assistant", "content": "".join(tokens)}, "finish_reason": "stop"}]}
+            return iter([{"choices": [{"delta": {"content": "Teal."}, "finish_reason": "stop"}]}])
+        return {"choices": [{"message": {"role": "assistant", "content": "Teal."}, "finish_reason": "stop"}]}
 
 
 @pytest.mark.parametrize("streamed", [True, False])
-def test_a_seeded_generation_runs_on_a_fixed_thread_count_whatever_the_load(monkeypatch, streamed):
-    from orchestrator import llm, threads
+def test_a_seeded_generation_never_starts_from_a_cached_prompt(streamed):
+    from orchestrator import llm
 
-    monkeypatch.setattr(threads, "_policy", LoadFollowingPolicy())
-    client = ThreadedLlama()
+    client = CachingLlama()
     chat = llm.chat_model_class().model_construct(client=client, model_path="fake.gguf", streaming=False)
+
+    def generate(model):
+        return (
+            "".join(c.content for c in model.stream("Name a colour.")) if streamed else model.invoke("Name a colour.")
+        )
+
     for _ in range(3):
-        seeded = chat.bind(seed=1234, temperature=1.5)
-        list(seeded.stream("Name a colour.")) if streamed else seeded.invoke("Name a colour.")
-    counts = {n for pair in client._ctx.thread_counts for n in pair}
-    assert counts == {LoadFollowingPolicy.physical}, client._ctx.thread_counts  # set once, never the load's 1
-    client._ctx.thread_counts.clear()
-    list(chat.stream("Name a colour.")) if streamed else chat.invoke("Name a colour.")
-    chat.invoke("Name a colour.")
-    assert 1 in {n for pair in client._ctx.thread_counts for n in pair}  # unseeded, it follows the load
+        generate(chat.bind(seed=1234, temperature=1.5))
+    assert client.fresh == [True, True, True]
+    generate(chat)
+    assert client.fresh[-1] is False  # without a seed the cache is kept (it saves prompt evaluation)

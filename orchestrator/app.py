@@ -505,6 +505,18 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         with stage("route the question"):
             return self._decide_route(question, forced, collection, config)
 
+    def needs_model(self, question: str, route: str | None = None) -> bool:
+        """Whether answering `question` (with `route` forced, or "auto") may call the chat model.
+
+        False only for a math problem SymPy solves as written, the same test the router applies first;
+        the server uses it to answer such questions without waiting for a generation slot.
+        """
+        from orchestrator.tools.math import detect_math
+
+        prefixed, text = split_prefix(question)
+        forced = forced_route(route) or prefixed
+        return forced not in (None, "math") or detect_math(text) is None
+
     def _decide_route(
         self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
     ) -> tuple[RouteDecision, list | None]:
@@ -513,7 +525,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
 
-        problem = detect_math(question)
+        problem = detect_math(question)  # the test `needs_model` repeats for the server
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
         docs_score: float | None

@@ -30,6 +30,9 @@ class Answer(BaseModel):
     """A finished answer, with how it was produced."""
 
     question: str
+    standalone_question: str | None = Field(
+        default=None, description="A follow-up as answered, made to stand alone; `question` keeps what was typed."
+    )
     answer: str = ""
     route: Route = "chat"
     sources: list[Source] = Field(default_factory=list)

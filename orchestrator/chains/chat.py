@@ -49,6 +49,9 @@ def chat_messages(
     return [SystemMessage(system_prompt), *trim_history(history, budget, count_tokens), HumanMessage(question)]
 
 
-def remember_turn(history: list[BaseMessage], question: str, answer: str) -> None:
-    """Append one finished turn to the conversation."""
-    history.extend([HumanMessage(question), AIMessage(answer)])
+def remember_turn(
+    history: list[BaseMessage], question: str, answer: str, route: str | None = None, abstained: bool = False
+) -> None:
+    """Append one finished turn to the conversation; the answer keeps its route for the next follow-up."""
+    metadata = {"route": route, "abstained": abstained} if route else {}
+    history.extend([HumanMessage(question), AIMessage(answer, response_metadata=metadata)])

@@ -77,6 +77,14 @@ _LEAD_RE = re.compile(
     r"(?:the\s+(?:value|result|answer)\s+(?:of|to)\s+)?",
     _FLAGS,
 )
+# "What do I get if I divide ...", "what happens when you multiply ...", "if I add ...": a calculation framed as a
+# hypothetical; what follows is the calculation.
+_IF_I_RE = re.compile(
+    r"^(?:(?:so|ok(?:ay)?|and)[,\s]+)?(?:(?:what|how\s+much)\s+(?:do|would|will|did|should|could)\s+(?:i|you|we|one)\s+"
+    r"(?:get|have|end\s+up\s+with)|what\s+happens|what['’]?s\s+the\s+(?:result|answer)|what\s+is\s+the\s+"
+    r"(?:result|answer))\s+(?:if|when)\s+(?:i|you|we|one)\s+(?:then\s+)?",
+    _FLAGS,
+)
 _VAR_LIST = r"[a-zA-Z](?:\s*(?:,|and)\s*[a-zA-Z])*"
 _WRT_RE = re.compile(r"\s+(?:with\s+respect\s+to|wrt|w\.r\.t\.?|in\s+terms\s+of)\s+(?P<v>[a-zA-Z])\b", _FLAGS)
 _TRAILING_D_RE = re.compile(r"(?:\s+|(?<=[\d)]))d(?P<v>[a-z])$")
@@ -125,7 +133,7 @@ _WORD_OPERATORS = [
     (re.compile(r"\s+divided\s+by\s+", _FLAGS), " / "),
     (re.compile(r"\s+(?:times|multiplied\s+by)\s+", _FLAGS), " * "),
     (re.compile(r"\s+plus\s+", _FLAGS), " + "),
-    (re.compile(r"\s+minus\s+", _FLAGS), " - "),
+    (re.compile(r"\s+(?:minus|take\s+away)\s+", _FLAGS), " - "),
     (re.compile(r"\s+(?:mod|modulo)\s+", _FLAGS), " % "),
     (re.compile(r"\s+to\s+the\s+(\d+)(?:st|nd|rd|th)\s+power\b", _FLAGS), r" ** \1"),
     (re.compile(r"\s+(?:raised\s+)?to\s+the\s+power\s+(?:of\s+)?", _FLAGS), " ** "),
@@ -143,6 +151,7 @@ _DECIMALS_SUFFIX_RE = re.compile(
     rf",?\s+(?:(?:rounded|correct|accurate)\s+)?to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS
 )
 _ROUND_RE = re.compile(rf"^round(?:\s+off)?\s+(?P<e>.+?)\s+to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS)
+_THEN = r"\s*(?:,\s*|\s+and\s+|\s+then\s+|,\s*then\s+|\s+and\s+then\s+)(?:then\s+)?"
 # Imperatives and everyday fractions: "Multiply 12 by 7", "Subtract 9 from 40", "half of 250".
 _IMPERATIVES = [
     (re.compile(r"^multiply\s+(?P<a>.+?)\s+(?:by|and|with)\s+(?P<b>.+)$", _FLAGS), "{a} * {b}"),
@@ -150,6 +159,12 @@ _IMPERATIVES = [
     (re.compile(r"^add\s+(?P<a>.+?)\s+(?:and|to|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
     (re.compile(r"^subtract\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
     (re.compile(r"^(?:take\s+away|deduct)\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    (re.compile(r"^take\s+(?P<a>.+?)\s+away\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    # "Take 1,000 and subtract 87": the first amount, then an operation on it.
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:subtract|take\s+away|deduct|minus)\s+(?P<b>.+)$", _FLAGS), "{a} - {b}"),
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:add|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:multiply\s+(?:it\s+)?by|times)\s+(?P<b>.+)$", _FLAGS), "{a} * {b}"),
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}divide\s+(?:it\s+)?by\s+(?P<b>.+)$", _FLAGS), "{a} / {b}"),
     (re.compile(r"^(?:square)\s+(?P<a>.+)$", _FLAGS), "{a} ** 2"),
     (re.compile(r"^(?:cube)\s+(?P<a>.+)$", _FLAGS), "{a} ** 3"),
     (re.compile(r"^(?:one\s+|a\s+)?half\s+of\s+(?P<a>.+)$", _FLAGS), "{a} / 2"),
@@ -341,7 +356,9 @@ def _detect_named_operation(body: str) -> MathProblem | None:
 _NUMBER = r"\d+(?:\.\d+)?"
 _PERCENT_WORD = r"\s*(?:%|percent|per\s*cent)"
 _LIST_RE = re.compile(
-    r"^(?:the\s+)?(?P<op>sum|total|product|average|mean|arithmetic\s+mean)\s+of\s+(?P<items>.+)$", _FLAGS
+    r"^(?:the\s+)?(?P<op>sum|total|product|average|mean|arithmetic\s+mean)\s+of\s+(?P<items>.+)$"
+    r"|^(?P<verb>add\s+up|add\s+together|sum\s+up|total\s+up|multiply\s+together)\s+(?P<items2>.+)$",
+    _FLAGS,
 )
 _LIST_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _FLAGS)
 # "15% off 80", "80 minus 15%", "80 increased by 15%", "reduce 80 by 15%": a change relative to the amount.
@@ -397,9 +414,11 @@ def _detect_list_operation(body: str) -> MathProblem | None:
     match = _LIST_RE.match(body)
     if not match:
         return None
-    items = [_numeric_operand(item) for item in _LIST_SEPARATOR.split(match.group("items")) if item.strip()]
-    op = match.group("op").lower()
-    if len(items) < 2 or (len(items) == 2 and op in ("sum", "product")):
+    listed = match.group("items") or match.group("items2")
+    items = [_numeric_operand(item) for item in _LIST_SEPARATOR.split(listed) if item.strip()]
+    verb = (match.group("verb") or "").lower()
+    op = ("product" if verb.startswith("multiply") else "sum") if verb else match.group("op").lower()
+    if len(items) < 2 or (len(items) == 2 and op in ("sum", "product") and not verb):
         return None  # two operands: "sum of a and b" (_detect_named_operation) shows them as a + b
     joined = (" * " if op == "product" else " + ").join(items)
     python_text = check_expression(joined if op in ("sum", "total", "product") else f"({joined}) / {len(items)}")
@@ -579,6 +598,7 @@ def detect_math(question: str) -> MathProblem | None:
         if forced:  # solve() will reject it with the reason
             return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
         return None
+    text = _IF_I_RE.sub("", text)  # "what do I get if I divide 40 by 8" -> "divide 40 by 8"
     lead = _LEAD_RE.match(text)
     body = text[lead.end() :].strip() if lead else text
     what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"

@@ -374,7 +374,7 @@ POINTING_BACK = frozenset("he she it they him her them his hers its their theirs
 DEMONSTRATIVES = frozenset("this that these those".split())
 # Words that shape a question without saying what it is about: "how long", "what else", "again".
 SHAPING = frozenset("long far old often soon else again please though too about more".split())
-ELIDED_COUNT_NOUN = re.compile(rf"\bhow\s+(?:many|much)\s+(?:(?:{AUXILIARIES})\b|\w+ed\b|made\b)", re.IGNORECASE)
+ELIDED_COUNT_NOUN = re.compile(rf"\bhow\s+many\s+(?:(?:{AUXILIARIES})\b|\w+ed\b|made\b)", re.IGNORECASE)
 
 
 def _points_back(tokens: list[str]) -> bool:

@@ -123,22 +123,23 @@ def check_translation(question: str, expression: str) -> str | None:
 # What the question asks for: a count or amount ("How many are left?", "how far", "what is the total").
 _ASKS = re.compile(
     r"\b(?:how\s+(?:many|much|far|long|fast)|what\s+(?:is|was|will\s+be|would\s+be)\s+(?:the|its|his|her|their)|"
-    r"what['’]s\s+the|in\s+total|altogether)\b",
+    r"what['’]s\s+the|in\s+total|altogether|what\s+do\s+(?:i|you|we)\s+pay)\b",
     _FLAGS,
 )
-_LEFT = re.compile(r"\b(?:left|remain(?:s|ing)?|still\s+(?:has|have|had))\b", _FLAGS)
+_COMPARED = re.compile(r"\b(?:more|fewer|less|older|younger|taller|shorter|bigger|smaller|longer)\s+than\b", _FLAGS)
+_LEFT = re.compile(r"\b(?:left|remain(?:s|ing)?|still\s+(?:has|have|had)|free|empty|available|unsold)\b", _FLAGS)
 _GAIN = re.compile(
     r"\b(?:more|another|buys?|bought|gets?|got|finds?|found|receives?|received|earns?|earned|adds?|added|"
     r"gains?|gained|picks?\s+up|picked\s+up|collects?|collected|joins?|joined|arrive[sd]?|makes?|made|wins?|won)\b",
     _FLAGS,
 )
 _LOSS = re.compile(
-    r"\b(?:away|gives?|gave|eats?|ate|loses?|lost|spends?|spent|sells?|sold|uses?|used|breaks?|broke|"
-    r"drops?|dropped|leaves?|pops?|popped|fewer|less|removes?|removed|takes?|took|pays?|paid|donates?|donated)\b",
+    r"\b(?:away|gives?|gave|eats?|ate|eaten|loses?|lost|spends?|spent|sells?|sold|uses?|used|breaks?|broke|"
+    r"taken|occupied|booked|drops?|dropped|leaves?|pops?|popped|fewer|less|removes?|removed|takes?|took|pays?|paid|donates?|donated)\b",
     _FLAGS,
 )
 _SHARE = re.compile(
-    r"\b(?:shared?|split|divided?|distributed?)\b.*?\b(?:among|between|into|by|equally|evenly)\b|\bequally\b|\bevenly\b",
+    r"\b(?:share[sd]?|split|divided?|distributed?)\b.*?\b(?:among|between|into|by|equally|evenly|each)\b|\bequally\b|\bevenly\b",
     _FLAGS,
 )
 _EACH = re.compile(r"\b(?:each|per|every|a\s+piece|apiece)\b|\bof\s+(?=\d)", _FLAGS)
@@ -152,8 +153,36 @@ _ASKS_PART = re.compile(
     r"interest|commission|reduction|markup)\b|\bhow\s+much\s+(?:do|does|did|will|would)\s+\w+\s+save\b",
     _FLAGS,
 )
+_PART_NOUN = re.compile(r"^\s*(?:tip|tax|vat|commission|discount|deposit|service\s+charge|interest)\b", _FLAGS)
 # "A ticket costs 12 euros.", "Each shelf holds 30 books.": the question opens with one unit and its amount.
 _UNIT_STATEMENT = re.compile(r"^\s*(?:a|an|one|each|every)\s+[a-z]+(?:\s+[a-z]+)?\s+[a-z]+s\s+(?:about\s+)?\S*\d", _FLAGS)
+
+
+# A rate: an amount per one unit of something ("64 km/h", "93 pages per minute", "109 euros an hour").
+_TIME_UNITS = r"hour|minute|second|day|week|month|year|night|person|head|piece"
+_RATE_AFTER = re.compile(
+    r"^\s*(?:(?!(?:on|in|at|for|to|with|by|from|of|and)\b)[a-z€$£]+\s*)?"
+    rf"(?:/\s*(?P<slash>[a-z]+)|(?:per|each|every)\s+(?P<per>[a-z]+)|an?\s+(?P<a>{_TIME_UNITS}))\b",
+    _FLAGS,
+)
+_UNIT_ABBREVIATIONS = {"h": "hour", "hr": "hour", "min": "minute", "s": "second", "sec": "second"}
+
+
+def _rate_expression(question: str, first: Quantity, second: Quantity) -> str | None:
+    """Rate x time, or an amount over a rate when the question asks for the rate's unit ("how many minutes")."""
+    for rate, other in ((first, second), (second, first)):
+        match = _RATE_AFTER.match(question[rate.end :])
+        if match is None:
+            continue
+        unit = (match.group("slash") or match.group("per") or match.group("a")).lower()
+        unit = _UNIT_ABBREVIATIONS.get(unit, unit)
+        asks_unit = re.search(rf"\bhow\s+many\s+{unit}s?\b", question, _FLAGS)
+        asks_time = unit in {"hour", "minute", "second", "day", "week", "month", "year"} and re.search(
+            r"\bhow\s+long\b", question, _FLAGS
+        )
+        r, o = _number(rate.value), _number(other.value)
+        return f"{o} / {r}" if asks_unit or asks_time else f"{r} * {o}"
+    return None
 
 
 def _number(value: Decimal) -> str:
@@ -172,8 +201,9 @@ def solve_by_template(question: str) -> str | None:
     words that say which operation: "gives 5 away ... left" subtracts, "buys 4 more" adds, "shared
     equally among" divides, "each"/"per" multiplies, "15% off" takes a percentage.
     """
-    if not _ASKS.search(question):
-        return None
+    asked = _ASKS.search(question)
+    if not asked or _COMPARED.search(question):
+        return None  # "4 fewer than Kim": which side is which takes more than a template
     quantities = stated_quantities(question)
     if len(quantities) != 2:
         return None
@@ -184,18 +214,28 @@ def solve_by_template(question: str) -> str | None:
     if first.percent or second.percent:
         percent, amount = (first, second) if first.percent else (second, first)
         p, x = _number(percent.value), _number(amount.value)
-        if _ASKS_PART.search(question):
+        if _ASKS_PART.search(question) or (
+            _PART_NOUN.match(question[percent.end :]) and not re.search(r"\b(?:total|in\s+all|altogether)\b", question, _FLAGS)
+        ):
             return f"{p}/100 * {x}"  # "How much is the tip?": the percentage itself, not the new total
         if _OFF.search(question) and not _UP.search(question):
             return f"{x} * (1 - {p}/100)"
         if _UP.search(question) and not _OFF.search(question):
             return f"{x} * (1 + {p}/100)"
         return f"{p}/100 * {x}"
-    if _SHARE.search(question):
-        return f"{a} / {b}" if first.value >= second.value else None
+    if _SHARE.search(question):  # "3 friends share a bill of 1,281": the larger amount over the smaller
+        big, small = (a, b) if first.value >= second.value else (b, a)
+        return f"{big} / {small}"
     if _RATE_ASK.search(after) and re.search(r"\bin\b", between, _FLAGS):
         return f"{a} / {b}"  # "120 km in 2 hours. What is the speed?"
-    if _EACH.search(question) or _GROUPS.search(question) or _UNIT_STATEMENT.match(question):
+    rate = _rate_expression(question, first, second)
+    if rate is not None:
+        return rate
+    statement, ask = question[: asked.start()], question[asked.start() :]
+    if _EACH.search(ask) and not re.search(r"\b(?:total|in\s+all|altogether)\b", ask, _FLAGS):
+        big, small = (a, b) if first.value >= second.value else (b, a)
+        return f"{big} / {small}"  # "30 students and 6 teams. How many students per team?"
+    if _EACH.search(statement) or _GROUPS.search(question) or _UNIT_STATEMENT.match(question):
         return f"{a} * {b}"  # "5 boxes of 12", "60 km per hour for 3 hours", "A ticket costs 12 euros. ... 5 tickets"
     gain, loss = bool(_GAIN.search(between + after)), bool(_LOSS.search(between + after))
     if _LEFT.search(after) and loss and not _GAIN.search(between):

@@ -534,9 +534,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         start = time.perf_counter()
         answer = Answer(question=typed)
         followup = self.standalone(typed, request.history, forced or prefixed)
-        question = followup.question
-        if followup.rule is not None and question != typed:
-            answer.standalone_question = question
+        question = answer.standalone_question = followup.question
         try:
             if followup.clarification is not None:
                 yield from _ask_back(answer, followup)

@@ -47,7 +47,7 @@ CREATE INDEX IF NOT EXISTS exchanges_by_conversation ON exchanges(conversation_i
 
 
 def _add_standalone_question(db: sqlite3.Connection) -> None:
-    """A follow-up's standalone form beside what was typed (NULL when the question stood alone)."""
+    """The question as answered (a follow-up made to stand alone) beside what was typed."""
     db.execute("ALTER TABLE exchanges ADD COLUMN standalone_question TEXT")
 
 
@@ -79,7 +79,7 @@ class Exchange:
     first_token_s: float | None
     completion_tokens: int | None
     error: str | None
-    standalone_question: str | None = None  # a follow-up as answered; `question` is what was typed
+    standalone_question: str | None = None  # the question as answered; `question` is what was typed
 
 
 @dataclass

@@ -31,7 +31,8 @@ class Answer(BaseModel):
 
     question: str
     standalone_question: str | None = Field(
-        default=None, description="A follow-up as answered, made to stand alone; `question` keeps what was typed."
+        default=None,
+        description="The question as answered: a follow-up made to stand alone, else `question` itself (what was typed).",
     )
     answer: str = ""
     route: Route = "chat"

@@ -415,7 +415,7 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         if result.error not in result.answer:  # the streamed answer may already say it
             print_error(session, result.error)
     else:
-        asked = result.standalone_question or result.question
+        asked = result.standalone_question or result.question  # the next follow-up leans on the whole question
         remember_turn(session.history, asked, result.answer, result.route, result.abstained)
         session.turns.append(result)
 

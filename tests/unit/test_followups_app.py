@@ -123,9 +123,33 @@ def test_a_complete_question_reaches_the_router_as_typed(tmp_path):
     history = [HumanMessage(NEWSLETTER.question), AIMessage(NEWSLETTER.answer, response_metadata={"route": "docs"})]
     assert app.standalone("Who wrote the newsletter?", history).rule is None
     answer = app.invoke({"question": "What is 6 times 7?", "history": history})
-    assert answer.standalone_question is None and "= 42" in answer.answer
+    assert answer.standalone_question == "What is 6 times 7?" and "= 42" in answer.answer
 
 
 def test_after_a_chat_turn_nothing_is_rewritten(tmp_path):
     history = [HumanMessage("Hi!"), AIMessage("Hello, how can I help?", response_metadata={"route": "chat"})]
     assert app_with(tmp_path).standalone("and for how long?", history).rule is None
+
+
+def test_the_chat_log_keeps_what_was_typed_and_the_standalone_form(tmp_path):
+    import sqlite3
+
+    from orchestrator.logs import ChatLog
+
+    path = tmp_path / "logs.db"
+    with sqlite3.connect(path) as db:  # a log written before the column existed
+        db.executescript(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, model TEXT, started TEXT NOT NULL);"
+            "CREATE TABLE exchanges (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id TEXT NOT NULL,"
+            " datetime TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL, route TEXT, sources TEXT,"
+            " route_reason TEXT, model TEXT, latency_s REAL, first_token_s REAL, completion_tokens INTEGER, error TEXT);"
+        )
+    app = app_with(tmp_path)
+    first = app.invoke({"question": "200*5"})
+    second = app.invoke({"question": "minus 10%", "history": [("human", "200*5"), ("ai", first.answer)]})
+    log = ChatLog(path)
+    conversation = log.start_conversation("m")
+    log.record(conversation, second, "m")
+    [exchange] = log.exchanges(conversation)
+    assert (exchange.question, exchange.standalone_question) == ("minus 10%", "1000 minus 10%")
+    ChatLog(path)  # opening it again migrates nothing twice

@@ -198,7 +198,9 @@ def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
 # Words that stand for the previous result in a math follow-up: "half of it", "double that".
 RESULT_WORDS = re.compile(r"\b(?:it|that|this|the\s+(?:result|answer|total|number))\b", re.IGNORECASE)
 # Any number written with digits, thousands separators allowed; "[1]" citation marks are not numbers.
-NUMBER = re.compile(r"(?<![\w.\[])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w\]])|(?<![\w.\[,])-?\d+(?:\.\d+)?(?![\w\]]|,\d{3})")
+NUMBER = re.compile(
+    r"(?<![\w.\[])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w\]])|(?<![\w.\[,])-?\d+(?:\.\d+)?(?![\w\]]|,\d{3})"
+)
 PLACEHOLDER = "7"
 
 

@@ -174,9 +174,19 @@ _IMPERATIVES = [
     # "How much is 35,787 and 82,766?": two amounts together
     (re.compile(rf"^(?P<a>{_NUMBER})\s+and\s+(?P<b>{_NUMBER})(?:\s+together)?$", _FLAGS), "{a} + {b}"),
     # "Take 1,000 and subtract 87": the first amount, then an operation on it.
-    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:subtract|take\s+away|deduct|minus)\s+(?P<b>.+)$", _FLAGS), "{a} - {b}"),
+    (
+        re.compile(
+            rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:subtract|take\s+away|deduct|minus)\s+(?P<b>.+)$", _FLAGS
+        ),
+        "{a} - {b}",
+    ),
     (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:add|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
-    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:multiply\s+(?:it\s+)?by|times)\s+(?P<b>.+)$", _FLAGS), "{a} * {b}"),
+    (
+        re.compile(
+            rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:multiply\s+(?:it\s+)?by|times)\s+(?P<b>.+)$", _FLAGS
+        ),
+        "{a} * {b}",
+    ),
     (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}divide\s+(?:it\s+)?by\s+(?P<b>.+)$", _FLAGS), "{a} / {b}"),
     (re.compile(r"^(?:square)\s+(?P<a>.+)$", _FLAGS), "{a} ** 2"),
     (re.compile(r"^(?:cube)\s+(?P<a>.+)$", _FLAGS), "{a} ** 3"),
@@ -683,11 +693,13 @@ _NUMBER_WORDS = {
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
 _TENS_AND_UNITS_RE = re.compile(
-    r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-](one|two|three|four|five|six|seven|eight|nine)\b", _FLAGS
+    r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
+    _FLAGS,
 )
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r")\b", _FLAGS)
 _ONE_BESIDE_OPERATOR_RE = re.compile(
-    r"\bone(?=\s+(?:plus|minus|times|divided|multiplied|over|[-+*/x])\b)|(?:(?<=plus )|(?<=minus )|(?<=times )|(?<=by )|(?<=over ))one\b", _FLAGS
+    r"\bone(?=\s+(?:plus|minus|times|divided|multiplied|over|[-+*/x])\b)|(?:(?<=plus )|(?<=minus )|(?<=times )|(?<=by )|(?<=over ))one\b",
+    _FLAGS,
 )
 # The words of a calculation; a word one typo away from one of them is read as it ("mutliply", "waht", "tims").
 _MATH_VOCABULARY = (
@@ -703,7 +715,10 @@ def _one_typo_apart(word: str, target: str) -> bool:
     if len(word) == len(target):
         diffs = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
         return len(diffs) == 1 or (
-            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and word[diffs[0]] == target[diffs[1]] and word[diffs[1]] == target[diffs[0]]
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == target[diffs[1]]
+            and word[diffs[1]] == target[diffs[0]]
         )
     short, long_ = (word, target) if len(word) < len(target) else (target, word)
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
@@ -711,7 +726,9 @@ def _one_typo_apart(word: str, target: str) -> bool:
 
 def _respelled(text: str) -> str:
     """Number words as digits and one-typo operator words corrected: a second reading when the first finds no math."""
-    text = _TENS_AND_UNITS_RE.sub(lambda m: str(int(_NUMBER_WORDS[m.group(1).lower()]) + int(_NUMBER_WORDS[m.group(2).lower()])), text)
+    text = _TENS_AND_UNITS_RE.sub(
+        lambda m: str(int(_NUMBER_WORDS[m.group(1).lower()]) + int(_NUMBER_WORDS[m.group(2).lower()])), text
+    )
     text = _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
     text = _ONE_BESIDE_OPERATOR_RE.sub("1", text)
 

@@ -55,7 +55,11 @@ _UNITS = {
 }
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_WORD_NUMBER = r"(?:" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?"
+_WORD_NUMBER = (
+    r"(?:"
+    + "|".join(sorted(_UNITS, key=len, reverse=True))
+    + r")(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?"
+)
 _QUANTITY = re.compile(
     rf"(?<![\w.])(?P<n>{_DIGITS}|\b{_WORD_NUMBER}\b)(?:\s+(?P<scale>hundred|thousand|million|billion)\b)?"
     r"(?P<percent>\s*(?:%|percent\b|per\s*cent\b))?",
@@ -155,7 +159,9 @@ _ASKS_PART = re.compile(
 )
 _PART_NOUN = re.compile(r"^\s*(?:tip|tax|vat|commission|discount|deposit|service\s+charge|interest)\b", _FLAGS)
 # "A ticket costs 12 euros.", "Each shelf holds 30 books.": the question opens with one unit and its amount.
-_UNIT_STATEMENT = re.compile(r"^\s*(?:a|an|one|each|every)\s+[a-z]+(?:\s+[a-z]+)?\s+[a-z]+s\s+(?:about\s+)?\S*\d", _FLAGS)
+_UNIT_STATEMENT = re.compile(
+    r"^\s*(?:a|an|one|each|every)\s+[a-z]+(?:\s+[a-z]+)?\s+[a-z]+s\s+(?:about\s+)?\S*\d", _FLAGS
+)
 
 
 # A rate: an amount per one unit of something ("64 km/h", "93 pages per minute", "109 euros an hour").
@@ -215,7 +221,8 @@ def solve_by_template(question: str) -> str | None:
         percent, amount = (first, second) if first.percent else (second, first)
         p, x = _number(percent.value), _number(amount.value)
         if _ASKS_PART.search(question) or (
-            _PART_NOUN.match(question[percent.end :]) and not re.search(r"\b(?:total|in\s+all|altogether)\b", question, _FLAGS)
+            _PART_NOUN.match(question[percent.end :])
+            and not re.search(r"\b(?:total|in\s+all|altogether)\b", question, _FLAGS)
         ):
             return f"{p}/100 * {x}"  # "How much is the tip?": the percentage itself, not the new total
         if _OFF.search(question) and not _UP.search(question):

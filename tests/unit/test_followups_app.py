@@ -43,8 +43,16 @@ def test_a_complete_question_is_never_rewritten(question):
 
 @pytest.mark.parametrize(
     "question",
-    ["and where?", "What is his name again?", "Who took the oldest one?", "and on Fridays?", "what about visitors?",
-     "When was that?", "and the phone number?", "In which town?"],
+    [
+        "and where?",
+        "What is his name again?",
+        "Who took the oldest one?",
+        "and on Fridays?",
+        "what about visitors?",
+        "When was that?",
+        "and the phone number?",
+        "In which town?",
+    ],
 )
 def test_a_turn_that_leans_on_the_previous_one_does_not_stand_alone(question):
     assert not stands_alone(question)

@@ -150,6 +150,10 @@ def subject_of(question: str) -> str | None:
     parts = _split_question(question)
     if parts is None:
         return None
+    if (counted := HOW_MANY.match(parts[0])) is not None and counted.group("noun").lower() not in AUXILIARIES.split(
+        "|"
+    ):
+        return f"the {counted.group('noun')}"  # "How many photographs are in ...?" is about the photographs
     body = BODY.match(parts[1])
     if body is None:
         return None
@@ -164,7 +168,7 @@ def subject_of(question: str) -> str | None:
         return named[0] if named else None
     if words and words[0].lower() in DETERMINERS:
         verb = VERB_LIKE.search(rest)
-        return " ".join(rest[: verb.start()].split()[:4]) if verb else " ".join(words[:3])
+        return rest[: verb.start()].strip() if verb else " ".join(words[:3])
     return None
 
 
@@ -212,10 +216,12 @@ def _math_with(text: str, number: str) -> str | None:
     from orchestrator.tools.math_detect import detect_math
 
     if RESULT_WORDS.search(text):
-        candidate = RESULT_WORDS.sub(number, text, count=1)
+        candidates = [RESULT_WORDS.sub(number, text, count=1)]
     else:
-        candidate = f"{number} {text}"
-    return candidate if detect_math(candidate) is not None else None
+        verb, _, rest = text.partition(" ")
+        # "times 3" -> "84 times 3"; "divide by 10" -> "divide 84 by 10"; "subtract 5" -> "subtract 5 from 84"
+        candidates = [f"{number} {text}", f"{verb} {number} {rest}", f"{text} from {number}", f"{text} to {number}"]
+    return next((candidate for candidate in candidates if detect_math(candidate) is not None), None)
 
 
 def is_math_on_previous(question: str) -> bool:
@@ -307,6 +313,19 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
         words[index] = (f"{target}'s" if possessive else target) + tail
         changed = True
     return " ".join(words) if changed else None
+
+
+def _owned_thing(fragment: str, previous: PreviousTurn) -> str | None:
+    """ "and its opening hours?" after "Where is the library?" -> "What are the library's opening hours?"."""
+    first, _, rest = fragment.strip().rstrip(" ?.!").partition(" ")
+    if first.lower() not in POSSESSIVE_PRONOUNS or not rest:
+        return None
+    replaced = _replace_pronouns(fragment.strip().rstrip(" ?.!") + " x", previous)
+    if replaced is None:
+        return None
+    owner_phrase = replaced[: -len(" x")]
+    verb = "are" if rest.split()[-1].lower().endswith("s") and not rest.lower().endswith("ss") else "is"
+    return _capitalised(f"What {verb} {owner_phrase}")
 
 
 def _capitalised(text: str) -> str:
@@ -444,14 +463,17 @@ def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
     linked = LEADING_LINK.sub("", question)
     own = _split_question(linked)
     short_question = len(linked.split()) <= 4 and linked.rstrip().endswith("?")
-    if previous_parts and own is None and _is_fragment(linked) and (linked != question or short_question):
-        # "and on Thursdays?" after "When does the library close?"
+    if own is None and _is_fragment(linked) and (linked != question or short_question):
+        # "and on Thursdays?" after "When does the library close?" or "Is the library open on Sundays?"
         fragment = FRAGMENT_PREP.match(linked)
         if fragment:
             return Standalone(
                 _with_phrase(previous.question, fragment.group("prep"), fragment.group("object")),
                 "fragment: added to the previous question",
             )
+        if (owned := _owned_thing(linked, previous)) is not None:
+            return Standalone(owned, "fragment: what the previous subject has")
+    if previous_parts and own is None and _is_fragment(linked) and (linked != question or short_question):
         swapped = _swap_in(previous.question, linked.rstrip(" ?.!"), subject)
         if swapped:
             return Standalone(swapped, "fragment: the previous question, new subject")

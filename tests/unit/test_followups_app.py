@@ -70,6 +70,8 @@ def test_what_about_something_unresolvable_is_left_as_typed():
         ("12*7", "12*7 = 84", "and times 3?", "84 times 3"),
         ("12*7", "12*7 = 84", "half of it", "half of 84"),
         ("12*7", "12*7 = 84", "divided by 4", "84 divided by 4"),
+        ("6*7", "6*7 = 42", "then divide by 6", "divide 42 by 6"),
+        ("6*7", "6*7 = 42", "and subtract 2", "subtract 2 from 42"),
     ],
 )
 def test_math_follow_ups_put_the_previous_result_in(first, answer, followup, expected):
@@ -161,3 +163,15 @@ def test_the_chat_log_keeps_what_was_typed_and_the_standalone_form(tmp_path):
     [exchange] = log.exchanges(conversation)
     assert (exchange.question, exchange.standalone_question) == ("minus 10%", "1000 minus 10%")
     ChatLog(path)  # opening it again migrates nothing twice
+
+
+@pytest.mark.parametrize(
+    ("first", "followup", "expected"),
+    [
+        ("Is the pool open on Saturdays?", "and on Fridays?", "Is the pool open on Fridays?"),
+        ("Where is the town hall?", "and its postcode?", "What is the town hall's postcode?"),
+        ("How many benches are in the rose garden?", "can I book them?", "Can I book the benches?"),
+    ],
+)
+def test_fragments_and_pronouns_after_any_question(first, followup, expected):
+    assert make_standalone(followup, PreviousTurn(first, "docs", "An answer [1].")).question == expected

@@ -696,7 +696,8 @@ _TENS_AND_UNITS_RE = re.compile(
     r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
     _FLAGS,
 )
-_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r")\b", _FLAGS)
+# Not inside a name: "7-Eleven", "Catch-22" and a capitalised "Four Seasons" mid-sentence stay words.
+_NUMBER_WORD_RE = re.compile(r"(?<![-\w])(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r")(?![-\w])", _FLAGS)
 _ONE_BESIDE_OPERATOR_RE = re.compile(
     r"\bone(?=\s+(?:plus|minus|times|divided|multiplied|over|[-+*/x])\b)|(?:(?<=plus )|(?<=minus )|(?<=times )|(?<=by )|(?<=over ))one\b",
     _FLAGS,
@@ -729,7 +730,9 @@ def _respelled(text: str) -> str:
     text = _TENS_AND_UNITS_RE.sub(
         lambda m: str(int(_NUMBER_WORDS[m.group(1).lower()]) + int(_NUMBER_WORDS[m.group(2).lower()])), text
     )
-    text = _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], text)
+    text = _NUMBER_WORD_RE.sub(
+        lambda m: m.group(1) if m.start() and m.group(1)[0].isupper() else _NUMBER_WORDS[m.group(1).lower()], text
+    )
     text = _ONE_BESIDE_OPERATOR_RE.sub("1", text)
 
     def fix(match: re.Match[str]) -> str:

@@ -150,10 +150,6 @@ def subject_of(question: str) -> str | None:
     parts = _split_question(question)
     if parts is None:
         return None
-    if (counted := HOW_MANY.match(parts[0])) is not None and counted.group("noun").lower() not in AUXILIARIES.split(
-        "|"
-    ):
-        return f"the {counted.group('noun')}"  # "How many photographs are in ...?" is about the photographs
     body = BODY.match(parts[1])
     if body is None:
         return None
@@ -293,13 +289,19 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
         tail = word[len(word.rstrip("?,.!")) :]
         if bare not in POSSESSIVE_PRONOUNS | SUBJECT_PRONOUNS or (bare in SUBJECT_PRONOUNS and index == 0):
             continue
-        if bare in PERSON_PRONOUNS:
+        if bare == "them" and (counted := _counted_noun(previous.question)) is not None:
+            target = f"the {counted}"  # "How many photographs ...?" then "can I borrow them?"
+        elif bare in PERSON_PRONOUNS:
             family = "her" if bare in {"she", "her", "hers"} else "he"
             if family not in assigned:
                 assigned[family] = main if not assigned else (other or main)
             target = assigned[family]
         else:
-            target = _owner(thing) if bare in {"it", "its", "they", "them", "their"} and thing else thing
+            # "its largest city" after "the capital of Poland" is Poland's; "they" after "a member of the
+            # library" are the members, so only "it"/"its" look past "of".
+            target = _owner(thing) if bare in {"it", "its"} and thing else thing
+            if target and bare in {"they", "them", "their"}:
+                target = re.split(r"\s+(?:who|which|that)\s+", target)[0]
             if bare in {"they", "them", "their"} and main and main != subject_of(previous.question):
                 target = main  # "Who won ...?" -> "they" are the answer
         if not target:

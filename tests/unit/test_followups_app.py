@@ -171,6 +171,11 @@ def test_the_chat_log_keeps_what_was_typed_and_the_standalone_form(tmp_path):
         ("Is the pool open on Saturdays?", "and on Fridays?", "Is the pool open on Fridays?"),
         ("Where is the town hall?", "and its postcode?", "What is the town hall's postcode?"),
         ("How many benches are in the rose garden?", "can I book them?", "Can I book the benches?"),
+        (
+            "How many games can a member of the chess club borrow?",
+            "and for how long can they keep them?",
+            "For how long can a member of the chess club keep the games?",
+        ),
     ],
 )
 def test_fragments_and_pronouns_after_any_question(first, followup, expected):

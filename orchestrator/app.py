@@ -411,10 +411,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return RouteDecision(forced, "chosen by the caller"), None
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
+        from orchestrator.tools.word_problems import solve_by_template
 
         problem = detect_math(question)
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
+        if solve_by_template(question) is not None:  # "Tom has 12 marbles and gives 5 away. How many are left?"
+            return decide(
+                Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
+            ), None
         docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0

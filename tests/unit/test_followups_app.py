@@ -180,3 +180,9 @@ def test_the_chat_log_keeps_what_was_typed_and_the_standalone_form(tmp_path):
 )
 def test_fragments_and_pronouns_after_any_question(first, followup, expected):
     assert make_standalone(followup, PreviousTurn(first, "docs", "An answer [1].")).question == expected
+
+
+def test_a_word_problem_a_template_reads_is_routed_to_math_without_the_model(tmp_path):
+    chat = model("A confident wrong number: 99.")
+    answer = app_with(tmp_path, chat).invoke({"question": "Priya has 40 stamps and gives 15 away. How many are left?"})
+    assert answer.route == "math" and "= 25" in answer.answer and chat.prompts == []

@@ -321,6 +321,7 @@ def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> M
 
 
 _FENCE_RE = re.compile(r"^```\w*\s*|\s*```$")
+_MODEL_RESULT_RE = re.compile(r"\s*=\s*-?[\d.,]+\s*$")
 _EXPRESSION_LABEL_RE = re.compile(r"^(?:expression|answer|math)\s*:\s*", re.IGNORECASE)
 
 
@@ -342,6 +343,7 @@ def solve_word_problem(
         return solve(problem, timeout_s=timeout_s).model_copy(update={"translated_by": "template"})
     translated = _FENCE_RE.sub("", translate(question).strip()).strip()
     translated = _EXPRESSION_LABEL_RE.sub("", translated.splitlines()[0] if translated else "").strip()
+    translated = _MODEL_RESULT_RE.sub("", translated)  # "12 + 3 = 45": SymPy computes, the model's "= 45" is dropped
     problem = detect_math(translated) or detect_math(f"/math {translated}")
     assert problem is not None
     try:
@@ -352,8 +354,8 @@ def solve_word_problem(
         refusal = check_translation(question, ", ".join(problem.expressions))
     if refusal is not None:
         message = (
-            f"I could not turn this into a calculation I can check: the expression the model wrote ({translated}) "
-            f"{refusal}. Write it as an expression (e.g. '40366 / 439') and I will compute it."
+            f"I could not turn this into a calculation I can check: the model's expression {translated} {refusal}. "
+            "Write it as an expression (e.g. '40366 / 439') and I will compute it."
         )
         return MathResult(
             kind=problem.kind, expression=translated, error=message, answer=message, translated_by="llm", refused=True

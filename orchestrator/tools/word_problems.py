@@ -112,13 +112,13 @@ def check_translation(question: str, expression: str) -> str | None:
     used = [Decimal(n) for n in _EXPRESSION_NUMBER.findall(expression)]
     invented = sorted({str(n) for n in used if n not in allowed})
     if invented:
-        return f"it uses {', '.join(invented)}, which the question does not give"
+        return f"uses {', '.join(invented)}, which the question does not give"
     if not used:
-        return "it uses none of the question's numbers"
+        return "uses none of the question's numbers"
     operations = len(_OPERATION.findall(re.sub(r"^\s*-", "", expression)))
     # A percentage is written p/100: that division is the quantity itself, not an operation on it.
     if operations > max(len(quantities), 1) + sum(q.percent for q in quantities):
-        return f"it has {operations} operations for {len(quantities)} stated quantities"
+        return f"has {operations} operations for {len(quantities)} stated quantities"
     return None
 
 

@@ -73,3 +73,11 @@ def test_check_translation(question, expression, refused):
 def test_stated_quantities_read_digits_and_words():
     values = [str(q.value) for q in stated_quantities("forty-two boxes, a dozen eggs, 1,200 km and 3.5 million")]
     assert values == ["42", "12", "1200", "3500000.0"]
+
+
+def test_the_models_own_result_is_dropped_and_sympy_computes():
+    question = "Anna is 12 and her brother is 3 years older. How old is he?"
+    result = solve_word_problem(question, lambda _: "12 + 3 = 45")
+    assert not result.refused and result.answer == "12 + 3 = 15"
+    copied = solve_word_problem(question, lambda _: "12*7 = 84")
+    assert copied.refused and "84" not in copied.answer.split("(")[0]

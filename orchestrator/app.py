@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import cached_property
@@ -14,13 +15,14 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config, patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator.chains.chat import chat_messages
+from orchestrator.chains.chat import chat_messages, without_route_forms
 from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+from orchestrator.text import clean_question
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
 FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
+EMPTY_QUESTION = "The question is empty: ask something, e.g. 'What is 40366 / 439?'."
+# LangServe's /stream endpoint marks the config like this; its client adds the chunks together (issue 31).
+LANGSERVE_ENDPOINT_KEY = "__langserve_endpoint"
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
 DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
@@ -64,6 +69,16 @@ class AppInput(BaseModel):
     )
     collection: str | None = Field(default=None, description="Knowledge-base collection for this question.")
 
+    @field_validator("question", mode="after")
+    @classmethod
+    def _clean_question(cls, value: str) -> str:
+        # Before routing and before any prompt, log or terminal sees it (text.clean_question); then a
+        # question with nothing left ("\x00") is as blank as "".
+        value = clean_question(value)
+        if not value.strip():
+            raise ValueError(EMPTY_QUESTION)
+        return value
+
     @field_validator("route", mode="before")
     @classmethod
     def _known_route(cls, value: Any) -> Any:
@@ -78,6 +93,12 @@ class AppInput(BaseModel):
     def _messages(cls, value: Any) -> Any:
         from langchain_core.messages import convert_to_messages
 
+        if value is not None and not isinstance(value, (list, tuple)):
+            # A str would be read letter by letter, a dict key by key, each as one message.
+            raise ValueError(
+                f"history is a list of earlier turns, not a {type(value).__name__}: e.g. "
+                '[("human", "Hi"), ("ai", "Hello!")] or [{"role": "user", "content": "Hi"}]'
+            )
         return convert_to_messages(value or [])
 
     @field_validator("collection", mode="after")
@@ -93,6 +114,14 @@ class AppInput(BaseModel):
 
 def parse_input(value: Any) -> AppInput:
     """The validated input, from an AppInput, a {"question": ...} dict or a plain string."""
+    from langchain_core.prompt_values import PromptValue
+
+    if isinstance(value, PromptValue):  # `prompt | app`
+        raise OrchestratorError(
+            f"The app takes a question, not a {type(value).__name__} from a prompt template: it writes its own "
+            'prompts. Give it {"question": "..."} or the question as a string (e.g. `{"question": prompt | '
+            "(lambda p: p.to_string())} | app`); app.text() is the app as a Runnable of text."
+        )
     if isinstance(value, str):
         value = {"question": value}
     if isinstance(value, AppInput):
@@ -108,8 +137,6 @@ def parse_input(value: Any) -> AppInput:
                 f'Invalid input ({where}: {message}): the app takes {{"question": "..."}}, optionally with '
                 '"route", "history" and "collection".'
             ) from None
-    if not parsed.question.strip():
-        raise OrchestratorError("The question is empty: ask something, e.g. 'What is 40366 / 439?'.")
     return parsed
 
 
@@ -161,12 +188,50 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._embeddings_injected = embeddings is not None
         self._custom_retriever = retriever is not _UNSET
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
+        self._store_stamps: dict[str, Any] = {}  # the knowledge base's write stamp when each retriever opened
         self._search = search
         self._semantic_router: Any = None
         self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
         self._warm_math_worker()
+
+    def close(self) -> None:
+        """Release what the app holds: its llama.cpp models (chat, embeddings) and the SymPy worker process.
+
+        Components passed in are left to their owner. The app still works after close(): what it needs
+        loads again on first use. Also `with build_app() as app: ...`.
+        """
+        import sys
+
+        from orchestrator.tools.math import shutdown_worker
+
+        with self._components_lock:
+            if not self._chat_model_injected:
+                self._chat_model = None
+            if not self._embeddings_injected:
+                self._embeddings = None
+            if not self._custom_retriever:
+                self._retrievers.clear()
+            self._semantic_router = None
+        if "orchestrator.llm" in sys.modules:  # llama.cpp was loaded: free its cached models
+            sys.modules["orchestrator.llm"].release_models()
+        shutdown_worker()
+
+    def __enter__(self) -> "OrchestratorApp":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __or__(self, other: Any) -> Any:
+        _check_reads_answers(other)
+        return super().__or__(other)
+
+    def pipe(self, *others: Any, name: str | None = None) -> Any:
+        for other in others[:1]:
+            _check_reads_answers(other)
+        return super().pipe(*others, name=name)
 
     @staticmethod
     def _warm_math_worker() -> None:
@@ -265,21 +330,38 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         from orchestrator.knowledge.retrieval import EmptyRetriever
 
         with self._components_lock:
+            reopen = collection in self._retrievers and self._written_since_opened(collection)
+            if reopen:  # another process (an ingest, a /forget) wrote to the store since
+                del self._retrievers[collection]
             if collection not in self._retrievers:
                 if self._custom_retriever:
                     raise ConfigError(
                         f"This app was built with its own retriever, so it cannot search collection {collection!r}: "
                         "leave out 'collection' or build the app without retriever=."
                     )
-                self._retrievers[collection] = self._open_retriever(collection)
+                self._store_stamps[collection] = self._store_stamp()
+                self._retrievers[collection] = self._open_retriever(collection, fresh=reopen)
             retriever = self._retrievers[collection]
         return EmptyRetriever() if retriever is None else retriever
 
-    def _open_retriever(self, collection: str):
+    def _store_stamp(self) -> Any:
+        """The embedded store's write stamp (its SQLite files' size and mtime: a few stat calls), None for a server."""
+        if self._custom_retriever or self.settings.chroma_host:
+            return None
+        from orchestrator.knowledge.keyword_check import chroma_stamp
+        from orchestrator.knowledge.store import chroma_dir
+
+        return chroma_stamp(chroma_dir(self.settings))
+
+    def _written_since_opened(self, collection: str) -> bool:
+        """Has the store been written since this collection's retriever was opened (checked before each retrieval)?"""
+        return not self._custom_retriever and self._store_stamp() != self._store_stamps.get(collection)
+
+    def _open_retriever(self, collection: str, fresh: bool = False):
         from orchestrator.knowledge.store import KnowledgeStoreUnwritable
 
         try:
-            return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection)
+            return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection, fresh=fresh)
         except KnowledgeStoreUnwritable as exc:
             # Not damage: questions that need no documents still work; docs questions get this message.
             self.knowledge_problem = str(exc)
@@ -312,6 +394,24 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         retriever = self.retriever_for(collection or self.settings.collection)
         return None if isinstance(retriever, EmptyRetriever) else retriever
 
+    def _missing_collection(self, collection: str | None) -> str | None:
+        """What to say when a collection named by the caller or the settings does not exist but others do.
+
+        None otherwise: the default collection before anything was ingested into it is simply empty.
+        """
+        name = collection or self.settings.collection
+        if self._custom_retriever or name == Settings.model_fields["collection"].default:
+            return None
+        from orchestrator.knowledge.store import list_collections
+
+        names = sorted(c.name for c in list_collections(self.settings))
+        if not names or name in names:
+            return None
+        return (
+            f"There is no collection {name!r} in the knowledge base; its collections are {', '.join(names)}. "
+            f"Choose one of those, or add documents to {name!r} first (`orchestrator ingest PATH --collection {name}`)."
+        )
+
     def with_chat_model(self, chat_model) -> "OrchestratorApp":
         """This app answering with another chat model (e.g. one bound to a request's sampling options); other components are shared."""
         import copy
@@ -329,7 +429,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     def ingest(
         self,
-        paths: Sequence[str | Path],
+        paths: str | Path | Sequence[str | Path],
         collection: str | None = None,
         *,
         reset: bool = False,
@@ -342,6 +442,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """
         from orchestrator.knowledge.ingest import ingest_paths
 
+        if isinstance(paths, (str, os.PathLike)):  # one path (a str would otherwise be read letter by letter)
+            paths = [paths]
         name = validate_collection_name(collection or self.settings.collection)
         store = self._open_store(name, reset=reset)
         summary = ingest_paths(list(paths), store, self.settings, progress=progress, prune=prune)
@@ -514,11 +616,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         )
         # Inner calls (chat model, retriever, tools) report under this run.
         inner = patch_config(config, callbacks=run.get_child())
+        addable = served_by_langserve_stream(config)
+        streamed: list[str] = []
         try:
             final = None
             for item in self._answer(input, inner):
                 final = item
-                yield item
+                # Only LangServe's /stream sees the dict chunks; the type states what Python callers get.
+                yield addable_chunk(item, streamed) if addable else item  # type: ignore[misc]
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
@@ -599,8 +704,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 config=drafts,
             )
         elif route == "docs":
-            if self._knowledge(request.collection) is None and self.knowledge_problem:
-                raise OrchestratorError(self.knowledge_problem)
+            if self._knowledge(request.collection) is None:
+                problem = self.knowledge_problem or self._missing_collection(request.collection)
+                if problem:
+                    raise OrchestratorError(problem)
             yield from answer_from_docs(
                 question,
                 answer,
@@ -636,7 +743,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             lambda text: count_tokens(self.chat_model, text),
         )
         pieces = []
-        for text in stream_into(answer, self.chat_model.stream(messages, config), start):
+        # The chat route's own voice only: no citations, quote labels or refusals copied from other routes.
+        for text in without_route_forms(stream_into(answer, self.chat_model.stream(messages, config), start)):
             pieces.append(text)
             yield text
         answer.answer = "".join(pieces).strip()
@@ -674,6 +782,50 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             yield item
 
 
+def served_by_langserve_stream(config: RunnableConfig) -> bool:
+    """Is this run the one LangServe's /stream endpoint serves (not a step of a chain it serves)?
+
+    LangServe marks the config's metadata with the endpoint; a step of a chain has a parent run.
+    """
+    endpoint = (config.get("metadata") or {}).get(LANGSERVE_ENDPOINT_KEY)
+    return endpoint == "stream" and getattr(config.get("callbacks"), "parent_run_id", None) is None
+
+
+def not_served(config: RunnableConfig | None) -> RunnableConfig:
+    """The config for a wrapper's inner app.stream: the wrapper, not the app, is what LangServe serves."""
+    config = ensure_config(config)
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items() if k != LANGSERVE_ENDPOINT_KEY}
+    return {**config, "metadata": metadata}
+
+
+def addable_chunk(item: str | Answer, streamed: list[str]) -> dict:
+    """One chunk of a LangServe stream: {"answer": text} for text, then the Answer's other fields.
+
+    LangServe's client adds a stream's chunks together, and str + Answer cannot be added; these dicts
+    (AddableDict) add up to the Answer as a dict, its text as streamed. `streamed` collects the text so far.
+    """
+    from langchain_core.runnables.utils import AddableDict
+
+    if isinstance(item, str):
+        streamed.append(item)
+        return AddableDict(answer=item)
+    row = item.to_row()
+    text = "".join(streamed)
+    rest = row.pop("answer")
+    return AddableDict(row, answer=rest[len(text) :] if rest.startswith(text) else "")
+
+
+def _check_reads_answers(other: Any) -> None:
+    """Refuse `app | parser`: an output parser reads text or messages, and the app gives an Answer."""
+    from langchain_core.output_parsers import BaseLLMOutputParser, BaseOutputParser
+
+    if isinstance(other, (BaseOutputParser, BaseLLMOutputParser)):
+        raise ConfigError(
+            f"The app gives an Answer, not text, so {type(other).__name__} cannot read it: use "
+            f"app.text() | {type(other).__name__}() (the answer's text, streamed), or app | (lambda a: a.answer)."
+        )
+
+
 class AnswerError(OrchestratorError):
     """A question the app answered with an error (the Answer's `error`), reported to callbacks as a failed run."""
 
@@ -687,12 +839,12 @@ class AnswerText(RunnableSerializable[AppInput, str]):
         return "".join(self.stream(input, config, **kwargs))
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
-        for item in self.app.stream(input, config, **kwargs):
+        for item in self.app.stream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
-        async for item in self.app.astream(input, config, **kwargs):
+        async for item in self.app.astream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 
@@ -715,12 +867,17 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
 
 def open_knowledge_store(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+    settings: Settings,
+    collection: str | None = None,
+    reset: bool = False,
+    progress=None,
+    fresh: bool = False,
+    verify: bool = True,
 ) -> KnowledgeStore:
     """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
 
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
-    `fresh` as in knowledge.store.open_store.
+    `fresh` and `verify` as in knowledge.store.open_store.
     """
     from orchestrator.knowledge.store import embedding_model_id, open_store
     from orchestrator.llm import embeddings_model
@@ -728,17 +885,22 @@ def open_knowledge_store(
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+    return open_store(
+        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
+    )
 
 
-def open_retriever(settings: Settings, embeddings, identity, collection: str):
-    """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing."""
+def open_retriever(settings: Settings, embeddings, identity, collection: str, fresh: bool = False):
+    """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing.
+
+    `fresh` re-reads the store from disk, after another process wrote to it (see knowledge.store.open_store).
+    """
     from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
     from orchestrator.knowledge.store import list_collections, open_store
 
     if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
         return EmptyRetriever()
-    store = open_store(settings, embeddings, identity, collection)
+    store = open_store(settings, embeddings, identity, collection, fresh=fresh, read_only=True)
     if store.count() == 0:
         return EmptyRetriever()
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)

@@ -25,8 +25,10 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
     Settings load (math_timeout_s, relevance_threshold) while the SymPy worker starts.
     """
     from orchestrator.chains.router import RouteDecision, Signals, decide, split_prefix
+    from orchestrator.text import clean_question
     from orchestrator.tools.math import detect_math, solve, warm_up_in_background
 
+    text = clean_question(text)  # as the app's input does (AppInput)
     if not text.strip():
         return None  # the app says why
     prefixed, question = split_prefix(text)

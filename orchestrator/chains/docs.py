@@ -14,6 +14,13 @@ from orchestrator.chains.answer_checks import answer_problem, describes_passage,
 from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
+from orchestrator.chains.route_texts import (
+    NEVER_MENTIONED,
+    NO_ANSWER_IN_DOCUMENTS,
+    NO_DOCUMENTS,
+    QUOTE_LABEL,
+    UNCLEAR_PASSAGES,
+)
 from orchestrator.result import Answer, Source
 from orchestrator.untrusted import fence, neutralise
 
@@ -78,7 +85,7 @@ def quote(sentence: str, limit: int = QUOTE_CHARS) -> str:
     """The sentence in quotation marks, cut at a word boundary if it is long."""
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return f'From the documents: "{sentence}" [1]'
+    return f'{QUOTE_LABEL} "{sentence}" [1]'
 
 
 def answer_from_docs(
@@ -100,9 +107,7 @@ def answer_from_docs(
     yields an answer, the chain refuses.
     """
     if retriever is None:
-        yield from refuse(
-            answer, "I have no documents to check (the knowledge base is empty), so I can't answer that reliably."
-        )
+        yield from refuse(answer, NO_DOCUMENTS)
         return
     from orchestrator.knowledge.retrieval import scored_documents
 
@@ -119,7 +124,7 @@ def answer_from_docs(
     if not windows:
         # The scores stay in route_reason (/why, --json); the answer speaks plainly.
         answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
-        yield from refuse(answer, "Your documents don't contain an answer to that, and I won't guess.")
+        yield from refuse(answer, NO_ANSWER_IN_DOCUMENTS)
         return
     unseen = unseen_names(retriever, question)
     if unseen:
@@ -127,7 +132,7 @@ def answer_from_docs(
         windows = [evidence for evidence in windows if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE]
         if not windows:
             named = ", ".join(f'"{name}"' for name in unseen)
-            yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
+            yield from refuse(answer, NEVER_MENTIONED.format(names=named))
             return
     for evidence in windows:
         text = _answer_from_window(question, answer, chat_model, prompt, evidence, config)
@@ -137,7 +142,7 @@ def answer_from_docs(
             yield text
             return
     record_evidence(answer, windows[0])
-    yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
+    yield from refuse(answer, UNCLEAR_PASSAGES)
 
 
 def unseen_names(retriever, question: str) -> list[str]:

@@ -87,15 +87,50 @@ class IngestSummary:
 # --- loaders ---------------------------------------------------------------------------------
 
 
-def _read_utf8(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+# Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BOMS = [
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+]
+# Without a BOM: UTF-8 if it decodes (it almost never does by accident), else Windows-1252, which is
+# Latin-1 with printable characters (curly quotes, the euro sign) in place of C1 controls, else Latin-1,
+# which decodes any byte. A fixed chain, not a statistical guess (charset-normalizer), so one file always
+# decodes the same way; other legacy code pages (Shift-JIS, KOI8-R) need converting to UTF-8 first.
+FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+
+
+def decode_text(data: bytes) -> str:
+    """Text from a file's bytes: by its BOM (UTF-8, UTF-16, UTF-32), else FALLBACK_ENCODINGS in order.
+
+    A NUL byte with no BOM means binary data (or UTF-16 without a BOM), which is refused, not decoded as Latin-1.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise UnreadableFileError(
+                    f"not valid {encoding.upper()} text ({exc.reason} at byte {exc.start})"
+                ) from None
+    if b"\x00" in data:
+        raise UnreadableFileError("not text: it holds NUL bytes (binary data, or UTF-16 without a byte-order mark)")
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any byte")  # pragma: no cover
+
+
+def _read_text(path: Path) -> str:
+    return decode_text(path.read_bytes())
 
 
 def load_text(path: Path) -> list[Section]:
-    return [Section(_read_utf8(path))]
+    return [Section(_read_text(path))]
 
 
 # Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
@@ -168,7 +203,7 @@ def _json_record_section(record: object, index: int | None) -> Section:
 def load_json(path: Path) -> list[Section]:
     """A top-level array gives one section per record; anything else is one section."""
     try:
-        data = json.loads(_read_utf8(path))
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise UnreadableFileError(f"invalid JSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(data, list):
@@ -179,7 +214,7 @@ def load_json(path: Path) -> list[Section]:
 def load_jsonl(path: Path) -> list[Section]:
     """One section per non-empty line; one bad line makes the whole file unreadable."""
     sections = []
-    for number, line in enumerate(_read_utf8(path).splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -210,8 +245,14 @@ def load_file(path: Path) -> list[Section]:
         )
     try:
         return loader(path)
+    except OrchestratorError:
+        raise
     except OSError as exc:
         raise UnreadableFileError(f"cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise UnreadableFileError("nested too deeply to read (deeper than Python's recursion limit)") from None
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others (a parser's own bug, say)
+        raise UnreadableFileError(f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 # --- splitting and ids -----------------------------------------------------------------------
@@ -387,7 +428,7 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     try:
         data = read_regular_file(path)
     except OSError as exc:
-        summary.skipped.append(SkippedFile(str(path), f"cannot be read ({exc.strerror or exc})"))
+        _skip_unreadable(path, f"cannot be read ({exc.strerror or exc})", stored, plan, summary)
         return
     file_metadata = {**_file_metadata(path, data), "splitter": signature}
     if _is_current(stored, file_metadata["file_sha256"], signature):
@@ -398,18 +439,31 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     try:
         chunks = split_file(path, load_file(path), file_metadata, settings)
     except UnreadableFileError as exc:
-        # Keep whatever an earlier, readable version of the file put in the store.
-        summary.skipped.append(SkippedFile(str(path), str(exc)))
+        _skip_unreadable(path, str(exc), stored, plan, summary)
+        return
+    if not chunks:
+        _skip_unreadable(path, _no_text_reason(path, data), stored, plan, summary)
         return
     new_ids = {chunk.id for chunk in chunks}
     plan.to_delete.extend(chunk_id for chunk_id in stored if chunk_id not in new_ids)
-    if not chunks:
-        summary.skipped.append(SkippedFile(str(path), "no extractable text (a scanned PDF needs OCR first)"))
-        return
     for chunk in chunks:
         (plan.to_refresh if chunk.id in stored else plan.to_add).append(chunk)
     summary.chunks_unchanged += sum(1 for chunk in chunks if chunk.id in stored)
     summary.files_ingested += 1
+
+
+def _skip_unreadable(path: Path, reason: str, stored: dict[str, dict], plan: _Plan, summary: IngestSummary) -> None:
+    """Skip a file that cannot be read now; chunks of an earlier version go, so no answer cites text it no longer has."""
+    if stored:
+        plan.to_delete.extend(stored)
+        reason += f"; its {len(stored)} chunks from an earlier version were removed"
+    summary.skipped.append(SkippedFile(str(path), reason))
+
+
+def _no_text_reason(path: Path, data: bytes) -> str:
+    if path.suffix.lower() == ".pdf":
+        return "no extractable text (a scanned PDF needs OCR first)"
+    return "the file is empty" if not data.strip() else "no text to index (only blank records or markup)"
 
 
 _held_locks: dict[str, tuple[threading.RLock, list]] = {}  # lock file -> (thread lock, [depth, open file])

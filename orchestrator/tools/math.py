@@ -175,6 +175,7 @@ class SympyWorker:
 
     def request(self, payload: dict, timeout_s: float) -> dict | None:
         """Send one request; None means it did not finish in time (the worker was killed)."""
+        check_timeout(timeout_s)
         with self._lock:
             self._ensure_started()
             assert self._process is not None and self._process.stdin is not None
@@ -233,6 +234,18 @@ def shutdown_worker() -> None:
         worker, _default_worker = _default_worker, None
     if worker is not None:
         worker.close()
+
+
+def check_timeout(timeout_s: float) -> None:
+    """A ConfigError for a time limit the clock cannot wait for (inf, nan, zero, negative, past MAX_TIMEOUT_S)."""
+    from orchestrator.config import MAX_TIMEOUT_S
+    from orchestrator.errors import ConfigError
+
+    if not 0 < timeout_s <= MAX_TIMEOUT_S:  # False for nan too
+        raise ConfigError(
+            f"The math time limit must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} "
+            f"(got {timeout_s!r}); set ORCH_MATH_TIMEOUT_S to e.g. 2."
+        )
 
 
 def worker_request(message: dict[str, Any], timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any] | None:

@@ -289,6 +289,7 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
         tail = word[len(word.rstrip("?,.!")) :]
         if bare not in POSSESSIVE_PRONOUNS | SUBJECT_PRONOUNS or (bare in SUBJECT_PRONOUNS and index == 0):
             continue
+        target: str | None
         if bare == "them" and (counted := _counted_noun(previous.question)) is not None:
             target = f"the {counted}"  # "How many photographs ...?" then "can I borrow them?"
         elif bare in PERSON_PRONOUNS:

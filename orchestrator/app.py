@@ -16,6 +16,7 @@ from langchain_core.runnables.config import ensure_config, get_callback_manager_
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.chains.chat import chat_messages, without_route_forms
+from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings, validate_collection_name
@@ -505,6 +506,18 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         with stage("route the question"):
             return self._decide_route(question, forced, collection, config)
 
+    def needs_model(self, question: str, route: str | None = None) -> bool:
+        """Whether answering `question` (with `route` forced, or "auto") may call the chat model.
+
+        False only for a math problem SymPy solves as written, the same test the router applies first;
+        the server uses it to answer such questions without waiting for a generation slot.
+        """
+        from orchestrator.tools.math import detect_math
+
+        prefixed, text = split_prefix(question)
+        forced = forced_route(route) or prefixed
+        return forced not in (None, "math") or detect_math(text) is None
+
     def _decide_route(
         self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
     ) -> tuple[RouteDecision, list | None]:
@@ -512,10 +525,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return decide(Signals(forced=forced), self.settings.relevance_threshold), None
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
+        from orchestrator.tools.word_problems import solve_by_template
 
-        problem = detect_math(question)
+        problem = detect_math(question)  # the test `needs_model` repeats for the server
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
+        if solve_by_template(question) is not None:  # "Tom has 12 marbles and gives 5 away. How many are left?"
+            return decide(
+                Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
+            ), None
         docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
@@ -620,14 +638,23 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             request = AppInput.model_validate(
                 {**request.model_dump(exclude={"history"}), "history": request.history, "collection": configured}
             )
-        prefixed, question = split_prefix(request.question)
+        prefixed, typed = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
-        answer = Answer(question=question)
+        answer = Answer(question=typed)
+        followup = self.standalone(typed, request.history, forced or prefixed)
+        question = answer.standalone_question = followup.question
         try:
+            if followup.clarification is not None:
+                yield from _ask_back(answer, followup)
+                answer.latency_s = round(time.perf_counter() - start, 3)
+                yield answer
+                return
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
             answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
+            if followup.rule is not None:
+                answer.route_reason["followup"] = {"rule": followup.rule, "standalone": question}
             _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
@@ -641,6 +668,20 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             answer.error = too_long_message(question, *overflow)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
+
+    def standalone(self, question: str, history: Sequence[Any], route: str | None = None) -> Standalone:
+        """The question made to stand alone from the conversation's last turn (chains/followup.py).
+
+        A question that stands alone, one forced to the chat route (which reads the history itself) or one
+        without a history is returned unchanged; the REPL calls this to show what it asked.
+        """
+        from langchain_core.messages import convert_to_messages
+
+        from orchestrator.chains.followup import make_standalone, previous_turn
+
+        if route == "chat" or not history:
+            return Standalone(question)
+        return make_standalone(question, previous_turn(convert_to_messages(list(history))))
 
     def _run_route(
         self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float, config: RunnableConfig
@@ -878,6 +919,16 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
         embeddings = embeddings_model(settings)
     identity = embeddings_identity(settings, embeddings, injected)
     return open_retriever(settings, embeddings, identity, validate_collection_name(collection or settings.collection))
+
+
+def _ask_back(answer: Answer, followup: Standalone) -> Iterator[str]:
+    """A follow-up the rules cannot complete ("and times 3?" after an answer with two numbers): ask which is meant."""
+    assert followup.clarification is not None
+    answer.route = "math"
+    answer.abstained = True
+    answer.answer = followup.clarification
+    answer.route_reason = {"reason": "a math follow-up on an answer without a single number", "followup": followup.rule}
+    yield answer.answer
 
 
 def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:

@@ -159,7 +159,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "math",
-        "a calculation, equation or unit conversion the SymPy tool parses",
+        "a calculation, equation, unit conversion or word problem the math tools read (no model)",
         lambda s, threshold, t: s.math_reason is not None,
         "math",
     ),

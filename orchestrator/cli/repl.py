@@ -445,8 +445,7 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
 
     if route is None and is_task_on_given_text(question):
         route = "chat"
-    elif route != "chat":
-        question = _standalone(session, question)
+    _show_standalone(session, question, route)
     writer = WrappedWriter(session.console)
     result = None
     request = {"question": question, "history": session.history, "route": route}
@@ -482,7 +481,8 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         if result.error not in result.answer:  # the streamed answer may already say it
             print_error(session, result.error)
     else:
-        remember_turn(session.history, result.question, result.answer)
+        asked = result.standalone_question or result.question  # the next follow-up leans on the whole question
+        remember_turn(session.history, asked, result.answer, result.route, result.abstained)
         session.turns.append(result)
 
 
@@ -492,20 +492,11 @@ def _close(stream: Any) -> None:
         close()
 
 
-def _standalone(session: ChatSession, question: str) -> str:
-    """A follow-up rewritten from the previous turn (shown, so the user sees what was asked)."""
-    from orchestrator.chains.followup import PreviousTurn, make_standalone
-
-    last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
-    if last is None or last.route == "chat":  # the chat route reads the whole conversation itself
-        return question
-    previous = (
-        PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
-    )
-    rewritten = make_standalone(question, previous)
-    if rewritten.rule is not None:
+def _show_standalone(session: ChatSession, question: str, route: str | None) -> None:
+    """Say how the app will take a follow-up (the app makes it stand alone itself: app.standalone)."""
+    rewritten = session.app.standalone(question, session.history, route)
+    if rewritten.rule is not None and rewritten.question != question:
         say(session, f"(follow-up, taken as: {rewritten.question})", "dim")
-    return rewritten.question
 
 
 def _log_exchange(session: ChatSession, result: Answer) -> None:
@@ -932,7 +923,8 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     exchanges = session.log.exchanges(conversation_id)
     for exchange in exchanges:
         if not exchange.error:
-            remember_turn(session.history, exchange.question, exchange.answer)
+            asked = exchange.standalone_question or exchange.question
+            remember_turn(session.history, asked, exchange.answer, exchange.route)
             session.turns.append(exchange)
     session.conversation_id = conversation_id
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")

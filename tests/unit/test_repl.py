@@ -436,7 +436,7 @@ def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rew
     out = chat_with(
         model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n"
     ).output
-    assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
+    assert "(follow-up, taken as: 84 multiplied by 2)" in out and "84*2 = 168" in out and "could not parse" not in out
     assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.text import split_sentences_in_line, stem
+from orchestrator.knowledge.clean import evidence_text
 from orchestrator.untrusted import looks_like_instruction
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ def rank_evidence(
     candidates = [
         (chunk, sentences, index)
         for chunk in chunks
-        for sentences in [split_sentences(chunk.page_content)]
+        for sentences in [split_sentences(evidence_text(question, chunk.page_content))]
         for index in range(len(sentences))
         if can_answer(sentences[index])
     ]

@@ -23,11 +23,12 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.knowledge.clean import CLEANING, clean_text, hidden_elements, is_instruction_key
 from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
@@ -98,34 +99,17 @@ def load_text(path: Path) -> list[Section]:
     return [Section(_read_utf8(path))]
 
 
-# Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
-_HIDING_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]*[1-9])",
-    re.IGNORECASE,
-)
-_INVISIBLE_TAGS = ["script", "style", "noscript", "template", "svg"]
-
-
-def _is_hidden_element(tag) -> bool:
-    """True for an element a browser would not show: hidden / aria-hidden attributes, hiding inline styles."""
-    attributes = tag.attrs or {}
-    if "hidden" in attributes or str(attributes.get("aria-hidden", "")).strip().lower() == "true":
-        return True
-    if tag.name == "input" and str(attributes.get("type", "")).lower() == "hidden":
-        return True
-    return bool(_HIDING_STYLE.search(str(attributes.get("style", ""))))
-
-
 def load_html(path: Path) -> list[Section]:
     """Visible text of an HTML page (BeautifulSoup with the stdlib parser, which never raises on bad markup).
 
-    Scripts, styles, templates and hidden elements (`hidden`, `aria-hidden="true"`, `display:none`...) are
-    dropped: text a reader never sees must not reach the model.
+    Scripts, styles, templates and hidden elements (`hidden`, `aria-hidden="true"`, `display:none`, a
+    stylesheet class with `opacity:0`...: `clean.hidden_elements`) are dropped: text a reader never sees
+    must not reach the model.
     """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
-    for element in soup(_INVISIBLE_TAGS) + soup.find_all(_is_hidden_element):
+    for element in hidden_elements(soup):
         if not element.decomposed:
             element.decompose()
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
@@ -154,8 +138,9 @@ def _json_strings(value: object) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _json_strings(item)
+        for key, item in value.items():
+            if not is_instruction_key(str(key)):  # "instructions_for_ai": not content
+                yield from _json_strings(item)
     elif isinstance(value, list):
         for item in value:
             yield from _json_strings(item)
@@ -209,17 +194,18 @@ def load_file(path: Path) -> list[Section]:
             f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}"
         )
     try:
-        return loader(path)
+        sections = loader(path)
     except OSError as exc:
         raise UnreadableFileError(f"cannot be read ({exc.strerror or exc})") from None
+    return [replace(section, text=clean_text(section.text)) for section in sections]  # clean.py
 
 
 # --- splitting and ids -----------------------------------------------------------------------
 
 
 def splitter_signature(settings: Settings) -> str:
-    """Stored with each chunk, so changing chunk settings re-splits files on the next ingest."""
-    return f"recursive:{settings.chunk_size}:{settings.chunk_overlap}"
+    """Stored with each chunk, so changing chunk settings (or the cleaning rules) re-splits files on the next ingest."""
+    return f"recursive:{settings.chunk_size}:{settings.chunk_overlap}+{CLEANING}"
 
 
 def _splitter(path: Path, settings: Settings):

@@ -171,9 +171,9 @@ def neutralise(text: str, one_line: bool = False) -> str:
     text = normalise(text)
     text = _SPECIAL_TOKEN.sub(REMOVED_TOKEN, text)
     text = _MARKER_LOOKALIKE.sub(REMOVED_MARKER, text)
-    text = _FAKE_CITATION.sub(REMOVED_MARKER, text)
     text = _ANGLE_RUN.sub(lambda match: match.group(0)[0], text)
     text = _drop_instructions(text)
+    text = _FAKE_CITATION.sub(REMOVED_MARKER, text)
     text = _replace_role_labels(text)
     if one_line:
         text = " ".join(text.split())  # a snippet cannot begin a line of its own
@@ -212,7 +212,7 @@ def _drop_instructions(text: str) -> str:
 
 
 def _is_instruction(folded: str) -> bool:
-    return bool(_INSTRUCTION.search(folded) or _ROLE_LABEL.search(folded))
+    return bool(_INSTRUCTION.search(folded) or _ROLE_LABEL.search(folded) or _FAKE_CITATION.search(folded))
 
 
 def _replace_role_labels(text: str) -> str:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.chains.values import asked_kinds, fits
-from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.clean import evidence_text
+from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.structure import indexed_text
 from orchestrator.text import names, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
@@ -306,7 +306,7 @@ def rank_evidence(
         if any((id(chunk), j) in taken for j in range(first, last)):
             continue
         taken.update((id(chunk), j) for j in range(first, last))
-        window = " ".join(sentences[first:last])
+        window = " ".join(line for line in sentences[first:last] if not looks_like_instruction(line))
         chosen.append(
             Evidence(
                 chunk=chunk,

@@ -147,6 +147,19 @@ def too_long_message(question: str, needed: int, window: int) -> str:
     )
 
 
+# English text runs about 4 characters a token; a question longer than the whole window at that rate
+# cannot fit, whichever route answers it (the docs route may quote without the model, so it must be
+# refused before routing work, not only when llama.cpp overflows).
+_CHARS_PER_TOKEN = 4
+
+
+def check_question_fits(question: str, window: int) -> None:
+    """Refuse a question that alone would fill the model's context window, on every route but math."""
+    needed = len(question) // _CHARS_PER_TOKEN
+    if needed > window:
+        raise OrchestratorError(too_long_message(question, needed, window))
+
+
 class OrchestratorApp(Runnable[AppInput, Answer]):
     """The assistant as a LangChain Runnable.
 
@@ -656,6 +669,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             if followup.rule is not None:
                 answer.route_reason["followup"] = {"rule": followup.rule, "standalone": question}
             _announce_route(config, decision)
+            if decision.route != "math":
+                check_question_fits(question, self.settings.n_ctx)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
             answer.error = str(exc)

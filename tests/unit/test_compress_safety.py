@@ -15,7 +15,6 @@ from orchestrator.compress import prune
 from orchestrator.config import Settings
 from orchestrator.errors import ConfigError
 from orchestrator.models import REGISTRY, registry_path
-from orchestrator.progress import CALIBRATING, rate_text
 from tests.helpers.tiny_llama import write_tiny_llama
 
 
@@ -94,6 +93,8 @@ def test_distill_help_keeps_the_extra_name(app, monkeypatch):
 
 
 def test_rate_text_gives_tokens_per_second_and_time_left():
+    from orchestrator.progress import rate_text
+
     assert rate_text(1024, 8192, 2.0) == "1,024/8,192 tokens, 512 tokens/s, about 14 s left"
     assert rate_text(8192, 8192, 16.0) == "8,192/8,192 tokens, 512 tokens/s, done in 16 s"
     assert rate_text(0, 8192, 0.0) == "0/8,192 tokens"
@@ -102,6 +103,7 @@ def test_rate_text_gives_tokens_per_second_and_time_left():
 def test_calibration_progress_counts_tokens(tiny):
     from orchestrator.compress.calibration import calibrate
     from orchestrator.compress.gguf_io import read_model
+    from orchestrator.progress import CALIBRATING
 
     calls = []
     calibrate(read_model(tiny), None, 3, 16, lambda stage, done, total: calls.append((stage, done, total)))

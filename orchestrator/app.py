@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import cached_property
@@ -14,12 +15,14 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config, patch_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from orchestrator.chains.chat import chat_messages
+from orchestrator.chains.chat import chat_messages, without_route_forms
+from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
+from orchestrator.text import clean_question
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
 # The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
 FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
+EMPTY_QUESTION = "The question is empty: ask something, e.g. 'What is 40366 / 439?'."
+# LangServe's /stream endpoint marks the config like this; its client adds the chunks together (issue 31).
+LANGSERVE_ENDPOINT_KEY = "__langserve_endpoint"
 # Tags on the model calls whose text the docs, web and math routes check before showing anything:
 # LangGraph's stream_mode="messages" skips runs tagged "nostream", so a rejected draft never streams out.
 DRAFT_TAGS = ["orchestrator:draft", "nostream", "langsmith:nostream"]
@@ -63,6 +69,16 @@ class AppInput(BaseModel):
     )
     collection: str | None = Field(default=None, description="Knowledge-base collection for this question.")
 
+    @field_validator("question", mode="after")
+    @classmethod
+    def _clean_question(cls, value: str) -> str:
+        # Before routing and before any prompt, log or terminal sees it (text.clean_question); then a
+        # question with nothing left ("\x00") is as blank as "".
+        value = clean_question(value)
+        if not value.strip():
+            raise ValueError(EMPTY_QUESTION)
+        return value
+
     @field_validator("route", mode="before")
     @classmethod
     def _known_route(cls, value: Any) -> Any:
@@ -77,6 +93,12 @@ class AppInput(BaseModel):
     def _messages(cls, value: Any) -> Any:
         from langchain_core.messages import convert_to_messages
 
+        if value is not None and not isinstance(value, (list, tuple)):
+            # A str would be read letter by letter, a dict key by key, each as one message.
+            raise ValueError(
+                f"history is a list of earlier turns, not a {type(value).__name__}: e.g. "
+                '[("human", "Hi"), ("ai", "Hello!")] or [{"role": "user", "content": "Hi"}]'
+            )
         return convert_to_messages(value or [])
 
     @field_validator("collection", mode="after")
@@ -92,6 +114,14 @@ class AppInput(BaseModel):
 
 def parse_input(value: Any) -> AppInput:
     """The validated input, from an AppInput, a {"question": ...} dict or a plain string."""
+    from langchain_core.prompt_values import PromptValue
+
+    if isinstance(value, PromptValue):  # `prompt | app`
+        raise OrchestratorError(
+            f"The app takes a question, not a {type(value).__name__} from a prompt template: it writes its own "
+            'prompts. Give it {"question": "..."} or the question as a string (e.g. `{"question": prompt | '
+            "(lambda p: p.to_string())} | app`); app.text() is the app as a Runnable of text."
+        )
     if isinstance(value, str):
         value = {"question": value}
     if isinstance(value, AppInput):
@@ -107,8 +137,6 @@ def parse_input(value: Any) -> AppInput:
                 f'Invalid input ({where}: {message}): the app takes {{"question": "..."}}, optionally with '
                 '"route", "history" and "collection".'
             ) from None
-    if not parsed.question.strip():
-        raise OrchestratorError("The question is empty: ask something, e.g. 'What is 40366 / 439?'.")
     return parsed
 
 
@@ -160,12 +188,50 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._embeddings_injected = embeddings is not None
         self._custom_retriever = retriever is not _UNSET
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
+        self._store_stamps: dict[str, Any] = {}  # the knowledge base's write stamp when each retriever opened
         self._search = search
         self._semantic_router: Any = None
         self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
         self._warm_math_worker()
+
+    def close(self) -> None:
+        """Release what the app holds: its llama.cpp models (chat, embeddings) and the SymPy worker process.
+
+        Components passed in are left to their owner. The app still works after close(): what it needs
+        loads again on first use. Also `with build_app() as app: ...`.
+        """
+        import sys
+
+        from orchestrator.tools.math import shutdown_worker
+
+        with self._components_lock:
+            if not self._chat_model_injected:
+                self._chat_model = None
+            if not self._embeddings_injected:
+                self._embeddings = None
+            if not self._custom_retriever:
+                self._retrievers.clear()
+            self._semantic_router = None
+        if "orchestrator.llm" in sys.modules:  # llama.cpp was loaded: free its cached models
+            sys.modules["orchestrator.llm"].release_models()
+        shutdown_worker()
+
+    def __enter__(self) -> "OrchestratorApp":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __or__(self, other: Any) -> Any:
+        _check_reads_answers(other)
+        return super().__or__(other)
+
+    def pipe(self, *others: Any, name: str | None = None) -> Any:
+        for other in others[:1]:
+            _check_reads_answers(other)
+        return super().pipe(*others, name=name)
 
     @staticmethod
     def _warm_math_worker() -> None:
@@ -264,21 +330,38 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         from orchestrator.knowledge.retrieval import EmptyRetriever
 
         with self._components_lock:
+            reopen = collection in self._retrievers and self._written_since_opened(collection)
+            if reopen:  # another process (an ingest, a /forget) wrote to the store since
+                del self._retrievers[collection]
             if collection not in self._retrievers:
                 if self._custom_retriever:
                     raise ConfigError(
                         f"This app was built with its own retriever, so it cannot search collection {collection!r}: "
                         "leave out 'collection' or build the app without retriever=."
                     )
-                self._retrievers[collection] = self._open_retriever(collection)
+                self._store_stamps[collection] = self._store_stamp()
+                self._retrievers[collection] = self._open_retriever(collection, fresh=reopen)
             retriever = self._retrievers[collection]
         return EmptyRetriever() if retriever is None else retriever
 
-    def _open_retriever(self, collection: str):
+    def _store_stamp(self) -> Any:
+        """The embedded store's write stamp (its SQLite files' size and mtime: a few stat calls), None for a server."""
+        if self._custom_retriever or self.settings.chroma_host:
+            return None
+        from orchestrator.knowledge.keyword_check import chroma_stamp
+        from orchestrator.knowledge.store import chroma_dir
+
+        return chroma_stamp(chroma_dir(self.settings))
+
+    def _written_since_opened(self, collection: str) -> bool:
+        """Has the store been written since this collection's retriever was opened (checked before each retrieval)?"""
+        return not self._custom_retriever and self._store_stamp() != self._store_stamps.get(collection)
+
+    def _open_retriever(self, collection: str, fresh: bool = False):
         from orchestrator.knowledge.store import KnowledgeStoreUnwritable
 
         try:
-            return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection)
+            return open_retriever(self.settings, self.embeddings, self.embeddings_id, collection, fresh=fresh)
         except KnowledgeStoreUnwritable as exc:
             # Not damage: questions that need no documents still work; docs questions get this message.
             self.knowledge_problem = str(exc)
@@ -311,6 +394,24 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         retriever = self.retriever_for(collection or self.settings.collection)
         return None if isinstance(retriever, EmptyRetriever) else retriever
 
+    def _missing_collection(self, collection: str | None) -> str | None:
+        """What to say when a collection named by the caller or the settings does not exist but others do.
+
+        None otherwise: the default collection before anything was ingested into it is simply empty.
+        """
+        name = collection or self.settings.collection
+        if self._custom_retriever or name == Settings.model_fields["collection"].default:
+            return None
+        from orchestrator.knowledge.store import list_collections
+
+        names = sorted(c.name for c in list_collections(self.settings))
+        if not names or name in names:
+            return None
+        return (
+            f"There is no collection {name!r} in the knowledge base; its collections are {', '.join(names)}. "
+            f"Choose one of those, or add documents to {name!r} first (`orchestrator ingest PATH --collection {name}`)."
+        )
+
     def with_chat_model(self, chat_model) -> "OrchestratorApp":
         """This app answering with another chat model (e.g. one bound to a request's sampling options); other components are shared."""
         import copy
@@ -328,7 +429,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
 
     def ingest(
         self,
-        paths: Sequence[str | Path],
+        paths: str | Path | Sequence[str | Path],
         collection: str | None = None,
         *,
         reset: bool = False,
@@ -341,6 +442,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """
         from orchestrator.knowledge.ingest import ingest_paths
 
+        if isinstance(paths, (str, os.PathLike)):  # one path (a str would otherwise be read letter by letter)
+            paths = [paths]
         name = validate_collection_name(collection or self.settings.collection)
         store = self._open_store(name, reset=reset)
         summary = ingest_paths(list(paths), store, self.settings, progress=progress, prune=prune)
@@ -403,6 +506,18 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         with stage("route the question"):
             return self._decide_route(question, forced, collection, config)
 
+    def needs_model(self, question: str, route: str | None = None) -> bool:
+        """Whether answering `question` (with `route` forced, or "auto") may call the chat model.
+
+        False only for a math problem SymPy solves as written, the same test the router applies first;
+        the server uses it to answer such questions without waiting for a generation slot.
+        """
+        from orchestrator.tools.math import detect_math
+
+        prefixed, text = split_prefix(question)
+        forced = forced_route(route) or prefixed
+        return forced not in (None, "math") or detect_math(text) is None
+
     def _decide_route(
         self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
     ) -> tuple[RouteDecision, list | None]:
@@ -410,10 +525,15 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return RouteDecision(forced, "chosen by the caller"), None
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
+        from orchestrator.tools.word_problems import solve_by_template
 
-        problem = detect_math(question)
+        problem = detect_math(question)  # the test `needs_model` repeats for the server
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
+        if solve_by_template(question) is not None:  # "Tom has 12 marbles and gives 5 away. How many are left?"
+            return decide(
+                Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
+            ), None
         docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
@@ -508,11 +628,14 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         )
         # Inner calls (chat model, retriever, tools) report under this run.
         inner = patch_config(config, callbacks=run.get_child())
+        addable = served_by_langserve_stream(config)
+        streamed: list[str] = []
         try:
             final = None
             for item in self._answer(input, inner):
                 final = item
-                yield item
+                # Only LangServe's /stream sees the dict chunks; the type states what Python callers get.
+                yield addable_chunk(item, streamed) if addable else item  # type: ignore[misc]
         except BaseException as exc:
             run.on_chain_error(exc)
             raise
@@ -528,14 +651,23 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             request = AppInput.model_validate(
                 {**request.model_dump(exclude={"history"}), "history": request.history, "collection": configured}
             )
-        prefixed, question = split_prefix(request.question)
+        prefixed, typed = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
-        answer = Answer(question=question)
+        answer = Answer(question=typed)
+        followup = self.standalone(typed, request.history, forced or prefixed)
+        question = answer.standalone_question = followup.question
         try:
+            if followup.clarification is not None:
+                yield from _ask_back(answer, followup)
+                answer.latency_s = round(time.perf_counter() - start, 3)
+                yield answer
+                return
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
             answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
+            if followup.rule is not None:
+                answer.route_reason["followup"] = {"rule": followup.rule, "standalone": question}
             _announce_route(config, decision)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
@@ -549,6 +681,20 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             answer.error = too_long_message(question, *overflow)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
+
+    def standalone(self, question: str, history: Sequence[Any], route: str | None = None) -> Standalone:
+        """The question made to stand alone from the conversation's last turn (chains/followup.py).
+
+        A question that stands alone, one forced to the chat route (which reads the history itself) or one
+        without a history is returned unchanged; the REPL calls this to show what it asked.
+        """
+        from langchain_core.messages import convert_to_messages
+
+        from orchestrator.chains.followup import make_standalone, previous_turn
+
+        if route == "chat" or not history:
+            return Standalone(question)
+        return make_standalone(question, previous_turn(convert_to_messages(list(history))))
 
     def _run_route(
         self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float, config: RunnableConfig
@@ -570,8 +716,10 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 config=drafts,
             )
         elif route == "docs":
-            if self._knowledge(request.collection) is None and self.knowledge_problem:
-                raise OrchestratorError(self.knowledge_problem)
+            if self._knowledge(request.collection) is None:
+                problem = self.knowledge_problem or self._missing_collection(request.collection)
+                if problem:
+                    raise OrchestratorError(problem)
             yield from answer_from_docs(
                 question,
                 answer,
@@ -607,7 +755,8 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             lambda text: count_tokens(self.chat_model, text),
         )
         pieces = []
-        for text in stream_into(answer, self.chat_model.stream(messages, config), start):
+        # The chat route's own voice only: no citations, quote labels or refusals copied from other routes.
+        for text in without_route_forms(stream_into(answer, self.chat_model.stream(messages, config), start)):
             pieces.append(text)
             yield text
         answer.answer = "".join(pieces).strip()
@@ -645,6 +794,50 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             yield item
 
 
+def served_by_langserve_stream(config: RunnableConfig) -> bool:
+    """Is this run the one LangServe's /stream endpoint serves (not a step of a chain it serves)?
+
+    LangServe marks the config's metadata with the endpoint; a step of a chain has a parent run.
+    """
+    endpoint = (config.get("metadata") or {}).get(LANGSERVE_ENDPOINT_KEY)
+    return endpoint == "stream" and getattr(config.get("callbacks"), "parent_run_id", None) is None
+
+
+def not_served(config: RunnableConfig | None) -> RunnableConfig:
+    """The config for a wrapper's inner app.stream: the wrapper, not the app, is what LangServe serves."""
+    config = ensure_config(config)
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items() if k != LANGSERVE_ENDPOINT_KEY}
+    return {**config, "metadata": metadata}
+
+
+def addable_chunk(item: str | Answer, streamed: list[str]) -> dict:
+    """One chunk of a LangServe stream: {"answer": text} for text, then the Answer's other fields.
+
+    LangServe's client adds a stream's chunks together, and str + Answer cannot be added; these dicts
+    (AddableDict) add up to the Answer as a dict, its text as streamed. `streamed` collects the text so far.
+    """
+    from langchain_core.runnables.utils import AddableDict
+
+    if isinstance(item, str):
+        streamed.append(item)
+        return AddableDict(answer=item)
+    row = item.to_row()
+    text = "".join(streamed)
+    rest = row.pop("answer")
+    return AddableDict(row, answer=rest[len(text) :] if rest.startswith(text) else "")
+
+
+def _check_reads_answers(other: Any) -> None:
+    """Refuse `app | parser`: an output parser reads text or messages, and the app gives an Answer."""
+    from langchain_core.output_parsers import BaseLLMOutputParser, BaseOutputParser
+
+    if isinstance(other, (BaseOutputParser, BaseLLMOutputParser)):
+        raise ConfigError(
+            f"The app gives an Answer, not text, so {type(other).__name__} cannot read it: use "
+            f"app.text() | {type(other).__name__}() (the answer's text, streamed), or app | (lambda a: a.answer)."
+        )
+
+
 class AnswerError(OrchestratorError):
     """A question the app answered with an error (the Answer's `error`), reported to callbacks as a failed run."""
 
@@ -658,12 +851,12 @@ class AnswerText(RunnableSerializable[AppInput, str]):
         return "".join(self.stream(input, config, **kwargs))
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
-        for item in self.app.stream(input, config, **kwargs):
+        for item in self.app.stream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any):
-        async for item in self.app.astream(input, config, **kwargs):
+        async for item in self.app.astream(input, not_served(config), **kwargs):
             if isinstance(item, str):
                 yield item
 
@@ -686,12 +879,17 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
 
 def open_knowledge_store(
-    settings: Settings, collection: str | None = None, reset: bool = False, progress=None, fresh: bool = False
+    settings: Settings,
+    collection: str | None = None,
+    reset: bool = False,
+    progress=None,
+    fresh: bool = False,
+    verify: bool = True,
 ) -> KnowledgeStore:
     """A collection opened with the configured embedding model (pulled on first use), for the CLI and `eval`.
 
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
-    `fresh` as in knowledge.store.open_store.
+    `fresh` and `verify` as in knowledge.store.open_store.
     """
     from orchestrator.knowledge.store import embedding_model_id, open_store
     from orchestrator.llm import embeddings_model
@@ -699,17 +897,22 @@ def open_knowledge_store(
 
     model_path = resolve_model(settings.embedding_model, settings, progress=progress)
     embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh)
+    return open_store(
+        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
+    )
 
 
-def open_retriever(settings: Settings, embeddings, identity, collection: str):
-    """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing."""
+def open_retriever(settings: Settings, embeddings, identity, collection: str, fresh: bool = False):
+    """The hybrid retriever (relevance-filtered) over a collection, or an EmptyRetriever when it holds nothing.
+
+    `fresh` re-reads the store from disk, after another process wrote to it (see knowledge.store.open_store).
+    """
     from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
     from orchestrator.knowledge.store import list_collections, open_store
 
     if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
         return EmptyRetriever()
-    store = open_store(settings, embeddings, identity, collection)
+    store = open_store(settings, embeddings, identity, collection, fresh=fresh, read_only=True)
     if store.count() == 0:
         return EmptyRetriever()
     return HybridRetriever.from_settings(store, settings, filter_irrelevant=True)
@@ -729,6 +932,16 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
         embeddings = embeddings_model(settings)
     identity = embeddings_identity(settings, embeddings, injected)
     return open_retriever(settings, embeddings, identity, validate_collection_name(collection or settings.collection))
+
+
+def _ask_back(answer: Answer, followup: Standalone) -> Iterator[str]:
+    """A follow-up the rules cannot complete ("and times 3?" after an answer with two numbers): ask which is meant."""
+    assert followup.clarification is not None
+    answer.route = "math"
+    answer.abstained = True
+    answer.answer = followup.clarification
+    answer.route_reason = {"reason": "a math follow-up on an answer without a single number", "followup": followup.rule}
+    yield answer.answer
 
 
 def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:

@@ -9,7 +9,9 @@ so a killed-then-resumed run ends with every id exactly once.
 A row is only reused when it answers the same question under the same settings: each row records the
 sha256 of its question text and the settings that change answers (`run_settings`: model file hash,
 embedding model, collection, route). A resume that finds a row for another question or other settings
-stops with an error naming `--overwrite`, instead of keeping a wrong answer.
+stops with an error naming `--overwrite`, instead of keeping a wrong answer. `run_settings` also holds
+the collection's content fingerprint (for the auto and docs routes): rows answered while the collection
+held other documents are answered again, and the summary counts them (`reanswered`).
 
 With `workers > 1` questions are answered by that many worker processes, each with its own app: the
 llama.cpp model is one non-thread-safe context per process, so threads could not share it. Only the
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
 ANSWER_COLUMNS = list(Answer.model_fields)  # the `ask --json` schema, in its order
 RUN_COLUMNS = ["question_sha256", "run_settings"]  # what a resumed row must match (module docstring)
+COLLECTION_FINGERPRINT = "collection_fingerprint"  # in run_settings: a row from other contents is re-answered
 RESULT_COLUMNS = ["id", *ANSWER_COLUMNS, *RUN_COLUMNS]
 PASSTHROUGH_PREFIX = "input_"  # an input field named like a result column is kept as input_<name>
 
@@ -331,12 +334,16 @@ class ResultFile:
 
     def drop_error_rows(self) -> int:
         """Rewrite the file without its error rows (atomically), so those questions are asked again."""
+        return self.drop_rows(lambda row: bool(row.get("error")))
+
+    def drop_rows(self, unwanted: Callable[[dict], bool]) -> int:
+        """Rewrite the file without the rows `unwanted` picks (atomically), so those questions are asked again."""
         from orchestrator.files import atomic_output
 
-        errors = [key for key, row in self.done.items() if row.get("error")]
+        errors = [key for key, row in self.done.items() if unwanted(row)]
         if not errors:
             return 0
-        kept = {key: row for key, row in self.done.items() if not row.get("error")}
+        kept = {key: row for key, row in self.done.items() if not unwanted(row)}
         with atomic_output(self.path, fsync=True) as partial, open(partial, "wb") as handle:
             if self.path.suffix.lower() == ".csv":
                 handle.write(_csv_line(self.columns).encode("utf-8"))
@@ -530,6 +537,38 @@ def _model_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_of(Path(path))
 
 
+def stored_run_settings(row: dict) -> dict | None:
+    """The `run_settings` a row was answered under, or None when it records none."""
+    stored_run = row.get("run_settings")
+    if isinstance(stored_run, str):  # a CSV cell holds it as JSON text
+        try:
+            stored_run = json.loads(stored_run)
+        except json.JSONDecodeError:
+            return None
+    return stored_run if isinstance(stored_run, dict) else None
+
+
+def knowledge_fingerprint(settings: Settings, route: str | None) -> str | None:
+    """The content fingerprint of the collection answers may come from; None for a route that never reads it.
+
+    Chunk ids hash their text, so an edited, added or removed document changes it (KnowledgeStore.fingerprint).
+    """
+    if route not in (None, "docs"):
+        return None
+    from orchestrator.knowledge.store import collection_fingerprint
+
+    try:
+        return collection_fingerprint(settings, settings.collection)
+    except OrchestratorError:
+        return "unreadable"  # a damaged store: each answer says so, and a repaired store re-answers them
+
+
+def answered_from_another_collection(row: dict, run: dict) -> bool:
+    """True when the row was answered while the collection held other contents than it does now."""
+    stored = stored_run_settings(row) or {}
+    return stored.get(COLLECTION_FINGERPRINT) != run.get(COLLECTION_FINGERPRINT)
+
+
 def resume_mismatch(row: dict, question: Question, run: dict) -> str | None:
     """Why an existing row cannot stand for this question under these settings, or None when it can."""
     stored_hash = row.get("question_sha256")
@@ -537,18 +576,13 @@ def resume_mismatch(row: dict, question: Question, run: dict) -> str | None:
         return "it records no question fingerprint (written by an older version)"
     if stored_hash != question_sha256(question):
         return f"it answers another question ({str(row.get('question', ''))[:60]!r}, not {question.text[:60]!r})"
-    stored_run = row.get("run_settings")
-    if isinstance(stored_run, str):  # a CSV cell holds it as JSON text
-        try:
-            stored_run = json.loads(stored_run)
-        except json.JSONDecodeError:
-            stored_run = None
-    if not isinstance(stored_run, dict):
+    stored_run = stored_run_settings(row)
+    if stored_run is None:
         return "it records no run settings (written by an older version)"
     changed = [
         f"{key} {stored_run.get(key)!r} then, {value!r} now"
         for key, value in run.items()
-        if stored_run.get(key) != value
+        if stored_run.get(key) != value and key != COLLECTION_FINGERPRINT  # a changed collection is re-answered
     ]
     return "it was answered with other settings: " + "; ".join(changed) if changed else None
 
@@ -574,6 +608,7 @@ class BatchSummary:
 
     total: int = 0
     skipped: int = 0  # already in the output (resume)
+    reanswered: int = 0  # rows dropped on resume because the collection changed since they were answered
     answered: int = 0  # rows written by this run, errors included
     errors: int = 0
     abstained: int = 0
@@ -595,6 +630,7 @@ class BatchSummary:
         return {
             "total": self.total,
             "skipped": self.skipped,
+            "reanswered": self.reanswered,
             "answered": self.answered,
             "errors": self.errors,
             "abstained": self.abstained,
@@ -631,12 +667,13 @@ def run_batch(
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1 (got {workers}).")
     summary = BatchSummary(total=len(questions), workers=workers)
-    run = run_settings(settings, route)
+    run = {**run_settings(settings, route), COLLECTION_FINGERPRINT: knowledge_fingerprint(settings, route)}
     fingerprints = {question.id: question_sha256(question) for question in questions}
     with ResultFile.open(output, output_columns(questions), overwrite=overwrite) as results:
         if retry_errors:
             results.drop_error_rows()
         check_resumable(results, questions, run)
+        summary.reanswered = results.drop_rows(lambda row: answered_from_another_collection(row, run))
         results.expected_rows = len(questions)
         todo = [q for q in questions if q.id not in results.done]
         summary.skipped = len(questions) - len(todo)

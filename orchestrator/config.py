@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.errors import ConfigError
@@ -20,6 +20,9 @@ from orchestrator.errors import ConfigError
 DEFAULT_CHAT_MODEL = "smollm2-135m-instruct"
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
 
+# The longest time limit a setting accepts: an hour is already far past any useful wait, and an
+# unbounded value (inf, 1e300) overflows the clocks and select() calls the limits are enforced with.
+MAX_TIMEOUT_S = 3600.0
 # Chroma's own rule for collection names, checked here so a bad name fails when settings are read.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]$")
 
@@ -63,7 +66,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Where indexes, chat history and caches live.",
+        description="Where indexes, chat history and caches live. A relative path is taken from the current folder "
+        "when settings are read; an empty value means the default.",
     )
     models_dir: Path | None = Field(
         default=None,
@@ -125,12 +129,24 @@ class Settings(BaseSettings):
         le=1.0,
         description="Minimum relevance score (0..1) a chunk needs before an answer may rest on it (see docs/benchmarks.md, Retrieval).",
     )
-    search_timeout_s: float = Field(default=6.0, gt=0, description="Web search time limit per question, seconds.")
+    search_timeout_s: float = Field(
+        default=6.0,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Web search time limit per question, seconds.",
+    )
     search_max_results: int = Field(default=5, ge=1, le=20, description="Web results used per question.")
     search_cache_ttl_s: int = Field(
         default=3600, ge=0, description="How long web results stay cached on disk, seconds."
     )
-    math_timeout_s: float = Field(default=2.0, gt=0, description="Hard time limit for one math evaluation, seconds.")
+    math_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=MAX_TIMEOUT_S,
+        allow_inf_nan=False,
+        description="Hard time limit for one math evaluation, seconds.",
+    )
     allow_unverified: bool = Field(
         default=False,
         description="After refusing an unsupported factual question, add the model's own answer, labelled unverified.",
@@ -161,10 +177,21 @@ class Settings(BaseSettings):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("data_dir", "models_dir", "prompts_dir", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        # `ORCH_DATA_DIR=` (or an empty line in .env) means "not set", not "the current folder".
+        if isinstance(value, (str, bytes)) and not value.strip():
+            field = cls.model_fields[str(info.field_name)]
+            return field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        return value
+
     @field_validator("data_dir", "models_dir", "prompts_dir", mode="after")
     @classmethod
-    def _expand_user(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Resolved once, here: a relative path means the folder it names from where settings are read, and
+        # every later use (file URIs for SQLite, lock files, worker processes) then sees the same folder.
+        return value.expanduser().resolve() if value is not None else None
 
     @property
     def resolved_models_dir(self) -> Path:

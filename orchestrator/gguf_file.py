@@ -326,13 +326,13 @@ class GGUFInfoCache:
         entries = self._load()
         stat = path.stat()
         entries[str(path)] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "info": asdict(info)}
+        from orchestrator.files import atomic_output
+
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
-            tmp.replace(self.cache_file)
+            with atomic_output(self.cache_file) as partial:
+                partial.write_text(json.dumps(entries, indent=1), encoding="utf-8")
         except OSError:
-            pass  # a cache: a read-only or full data dir only costs a re-parse next time
+            pass  # a cache: a read-only or full data dir only costs a re-parse next time (and leaves no partial file)
 
 
 # llama.cpp's split-file naming (llama_split_path, gguf-split): PREFIX-00001-of-00003.gguf.

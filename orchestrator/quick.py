@@ -25,8 +25,10 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
     Settings load (math_timeout_s, relevance_threshold) while the SymPy worker starts.
     """
     from orchestrator.chains.router import RouteDecision, Signals, decide, split_prefix
+    from orchestrator.text import clean_question
     from orchestrator.tools.math import detect_math, solve, warm_up_in_background
 
+    text = clean_question(text)  # as the app's input does (AppInput)
     if not text.strip():
         return None  # the app says why
     prefixed, question = split_prefix(text)
@@ -43,7 +45,7 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
         decision = RouteDecision(chosen, "chosen by the caller")
     else:
         decision = decide(Signals(math_reason=problem.reason or problem.kind), settings.relevance_threshold)
-    answer = Answer(question=question)
+    answer = Answer(question=question, standalone_question=question)  # no history: it stands alone
     answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
     answer.route_reason = decision.as_dict()
     result = solve(problem, timeout_s=settings.math_timeout_s)

@@ -85,3 +85,19 @@ def names(question: str) -> list[str]:
     ("I", "The", "Is" in a question typed in title case), as written."""
     found = WORD.findall(question)[1:]
     return [word for word in found if word[0].isupper() and word.lower() not in STOPWORDS]
+
+
+# C0 and C1 control characters except tab and newline: ESC starts ANSI sequences, CR rewrites the line,
+# NUL ends a C string. Terminal output shows them as \xNN (cli/common.py); questions drop them (clean_question).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_question(text: str) -> str:
+    """A question as valid Unicode without control characters: what routing, prompts and logs may safely take.
+
+    A surrogate pair is joined into its character; a lone surrogate (from a JSON "\\ud800" escape, or a byte
+    that was not UTF-8 in a command-line argument) becomes U+FFFD. Control characters are dropped, so
+    "What is 2+2?\\x00" is the question "What is 2+2?".
+    """
+    valid = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return CONTROL_CHARACTERS.sub("", valid)

@@ -11,9 +11,32 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableConfig
 
 from orchestrator.chains.answer_checks import answer_problem, describes_passage, echoes_prompt
-from orchestrator.chains.evidence import Evidence, expected_answer_type, rank_evidence, typed_values, uniform_weights
+from orchestrator.chains.evidence import (
+    Evidence,
+    expected_answer_type,
+    rank_evidence,
+    typed_values,
+    uniform_weights,
+)
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown, support
+from orchestrator.chains.route_texts import (
+    NEVER_MENTIONED,
+    NO_ANSWER_IN_DOCUMENTS,
+    NO_DOCUMENTS,
+    QUOTE_LABEL,
+    UNCLEAR_PASSAGES,
+)
+from orchestrator.chains.values import (
+    answer_span,
+    answer_span_at,
+    asked_kinds,
+    found_values,
+    is_factoid,
+    normalised_values,
+    unfaithful_values,
+)
+from orchestrator.knowledge.structure import HEADING_PATH_SEPARATOR
 from orchestrator.result import Answer, Source
 from orchestrator.untrusted import fence, neutralise
 
@@ -78,7 +101,7 @@ def quote(sentence: str, limit: int = QUOTE_CHARS) -> str:
     """The sentence in quotation marks, cut at a word boundary if it is long."""
     if len(sentence) > limit:
         sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return f'From the documents: "{sentence}" [1]'
+    return f'{QUOTE_LABEL} "{sentence}" [1]'
 
 
 def answer_from_docs(
@@ -100,9 +123,7 @@ def answer_from_docs(
     yields an answer, the chain refuses.
     """
     if retriever is None:
-        yield from refuse(
-            answer, "I have no documents to check (the knowledge base is empty), so I can't answer that reliably."
-        )
+        yield from refuse(answer, NO_DOCUMENTS)
         return
     from orchestrator.knowledge.retrieval import scored_documents
 
@@ -112,6 +133,14 @@ def answer_from_docs(
     )
     best = max((d.metadata.get("score", 0.0) for d in docs), default=0.0)
     answer.tool_calls.append({"tool": "retriever", "input": question, "output": [source_entry(d) for d in docs]})
+    unseen = unseen_names(retriever, question)
+    if unseen:
+        # A name the knowledge base never mentions gets no quote at any coverage: whatever sentence comes
+        # closest is about something else (a Chrysler price for a Tesla question).
+        answer.route_reason.update(unseen_names=unseen, best_match=round(best, 3), threshold=threshold)
+        named = ", ".join(f'"{name}"' for name in unseen)
+        yield from refuse(answer, NEVER_MENTIONED.format(names=named))
+        return
     # A retriever passed in through the Python API may not know its collection's IDF.
     windows = rank_evidence(
         question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED
@@ -119,15 +148,15 @@ def answer_from_docs(
     if not windows:
         # The scores stay in route_reason (/why, --json); the answer speaks plainly.
         answer.route_reason.update(best_match=round(best, 3), threshold=threshold)
-        yield from refuse(answer, "Your documents don't contain an answer to that, and I won't guess.")
+        yield from refuse(answer, NO_ANSWER_IN_DOCUMENTS)
         return
-    unseen = unseen_names(retriever, question)
-    if unseen:
-        answer.route_reason["unseen_names"] = unseen
-        windows = [evidence for evidence in windows if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE]
-        if not windows:
-            named = ", ".join(f'"{name}"' for name in unseen)
-            yield from refuse(answer, f"Your documents never mention {named}, so I can't answer that.")
+    if is_factoid(question):
+        conflict = differing_values(question, windows)
+        if conflict:
+            answer.route_reason.update(answer_kind="differing values")
+            answer.sources = [source_entry(evidence.chunk) for evidence in conflict]
+            answer.answer = each_value_with_its_source(question, conflict)
+            yield answer.answer
             return
     for evidence in windows:
         text = _answer_from_window(question, answer, chat_model, prompt, evidence, config)
@@ -137,7 +166,7 @@ def answer_from_docs(
             yield text
             return
     record_evidence(answer, windows[0])
-    yield from refuse(answer, "I found related passages, but they don't clearly support an answer, so I won't guess.")
+    yield from refuse(answer, UNCLEAR_PASSAGES)
 
 
 def unseen_names(retriever, question: str) -> list[str]:
@@ -153,14 +182,113 @@ def unseen_names(retriever, question: str) -> list[str]:
     return list(find(question)) if callable(find) else []
 
 
+CONFLICT_MARGIN = 0.05  # two documents' best sentences this close in score are equally good answers
+CONFLICT_QUOTE_CHARS = 150  # two quotes and their labels stay under the 400-character answer limit
+
+
+def differing_values(question: str, windows: Sequence[Evidence]) -> list[Evidence] | None:
+    """The two best windows when they come from different documents, answer equally well, are equally named
+    by the question, and give different values for what it asks; else None (see `each_value_with_its_source`)."""
+    if len(windows) < 2:
+        return None
+    first, second = windows[:2]
+    if first.chunk.metadata.get("source") == second.chunk.metadata.get("source"):
+        return None
+    if abs(first.score - second.score) > CONFLICT_MARGIN:
+        return None
+    if float(first.chunk.metadata.get("name_match") or 0.0) != float(second.chunk.metadata.get("name_match") or 0.0):
+        return None  # the question names one of them: the look-alike rule has already chosen
+    spans = [answer_span(question, evidence.sentence) for evidence in (first, second)]
+    if not all(spans) or normalised_values(spans[0] or "") == normalised_values(spans[1] or ""):
+        return None
+    if not all(quotable(evidence, "", question) for evidence in (first, second)):
+        return None
+    return [first, second]
+
+
+def document_label(evidence: Evidence) -> str:
+    """What names a document in an answer: its title (the first heading) or its file name."""
+    heading = str(evidence.chunk.metadata.get("heading_path") or "")
+    title = heading.split(HEADING_PATH_SEPARATOR)[0] if heading else ""
+    return title or PurePath(str(evidence.chunk.metadata.get("source", "?"))).name
+
+
+def each_value_with_its_source(question: str, conflict: Sequence[Evidence]) -> str:
+    """The documents' different values, each quoted with its source, and the question back: which one?"""
+    parts = [
+        f'{neutralise(document_label(evidence), one_line=True)} says "{_cut(mark_span(question, evidence.sentence), CONFLICT_QUOTE_CHARS)}" [{number}]'
+        for number, evidence in enumerate(conflict, start=1)
+    ]
+    return "The documents differ: " + "; ".join(parts) + ". Which one do you mean?"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def mark_span(question: str, sentence: str) -> str:
+    """The sentence with the span that answers the question marked **like this** (`values.answer_span_at`)."""
+    found = answer_span_at(question, sentence)
+    if not found:
+        return sentence
+    span, at = found
+    return f"{sentence[:at]}**{span}**{sentence[at + len(span) :]}"
+
+
+def extract(question: str, answer: Answer, unit: str) -> str:
+    """A factoid's answer: the evidence unit quoted, the answering span marked (it can state nothing else)."""
+    answer.route_reason.update(answer_kind="quote", answer_span=answer_span(question, unit))
+    return quote_marked(question, unit)
+
+
+def quote_marked(question: str, unit: str, limit: int = QUOTE_CHARS) -> str:
+    marked = mark_span(question, unit)
+    return quote(marked, limit + (len(marked) - len(unit)))
+
+
+def _extract_from_window(
+    question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None
+) -> str | None:
+    """A factoid answered by extraction: the evidence sentence quoted with its answer marked.
+
+    A sentence that covers the question well enough to be quoted (`quotable` without a model answer) is
+    quoted without asking the model. Otherwise the model reads the window; when its answer is supported
+    (or points at a typed value the sentence holds), the window's sentence that supports it best is quoted.
+    The model's own words are never shown, so a figure it made up never reaches the answer.
+    """
+    record_evidence(answer, evidence)
+    answer.route_reason.pop("grounding_support", None)
+    if quotable(evidence, "", question):
+        return extract(question, answer, evidence.sentence)
+    raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
+    # The model only vouches that the window answers; the unit quoted is still the one the question chose
+    # (a wrong "from 9:00 to 17:00" must not move the quote to Monday's line).
+    if _supported_answer(raw, question, answer, evidence) is not None or quotable(evidence, raw, question):
+        return extract(question, answer, evidence.sentence)
+    return None
+
+
 def _answer_from_window(
     question: str, answer: Answer, chat_model, prompt: str, evidence: Evidence, config=None
 ) -> str | None:
-    """The model's supported answer from this window, else its sentence quoted if `quotable`, else None."""
+    """The model's supported answer from this window, else its sentence quoted if `quotable`, else None.
+
+    A factoid is answered by extraction (`_extract_from_window`); only an explanation is generated, and
+    every value and name it states must be in the window (`values.unfaithful_values`).
+    """
+    if is_factoid(question):
+        return _extract_from_window(question, answer, chat_model, prompt, evidence, config)
     record_evidence(answer, evidence)
     answer.route_reason.pop("grounding_support", None)
     raw = _model_answer(question, answer, chat_model, prompt, evidence, config)
     text = _supported_answer(raw, question, answer, evidence)
+    if text is not None:
+        invented = unfaithful_values(text, evidence.window, question)
+        if invented:
+            answer.tool_calls.append(
+                {"tool": "grounding_check", "input": raw, "output": f"not in the evidence: {', '.join(invented)}"}
+            )
+            text = None
     if text is not None and restates_sentence(raw, evidence.sentence, question):
         answer.route_reason.update(answer_kind="quote", quoted_because="the answer restated the sentence")
         return quote(evidence.sentence)
@@ -200,13 +328,23 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
         # data, not instructions.": the model neither answered nor said the window lacks the answer. The
         # window is judged as a generated answer's would be, and its sentence speaks for itself.
         return evidence.window_coverage >= MIN_WINDOW_COVERAGE
-    answer_type = expected_answer_type(question)
-    asked = typed_values(answer_type, question)
-    offered = typed_values(answer_type, evidence.sentence) - asked
+    values_in = _typed_values_for(question)
+    asked = values_in(question)
+    offered = values_in(evidence.sentence) - asked
     if offered and evidence.sentence_coverage >= TYPED_QUOTE_MIN_COVERAGE:
         return True
-    pointed = (typed_values(answer_type, model_answer) - asked) & offered
+    pointed = (values_in(model_answer) - asked) & offered
     return bool(pointed) and evidence.window_coverage >= MIN_WINDOW_COVERAGE
+
+
+def _typed_values_for(question: str):
+    """How to list the values of the asked type in a text: the kinds of `values.asked_kinds` (a time, an
+    amount, a duration ...) when the question asks for a measure, else the date / number of `expected_answer_type`."""
+    kinds = [kind for kind in asked_kinds(question) if kind.name != "name"]
+    if kinds and kinds[0].name != "date":
+        return lambda text: {match.group(0).lower() for match in found_values(kinds, text)}
+    answer_type = expected_answer_type(question)
+    return lambda text: typed_values(answer_type, text)
 
 
 def record_evidence(answer: Answer, evidence) -> None:

@@ -22,8 +22,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from orchestrator.chains.values import asked_kinds, fits
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
-from orchestrator.text import split_sentences_in_line, stem
+from orchestrator.knowledge.structure import indexed_text
+from orchestrator.text import names, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
 if TYPE_CHECKING:
@@ -36,6 +38,12 @@ HEADING_CHARS = 40
 MIN_EVIDENCE_WORDS = 4
 BLOCK_START = re.compile(r"([-*+•]|\d{1,3}[.)]|#{1,6}|\|)\s")
 BULLET = re.compile(r"^[-*+•]\s+")
+# "Monthly fee: $12", "Head librarian: Tomasz Wren": a field and its value, an answer unit whatever its length.
+KEY_VALUE = re.compile(r"^[A-Z][^:.!?]{0,60}:\s+\S")
+# The look-alike rule of the retriever (HybridRetriever.name_matches) carried into the sentence score: a
+# sentence from a chunk whose heading path names what the question names scores this much more per unit of
+# name match, so "Purple Account > Fees: Minimum balance: $3,750" beats the Green account's same line.
+NAME_MATCH_BONUS = 0.1
 # Answer-type matching, the classic question-answering heuristic: a "when / what year" question is
 # answered by a sentence with a date, a "how many / how much" one by a sentence with a number. A
 # sentence of the expected type scores this much more. On the 40 dev `docs` questions (11 of them
@@ -89,7 +97,7 @@ def unwrap_lines(text: str) -> list[str]:
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.strip()
-        if lines and lines[-1] and line and _continues(lines[-1], line):
+        if lines and lines[-1] and line and not KEY_VALUE.match(line) and _continues(lines[-1], line):
             lines[-1] = f"{lines[-1]} {line}"
         else:
             lines.append(BULLET.sub("", line))  # a list item's wrapped lines still join it
@@ -116,13 +124,31 @@ def can_answer(sentence: str) -> bool:
     """
     return (
         not sentence.rstrip().endswith("?")
-        and len(sentence.split()) >= MIN_EVIDENCE_WORDS
+        and (len(sentence.split()) >= MIN_EVIDENCE_WORDS or bool(KEY_VALUE.match(sentence)))
+        and not names_a_topic(sentence)
         and not looks_like_instruction(sentence)
     )
 
 
+def names_a_topic(line: str) -> bool:
+    """A heading or title: a line with no sentence punctuation at its end, no figure, and every word of it
+    capitalised but for short function words ("Business Platinum Rewards Card: Understanding Your Annual Fee").
+    It says what a passage is about and answers nothing, so it is context, never evidence."""
+    line = line.strip()
+    if not line or line.endswith((".", "!", "?", ";")) or re.search(r"\d", line):
+        return False
+    tokens = re.findall(r"[^\W\d_][\w'’-]*", line)
+    return len(tokens) >= 2 and all(token[0].isupper() or token.lower() in _MINOR_WORDS for token in tokens)
+
+
+# Words a title leaves in lower case ("Terms of Service and Fees").
+_MINOR_WORDS = frozenset("a an and as at but by for from in into of on or per the to vs with".split())
+
+
 def is_label(sentence: str) -> bool:
     """A line that names what follows: an FAQ question, a heading, a glossary term."""
+    if KEY_VALUE.match(sentence):
+        return False  # "Thursdays: 09:00 until 20:00" is a field with its value, not the label of the next line
     return sentence.endswith("?") or (len(sentence) < HEADING_CHARS and not sentence.endswith((".", "!", ";", ",")))
 
 
@@ -138,6 +164,55 @@ def labelled(sentences: Sequence[str], index: int) -> str:
         return sentence
     label = sentences[index - 1]
     return f"{label} {sentence}" if label.endswith(("?", ":")) else f"{label}: {sentence}"
+
+
+def _named_in_heading(question: str, chunk) -> str:
+    """The question's name terms that the chunk's heading path holds: the sentence is about them too.
+
+    "Standard annual fee: $450.00" under "Business Platinum Card > Fees" covers a question about the
+    Business Platinum card's annual fee; its own words name only the fee.
+    """
+    heading = chunk.metadata.get("heading_path") or ""
+    if not heading:
+        return ""
+    in_heading = set(keyword_terms(heading))
+    return " ".join(term for name in names(question) for term in keyword_terms(name) if term in in_heading)
+
+
+def names_missing_from(question: str, chunks: Sequence) -> list[str]:
+    """The question's names (its capitalised words, by stem) that none of the chunks holds, nor a near spelling.
+
+    A look-alike answers a question about another product word for word but the name: asked about the
+    "Premium plan", the Business and Starter plans' rows hold every other word. When no retrieved chunk names
+    what the question names, they are all about something else and none of their sentences is evidence. Each
+    chunk need not hold every name ("Manning" alone answers for "Peyton Manning"); a held word that starts
+    with the name ("Austrian" for "Austria") or is spelt nearly like it ("Hartmanis" for "Hatmanis") counts.
+    """
+    import difflib
+
+    asked = {stem(term) for name in names(question) for term in keyword_terms(name)}
+    if not asked:
+        return []
+    held = {stem(term) for chunk in chunks for term in keyword_terms(indexed_text(chunk.page_content, chunk.metadata))}
+    return sorted(
+        name
+        for name in asked
+        if name not in held
+        and not any(word.startswith(name) for word in held if len(name) >= 4)
+        and not difflib.get_close_matches(name, [word for word in held if abs(len(word) - len(name)) <= 2], 1, 0.8)
+    )
+
+
+def strict_kinds(question: str) -> tuple:
+    """The value kinds an evidence sentence must hold for the question (`values.asked_kinds`), when strict.
+
+    A cost, distance, duration, time of day or percentage must be stated to be answered; a count, date or
+    name question keeps the softer ANSWER_TYPE_BONUS (a count is often written in words, a date as "that year").
+    """
+    return asked_kinds(question) if asked_kinds(question) and asked_kinds(question)[0].name in STRICT_KINDS else ()
+
+
+STRICT_KINDS = frozenset({"money", "percentage", "time", "duration", "length"})
 
 
 def uniform_weights(question: str) -> dict[str, float]:
@@ -202,13 +277,23 @@ def rank_evidence(
     ]
     if not candidates:
         return []
+    if names_missing_from(question, chunks):
+        return []
+    kinds = strict_kinds(question)
+    if kinds:  # the answer's type must fit the question: a distance is a length, a cost money
+        candidates = [c for c in candidates if fits(kinds, labelled(c[1], c[2]))]
+        if not candidates:
+            return []
     weights = term_weights(question)
     texts = [labelled(sentences, index) for _, sentences, index in candidates]
     question_vector = embeddings.embed_query(question)
     vectors = embeddings.embed_documents(texts)
     answer_type = expected_answer_type(question)
+    named = [_named_in_heading(question, chunk) for chunk, _, _ in candidates]
     scores = [
-        sentence_score(question_vector, vector, weights, text, answer_type) for text, vector in zip(texts, vectors)
+        sentence_score(question_vector, vector, weights, f"{text} {extra}", answer_type)
+        + NAME_MATCH_BONUS * float(chunk.metadata.get("name_match") or 0.0)
+        for text, vector, extra, (chunk, _, _) in zip(texts, vectors, named, candidates)
     ]
     # Stable sort: on a tie the earlier (higher-ranked) chunk wins.
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
@@ -227,8 +312,8 @@ def rank_evidence(
                 sentence=texts[i],
                 window=window,
                 score=scores[i],
-                sentence_coverage=coverage(weights, texts[i]),
-                window_coverage=coverage(weights, window),
+                sentence_coverage=coverage(weights, f"{texts[i]} {named[i]}"),
+                window_coverage=coverage(weights, f"{window} {named[i]}"),
             )
         )
         if len(chosen) == limit:

@@ -358,15 +358,17 @@ class SemanticRouter:
                 cached = np.load(cache_file)
                 if cached.ndim == 2 and cached.shape[0] == len(texts):
                     return cached
-            except (OSError, ValueError):
-                pass  # a damaged cache only costs re-embedding
+            except (OSError, ValueError, EOFError):
+                pass  # a damaged or empty cache only costs re-embedding
         vectors = np.asarray(self._embed(texts), dtype=np.float32)
         if cache_file is not None:
+            from orchestrator.files import atomic_output
+
             try:
-                cache_file.parent.mkdir(parents=True, exist_ok=True)
-                np.save(cache_file, vectors)
+                with atomic_output(cache_file) as partial, open(partial, "wb") as handle:
+                    np.save(handle, vectors)
             except OSError:
-                pass  # a read-only or full data dir only costs re-embedding next time
+                pass  # a read-only or full data dir only costs re-embedding next time (and leaves no partial file)
         return vectors
 
     def scores(self, question_vector: Sequence[float], top: int = 3) -> dict[str, float]:

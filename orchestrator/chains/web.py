@@ -12,6 +12,7 @@ from langchain_core.runnables import RunnableConfig
 from orchestrator.chains.answer_checks import unsupported_numbers
 from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
+from orchestrator.chains.route_texts import RESULTS_UNCLEAR, SEARCH_UNAVAILABLE
 from orchestrator.result import Answer
 
 MIN_SUPPORT = 0.5
@@ -41,10 +42,7 @@ def answer_from_web(
             {"tool": "web_search", "input": question, "output": None, "error": str(exc), "seconds": seconds}
         )
         answer.abstained = True
-        answer.answer = (
-            "I can't verify current facts right now because web search is unavailable, and I won't answer "
-            "from the model's memory, which may be out of date."
-        )
+        answer.answer = SEARCH_UNAVAILABLE
         yield answer.answer
         return
     sources = results_to_sources(results)
@@ -60,7 +58,7 @@ def answer_from_web(
     if says_unknown(raw) or grounded.support < MIN_SUPPORT or unsupported_numbers(grounded.text, [*snippets, question]):
         answer.abstained = True
         answer.sources = sources
-        answer.answer = f"The search results (retrieved {today}) don't clearly answer that; see the sources."
+        answer.answer = RESULTS_UNCLEAR.format(today=today)
         yield answer.answer
         return
     answer.sources = [sources[number - 1] for number in grounded.cited]

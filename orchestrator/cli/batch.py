@@ -89,6 +89,8 @@ def print_batch_summary(summary: BatchSummary, output: Path) -> None:
     table.add_row("errors", str(summary.errors))
     table.add_row("abstained", str(summary.abstained))
     table.add_row("already answered (skipped)", str(summary.skipped))
+    if summary.reanswered:
+        table.add_row("answered again (collection changed)", str(summary.reanswered))
     table.add_row("workers", str(summary.workers))
     console.print(table)
     console.print(f"Rows in {shown(output)}", highlight=False)
@@ -135,6 +137,12 @@ def batch(
             overwrite=overwrite,
         )
     print_batch_summary(summary, output)
+    if summary.reanswered:
+        err_console.print(
+            f"[yellow]Note:[/] {summary.reanswered} earlier answers were made from other contents of the collection; "
+            "they were answered again.",
+            highlight=False,
+        )
 
 
 @friendly_errors

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,13 +38,13 @@ def _console(stderr: bool) -> Console:
 console = _console(stderr=False)
 err_console = _console(stderr=True)
 F = TypeVar("F", bound=Callable)
-# C0 and C1 control characters except tab and newline: ESC starts ANSI sequences, CR rewrites the line.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable(text: object) -> str:
     """Text safe to echo: control characters (ANSI escapes included) shown as \\xNN, never sent raw."""
-    return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
+    from orchestrator.text import CONTROL_CHARACTERS
+
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
 
 
 def shown(text: object) -> str:

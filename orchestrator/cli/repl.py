@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ COMMANDS = {
     "/files": "the documents in the knowledge base",
     "/forget": "PATH  remove a file's (or a folder's) chunks from the knowledge base",
     "/collections": "the knowledge-base collections",
-    "/save": "FILE  write this conversation to a Markdown file",
+    "/save": "[--force] FILE  write this conversation to a Markdown file (asks before replacing one)",
     "/math": "QUESTION  answer with the math tool",
     "/docs": "QUESTION  answer from your documents only",
     "/web": "QUESTION  answer from a web search",
@@ -50,6 +51,7 @@ COMMANDS = {
 ROUTE_COMMANDS = ("/math", "/docs", "/web", "/chat")
 LEAVE = {"exit", "quit", "/bye", "/quit", "/exit", "/q"}
 PATH_COMMANDS = ("/ingest", "/forget", "/save")
+FORCE_FLAG = "--force"
 MULTILINE_FENCE = '"""'
 HELP_FOOTER = (
     'Ctrl-C stops an answer or a command. For several lines, start and end with """ '
@@ -96,6 +98,18 @@ class ChatSession:
     conversation_id: str | None = None
     console: Console = field(default_factory=lambda: common.console)
     err_console: Console = field(default_factory=lambda: common.err_console)
+    confirm: Callable[[str], bool] = field(default_factory=lambda: ask_yes_no)
+
+
+def ask_yes_no(question: str) -> bool:
+    """Ask on the terminal; without one (a script on stdin) the answer is no, so nothing is replaced unasked."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    try:
+        reply = common.console.input(f"{escape(question)} [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        return False
+    return reply.strip().lower() in ("y", "yes")
 
 
 # --- output helpers ---------------------------------------------------------------------------
@@ -232,6 +246,50 @@ class WaitingStatus:
         self.stop()
 
 
+class InterruptWatch:
+    """Ctrl-C during an answer, honoured even when Python sees it inside a C library's callback.
+
+    Python raises KeyboardInterrupt in whatever Python code runs next. While llama.cpp loads a model
+    that is llama-cpp-python's ctypes log callback, and ctypes swallows an exception raised there
+    (printing "Exception ignored on calling ctypes callback function" with a traceback), so the
+    answer went on. Here the handler also sets a flag that the turn checks before showing anything,
+    and such a swallowed interrupt is not printed. Only the main thread can set a signal handler;
+    elsewhere the watch does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = threading.Event()
+        self._previous_handler: Any = None
+        self._previous_hook: Any = None
+
+    def __enter__(self) -> "InterruptWatch":
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_hook = sys.unraisablehook
+            sys.unraisablehook = self._on_unraisable
+        return self
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.interrupted.set()
+        raise KeyboardInterrupt
+
+    def _on_unraisable(self, unraisable) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self.interrupted.is_set():
+            return  # already recorded; the turn stops at its next check
+        self._previous_hook(unraisable)
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C was pressed, even if the exception itself was swallowed."""
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info) -> None:
+        if self._previous_hook is not None:
+            sys.unraisablehook = self._previous_hook
+            previous = self._previous_handler
+            signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+
+
 class RouteListener(BaseCallbackHandler):
     """Hears the app's route announcement (a LangChain custom event) and names it in the status."""
 
@@ -264,6 +322,8 @@ class ReplCompleter:
                             yield Completion(name, start_position=-len(text))
                     return
                 command, _, rest = text.partition(" ")
+                if command == "/save" and rest.startswith(FORCE_FLAG + " "):
+                    rest = rest[len(FORCE_FLAG) + 1 :]
                 if command in PATH_COMMANDS:
                     last = _path_being_typed(rest)
                     yield from paths.get_completions(Document(last, len(last)), complete_event)
@@ -376,19 +436,24 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
 
     if route is None and is_task_on_given_text(question):
         route = "chat"
-    elif route != "chat":
-        question = _standalone(session, question)
+    _show_standalone(session, question, route)
     writer = WrappedWriter(session.console)
     result = None
     request = {"question": question, "history": session.history, "route": route}
     try:
-        with WaitingStatus(session.console, WAITING[route]) as status:
-            for item in session.app.stream(request, config={"callbacks": [RouteListener(status)]}):
-                if isinstance(item, str):
-                    status.stop()
-                    writer.write(item)
-                else:
-                    result = item
+        with InterruptWatch() as interrupt, WaitingStatus(session.console, WAITING[route]) as status:
+            stream = session.app.stream(request, config={"callbacks": [RouteListener(status)]})
+            try:
+                for item in stream:
+                    interrupt.check()
+                    if isinstance(item, str):
+                        status.stop()
+                        writer.write(item)
+                    else:
+                        result = item
+            finally:
+                _close(stream)  # an interrupted stream releases its model at once
+            interrupt.check()
     except KeyboardInterrupt:
         writer.finish()
         say(session, "[stopped]", "yellow")
@@ -407,24 +472,22 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         if result.error not in result.answer:  # the streamed answer may already say it
             print_error(session, result.error)
     else:
-        remember_turn(session.history, result.question, result.answer)
+        asked = result.standalone_question or result.question  # the next follow-up leans on the whole question
+        remember_turn(session.history, asked, result.answer, result.route, result.abstained)
         session.turns.append(result)
 
 
-def _standalone(session: ChatSession, question: str) -> str:
-    """A follow-up rewritten from the previous turn (shown, so the user sees what was asked)."""
-    from orchestrator.chains.followup import PreviousTurn, make_standalone
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
 
-    last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
-    if last is None or last.route == "chat":  # the chat route reads the whole conversation itself
-        return question
-    previous = (
-        PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
-    )
-    rewritten = make_standalone(question, previous)
-    if rewritten.rule is not None:
+
+def _show_standalone(session: ChatSession, question: str, route: str | None) -> None:
+    """Say how the app will take a follow-up (the app makes it stand alone itself: app.standalone)."""
+    rewritten = session.app.standalone(question, session.history, route)
+    if rewritten.rule is not None and rewritten.question != question:
         say(session, f"(follow-up, taken as: {rewritten.question})", "dim")
-    return rewritten.question
 
 
 def _log_exchange(session: ChatSession, result: Answer) -> None:
@@ -594,6 +657,20 @@ def _arguments(argument: str) -> list[str]:
     return parts
 
 
+def _one_argument(argument: str, command: str) -> str:
+    """The single path or name a command takes: quoted, or else the whole rest of the line, spaces included.
+
+    Never the first word of it: `/save x/notes draft.md` must not become `x/notes`, which may exist.
+    """
+    argument = argument.strip()
+    if argument[:1] not in ("'", '"'):
+        return argument
+    parts = _arguments(argument)
+    if len(parts) != 1:
+        raise ConfigError(f'{command} takes one path; quote it whole, e.g. {command} "my notes/draft.md".')
+    return parts[0]
+
+
 def _ingest(session: ChatSession, paths: list[str]) -> None:
     from orchestrator.cli.knowledge import ingest_into
 
@@ -718,12 +795,16 @@ def switch_model(session: ChatSession, name: str) -> None:
     say(session, f"Now chatting with {model_label(session.app.settings.model)}.{kept}")
 
 
-def save_conversation(session: ChatSession, target: str) -> None:
+def save_conversation(session: ChatSession, target: str, force: bool = False) -> None:
+    """/save [--force] FILE: the conversation as Markdown; an existing file is replaced only when confirmed or forced."""
     from orchestrator.logs import conversation_markdown
 
     path = Path(target).expanduser()
     if path.suffix == "":
         path = path.with_suffix(".md")
+    if path.exists() and not force and not session.confirm(f"{path} exists. Replace it?"):
+        say(session, f"Not saved: {path} already exists. /save --force {target} replaces it.", "yellow")
+        return
     title = f"Conversation {session.conversation_id}" if session.conversation_id else "Conversation"
     try:
         path.write_text(conversation_markdown(title, session.turns), encoding="utf-8")
@@ -765,15 +846,17 @@ def run_command(session: ChatSession, line: str) -> bool:
         show_files(session)
     elif command == "/forget":
         if _needs(argument, "/forget PATH"):
-            forget(session, _arguments(argument)[0])
+            forget(session, _one_argument(argument, command))
     elif command == "/collections":
         show_collections(session)
     elif command == "/save":
-        if _needs(argument, "/save FILE.md"):
-            save_conversation(session, _arguments(argument)[0])
+        force = argument == FORCE_FLAG or argument.startswith(FORCE_FLAG + " ")
+        target = argument[len(FORCE_FLAG) :].strip() if force else argument
+        if _needs(target, "/save [--force] FILE.md"):
+            save_conversation(session, _one_argument(target, command), force=force)
     elif command == "/model":
         if argument:
-            switch_model(session, _arguments(argument)[0])
+            switch_model(session, _one_argument(argument, command))
         else:
             say(session, f"model: {model_label(session.app.settings.model)}")
     else:
@@ -829,7 +912,8 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     exchanges = session.log.exchanges(conversation_id)
     for exchange in exchanges:
         if not exchange.error:
-            remember_turn(session.history, exchange.question, exchange.answer)
+            asked = exchange.standalone_question or exchange.question
+            remember_turn(session.history, asked, exchange.answer, exchange.route)
             session.turns.append(exchange)
     session.conversation_id = conversation_id
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")

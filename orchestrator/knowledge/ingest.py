@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.knowledge.structure import Block, heading_path, markdown_blocks, plain_text_blocks
 from orchestrator.progress import Progress
 
 if TYPE_CHECKING:
@@ -87,15 +88,50 @@ class IngestSummary:
 # --- loaders ---------------------------------------------------------------------------------
 
 
-def _read_utf8(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+# Byte-order marks, longest first (UTF-32's little-endian mark begins with UTF-16's).
+_BOMS = [
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+]
+# Without a BOM: UTF-8 if it decodes (it almost never does by accident), else Windows-1252, which is
+# Latin-1 with printable characters (curly quotes, the euro sign) in place of C1 controls, else Latin-1,
+# which decodes any byte. A fixed chain, not a statistical guess (charset-normalizer), so one file always
+# decodes the same way; other legacy code pages (Shift-JIS, KOI8-R) need converting to UTF-8 first.
+FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+
+
+def decode_text(data: bytes) -> str:
+    """Text from a file's bytes: by its BOM (UTF-8, UTF-16, UTF-32), else FALLBACK_ENCODINGS in order.
+
+    A NUL byte with no BOM means binary data (or UTF-16 without a BOM), which is refused, not decoded as Latin-1.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise UnreadableFileError(
+                    f"not valid {encoding.upper()} text ({exc.reason} at byte {exc.start})"
+                ) from None
+    if b"\x00" in data:
+        raise UnreadableFileError("not text: it holds NUL bytes (binary data, or UTF-16 without a byte-order mark)")
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any byte")  # pragma: no cover
+
+
+def _read_text(path: Path) -> str:
+    return decode_text(path.read_bytes())
 
 
 def load_text(path: Path) -> list[Section]:
-    return [Section(_read_utf8(path))]
+    return [Section(_read_text(path))]
 
 
 # Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
@@ -128,8 +164,42 @@ def load_html(path: Path) -> list[Section]:
     for element in soup(_INVISIBLE_TAGS) + soup.find_all(_is_hidden_element):
         if not element.decomposed:
             element.decompose()
+    _write_structure_as_markdown(soup)
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     return [Section("\n".join(line for line in lines if line))]
+
+
+def _flat_text(element) -> str:
+    return " ".join(element.get_text(" ").split())
+
+
+def _write_structure_as_markdown(soup) -> None:
+    """Replace tables, headings and list items by their Markdown form, so HTML is split like Markdown.
+
+    A table becomes header row, rule and rows ("| Plan | Monthly fee |"), which knowledge/structure.py reads
+    as one line per row with its column headers; a heading becomes "## Title"; a list item "- text".
+    """
+    for table in soup.find_all("table"):
+        rows = [
+            [_flat_text(cell).replace("|", "/") for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")
+        ]
+        rows = [row for row in rows if any(row)]
+        if not rows:
+            table.decompose()
+            continue
+        width = max(len(row) for row in rows)
+        has_header = bool(table.find("th"))
+        header, body = (rows[0], rows[1:]) if has_header else ([""] * width, rows)
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width] + [
+            "| " + " | ".join(row) + " |" for row in body
+        ]
+        table.replace_with("\n" + "\n".join(lines) + "\n")
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n{'#' * level} {_flat_text(heading)}\n")
+    for item in soup.find_all("li"):
+        if item.find(["ul", "ol"]) is None:
+            item.replace_with(f"\n- {_flat_text(item)}\n")
 
 
 def load_pdf(path: Path) -> list[Section]:
@@ -168,7 +238,7 @@ def _json_record_section(record: object, index: int | None) -> Section:
 def load_json(path: Path) -> list[Section]:
     """A top-level array gives one section per record; anything else is one section."""
     try:
-        data = json.loads(_read_utf8(path))
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise UnreadableFileError(f"invalid JSON (line {exc.lineno}: {exc.msg})") from None
     if isinstance(data, list):
@@ -179,7 +249,7 @@ def load_json(path: Path) -> list[Section]:
 def load_jsonl(path: Path) -> list[Section]:
     """One section per non-empty line; one bad line makes the whole file unreadable."""
     sections = []
-    for number, line in enumerate(_read_utf8(path).splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -210,16 +280,27 @@ def load_file(path: Path) -> list[Section]:
         )
     try:
         return loader(path)
+    except OrchestratorError:
+        raise
     except OSError as exc:
         raise UnreadableFileError(f"cannot be read ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise UnreadableFileError("nested too deeply to read (deeper than Python's recursion limit)") from None
+    except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others (a parser's own bug, say)
+        raise UnreadableFileError(f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 # --- splitting and ids -----------------------------------------------------------------------
 
 
+# Bumped whenever splitting changes (v1: cut at headings, heading path in metadata, table rows as lines), so a
+# collection split the old way is re-split on the next ingest: a stored chunk with another signature is stale.
+SPLITTER_VERSION = "structured-v1"
+
+
 def splitter_signature(settings: Settings) -> str:
-    """Stored with each chunk, so changing chunk settings re-splits files on the next ingest."""
-    return f"recursive:{settings.chunk_size}:{settings.chunk_overlap}"
+    """Stored with each chunk, so changing chunk settings (or SPLITTER_VERSION) re-splits files on the next ingest."""
+    return f"{SPLITTER_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}"
 
 
 def _splitter(path: Path, settings: Settings):
@@ -235,31 +316,55 @@ def _splitter(path: Path, settings: Settings):
         "chunk_overlap": settings.chunk_overlap,
         "add_start_index": True,
     }
-    if path.suffix.lower() in (".md", ".markdown"):
+    if path.suffix.lower() in MARKDOWN_LIKE:
         return RecursiveCharacterTextSplitter.from_language(Language.MARKDOWN, **options)
     return RecursiveCharacterTextSplitter(**options)
 
 
-def chunk_id(source: str, text: str, occurrence: int = 0) -> str:
-    """sha256 of source path and chunk text; `occurrence` tells identical chunks of one file apart."""
-    key = f"{source}\0{text}" if occurrence == 0 else f"{source}\0{text}\0#{occurrence}"
+# Files cut at their headings (the HTML loader writes headings, list items and tables the Markdown way).
+MARKDOWN_LIKE = (".md", ".markdown", ".html", ".htm")
+
+
+def chunk_id(source: str, text: str, occurrence: int = 0, headings: str = "") -> str:
+    """sha256 of source path, heading path and chunk text; `occurrence` tells identical chunks of one file apart.
+
+    The heading path is part of the key because the embedding reads it (`structure.indexed_text`): a renamed
+    section must be embedded again. A chunk without headings keeps the key it always had.
+    """
+    body = f"{headings}\0{text}" if headings else text
+    key = f"{source}\0{body}" if occurrence == 0 else f"{source}\0{body}\0#{occurrence}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
 
 
+def section_blocks(path: Path, section: Section, first: bool) -> list[Block]:
+    """A section cut at its headings (Markdown, HTML); a plain-text file's first section may open with a title."""
+    suffix = path.suffix.lower()
+    if suffix in MARKDOWN_LIKE:
+        return markdown_blocks(section.text)
+    if suffix == ".txt" and first:
+        return plain_text_blocks(section.text)
+    return [Block((), section.text)] if section.text.strip() else []
+
+
 def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, settings: Settings) -> list[Chunk]:
-    """Split sections into chunks with ids and metadata (chunk_index/chunk_count count the whole file)."""
+    """Split sections into chunks with ids and metadata (chunk_index/chunk_count count the whole file).
+
+    Each block under one heading path is split on its own, so no chunk straddles two sections, and every
+    chunk records its `heading_path` ("Title > Section > Subsection", see knowledge/structure.py).
+    """
     splitter = _splitter(path, settings)
     pieces = []
-    for section in sections:
-        if not section.text.strip():
-            continue
-        for doc in splitter.create_documents([section.text]):
-            pieces.append((doc.page_content, doc.metadata.get("start_index"), section))
-    seen: dict[str, int] = defaultdict(int)
+    for number, section in enumerate(sections):
+        for block in section_blocks(path, section, first=number == 0):
+            for doc in splitter.create_documents([block.text]):
+                pieces.append(
+                    (doc.page_content, doc.metadata.get("start_index"), section, heading_path(block.headings))
+                )
+    seen: dict[tuple[str, str], int] = defaultdict(int)
     chunks = []
-    for index, (text, start, section) in enumerate(pieces):
-        occurrence = seen[text]
-        seen[text] += 1
+    for index, (text, start, section, headings) in enumerate(pieces):
+        occurrence = seen[headings, text]
+        seen[headings, text] += 1
         metadata = {
             **file_metadata,
             "chunk_index": index,
@@ -267,8 +372,9 @@ def split_file(path: Path, sections: Sequence[Section], file_metadata: dict, set
             "start_index": start,
             "page": section.page,
             "record": section.record,
+            "heading_path": headings or None,
         }
-        chunks.append(Chunk(chunk_id(file_metadata["source"], text, occurrence), text, metadata))
+        chunks.append(Chunk(chunk_id(file_metadata["source"], text, occurrence, headings), text, metadata))
     return chunks
 
 
@@ -387,7 +493,7 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     try:
         data = read_regular_file(path)
     except OSError as exc:
-        summary.skipped.append(SkippedFile(str(path), f"cannot be read ({exc.strerror or exc})"))
+        _skip_unreadable(path, f"cannot be read ({exc.strerror or exc})", stored, plan, summary)
         return
     file_metadata = {**_file_metadata(path, data), "splitter": signature}
     if _is_current(stored, file_metadata["file_sha256"], signature):
@@ -398,18 +504,31 @@ def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _P
     try:
         chunks = split_file(path, load_file(path), file_metadata, settings)
     except UnreadableFileError as exc:
-        # Keep whatever an earlier, readable version of the file put in the store.
-        summary.skipped.append(SkippedFile(str(path), str(exc)))
+        _skip_unreadable(path, str(exc), stored, plan, summary)
+        return
+    if not chunks:
+        _skip_unreadable(path, _no_text_reason(path, data), stored, plan, summary)
         return
     new_ids = {chunk.id for chunk in chunks}
     plan.to_delete.extend(chunk_id for chunk_id in stored if chunk_id not in new_ids)
-    if not chunks:
-        summary.skipped.append(SkippedFile(str(path), "no extractable text (a scanned PDF needs OCR first)"))
-        return
     for chunk in chunks:
         (plan.to_refresh if chunk.id in stored else plan.to_add).append(chunk)
     summary.chunks_unchanged += sum(1 for chunk in chunks if chunk.id in stored)
     summary.files_ingested += 1
+
+
+def _skip_unreadable(path: Path, reason: str, stored: dict[str, dict], plan: _Plan, summary: IngestSummary) -> None:
+    """Skip a file that cannot be read now; chunks of an earlier version go, so no answer cites text it no longer has."""
+    if stored:
+        plan.to_delete.extend(stored)
+        reason += f"; its {len(stored)} chunks from an earlier version were removed"
+    summary.skipped.append(SkippedFile(str(path), reason))
+
+
+def _no_text_reason(path: Path, data: bytes) -> str:
+    if path.suffix.lower() == ".pdf":
+        return "no extractable text (a scanned PDF needs OCR first)"
+    return "the file is empty" if not data.strip() else "no text to index (only blank records or markup)"
 
 
 _held_locks: dict[str, tuple[threading.RLock, list]] = {}  # lock file -> (thread lock, [depth, open file])

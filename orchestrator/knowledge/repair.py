@@ -1,6 +1,7 @@
 """`orchestrator collections --check [--repair]`: find damaged collections and rebuild them from their files.
 
-A damaged database (chroma.sqlite3) is moved aside whole, to chroma.damaged-<time>, and every collection
+A damaged database (chroma.sqlite3 failing SQLite's check, or missing or empty while collections were
+recorded as built from files) is moved aside whole, to chroma.damaged-<time>, and every collection
 listed in data_dir/sources/ is ingested again. A collection with a damaged vector index is deleted and
 ingested again from the files its chunks name (and the source list). Nothing else is touched; files
 that no longer exist are reported, not invented.
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from orchestrator.knowledge.ingest import collection_lock, ingest_paths, recorded_sources, sources_manifest_path
+from orchestrator.knowledge.ingest import collection_lock, ingest_paths, recorded_sources
 from orchestrator.knowledge.store import (
     CollectionHealth,
     KnowledgeStoreError,
@@ -21,7 +22,9 @@ from orchestrator.knowledge.store import (
     collection_sources,
     database_damage,
     delete_collection,
+    lost_database,
     move_aside,
+    recorded_collections,
 )
 
 if TYPE_CHECKING:
@@ -50,11 +53,6 @@ class RepairResult:
     missing: list[str]
 
 
-def _recorded_collections(settings: Settings) -> list[str]:
-    folder = sources_manifest_path(settings, "x").parent
-    return sorted(path.stem for path in folder.glob("*.sources")) if folder.is_dir() else []
-
-
 def _sources_in_store(settings: Settings, name: str) -> list[str]:
     try:
         return collection_sources(settings, name)
@@ -65,23 +63,27 @@ def _sources_in_store(settings: Settings, name: str) -> list[str]:
 def check_knowledge_base(settings: Settings) -> KnowledgeBaseHealth:
     """Check the database file, then every collection's vector index (see store.collection_damage)."""
     if not settings.chroma_host:
-        problem = database_damage(chroma_dir(settings))
+        lost = lost_database(settings)
+        damage = database_damage(chroma_dir(settings))
+        problem = lost or (f"chroma.sqlite3 fails SQLite's integrity check ({damage})" if damage else None)
         if problem:
-            rows = [CollectionHealth(name, None, "in the damaged database") for name in _recorded_collections(settings)]
-            return KnowledgeBaseHealth(f"chroma.sqlite3 fails SQLite's integrity check ({problem})", rows)
+            rows = [CollectionHealth(name, None, "in the damaged database") for name in recorded_collections(settings)]
+            return KnowledgeBaseHealth(problem, rows)
     return KnowledgeBaseHealth(None, check_collections(settings))
 
 
 def repair_knowledge_base(
     settings: Settings, open_store: Callable, progress=None
 ) -> tuple[KnowledgeBaseHealth, list[RepairResult]]:
-    """Rebuild what `check_knowledge_base` finds damaged; `open_store(settings, collection=, fresh=)` opens a collection."""
+    """Rebuild what `check_knowledge_base` finds damaged; `open_store(settings, collection=, fresh=, verify=)` opens a
+    collection (verify=False: the rebuild may start from a missing database)."""
     health = check_knowledge_base(settings)
     if health.database_problem:
         if settings.chroma_host:
             raise KnowledgeStoreError("The Chroma server's database is damaged: repair it on the server.")
-        sources = {name: recorded_sources(settings, name) for name in _recorded_collections(settings)}
-        move_aside(settings)
+        sources = {name: recorded_sources(settings, name) for name in recorded_collections(settings)}
+        if chroma_dir(settings).exists():
+            move_aside(settings)
     else:
         sources = {
             name: sorted(set(recorded_sources(settings, name)) | set(_sources_in_store(settings, name)))
@@ -93,7 +95,7 @@ def repair_knowledge_base(
     for name, files in sources.items():
         present = [source for source in files if Path(source).is_file()]
         with collection_lock(settings, name, progress):
-            store = open_store(settings, collection=name, fresh=True)
+            store = open_store(settings, collection=name, fresh=True, verify=False)
             summary = ingest_paths(present, store, settings, progress=progress) if present else None
         results.append(
             RepairResult(

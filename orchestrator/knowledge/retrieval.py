@@ -39,6 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from orchestrator.knowledge.structure import indexed_text
 from orchestrator.text import QUESTION_WORDS, names, search_terms, words
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 RRF_K = 60  # Cormack et al. 2009
 # Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
 # folder is named for it, and keyword_check trusts no other folder's vocabulary).
-KEYWORD_INDEX_VERSION = "words-en-stop-v2"
+KEYWORD_INDEX_VERSION = "words-en-stop-v3-headings"
 # How alike a question's name and a word of the collection must be (difflib's ratio) to count as the same
 # name misspelt: "kowalsky"/"kowalski" 0.88, "velmore"/"velmoor" 0.86; "velmoor"/"vale" 0.36.
 NEAR_SPELLING = 0.8
@@ -82,22 +83,25 @@ def question_terms(question: str) -> list[str]:
 class KeywordIndex:
     """A BM25 index over chunk texts, addressed by chunk id."""
 
-    def __init__(self, ids: list[str], bm25: Any) -> None:
+    def __init__(self, ids: list[str], bm25: Any, headings: dict[str, str] | None = None) -> None:
         self.ids = ids
         self._bm25 = bm25
+        self.headings = headings or {}  # chunk id -> heading path ("Title > Section"), for the name match
         # The index never changes (writes build a new one), so a term's idf is computed once: the
         # retriever and the docs route's evidence selection both ask for the same question's terms.
         self._idf: dict[str, float] = {}
 
     @classmethod
-    def build(cls, texts_by_id: dict[str, str]) -> KeywordIndex:
+    def build(cls, texts_by_id: dict[str, str] | dict[str, tuple[str, str]]) -> KeywordIndex:
+        """Index texts by chunk id; a value may be (heading path, indexed text), see `KnowledgeStore.indexed_texts_by_id`."""
         import bm25s
 
         ids = sorted(texts_by_id)
+        pairs = {i: value if isinstance(value, tuple) else ("", value) for i, value in texts_by_id.items()}
         bm25 = bm25s.BM25()
         if ids:
-            bm25.index(_tokenize([texts_by_id[i] for i in ids]), show_progress=False)
-        return cls(ids, bm25)
+            bm25.index(_tokenize([pairs[i][1] for i in ids]), show_progress=False)
+        return cls(ids, bm25, {i: pairs[i][0] for i in ids if pairs[i][0]})
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
@@ -145,6 +149,7 @@ class KeywordIndex:
         with atomic_output(folder / fingerprint) as partial:
             partial.mkdir()
             (partial / "ids.json").write_text(json.dumps(self.ids))
+            (partial / "headings.json").write_text(json.dumps(self.headings))
             if self.ids:
                 self._bm25.save(str(partial))
             for stale in folder.iterdir():
@@ -159,7 +164,8 @@ class KeywordIndex:
         final = folder / fingerprint
         try:
             ids = json.loads((final / "ids.json").read_text())
-            return cls(ids, bm25s.BM25.load(str(final)) if ids else bm25s.BM25())
+            headings = json.loads((final / "headings.json").read_text())
+            return cls(ids, bm25s.BM25.load(str(final)) if ids else bm25s.BM25(), headings)
         except (OSError, ValueError, KeyError):
             return None  # missing or unreadable cache: the caller rebuilds it
 
@@ -239,9 +245,36 @@ class HybridRetriever(BaseRetriever):
         vector_ranking = [doc.id for doc, _ in vector_hits]
         keyword_ranking = [chunk_id for chunk_id, _ in keyword_hits]
         fused = reciprocal_rank_fusion([vector_ranking, keyword_ranking], self.rrf_k)
+        matches = self.name_matches(question, list(fused))
+        ranked = {chunk_id: value * (1.0 + matches.get(chunk_id, 0.0)) for chunk_id, value in fused.items()}
         cosines = {doc.id: cosine for doc, cosine in vector_hits}
-        top = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], -cosines.get(chunk_id, -1.0), chunk_id))[:k]
-        return self._annotate(question, top, query_vector, vector_hits, keyword_hits, fused)
+        top = sorted(ranked, key=lambda chunk_id: (-ranked[chunk_id], -cosines.get(chunk_id, -1.0), chunk_id))[:k]
+        return self._annotate(question, top, query_vector, vector_hits, keyword_hits, fused, matches)
+
+    def name_matches(self, question: str, chunk_ids: Sequence[str]) -> dict[str, float]:
+        """For each chunk, the IDF-weighted share of the question's terms that its heading path holds (0..1).
+
+        Look-alike documents (ten account types with the same fee table) share every word of a question but
+        the name: "Purple Account" is in the title of one of them. The fused rank is multiplied by
+        (1 + this share), so the document whose title or section names what the question names comes first,
+        and a word every title shares ("Account") weighs little because its idf is low. All the question's
+        terms count, not only its capitalised words: people type "willow senior checking" in lower case.
+        """
+        terms = question_terms(question)
+        index = self._keywords()
+        if not terms or not index.headings:
+            return {}
+        idf = index.idf(terms)
+        total = sum(idf.values())
+        if total <= 0:
+            return {}
+        matches = {}
+        for chunk_id in chunk_ids:
+            heading = index.headings.get(chunk_id)
+            if heading:
+                found = set(keyword_terms(heading))
+                matches[chunk_id] = sum(weight for term, weight in idf.items() if term in found) / total
+        return matches
 
     def relevant(self, docs: Sequence[Document]) -> list[Document]:
         """The chunks whose relevance score reaches the threshold (the ones an answer may rest on)."""
@@ -314,7 +347,7 @@ class HybridRetriever(BaseRetriever):
         folder = Path(self.store.keyword_index_dir)
         index = KeywordIndex.load(folder, fingerprint)
         if index is None:
-            index = KeywordIndex.build(self.store.texts_by_id())
+            index = KeywordIndex.build(self.store.indexed_texts_by_id())
             try:
                 index.save(folder, fingerprint)
             except OSError:
@@ -332,6 +365,7 @@ class HybridRetriever(BaseRetriever):
         vector_hits: list[tuple[Document, float]],
         keyword_hits: list[tuple[str, float]],
         fused: dict[str, float],
+        matches: dict[str, float] | None = None,
     ) -> list[Document]:
         by_id = {doc.id: doc for doc, _ in vector_hits}
         cosines = {doc.id: cosine for doc, cosine in vector_hits}
@@ -350,7 +384,7 @@ class HybridRetriever(BaseRetriever):
                 continue  # deleted by another process since the keyword index was built
             source = by_id[chunk_id]
             cosine = float(cosines.get(chunk_id, 0.0))
-            coverage = term_coverage(terms, source.page_content, idf)
+            coverage = term_coverage(terms, indexed_text(source.page_content, source.metadata), idf)
             metadata = {
                 "page": None,
                 **source.metadata,
@@ -362,6 +396,7 @@ class HybridRetriever(BaseRetriever):
                 "bm25_rank": bm25_rank.get(chunk_id),
                 "bm25_score": bm25_score.get(chunk_id),
                 "rrf": fused[chunk_id],
+                "name_match": (matches or {}).get(chunk_id, 0.0),
             }
             results.append(Document(page_content=source.page_content, metadata=metadata, id=chunk_id))
         return results

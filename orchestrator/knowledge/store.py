@@ -21,10 +21,11 @@ import struct
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from orchestrator.config import validate_collection_name
 from orchestrator.errors import OrchestratorError, os_error_message
+from orchestrator.knowledge.structure import indexed_text
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -266,19 +267,72 @@ def _http_client(settings: Settings):
         ) from None
 
 
-def _client(settings: Settings, fresh: bool = False):
-    """The configured Chroma client: a server's, or a persistent one in the data directory."""
+def _client(settings: Settings, fresh: bool = False, rebuilding: bool = False, reading: bool = False):
+    """The configured Chroma client: a server's, or a persistent one in the data directory.
+
+    A database that lost its contents (`lost_database`) is refused unless `rebuilding` (the repair).
+    `reading`: the caller never writes through it, so a full disk does not stop it (`_read_snapshot`).
+    """
     if settings.chroma_host:
         return _http_client(settings)
-    return _persistent_client(chroma_dir(settings), fresh)
+    if not rebuilding:
+        refuse_lost_database(settings)
+    return _persistent_client(chroma_dir(settings), fresh, reading)
 
 
-def _persistent_client(path: Path, fresh: bool = False):
+def recorded_collections(settings: Settings) -> list[str]:
+    """The collections whose source files ingest recorded (knowledge/ingest.py, record_sources)."""
+    folder = recorded_sources_dir(settings)
+    return sorted(path.stem for path in folder.glob("*.sources")) if folder.is_dir() else []
+
+
+def lost_database(settings: Settings) -> str | None:
+    """Why the embedded database lost everything: chroma.sqlite3 is missing or empty, yet collections were
+    recorded as built from files. None when it has contents, or when nothing was ever ingested."""
+    from orchestrator.knowledge.ingest import recorded_sources
+
+    if settings.chroma_host:
+        return None
+    db = chroma_dir(settings) / "chroma.sqlite3"
+    try:
+        size: int | None = db.stat().st_size
+    except FileNotFoundError:
+        size = None
+    except OSError:
+        return None  # unreadable: opening it says why
+    if size:
+        return None
+    built = [name for name in recorded_collections(settings) if recorded_sources(settings, name)]
+    if not built:
+        return None
+    state = "is missing" if size is None else "is empty (0 bytes)"
+    return f"{db} {state}, but collection{'s' if len(built) > 1 else ''} {', '.join(map(repr, built))} had been built there"
+
+
+def refuse_lost_database(settings: Settings) -> None:
+    """KnowledgeStoreError naming the repair when `lost_database` finds one; never an empty store in its place."""
+    problem = lost_database(settings)
+    if problem:
+        raise KnowledgeStoreError(
+            f"The knowledge base is damaged: {problem}. Rebuild it from the recorded files with `{REPAIR_COMMAND}`, "
+            f"or, to start over without them, delete the lists in {recorded_sources_dir(settings)}. Nothing was deleted."
+        )
+
+
+def recorded_sources_dir(settings: Settings) -> Path:
+    """The folder of the source lists ingest records, one per collection."""
+    from orchestrator.knowledge.ingest import sources_manifest_path
+
+    return sources_manifest_path(settings, "x").parent
+
+
+def _persistent_client(path: Path, fresh: bool = False, reading: bool = False):
     """A persistent Chroma client with telemetry off (the app is offline-first).
 
     chromadb keeps one system per path and process, whose vector index is loaded once and never sees
     another process's writes. `fresh` drops that cache first, so a writer holding the collection lock
     (see knowledge/ingest.py) starts from what is on disk now; clients opened earlier keep working.
+    `reading`: the caller only reads, so on a full disk the store is read from a snapshot (`_read_snapshot`).
     """
     import sqlite3
 
@@ -304,19 +358,65 @@ def _persistent_client(path: Path, fresh: bool = False):
         )
     if fresh:
         SharedSystemClient.clear_system_cache()
+        _snapshots.pop(str(path), None)
     with _chroma_errors(path, "be opened"):
         try:
             client = chromadb.PersistentClient(
-                path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+                path=str(_snapshots.get(str(path), path)),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
             )
             client.heartbeat()
             return client
-        except (ChromaError, sqlite3.DatabaseError, OSError):
-            raise
+        except (ChromaError, sqlite3.DatabaseError, OSError) as exc:
+            if not (reading and _no_space(exc, path)) or str(path) in _snapshots:
+                raise
+            _snapshots[str(path)] = _read_snapshot(path)
+            return _persistent_client(path, reading=True)
         except Exception as exc:  # noqa: BLE001
             # After a first failed open, chromadb 1.5's cleanup raises AttributeError on the next
             # attempt for the same path; any failure here means "cannot open this directory".
             raise ChromaError(f"{type(exc).__name__}: {exc}") from exc  # type: ignore[abstract]
+
+
+# Embedded stores read through a snapshot in this process (see _read_snapshot): store folder -> snapshot folder.
+_snapshots: dict[str, Path] = {}
+
+
+def _no_space(exc: BaseException, path: Path | str) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return bool(_NO_SPACE.search(str(exc))) or _nearly_full(path)
+
+
+def _read_snapshot(path: Path) -> Path:
+    """A copy of chroma.sqlite3 (its vector index folders linked, not copied) where there is room, for reading.
+
+    chromadb writes a row into chroma.sqlite3 whenever it opens it (its `acquire_write` table), which a
+    full disk refuses, so even a search would fail. The copy goes to /dev/shm (memory) or the temporary
+    folder, whichever has room; it is removed when the process exits. Writers never use it.
+    """
+    import atexit
+    import tempfile
+
+    needed = sum(f.stat().st_size for f in path.glob("chroma.sqlite3*")) + LOW_SPACE_BYTES
+    for base in ("/dev/shm", tempfile.gettempdir()):
+        try:
+            if shutil.disk_usage(base).free < needed:
+                continue
+            target = Path(tempfile.mkdtemp(prefix="orchestrator-read-", dir=base))
+        except OSError:
+            continue
+        atexit.register(shutil.rmtree, target, ignore_errors=True)
+        try:
+            for entry in path.iterdir():
+                if entry.is_dir():
+                    (target / entry.name).symlink_to(entry)
+                elif entry.name.startswith("chroma.sqlite3"):  # with a journal or WAL, if any
+                    shutil.copy2(entry, target / entry.name)
+            return target
+        except OSError:
+            shutil.rmtree(target, ignore_errors=True)
+    raise OSError(errno.ENOSPC, "No space left on device (not even for a temporary copy to read from)", str(path))
 
 
 def database_damage(path: Path) -> str | None:
@@ -424,9 +524,10 @@ class CollectionHealth:
 def check_collections(settings: Settings) -> list[CollectionHealth]:
     """Every collection's health; raises KnowledgeStoreError when the database itself is damaged."""
     path = chroma_location(settings)
+    refuse_lost_database(settings)
     if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         return []
-    client = _client(settings, fresh=True)
+    client = _client(settings, fresh=True, reading=True)
     rows = []
     for name in sorted(_collection_names(client, path)):
         with _chroma_errors(path, f"open collection {name!r}"):
@@ -439,7 +540,7 @@ def check_collections(settings: Settings) -> list[CollectionHealth]:
 def collection_sources(settings: Settings, name: str) -> list[str]:
     """The source files named in a collection's chunk metadata (kept in SQLite, readable with a damaged index)."""
     path = chroma_location(settings)
-    client = _client(settings)
+    client = _client(settings, reading=True)
     sources: set[str] = set()
     with _chroma_errors(path, f"read collection {name!r}"):
         collection = client.get_collection(name, embedding_function=None)
@@ -450,6 +551,32 @@ def collection_sources(settings: Settings, name: str) -> list[str]:
             if len(page["ids"]) < _GET_PAGE:
                 return sorted(sources)
             offset += len(page["ids"])
+
+
+def _ids_fingerprint(ids: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def collection_fingerprint(settings: Settings, name: str) -> str | None:
+    """KnowledgeStore.fingerprint of a collection, without an embedding model; None when it does not exist."""
+    path = chroma_location(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        refuse_lost_database(settings)
+        return None
+    client = _client(settings, reading=True)
+    if name not in _collection_names(client, path):
+        return None
+    ids: list[str] = []
+    with _chroma_errors(path, f"read collection {name!r}"):
+        collection = client.get_collection(name, embedding_function=None)
+        while True:
+            page = collection.get(include=[], limit=_GET_PAGE, offset=len(ids))
+            ids.extend(page["ids"])
+            if len(page["ids"]) < _GET_PAGE:
+                return _ids_fingerprint(ids)
 
 
 def move_aside(settings: Settings) -> Path:
@@ -473,9 +600,10 @@ def _collection_names(client, path: Path | str) -> list[str]:
 def list_collections(settings: Settings) -> list[CollectionInfo]:
     """Every collection with its chunk count and the embedding model that built it."""
     path = chroma_location(settings)
+    refuse_lost_database(settings)
     if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         return []
-    client = _client(settings)
+    client = _client(settings, reading=True)
     rows = []
     with _chroma_errors(path, "read its collections"):
         for name in sorted(_collection_names(client, path)):
@@ -505,19 +633,21 @@ def open_store(
     reset: bool = False,
     fresh: bool = False,
     verify: bool = True,
+    read_only: bool = False,
 ) -> KnowledgeStore:
     """Open (creating if needed) a collection built with `model_id`; refuse one built with another model.
 
     `reset=True` deletes the collection first, which is how a user switches embedding models.
     `fresh=True` reloads Chroma's state from disk (for a writer that holds the collection lock).
-    An existing collection is checked once per process (`KnowledgeStore.damage`); a damaged one raises
-    KnowledgeStoreError naming the repair command, unless `verify=False` (the repair itself).
+    An existing collection is checked once per process (`KnowledgeStore.damage`), and a database that lost its
+    contents is refused (`lost_database`); both raise KnowledgeStoreError naming the repair command, unless
+    `verify=False` (the repair itself). `read_only=True` promises no writes, so a full disk does not stop a search.
     """
     from langchain_chroma import Chroma
 
     name = validate_collection_name(collection or settings.collection)
     path = chroma_location(settings)
-    client = _client(settings, fresh)
+    client = _client(settings, fresh, rebuilding=not verify, reading=read_only)
     if reset:
         delete_collection(settings, name)
     if name in _collection_names(client, path):
@@ -595,11 +725,18 @@ class KnowledgeStore:
         return collection_damage(self._collection, self.path)
 
     def add(self, texts: Sequence[str], metadatas: Sequence[dict], ids: Sequence[str]) -> None:
-        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless)."""
+        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless).
+
+        The vector is the embedding of `indexed_text` (the chunk's heading path, then its text); the stored
+        document is the text alone, which is what answers show.
+        """
         if not ids:
             return
+        vectors = self.embeddings.embed_documents([indexed_text(t, m) for t, m in zip(texts, metadatas)])
         with _chroma_errors(self.path, "add chunks"):
-            self.vectorstore.add_texts(list(texts), metadatas=[_clean(m) for m in metadatas], ids=list(ids))
+            self._collection.upsert(
+                ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=[_clean(m) for m in metadatas]
+            )
         self.generation += 1
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
@@ -627,15 +764,19 @@ class KnowledgeStore:
         return {chunk_id: metadata for chunk_id, metadata, _ in self._scan(include=["metadatas"])}
 
     def texts_by_id(self) -> dict[str, str]:
-        """Every chunk id with its text (what the keyword index is built from)."""
+        """Every chunk id with its text."""
         return {chunk_id: text for chunk_id, _, text in self._scan(include=["documents"])}
+
+    def indexed_texts_by_id(self) -> dict[str, tuple[str, str]]:
+        """Every chunk id with (its heading path, its indexed text): what the keyword index is built from."""
+        return {
+            chunk_id: (str(metadata.get("heading_path") or ""), indexed_text(text, metadata))
+            for chunk_id, metadata, text in self._scan(include=["documents", "metadatas"])
+        }
 
     def fingerprint(self) -> str:
         """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""
-        digest = hashlib.sha256()
-        for chunk_id in sorted(chunk_id for chunk_id, _, _ in self._scan(include=[])):
-            digest.update(chunk_id.encode() + b"\n")
-        return digest.hexdigest()
+        return _ids_fingerprint(chunk_id for chunk_id, _, _ in self._scan(include=[]))
 
     def _scan(self, include: list[str]) -> Iterator[tuple[str, dict, str]]:
         with _chroma_errors(self.path, "read chunks"):

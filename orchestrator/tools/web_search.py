@@ -228,7 +228,17 @@ def _run_search_tool(tool: BaseTool, query: str, config: Any) -> list[SearchResu
     if getattr(message, "status", "success") == "error":
         raise SearchUnavailable(_reason_in(str(message.content)))
     raw = getattr(message, "artifact", None)
-    return results_from(raw if raw is not None else getattr(message, "content", message))
+    return results_from(raw if raw is not None else _tool_content(getattr(message, "content", message)))
+
+
+def _tool_content(content: Any) -> Any:
+    """A ToolMessage's content as the tool returned it: LangChain sends a tool's list or dict on as JSON text."""
+    if isinstance(content, str) and content.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(content)
+        except ValueError:
+            return content  # text that merely starts with a bracket
+    return content
 
 
 def format_results_for_prompt(results: Sequence[SearchResult]) -> str:

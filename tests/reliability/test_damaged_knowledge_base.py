@@ -105,6 +105,17 @@ def overwrite_pages(data: Path) -> None:
     db.write_bytes(bytes(raw))
 
 
+def empty_database(data: Path) -> None:
+    (data / "chroma" / "chroma.sqlite3").write_bytes(b"")  # `: > chroma.sqlite3`
+
+
+def missing_database(data: Path) -> None:
+    (data / "chroma" / "chroma.sqlite3").unlink()
+
+
+DAMAGES = [truncate_index, overwrite_pages, empty_database, missing_database]
+
+
 def run_child(script: str, data: Path, *args: str) -> subprocess.CompletedProcess:
     """The script in a child process (a Rust panic must not take the test down), with the copy's settings."""
     return subprocess.run(
@@ -133,7 +144,7 @@ def every_chunk_found_by_its_text(data: Path, embedder: Path) -> tuple[int, int]
     return found, len(texts)
 
 
-@pytest.mark.parametrize("damage", [truncate_index, overwrite_pages])
+@pytest.mark.parametrize("damage", DAMAGES)
 @pytest.mark.parametrize("command", [["collections"], ["ingest", "DOCS"], ["ask"]])
 def test_every_command_on_a_damaged_knowledge_base_says_how_to_repair(copy, built, damage, command):
     damage(copy)
@@ -149,11 +160,12 @@ def test_every_command_on_a_damaged_knowledge_base_says_how_to_repair(copy, buil
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "panicked" not in output and "PanicException" not in output, output[-3000:]
     assert "orchestrator collections --check --repair" in " ".join(output.split()), output[-3000:]
+    assert "the knowledge base is empty" not in output, output[-3000:]
     assert result.returncode == 1
     assert sorted(p.name for p in (copy / "chroma").iterdir()) == before  # nothing rebuilt behind the user's back
 
 
-@pytest.mark.parametrize("damage", [truncate_index, overwrite_pages])
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_check_reports_and_repair_rebuilds_from_the_sources(copy, built, damage):
     damage(copy)
     checked = run_cli(copy, "collections", "--check")

@@ -4,6 +4,7 @@ Real mounts: a 2 MB tmpfs for "disk full", a read-only bind mount for "read-only
 permission (root in a container); elsewhere the tests skip, and the unit tests simulate ENOSPC instead.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -102,3 +103,59 @@ def test_read_only_data_dir(read_only_data, built, model_env):  # noqa: F811
     assert ingest.startswith("exit 1") and "the file system is read-only" in ingest
     listing = run(CLI_IN_CHILD, "collections", env=env)
     assert listing.startswith("exit 1") and "the file system is read-only" in listing
+
+
+# `ask` through the real CLI; only the models are stand-ins (the chat model file is the embedder's GGUF, never loaded).
+ASK_CLI_IN_CHILD = """
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from orchestrator import llm
+llm.embeddings_model = lambda settings, *args, **kwargs: DeterministicFakeEmbedding(size=16)
+llm.chat_model = lambda settings, *args, **kwargs: FakeListChatModel(responses=["Item 3005 is noted in detail."])
+from orchestrator.cli import app
+app()
+"""
+
+
+def fill(folder: Path) -> None:
+    """Write a file until the file system has no byte left (ENOSPC), the way a full disk looks."""
+    with open(folder / "filler", "wb", buffering=0) as handle:
+        for block in (1 << 16, 1 << 12, 1 << 9, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * block)
+            except OSError:
+                continue
+    assert shutil.disk_usage(folder).free < 4096
+
+
+@pytest.fixture
+def full_disk_data(tmp_path, built):  # noqa: F811
+    data, _, _ = built
+    with mounted(tmp_path / "full", "-t", "tmpfs", "-o", "size=8m", "tmpfs") as small:
+        shutil.copytree(data, small / "data")
+        fill(small)
+        yield small / "data"
+
+
+def test_reads_work_on_a_full_disk(full_disk_data, built):  # noqa: F811
+    _, _, embedder = built
+    env = {
+        "ORCH_DATA_DIR": str(full_disk_data),
+        "ORCH_EMBEDDING_MODEL": str(embedder),
+        "ORCH_MODEL": str(embedder),
+    }
+    checked = run(CLI_IN_CHILD, "collections", "--check", env=env)
+    assert checked.startswith("exit 0") and "The knowledge base is sound." in checked, checked
+    listing = run(CLI_IN_CHILD, "collections", env=env)
+    assert listing.startswith("exit 0") and "1310" in listing, listing
+    asked = run(ASK_CLI_IN_CHILD, "ask", "--json", "--route", "docs", "What does item 3005 note?", env=env)
+    assert asked.startswith("exit 0") and "No space left" not in asked, asked
+    row = json.loads(asked.splitlines()[1])
+    assert row["error"] is None and "d3.txt" in json.dumps(row["tool_calls"]), row  # the documents were searched
+    for _ in range(2):  # the router's cache of example vectors cannot be written: no half-written file may stay
+        routed = run(ASK_CLI_IN_CHILD, "ask", "Could you say hello?", env=env)
+        assert routed.startswith("exit 0") and "Error" not in routed, routed
+    written = [p for p in full_disk_data.rglob("*") if p.is_file() and p.parent.name != "locks"]  # lock files are empty
+    assert [p.name for p in written if p.stat().st_size == 0] == [], "half-written files stayed behind"
+    assert shutil.disk_usage(full_disk_data).free < 4096  # nothing freed space behind the test's back

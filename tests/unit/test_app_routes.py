@@ -86,8 +86,8 @@ def test_docs_route_refuses_an_unsupported_answer_when_no_sentence_covers_the_qu
     answer = app_with(tmp_path, model("Dunetrees migrate across frozen red dunes every winter."), docs).invoke(
         {"question": "What is a Martian Dunetree?", "route": "docs"}
     )
-    assert answer.abstained and "don't clearly support" in answer.answer and answer.sources == []
-    assert any(call["tool"] == "grounding_check" for call in answer.tool_calls)
+    # no chunk names the Martian Dunetree, so no sentence of them is evidence (evidence.names_all_of)
+    assert answer.abstained and "don't" in answer.answer and answer.sources == []
 
 
 TESLA = (
@@ -100,7 +100,7 @@ def test_docs_route_gives_the_model_only_the_evidence_window(tmp_path):
     chat = model("Tesla enrolled in 1875 at the school his father promised [1].")  # draws on the neighbour sentence
     docs = [chunk(TESLA + " " + "Unrelated filler about rivers and bridges. " * 20, "tesla.txt", 0.8)]
     answer = app_with(tmp_path, chat, docs).invoke(
-        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+        {"question": "How did Tesla come to enroll at the Polytechnic?", "route": "docs"}
     )
     assert not answer.abstained and answer.answer == "Tesla enrolled in 1875 at the school his father promised [1]."
     assert answer.route_reason["answer_kind"] == "generated"
@@ -114,9 +114,9 @@ def test_docs_route_quotes_the_best_sentence_when_the_model_answer_is_unsupporte
         {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
     )
     assert not answer.abstained and answer.route_reason["answer_kind"] == "quote"
-    assert answer.answer == 'From the documents: "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz." [1]'
-    assert answer.sources[0]["source"] == "tesla.txt"
-    assert any(call["tool"] == "grounding_check" for call in answer.tool_calls)
+    # a factoid is extracted: the sentence quoted with the answering span marked, the model not asked
+    assert answer.answer == 'From the documents: "In **1875**, Tesla enrolled at the Austrian Polytechnic in Graz." [1]'
+    assert answer.sources[0]["source"] == "tesla.txt" and answer.route_reason["answer_span"] == "1875"
 
 
 def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
@@ -135,7 +135,7 @@ def test_docs_route_reads_the_next_window_when_the_first_yields_nothing(tmp_path
         chunk("Tesla studied at the Polytechnic in Paris in 1880. Paris is large.", "paris.txt", 0.8, "c2"),
     ]
     answer = app_with(tmp_path, chat, docs).invoke(
-        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+        {"question": "How did Tesla come to enroll at the Polytechnic?", "route": "docs"}
     )
     assert "1875" in chat.prompts[0] and "Paris" not in chat.prompts[0] and "Paris" in chat.prompts[-1]
     assert answer.answer == "Tesla studied in large Paris in 1880 [1]."
@@ -152,7 +152,7 @@ def test_a_typed_answer_that_points_at_the_sentence_makes_it_quotable(tmp_path):
         {"question": TYPED_QUESTION, "route": "docs"}
     )
     assert answer.route_reason["evidence"]["sentence_coverage"] < 0.4
-    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+    assert answer.route_reason["answer_kind"] == "quote" and "In **1875**, Tesla enrolled" in answer.answer
 
 
 def test_a_sentence_with_the_asked_measure_is_quoted_when_the_model_says_the_documents_do_not_say(tmp_path):
@@ -192,7 +192,7 @@ def test_document_text_is_fenced_as_data(tmp_path):
             0.9,
         )
     ]
-    app_with(tmp_path, chat, docs).invoke({"question": "When does the museum open every morning?", "route": "docs"})
+    app_with(tmp_path, chat, docs).invoke({"question": "Why does the museum open every morning?", "route": "docs"})
     prompt = chat.prompts[0]
     # the fake end marker inside the document was removed, so the document cannot close the fence early;
     # the sentence that addresses the assistant is replaced (orchestrator/untrusted.py)
@@ -295,7 +295,7 @@ def test_bad_route_is_a_clear_error(tmp_path):
 def test_an_answer_that_describes_the_passage_falls_back_to_the_quote(tmp_path):
     chat = model("The document is about Tesla and his studies.")
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
-        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+        {"question": "How did Tesla come to enroll at the Polytechnic?", "route": "docs"}
     )
     assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
     assert any(
@@ -309,7 +309,7 @@ def test_an_answer_that_only_restates_the_sentence_is_answered_with_the_sentence
     # Every word the answer adds is in the evidence sentence, but rearranged: the quote cannot be.
     chat = model("Graz enrolled at the Austrian Polytechnic in 1875 [1].")
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
-        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+        {"question": "How did Tesla come to enroll at the Polytechnic?", "route": "docs"}
     )
     assert answer.route_reason["answer_kind"] == "quote" and answer.route_reason["quoted_because"]
     assert answer.answer == 'From the documents: "In 1875, Tesla enrolled at the Austrian Polytechnic in Graz." [1]'
@@ -318,7 +318,7 @@ def test_an_answer_that_only_restates_the_sentence_is_answered_with_the_sentence
 def test_an_answer_drawing_on_the_neighbouring_sentences_is_kept(tmp_path):
     chat = model("In 1875 Tesla enrolled, and later lost his scholarship [1].")
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
-        {"question": "When did Tesla enroll at the Polytechnic?", "route": "docs"}
+        {"question": "How did Tesla come to enroll at the Polytechnic?", "route": "docs"}
     )
     assert answer.route_reason["answer_kind"] == "generated" and "scholarship" in answer.answer
 
@@ -329,7 +329,7 @@ def test_a_description_of_the_passage_is_replaced_by_its_sentence_even_when_cove
         {"question": TYPED_QUESTION, "route": "docs"}
     )
     assert answer.route_reason["evidence"]["sentence_coverage"] < 0.4
-    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+    assert answer.route_reason["answer_kind"] == "quote" and "In **1875**, Tesla enrolled" in answer.answer
 
 
 def test_an_answer_that_repeats_the_prompt_is_replaced_by_the_sentence(tmp_path):
@@ -337,7 +337,7 @@ def test_an_answer_that_repeats_the_prompt_is_replaced_by_the_sentence(tmp_path)
     answer = app_with(tmp_path, chat, [chunk(TESLA, "tesla.txt", 0.8)]).invoke(
         {"question": TYPED_QUESTION, "route": "docs"}
     )
-    assert answer.route_reason["answer_kind"] == "quote" and "In 1875, Tesla enrolled" in answer.answer
+    assert answer.route_reason["answer_kind"] == "quote" and "In **1875**, Tesla enrolled" in answer.answer
     assert "quoted data" not in answer.answer
 
 
@@ -380,9 +380,13 @@ def test_a_question_about_a_name_the_documents_never_mention_is_refused_despite_
     assert answer.route_reason["unseen_names"] == ["Velmoor"]
 
 
-def test_an_unseen_name_still_gets_an_answer_when_the_sentence_covers_the_rest_of_the_question(tmp_path):
+def test_an_unseen_name_gets_no_quote_even_when_the_sentence_covers_the_rest_of_the_question(tmp_path):
+    # issue 27 item 6: a name the knowledge base never mentions gets no quote at any coverage (the real
+    # retriever's near-spelling check is what lets a misspelt name through, tests/unit/test_retrieval.py)
     docs = [chunk("The Corvin bridge over the river Sava was opened in 1891 by the mayor.", "bridges.txt", 0.8)]
-    answer = app_knowing_names(tmp_path, model("It was opened in 1891 [1]."), docs, {"sava"}).invoke(
+    chat = model("It was opened in 1891 [1].")
+    answer = app_knowing_names(tmp_path, chat, docs, {"sava"}).invoke(
         {"question": "When was the Korvin bridge over the river Sava opened by the mayor?", "route": "docs"}
     )
-    assert not answer.abstained and "1891" in answer.answer
+    assert answer.abstained and '"Korvin"' in answer.answer and "1891" not in answer.answer
+    assert chat.prompts == []

@@ -176,3 +176,16 @@ def test_counts_written_as_words_past_twelve_are_numbers():
         "one",
     }
     assert typed_values(number, "The fortress and the sixties fleet sailed.") == set()
+
+
+def test_a_name_no_retrieved_chunk_holds_is_missing_but_a_surname_prefix_or_near_spelling_is_not():
+    from orchestrator.chains.evidence import names_missing_from
+
+    chunks = [
+        chunk("Okonkwo threw for 310 yards in the Austrian final.", "final.txt"),
+        chunk("The Hartmanis paper appeared later.", "paper.txt"),
+    ]
+    assert names_missing_from("How many yards did Ada Okonkwo throw?", chunks) == ["ada"]
+    assert names_missing_from("How many yards did Okonkwo throw in the Austria final?", chunks) == []
+    assert names_missing_from("When did the Hatmanis paper appear?", chunks) == []
+    assert names_missing_from("What does the Premium plan cost?", chunks) == ["premium"]

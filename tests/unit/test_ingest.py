@@ -129,7 +129,7 @@ def test_jsonl_gives_one_section_per_line(docs):
     ("name", "content", "reason"),
     [
         ("broken.pdf", b"%PDF-1.4\nthis is not really a pdf", "not a readable PDF"),
-        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8"),
+        ("binary.txt", b"caf\xe9\x00\x01", "not text: it holds NUL bytes"),
         ("bad.json", b'{"text": ', "invalid JSON"),
         ("bad.jsonl", b'{"text": "ok"}\n{oops}\n', "invalid JSON on line 2"),
     ],
@@ -183,14 +183,15 @@ def test_ingest_everything_with_metadata(docs, store, settings):
     assert all(m["chunk_count"] == len(long) and "page" not in m for m in long)
     one = long[0]
     assert one["source"] == str((docs / "long.txt").resolve())
-    assert one["file_sha256"] and one["file_mtime"] > 0 and one["splitter"] == "recursive:200:20"
+    assert one["file_sha256"] and one["file_mtime"] > 0 and one["splitter"] == "structured-v1:200:20"
 
 
 def test_chunk_ids_hash_source_and_content(docs, store, settings):
     ingest_paths([docs / "notes.md"], store, settings)
     texts = store.texts_by_id()
+    headings = {chunk: meta.get("heading_path") or "" for chunk, meta in store.metadata_by_id().items()}
     source = str((docs / "notes.md").resolve())
-    assert all(chunk == chunk_id(source, text) for chunk, text in texts.items())
+    assert all(chunk == chunk_id(source, text, headings=headings[chunk]) for chunk, text in texts.items())
 
 
 def test_reingest_adds_nothing(docs, store, settings):
@@ -223,7 +224,7 @@ def test_changed_chunk_settings_resplit_files(docs, store, settings):
     bigger = settings.model_copy(update={"chunk_size": 400, "chunk_overlap": 40})
     summary = ingest_paths([docs / "long.txt"], store, bigger)
     assert summary.chunks_added > 0 and summary.chunks_removed > 0
-    assert {m["splitter"] for m in store.metadata_by_id().values()} == {"recursive:400:40"}
+    assert {m["splitter"] for m in store.metadata_by_id().values()} == {"structured-v1:400:40"}
 
 
 def test_prune_removes_chunks_of_deleted_files(docs, store, settings):
@@ -246,13 +247,15 @@ def test_corrupt_pdf_is_skipped_and_the_rest_goes_in(docs, store, settings):
     assert summary.files_seen == 7
 
 
-def test_a_file_that_becomes_unreadable_keeps_its_old_chunks(docs, store, settings):
+def test_a_file_that_becomes_unreadable_loses_its_old_chunks(docs, store, settings):
+    # Keeping them would let answers cite text the file no longer has (issue 31, item 4).
     ingest_paths([docs / "records.json"], store, settings)
-    before = snapshot(store)
+    before = store.count()
     (docs / "records.json").write_text("[{broken")
     summary = ingest_paths([docs / "records.json"], store, settings)
     assert "invalid JSON" in summary.skipped[0].reason
-    assert snapshot(store) == before
+    assert f"its {before} chunks from an earlier version were removed" in summary.skipped[0].reason
+    assert store.count() == 0
 
 
 def test_a_pdf_without_text_is_reported(tmp_path, store, settings):

@@ -238,8 +238,8 @@ def test_a_fast_answer_shows_no_status():
 
 
 def test_sources_show_the_passage_and_why_explains_in_words(chat_with, notes):
-    model = fake("A member may borrow up to 7 items [1].")
-    script = f"/ingest {notes}\nHow many items can a member borrow?\n/sources\n/why\n/why --json\n/sources --json\n"
+    model = fake("A member may borrow up to 7 items [1].")  # an explanation is generated, then checked
+    script = f"/ingest {notes}\nHow does a member borrow items?\n/sources\n/why\n/why --json\n/sources --json\n"
     out = chat_with(model, script).output
     assert "library rules.md" in out and "A member may borrow up to 7 items at a time." in out  # the passage text
     assert '"chunk":' in out  # --json keeps the machine form
@@ -250,8 +250,9 @@ def test_sources_show_the_passage_and_why_explains_in_words(chat_with, notes):
 
 def test_a_refusal_is_plain_and_why_has_the_numbers(chat_with, notes):
     out = chat_with(fake("unused"), f"/ingest {notes}\n/docs What is a Martian Dunetree?\n/why\n").output
-    assert "Your documents don't contain an answer to that, and I won't guess." in out
-    refusal_line = next(line for line in out.splitlines() if "don't contain" in line)
+    # no document names the Martian Dunetree: the refusal says so (issue 27 item 6)
+    assert 'Your documents never mention "Martian", "Dunetree", so I can\'t answer that.' in out
+    refusal_line = next(line for line in out.splitlines() if "never mention" in line)
     assert "threshold" not in refusal_line and "0." not in refusal_line
     assert "an answer needs at least 0.30" in out
 
@@ -304,6 +305,8 @@ def test_tab_completes_commands_and_paths(notes):
     completer = repl.ReplCompleter()
     assert [c.text for c in completer.get_completions(Document("/ing"), CompleteEvent())] == ["/ingest"]
     prefix = f"/ingest {notes}/gar"
+    assert [c.text for c in completer.get_completions(Document(prefix), CompleteEvent())] == ["den.txt"]
+    prefix = f"/save --force {notes}/gar"
     assert [c.text for c in completer.get_completions(Document(prefix), CompleteEvent())] == ["den.txt"]
 
 
@@ -433,7 +436,7 @@ def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rew
     out = chat_with(
         model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n"
     ).output
-    assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
+    assert "(follow-up, taken as: 84 multiplied by 2)" in out and "84*2 = 168" in out and "could not parse" not in out
     assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed
 
 
@@ -444,3 +447,120 @@ def test_the_passage_view_cuts_between_words():
     view = repl.passage_view(text, "The evidence sentence is here.").plain
     assert view.startswith("…wordy ") and view.endswith("others…")
     assert set(view.strip("…").split()) <= {"wordy", "others", "The", "evidence", "sentence", "is", "here."}
+
+
+# --- issue 31, item 13: /save never picks a shorter path, and asks before replacing a file ------------
+
+
+def test_save_to_a_new_path_with_spaces_never_overwrites_a_shorter_existing_one(chat_with, tmp_path):
+    folder = tmp_path / "x"
+    folder.mkdir()
+    shorter = folder / "notes.md"
+    shorter.write_text("keep me", encoding="utf-8")
+    out = chat_with(fake("Hello Ada."), f"/chat I am Ada\n/save {folder}/notes draft.md\n").output
+    assert shorter.read_text(encoding="utf-8") == "keep me"
+    assert "Hello Ada." in (folder / "notes draft.md").read_text(encoding="utf-8")
+    assert f"Saved 1 exchanges to {folder}/notes draft.md" in out
+
+
+def test_save_onto_an_existing_file_is_refused_from_a_script_unless_forced(chat_with, tmp_path):
+    target = tmp_path / "chat.md"
+    target.write_text("an older conversation", encoding="utf-8")
+    out = chat_with(fake("Hello Ada."), f"/chat I am Ada\n/save {target}\n").output
+    assert target.read_text(encoding="utf-8") == "an older conversation"
+    assert f"Not saved: {target} already exists. /save --force {target} replaces it." in out
+    out = chat_with(fake("Hello Ada."), f"/chat I am Ada\n/save --force {target}\n").output
+    assert "Hello Ada." in target.read_text(encoding="utf-8") and "Saved 1 exchanges" in out
+
+
+@pytest.mark.parametrize(("reply", "replaced"), [(True, True), (False, False)])
+def test_save_onto_an_existing_file_asks_first(tmp_path, reply, replaced):
+    target = tmp_path / "chat.md"
+    target.write_text("older", encoding="utf-8")
+    asked: list[str] = []
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return reply
+
+    out = io.StringIO()
+    session = repl.ChatSession(
+        app=build_app(Settings(data_dir=tmp_path), chat_model=fake("x"), embeddings=WordHashEmbeddings()),
+        make_app=lambda name: None,  # type: ignore[arg-type,return-value]
+        console=Console(file=out, width=200),
+        confirm=confirm,
+    )
+    repl.handle_line(session, f"/save {target}")
+    assert asked == [f"{target} exists. Replace it?"]
+    assert (target.read_text(encoding="utf-8") != "older") is replaced
+
+
+def test_forget_takes_the_whole_unquoted_path_of_a_file_already_deleted(chat_with, notes):
+    chat_with(fake("x"), f"/ingest {notes}\n")
+    (notes / "library rules.md").unlink()  # its chunks stay until forgotten; its path no longer exists
+    out = chat_with(fake("x"), f"/forget {notes}/library rules.md\n/files\n").output
+    assert "Forgot 1 file(s)" in out
+    assert "garden.txt" in out.rsplit("Forgot", 1)[1]  # the other file is still there
+
+
+# --- issue 31, item 16: the chat route does not imitate the other routes --------------------------
+
+
+def test_chat_after_docs_refusals_and_quotes_sees_and_says_neither(chat_with, notes):
+    model = fake(
+        'From the documents: "The garden opens at 8 am." [1] Your documents don\'t contain an answer to that, '
+        "and I won't guess. Happy to chat!"
+    )
+    script = (
+        f"/ingest {notes}\n/docs What is a Martian Dunetree?\n/docs When does the community garden open?\n"
+        "/chat Tell me something nice.\n/why --json\n"
+    )
+    out = chat_with(model, script).output
+    chat_prompt = model.history[-1]
+    shown = " ".join(text for kind, text in chat_prompt if kind == "ai")
+    assert "Your documents don't contain" not in shown and "From the documents" not in shown and "[1]" not in shown
+    assert [text for kind, text in chat_prompt if kind == "human"][-1] == "Tell me something nice."
+    assert "What is a Martian Dunetree?" not in [text for _, text in chat_prompt]  # the refused turn is left out
+    answer_line = next(line for line in out.splitlines() if "Happy to chat!" in line)
+    assert answer_line.strip() == '"The garden opens at 8 am." Happy to chat!'
+
+
+# --- issue 31, item 15: an open REPL sees documents another process ingested ---------------------
+
+INGEST_IN_ANOTHER_PROCESS = """
+import sys
+from orchestrator import Settings, build_app
+from tests.helpers.fake_chat import ScriptedChatModel
+from tests.helpers.word_hash import WordHashEmbeddings
+app = build_app(Settings(), chat_model=ScriptedChatModel(replies=[], history=[]), embeddings=WordHashEmbeddings())
+app.ingest([sys.argv[1]])
+"""
+
+
+class IngestsElsewhereChatModel(ScriptedChatModel):
+    """While it answers a chat turn, another process ingests `path` (as `orchestrator ingest` in another terminal)."""
+
+    path: str = ""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        import os
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        subprocess.run([sys.executable, "-c", INGEST_IN_ANOTHER_PROCESS, self.path], cwd=root, env=env, check=True)
+        yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+
+def test_the_repl_answers_from_documents_another_process_ingested_meanwhile(chat_with, tmp_path):
+    note = tmp_path / "lighthouse.txt"
+    note.write_text("The Harrowgate lighthouse is painted red and white, and its lamp was lit in 1871.\n")
+    model = IngestsElsewhereChatModel(
+        replies=["Sure.", "The lighthouse is painted red and white [1]."], history=[], path=str(note)
+    )
+    question = "/docs What colour is the Harrowgate lighthouse painted?"
+    out = chat_with(model, f"{question}\n/chat hello\n{question}\n/sources\n").output
+    before, after = out.split("Sure.")
+    assert "I have no documents to check" in before
+    assert "painted red and white" in after and "lighthouse.txt" in after  # answered, with its source

@@ -206,12 +206,16 @@ class AppMaker:
 
         With ORCH_LLM_BACKEND=openai the model lives on a server, so nothing is resolved or pulled.
         """
+        from orchestrator.errors import ConfigError
         from orchestrator.gguf_file import check_chat_model, inspect_gguf
-        from orchestrator.models import info_cache, resolve_model
+        from orchestrator.models import REGISTRY, info_cache, resolve_model
 
         settings = load_settings(model=model, collection=collection)
         if settings.llm_backend != "llamacpp":
             return settings
+        spec = REGISTRY.get(settings.model)
+        if spec is not None and spec.kind != "chat":  # known from the registry: refuse before pulling it
+            raise ConfigError(f"{settings.model} is an {spec.kind} model: it turns text into vectors and cannot chat.")
         with progress_display() as progress:
             model_path = resolve_model(settings.model, settings, progress=progress)
         check_chat_model(inspect_gguf(model_path, info_cache(settings)))  # before any answer loads it

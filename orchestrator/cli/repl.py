@@ -766,7 +766,8 @@ def show_collections(session: ChatSession) -> None:
 def check_chat_model(name: str, settings) -> None:
     """Refuse an embedding model (or anything else that cannot chat) before it is loaded as one."""
     from orchestrator.errors import ModelNotFoundError
-    from orchestrator.gguf_file import check_chat_model, inspect_gguf
+    from orchestrator.gguf_file import check_chat_model as check_chat_header
+    from orchestrator.gguf_file import inspect_gguf
     from orchestrator.models import REGISTRY, info_cache, resolve_model
 
     chat_names = ", ".join(sorted(n for n, spec in REGISTRY.items() if spec.kind == "chat"))
@@ -784,7 +785,7 @@ def check_chat_model(name: str, settings) -> None:
             "`orchestrator models` lists installed ones, or give a .gguf path."
         ) from None
     if path is not None:
-        check_chat_model(inspect_gguf(path, info_cache(settings)))
+        check_chat_header(inspect_gguf(path, info_cache(settings)))
 
 
 def switch_model(session: ChatSession, name: str) -> None:

@@ -77,3 +77,10 @@ def test_damaged_file_advice_names_no_option_that_a_command_may_lack(tmp_path):
     with pytest.raises(ModelFileError) as error:
         check_header(path)
     assert "--model" not in str(error.value)
+
+
+def test_a_registry_embedding_model_is_refused_before_it_is_pulled(data_dir):
+    result = CliRunner().invoke(app, ["ask", "--model", "all-minilm-l6-v2", "Who wrote the tide tables?"])
+    assert result.exit_code == 1
+    assert "all-minilm-l6-v2 is an embedding model: it turns text into vectors and cannot chat" in result.output
+    assert not (data_dir / "data" / "models").exists() or not any((data_dir / "data" / "models").iterdir())

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
     from orchestrator.knowledge.store import KnowledgeStore
 
-# The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
-FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
 EMPTY_QUESTION = "The question is empty: ask something, e.g. 'What is 40366 / 439?'."
 # LangServe's /stream endpoint marks the config like this; its client adds the chunks together (issue 31).
@@ -190,7 +188,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._store_stamps: dict[str, Any] = {}  # the knowledge base's write stamp when each retriever opened
         self._search = search
-        self._semantic_router: Any = None
+        self._route_classifier: Any = None
         self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
@@ -213,7 +211,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 self._embeddings = None
             if not self._custom_retriever:
                 self._retrievers.clear()
-            self._semantic_router = None
+            self._route_classifier = None
         if "orchestrator.llm" in sys.modules:  # llama.cpp was loaded: free its cached models
             sys.modules["orchestrator.llm"].release_models()
         shutdown_worker()
@@ -474,21 +472,23 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return self._search
 
     @property
-    def semantic_router(self):
+    def route_classifier(self):
+        """The learned router for this app's embeddings: the shipped one when it was trained on them, else trained."""
         with self._components_lock:
-            if self._semantic_router is None:
-                from orchestrator.chains.router import SemanticRouter, load_examples
-                from orchestrator.resources import router_examples_file
+            if self._route_classifier is None:
+                from orchestrator.chains.route_classifier import EmbedderKey, load_or_train, load_route_set
+                from orchestrator.resources import route_classifier_file, route_examples_file
 
                 identity = self.embeddings_id
-                self._semantic_router = SemanticRouter(
-                    load_examples(router_examples_file()),
+                self._route_classifier = load_or_train(
+                    load_route_set(route_examples_file()),
                     self.embeddings.embed_documents,
+                    # Keyed on the embeddings in use, so a swapped-in model never reads another's weights.
+                    EmbedderKey(identity.name, identity.sha256, identity.dimension),
+                    shipped=route_classifier_file(),
                     cache_dir=self.settings.data_dir / "cache",
-                    # Keyed on the embeddings in use, so a swapped-in model never reads another's vectors.
-                    model_key=f"{identity.name}:{identity.sha256}:{identity.dimension}",
                 )
-            return self._semantic_router
+            return self._route_classifier
 
     def _prompt(self, name: str) -> str:
         return self.settings.prompt_text(name)
@@ -522,7 +522,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
     ) -> tuple[RouteDecision, list | None]:
         if forced:
-            return RouteDecision(forced, "chosen by the caller"), None
+            return decide(Signals(forced=forced), self.settings.relevance_threshold), None
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
         from orchestrator.tools.word_problems import solve_by_template
@@ -545,13 +545,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         signals = Signals.for_question(
             question,
             docs_score=docs_score,
-            semantic=self.semantic_router.scores(self.embeddings.embed_query(question)),
+            learned=self.route_classifier.probabilities(self.embeddings.embed_query(question)),
         )
         decision = decide(signals, self.settings.relevance_threshold)
         if self._tool_router_on():
             decision = self._tool_route(question, signals, decision)
-        if decision.route == "undecided":
-            decision = self._llm_fallback(question, decision)
         return decision, docs
 
     def _shares_no_term(self, question: str, collection: str | None) -> bool:
@@ -599,17 +597,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             decision,
             self._prompt("router_tools.txt"),
             self.settings.relevance_threshold,
-        )
-
-    def _llm_fallback(self, question: str, decision: RouteDecision) -> RouteDecision:
-        """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
-        from orchestrator.llm import constrained_choice
-
-        prompt = self._prompt("router_fallback.txt").format(question=question[:FALLBACK_QUESTION_CHARS])
-        choice = constrained_choice(self.chat_model, prompt, ["chat", "factual"])
-        route = "chat" if choice == "chat" else "docs"
-        return RouteDecision(
-            route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice}
         )
 
     # --- answering ---

@@ -558,28 +558,6 @@ def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embe
     return embeddings_class(client=client, model_path=str(model_path), verbose=settings.llama_verbose)
 
 
-# --- Constrained choice ------------------------------------------------------------------------
-
-
-def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) -> str:
-    """Ask the model to pick one of `choices`, with a GBNF grammar so it can answer nothing else."""
-    client = llama_client(model)
-    if client is None:  # another backend: take the first choice named in a free answer
-        text = str(model.invoke(prompt).content).lower()
-        return next((choice for choice in choices if choice in text), choices[-1])
-    from llama_cpp import LlamaGrammar
-
-    alternatives = " | ".join(f'"{choice}"' for choice in choices)
-    grammar = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
-    with lock_for(client):
-        adapt_threads(client)
-        response = client.create_chat_completion(
-            messages=[{"role": "user", "content": prompt}], grammar=grammar, temperature=0.0, max_tokens=8
-        )
-    text = response["choices"][0]["message"]["content"].strip()
-    return text if text in choices else choices[-1]
-
-
 def json_schema_grammar(schema: dict) -> str:
     """The GBNF grammar llama.cpp builds for a JSON schema (what a response_format schema becomes).
 

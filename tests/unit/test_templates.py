@@ -15,7 +15,6 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator import Settings, build_app
 from orchestrator.llm import (
-    constrained_choice,
     fold_system_messages,
     llama_client,
     release_models,
@@ -117,20 +116,6 @@ def test_math_translation_runs_and_reports_a_non_expression(family_model, tmp_pa
     assert call["tool"] == "math" and call["translated_by"] == "llm"
     assert answer.answer.startswith("I could not compute that")
     assert_clean(answer.answer + str(call["input"]))
-
-
-def test_grammar_constrained_router_fallback_picks_a_route(family_model, tmp_path):
-    family, path = family_model
-    app = app_for(path, tmp_path)
-    choice = constrained_choice(
-        app.chat_model, app._prompt("router_fallback.txt").format(question="hmm"), ["chat", "factual"]
-    )
-    assert choice in ("chat", "factual")
-    # and the same through the app's own fallback
-    from orchestrator.chains.router import RouteDecision
-
-    decision = app._llm_fallback("hmm", RouteDecision("undecided", "weak signals"))
-    assert decision.route in ("chat", "docs") and decision.scores["llm"] in ("chat", "factual")
 
 
 def test_the_gguf_template_is_the_one_in_use(family_model, tmp_path):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config import Settings
 from orchestrator.errors import ModelFileError, OrchestratorError
-from orchestrator.gguf_file import inspect_gguf
+from orchestrator.gguf_file import check_chat_model, inspect_gguf
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -398,6 +398,7 @@ def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **ov
     if model_path is None:
         model_path = resolve_model(settings.model, settings)
     info = inspect_gguf(model_path, info_cache(settings))  # llama.cpp only ever opens a validated file
+    check_chat_model(info)
     check_context_fits(info, settings.n_ctx)
     with _load_lock:
         base = _load_chat_model(

@@ -67,15 +67,6 @@ WAITING = {
     "chat": "chat: thinking…",
 }
 STATUS_DELAY_S = 0.3
-EMBEDDING_ARCHITECTURES = {
-    "bert",
-    "nomic-bert",
-    "nomic-bert-moe",
-    "jina-bert-v2",
-    "t5encoder",
-    "modern-bert",
-    "neo-bert",
-}
 # "Summarise the following notes: ..." is a task on the text that follows, not a question to look up.
 TASK_ON_TEXT = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+)?(summari[sz]e|translate|rewrite|rephrase|proofread|shorten|simplify|"
@@ -775,6 +766,7 @@ def show_collections(session: ChatSession) -> None:
 def check_chat_model(name: str, settings) -> None:
     """Refuse an embedding model (or anything else that cannot chat) before it is loaded as one."""
     from orchestrator.errors import ModelNotFoundError
+    from orchestrator.gguf_file import check_chat_model as check_chat_header
     from orchestrator.gguf_file import inspect_gguf
     from orchestrator.models import REGISTRY, info_cache, resolve_model
 
@@ -793,9 +785,7 @@ def check_chat_model(name: str, settings) -> None:
             "`orchestrator models` lists installed ones, or give a .gguf path."
         ) from None
     if path is not None:
-        architecture = inspect_gguf(path, info_cache(settings)).architecture
-        if architecture in EMBEDDING_ARCHITECTURES:
-            raise ConfigError(f"{path.name} is a {architecture} embedding model and cannot chat; choose a chat model.")
+        check_chat_header(inspect_gguf(path, info_cache(settings)))
 
 
 def switch_model(session: ChatSession, name: str) -> None:

@@ -87,7 +87,7 @@ def test_model_refuses_an_embedding_gguf_by_its_architecture(tmp_path):
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    with pytest.raises(repl.ConfigError, match="bert embedding model and cannot chat"):
+    with pytest.raises(repl.ConfigError, match="'bert' embedding model: it turns text into vectors and cannot chat"):
         repl.check_chat_model(str(path), Settings(data_dir=tmp_path))
 
 

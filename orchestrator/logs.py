@@ -56,10 +56,15 @@ MIGRATIONS = [_add_standalone_question]
 
 
 def _migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations this log has not had yet, in one write transaction."""
+    # IMMEDIATE takes the write lock before reading the version, so a second process opening the same
+    # log waits here and then finds the migrations done instead of adding the same column twice.
+    db.execute("BEGIN IMMEDIATE")
     done = db.execute("PRAGMA user_version").fetchone()[0]
     for number, migration in enumerate(MIGRATIONS[done:], start=done + 1):
         migration(db)
         db.execute(f"PRAGMA user_version = {number}")
+    db.commit()
 
 
 @dataclass

@@ -82,7 +82,7 @@ class RouteClassifier:
 
         logits = self.coef @ unit(np.asarray(vector, dtype=np.float64)) + self.intercept
         exp = np.exp(logits - logits.max())
-        return {label: float(p) for label, p in zip(self.classes, exp / exp.sum())}
+        return {str(label): float(p) for label, p in zip(self.classes, exp / exp.sum())}
 
     def as_json(self) -> dict:
         return {

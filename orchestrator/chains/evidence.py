@@ -185,9 +185,11 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
     "Service: Outgoing domestic wire; Fee: $30.00".
 
     A qualifier is a content word right before another (English puts the modifier first). Capitalised words
-    are names, which `names_missing_from` checks. Words match by stem.
+    are names, which `names_missing_from` checks. Words match by stem (keyword terms are stems already,
+    and Snowball stems are not stable under a second pass: "release" -> "releas" -> "relea"), and a
+    shortened word by prefix ("max" holds in "maximum").
     """
-    held = {stem(word) for word in keyword_terms(f"{unit} {heading}")}
+    held = set(keyword_terms(f"{unit} {heading}"))
     found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
     return [
         word
@@ -195,8 +197,8 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
         if word.islower()
         and word not in STOPWORDS
         and following.lower() not in STOPWORDS
-        and word_stem not in held
         and following_stem in held
+        and not any(term.startswith(word_stem) for term in held)
     ]
 
 

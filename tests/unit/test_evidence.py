@@ -198,6 +198,8 @@ def test_a_qualifier_the_field_lacks_is_unmatched_unless_its_heading_names_it():
     assert unmatched_qualifiers(question, "Service: Standard passport renewal; Fee: $60") == ["express"]
     assert unmatched_qualifiers(question, "Service: Express passport renewals; Fee: $110") == []
     assert unmatched_qualifiers(question, "Renewal: $110", heading="Passport Office > Express service") == []
+    assert unmatched_qualifiers("When are the release notes due?", "Action: Draft release notes; Due: 1 May") == []
+    assert unmatched_qualifiers("What is the max upload size?", "Maximum upload size: 2 GB") == []
     # A name is not a qualifier here (names_missing_from checks names), nor is a word before a stopword.
     assert unmatched_qualifiers("What does the Harbour ferry cost?", "Ferry: $4") == []
 

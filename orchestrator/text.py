@@ -7,9 +7,8 @@ One copy of each idea, so the grounding check, the evidence ranker and the retri
   an opening quote/bracket or markup (`**`, `_`, `#`, `>`, a backtick, `<`). So "e.g. the" and "3.5 million" stay whole, and `He said "Stop." Then ...` splits
   after the quote.
 * `words`: the lowercased words of a text (letters and digits of any script); numbers keep their
-  separators ("2,249", "3.5") and contractions their apostrophe ("don't"); `stem` is the Snowball English
-  stemmer, so "played" meets "play" and "manages" meets "manager". The BM25 index, the grounding check, the
-  evidence ranker and the answer span all match words by stem.
+  separators ("2,249", "3.5") and contractions their apostrophe ("don't"); `stem` strips an inflection,
+  so "played" meets "play".
 * `search_terms`: the same words as a search index sees them: split at those inner separators, pieces of
   one character dropped ("it's" -> "it", "2,249" -> "249"). On prose this is exactly bm25s' own analyser
   (runs of two or more word characters), which the relevance thresholds were measured with (a unit test
@@ -29,9 +28,7 @@ spaCy (a model package). Abbreviations ("Dr. Smith") split too early, which only
 
 from __future__ import annotations
 
-import functools
 import re
-from typing import Any
 
 # Markup may open the next sentence: "... on Saturdays. **System:** ..." is two sentences, so a sentence
 # addressed to the model is seen on its own (untrusted.neutralise drops it).
@@ -62,19 +59,15 @@ def split_sentences_in_line(line: str) -> list[str]:
     return [part.strip() for part in SENTENCE_BOUNDARY.split(line) if part.strip()]
 
 
-@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Snowball (Porter 2) English stem of a lowercased word: "thursdays" meets "thursday", "manages"
-    meets "manager", "studies" meets "study"."""
-    return _english_stemmer().stemWord(word)
-
-
-@functools.lru_cache(maxsize=1)
-def _english_stemmer() -> Any:
-    # snowballstemmer: the Snowball project's own generated code, pure Python (no data download).
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
+    # A crude suffix strip so "played" meets "play" and "games" meets "game"; a real stemmer would be
+    # one more dependency for a check that only needs to match inflections of the same word.
+    if len(word) > 5 and word.endswith(("ied", "ies")):  # married -> marry, studies -> study
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
 
 
 def words(text: str) -> list[str]:

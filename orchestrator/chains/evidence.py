@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from orchestrator.chains.values import asked_kinds, fits
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.structure import indexed_text
-from orchestrator.text import STOPWORDS, WORD, names, split_sentences_in_line, stem
+from orchestrator.text import STOPWORDS, WORD, names, search_terms, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
 if TYPE_CHECKING:
@@ -185,11 +185,10 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
     "Service: Outgoing domestic wire; Fee: $30.00".
 
     A qualifier is a content word right before another (English puts the modifier first). Capitalised words
-    are names, which `names_missing_from` checks. Words match by stem (keyword terms are stems already,
-    and Snowball stems are not stable under a second pass: "release" -> "releas" -> "relea"), and a
-    shortened word by prefix ("max" holds in "maximum").
+    are names, which `names_missing_from` checks. Words match by stem (each word stemmed once: a stem is
+    not stable under a second pass), and a shortened word by prefix ("max" holds in "maximum").
     """
-    held = set(keyword_terms(f"{unit} {heading}"))
+    held = {stem(word) for word in search_terms(f"{unit} {heading}")}
     found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
     return [
         word

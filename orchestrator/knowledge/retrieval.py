@@ -13,8 +13,7 @@ Ranking and relevance are kept apart on purpose:
       questions only partly, because a whole chunk is compared with a short question.
     - `coverage`: the IDF-weighted share of the question's terms that occur in the chunk,
       sum_{t in Q and C} idf(t) / sum_{t in Q} idf(t), with Q, C the BM25 token sets (English
-      stopwords removed, words reduced to their Snowball stems) and
-      idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), Lucene's BM25 idf.
+      stopwords removed) and idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), Lucene's BM25 idf.
       A question about a name the documents never mention gets low coverage however close
       its topic is.
   score = sqrt(cosine * coverage); when a question has no content terms at all, score = cosine.
@@ -41,7 +40,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from orchestrator.knowledge.structure import indexed_text
-from orchestrator.text import QUESTION_WORDS, names, search_terms, stem, words
+from orchestrator.text import QUESTION_WORDS, names, search_terms, words
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 RRF_K = 60  # Cormack et al. 2009
 # Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
 # folder is named for it, and keyword_check trusts no other folder's vocabulary).
-KEYWORD_INDEX_VERSION = "snowball-en-stop-v4-headings"
+KEYWORD_INDEX_VERSION = "words-en-stop-v3-headings"
 # How alike a question's name and a word of the collection must be (difflib's ratio) to count as the same
 # name misspelt: "kowalsky"/"kowalski" 0.88, "velmore"/"velmoor" 0.86; "velmoor"/"vale" 0.36.
 NEAR_SPELLING = 0.8
@@ -67,20 +66,18 @@ INDEX_STOPWORDS = frozenset(
 )
 
 
-def _tokenize(texts: Sequence[str], drop: frozenset[str] = INDEX_STOPWORDS) -> list[list[str]]:
-    # Stopwords are dropped before stemming (Snowball turns "does" into "doe"), and terms are stems, so a
-    # question's "Thursday" finds a row's "Thursdays" and "manages" finds "manager".
-    return [[stem(term) for term in search_terms(text) if term not in drop] for text in texts]
+def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+    return [[term for term in search_terms(text) if term not in INDEX_STOPWORDS] for text in texts]
 
 
 def keyword_terms(text: str) -> list[str]:
-    """The BM25 terms of a text: stems of its lowercased words minus English stopwords, as the index sees them."""
+    """The BM25 terms of a text: lowercased words minus English stopwords, as the index sees them."""
     return _tokenize([text])[0]
 
 
 def question_terms(question: str) -> list[str]:
     """The BM25 terms a question searches with: its keyword terms minus QUESTION_WORDS."""
-    return _tokenize([question], INDEX_STOPWORDS | QUESTION_WORDS)[0]
+    return [term for term in keyword_terms(question) if term not in QUESTION_WORDS]
 
 
 class KeywordIndex:

@@ -20,7 +20,6 @@ from orchestrator.knowledge.retrieval import (
     term_coverage,
 )
 from orchestrator.knowledge.store import EmbeddingModelId, open_store
-from orchestrator.text import stem
 from tests.helpers.word_hash import WordHashEmbeddings
 
 DIM = 64
@@ -205,8 +204,8 @@ def test_keyword_cache_of_another_content_is_not_used(store, settings, tmp_path)
 
 
 def test_a_question_searches_without_its_form_words():
-    assert question_terms("Who is the release manager?") == [stem("release"), stem("manager")]
-    assert question_terms("How much does membership cost?") == [stem("membership"), stem("cost")]
+    assert question_terms("Who is the release manager?") == ["release", "manager"]
+    assert question_terms("How much does membership cost?") == ["membership", "cost"]
     index = KeywordIndex.build(
         {
             "notes": "The release manager for this version is Ines Okafor.",
@@ -214,15 +213,3 @@ def test_a_question_searches_without_its_form_words():
         }
     )
     assert [chunk_id for chunk_id, _ in index.search("Who is the release manager?", 5)] == ["notes"]
-
-
-def test_keyword_search_meets_other_inflections_of_the_question_words():
-    index = KeywordIndex.build(
-        {
-            "cafe": "Harbour cafe manager: Ines Okafor. Late opening on Fridays.",
-            "shop": "The gift shop sells maps and postcards of the harbour.",
-        }
-    )
-    # Only an inflection of "manager" / "Fridays" links these questions to the cafe's line.
-    assert [chunk_id for chunk_id, _ in index.search("Who manages it?", 5)] == ["cafe"]
-    assert [chunk_id for chunk_id, _ in index.search("Anything on a Friday?", 5)] == ["cafe"]

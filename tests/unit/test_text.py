@@ -32,7 +32,7 @@ def test_concise_cuts_at_the_shared_sentence_boundary():
 
 def test_words_keep_numbers_and_contractions_whole():
     assert words("It's 2,249 yards, or 3.5 km.") == ["it's", "2,249", "yards", "or", "3.5", "km"]
-    assert stem("studies") == stem("study") and stem("played") == stem("play") == "play"
+    assert stem("studies") == "study" and stem("played") == "play"
 
 
 def test_every_word_the_keyword_index_ignores_is_a_stopword_here():
@@ -44,7 +44,7 @@ def test_every_word_the_keyword_index_ignores_is_a_stopword_here():
 
     assert INDEX_STOPWORDS == set(STOPWORDS_EN)
     assert INDEX_STOPWORDS <= STOPWORDS and QUESTION_WORDS <= STOPWORDS
-    assert content_words("What is the fee? Who pays it?") == {"fee", "pay"}
+    assert content_words("What is the fee? Who pays it?") == {"fee", "pays"}
 
 
 def test_the_fence_drops_an_instruction_as_one_sentence_with_the_shared_splitter():

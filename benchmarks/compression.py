@@ -118,7 +118,10 @@ def build_variants(source: Path, work: Path, args) -> tuple[list[tuple[str, Path
                         DEFAULT_CALIBRATION_FILE,
                         c,
                         lambda stage, done, total: (
-                            stage == "Distilling" and done % 10 == 0 and log(f"{name}: step {done}/{total}")
+                            stage == "Distilling"
+                            and done
+                            and (10 * done) % total == 0
+                            and log(f"{name}: {done:,}/{total:,} tokens")
                         ),
                     ).summary(),
                 ),

@@ -16,6 +16,7 @@ from langchain_core.runnables.config import ensure_config, get_callback_manager_
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.chains.chat import chat_messages, without_route_forms
+from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings, validate_collection_name
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
     from orchestrator.knowledge.store import KnowledgeStore
 
-# The router's LLM fallback classifies from the question's start; a whole long question would not fit its context.
-FALLBACK_QUESTION_CHARS = 1000
 _UNSET: Any = object()
 EMPTY_QUESTION = "The question is empty: ask something, e.g. 'What is 40366 / 439?'."
 # LangServe's /stream endpoint marks the config like this; its client adds the chunks together (issue 31).
@@ -148,6 +147,19 @@ def too_long_message(question: str, needed: int, window: int) -> str:
     )
 
 
+# English text runs about 4 characters a token; a question longer than the whole window at that rate
+# cannot fit, whichever route answers it (the docs route may quote without the model, so it must be
+# refused before routing work, not only when llama.cpp overflows).
+_CHARS_PER_TOKEN = 4
+
+
+def check_question_fits(question: str, window: int) -> None:
+    """Refuse a question that alone would fill the model's context window, on every route but math."""
+    needed = len(question) // _CHARS_PER_TOKEN
+    if needed > window:
+        raise OrchestratorError(too_long_message(question, needed, window))
+
+
 class OrchestratorApp(Runnable[AppInput, Answer]):
     """The assistant as a LangChain Runnable.
 
@@ -189,7 +201,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         self._retrievers: dict[str, Any] = {} if retriever is _UNSET else {settings.collection: retriever}
         self._store_stamps: dict[str, Any] = {}  # the knowledge base's write stamp when each retriever opened
         self._search = search
-        self._semantic_router: Any = None
+        self._route_classifier: Any = None
         self._model_params: Any = _UNSET  # the chat model's parameter count, read once when router=auto
         # Components load lazily; two first questions at once must not load them twice.
         self._components_lock = threading.RLock()
@@ -212,7 +224,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 self._embeddings = None
             if not self._custom_retriever:
                 self._retrievers.clear()
-            self._semantic_router = None
+            self._route_classifier = None
         if "orchestrator.llm" in sys.modules:  # llama.cpp was loaded: free its cached models
             sys.modules["orchestrator.llm"].release_models()
         shutdown_worker()
@@ -473,21 +485,23 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return self._search
 
     @property
-    def semantic_router(self):
+    def route_classifier(self):
+        """The learned router for this app's embeddings: the shipped one when it was trained on them, else trained."""
         with self._components_lock:
-            if self._semantic_router is None:
-                from orchestrator.chains.router import SemanticRouter, load_examples
-                from orchestrator.resources import router_examples_file
+            if self._route_classifier is None:
+                from orchestrator.chains.route_classifier import EmbedderKey, load_or_train, load_route_set
+                from orchestrator.resources import route_classifier_file, route_examples_file
 
                 identity = self.embeddings_id
-                self._semantic_router = SemanticRouter(
-                    load_examples(router_examples_file()),
+                self._route_classifier = load_or_train(
+                    load_route_set(route_examples_file()),
                     self.embeddings.embed_documents,
+                    # Keyed on the embeddings in use, so a swapped-in model never reads another's weights.
+                    EmbedderKey(identity.name, identity.sha256, identity.dimension),
+                    shipped=route_classifier_file(),
                     cache_dir=self.settings.data_dir / "cache",
-                    # Keyed on the embeddings in use, so a swapped-in model never reads another's vectors.
-                    model_key=f"{identity.name}:{identity.sha256}:{identity.dimension}",
                 )
-            return self._semantic_router
+            return self._route_classifier
 
     def _prompt(self, name: str) -> str:
         return self.settings.prompt_text(name)
@@ -505,17 +519,34 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         with stage("route the question"):
             return self._decide_route(question, forced, collection, config)
 
+    def needs_model(self, question: str, route: str | None = None) -> bool:
+        """Whether answering `question` (with `route` forced, or "auto") may call the chat model.
+
+        False only for a math problem SymPy solves as written, the same test the router applies first;
+        the server uses it to answer such questions without waiting for a generation slot.
+        """
+        from orchestrator.tools.math import detect_math
+
+        prefixed, text = split_prefix(question)
+        forced = forced_route(route) or prefixed
+        return forced not in (None, "math") or detect_math(text) is None
+
     def _decide_route(
         self, question: str, forced: str | None, collection: str | None, config: RunnableConfig | None
     ) -> tuple[RouteDecision, list | None]:
         if forced:
-            return RouteDecision(forced, "chosen by the caller"), None
+            return decide(Signals(forced=forced), self.settings.relevance_threshold), None
         from orchestrator.knowledge.retrieval import scored_documents
         from orchestrator.tools.math import detect_math
+        from orchestrator.tools.word_problems import solve_by_template
 
-        problem = detect_math(question)
+        problem = detect_math(question)  # the test `needs_model` repeats for the server
         if problem is not None:
             return decide(Signals(math_reason=problem.reason or problem.kind), self.settings.relevance_threshold), None
+        if solve_by_template(question) is not None:  # "Tom has 12 marbles and gives 5 away. How many are left?"
+            return decide(
+                Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
+            ), None
         docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
@@ -527,13 +558,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         signals = Signals.for_question(
             question,
             docs_score=docs_score,
-            semantic=self.semantic_router.scores(self.embeddings.embed_query(question)),
+            learned=self.route_classifier.probabilities(self.embeddings.embed_query(question)),
         )
         decision = decide(signals, self.settings.relevance_threshold)
         if self._tool_router_on():
             decision = self._tool_route(question, signals, decision)
-        if decision.route == "undecided":
-            decision = self._llm_fallback(question, decision)
         return decision, docs
 
     def _shares_no_term(self, question: str, collection: str | None) -> bool:
@@ -583,17 +612,6 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             self.settings.relevance_threshold,
         )
 
-    def _llm_fallback(self, question: str, decision: RouteDecision) -> RouteDecision:
-        """Only when every other signal is weak: a grammar-constrained choice between chat and factual."""
-        from orchestrator.llm import constrained_choice
-
-        prompt = self._prompt("router_fallback.txt").format(question=question[:FALLBACK_QUESTION_CHARS])
-        choice = constrained_choice(self.chat_model, prompt, ["chat", "factual"])
-        route = "chat" if choice == "chat" else "docs"
-        return RouteDecision(
-            route, f"weak signals; the LLM classified it as {choice}", {**decision.scores, "llm": choice}
-        )
-
     # --- answering ---
 
     # Runnable.stream yields the output type; this one yields the text first, then the Answer (documented).
@@ -633,15 +651,26 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             request = AppInput.model_validate(
                 {**request.model_dump(exclude={"history"}), "history": request.history, "collection": configured}
             )
-        prefixed, question = split_prefix(request.question)
+        prefixed, typed = split_prefix(request.question)
         forced = request.route if request.route != "auto" else None
         start = time.perf_counter()
-        answer = Answer(question=question)
+        answer = Answer(question=typed)
+        followup = self.standalone(typed, request.history, forced or prefixed)
+        question = answer.standalone_question = followup.question
         try:
+            if followup.clarification is not None:
+                yield from _ask_back(answer, followup)
+                answer.latency_s = round(time.perf_counter() - start, 3)
+                yield answer
+                return
             decision, docs = self.route(question, forced or prefixed, request.collection, config)
             answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
             answer.route_reason = decision.as_dict()
+            if followup.rule is not None:
+                answer.route_reason["followup"] = {"rule": followup.rule, "standalone": question}
             _announce_route(config, decision)
+            if decision.route != "math":
+                check_question_fits(question, self.settings.n_ctx)
             yield from self._run_route(decision.route, question, request, answer, docs, start, config)
         except OrchestratorError as exc:
             answer.error = str(exc)
@@ -654,6 +683,20 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             answer.error = too_long_message(question, *overflow)
         answer.latency_s = round(time.perf_counter() - start, 3)
         yield answer
+
+    def standalone(self, question: str, history: Sequence[Any], route: str | None = None) -> Standalone:
+        """The question made to stand alone from the conversation's last turn (chains/followup.py).
+
+        A question that stands alone, one forced to the chat route (which reads the history itself) or one
+        without a history is returned unchanged; the REPL calls this to show what it asked.
+        """
+        from langchain_core.messages import convert_to_messages
+
+        from orchestrator.chains.followup import make_standalone, previous_turn
+
+        if route == "chat" or not history:
+            return Standalone(question)
+        return make_standalone(question, previous_turn(convert_to_messages(list(history))))
 
     def _run_route(
         self, route: str, question: str, request: AppInput, answer: Answer, docs, start: float, config: RunnableConfig
@@ -891,6 +934,16 @@ def make_retriever(settings: Settings | None = None, collection: str | None = No
         embeddings = embeddings_model(settings)
     identity = embeddings_identity(settings, embeddings, injected)
     return open_retriever(settings, embeddings, identity, validate_collection_name(collection or settings.collection))
+
+
+def _ask_back(answer: Answer, followup: Standalone) -> Iterator[str]:
+    """A follow-up the rules cannot complete ("and times 3?" after an answer with two numbers): ask which is meant."""
+    assert followup.clarification is not None
+    answer.route = "math"
+    answer.abstained = True
+    answer.answer = followup.clarification
+    answer.route_reason = {"reason": "a math follow-up on an answer without a single number", "followup": followup.rule}
+    yield answer.answer
 
 
 def _announce_route(config: RunnableConfig, decision: RouteDecision) -> None:

@@ -804,9 +804,9 @@ def _answer_in_workers(todo: Sequence[Question], settings: Settings, route: str 
 
 
 def warm_shared_caches(settings: Settings) -> None:
-    """Build the on-disk caches (keyword index, router vectors) once, before several processes race to."""
+    """Build the on-disk caches (keyword index, route classifier) once, before several processes race to."""
     app = _build_app(settings)
     retriever = app.retriever  # an EmptyRetriever when the collection is empty: nothing to warm
     if hasattr(retriever, "retrieve_with_scores"):
         retriever.retrieve_with_scores("warm-up")
-    app.semantic_router  # noqa: B018 - computes and caches the router examples' vectors
+    app.route_classifier  # noqa: B018 - trains and caches the route classifier when the shipped one does not fit

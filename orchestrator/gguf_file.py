@@ -15,7 +15,7 @@ import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestrator.errors import ModelFileError
+from orchestrator.errors import ConfigError, ModelFileError
 
 GGUF_MAGIC = b"GGUF"
 # The fixed GGUF v2/v3 header: magic, version (u32), tensor count (u64), metadata kv count (u64).
@@ -57,17 +57,35 @@ class GGUFInfo:
     kv_bytes_per_token: int | None = None  # the f16 K and V cache of one token, all layers (None: not a decoder)
 
 
+# llama.cpp architectures that embed text and have no language-model head: they cannot chat or generate.
+EMBEDDING_ARCHITECTURES = frozenset(
+    {"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "t5encoder", "modern-bert", "neo-bert"}
+)
+
+
+def check_chat_model(info: GGUFInfo) -> None:
+    """Refuse, from the header alone, a model that cannot generate text (llama.cpp would fail later, less clearly)."""
+    if info.architecture in EMBEDDING_ARCHITECTURES:
+        raise ConfigError(
+            f"{Path(info.path).name} is a {info.architecture!r} embedding model: it turns text into vectors and "
+            "cannot chat or generate text. Choose a chat model (`orchestrator models` lists the installed ones)."
+        )
+
+
 def _fix_hint(path: Path) -> str:
+    """What to do about a damaged file; it names no option, since every command that reads models uses it."""
     return (
         f"Delete {path} and run `orchestrator pull` again if it came from the registry, "
-        "or point --model at a complete .gguf file."
+        "or use a complete .gguf file instead."
     )
 
 
 def check_header(path: Path) -> None:
     """Cheap structural checks on the fixed header; raise ModelFileError with a fix."""
     if not path.exists():
-        raise ModelFileError(f"Model file {path} does not exist. {_fix_hint(path)}")
+        raise ModelFileError(
+            f"Model file {path} does not exist. Check the path; `orchestrator models` lists the installed models."
+        )
     if not path.is_file():
         raise ModelFileError(f"Model path {path} is not a file.")
     size = path.stat().st_size
@@ -106,11 +124,7 @@ class _Cursor:
         self.buffer, self.path, self.pos, self.size = buffer, path, 24, len(buffer)
 
     def fail(self, what: str):
-        raise ModelFileError(
-            f"{self.path} is corrupt or truncated: {what} at byte {self.pos}. "
-            f"Delete {self.path} and run `orchestrator pull` again if it came from the registry, "
-            "or point --model at a complete .gguf file."
-        )
+        raise ModelFileError(f"{self.path} is corrupt or truncated: {what} at byte {self.pos}. {_fix_hint(self.path)}")
 
     def need(self, n: int, what: str) -> None:
         if n > self.size - self.pos:

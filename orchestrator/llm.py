@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.config import Settings
 from orchestrator.errors import ModelFileError, OrchestratorError
-from orchestrator.gguf_file import inspect_gguf
+from orchestrator.gguf_file import check_chat_model, inspect_gguf
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class LlamaBusyError(OrchestratorError):
     """The model was asked again from a thread whose own generation is still streaming."""
 
 
-# A hook the server sets for one request (serve.py): called in the request's context before its
+# A hook the server sets for one request (serve/lanes.py): called in the request's context before its
 # first call into a chat model, so only requests that will generate take a generation slot.
 before_chat_model_call: ContextVar[Callable[[], None] | None] = ContextVar("before_chat_model_call", default=None)
 
@@ -121,6 +121,22 @@ def adapt_threads(client) -> None:
         client._orch_threads = threads
 
 
+def prepare_for_seed(client, seed: int | None) -> None:
+    """Before a generation with a seed: forget the cached prompt, so the whole prompt is evaluated afresh.
+
+    llama-cpp-python keeps the last prompt's tokens and re-evaluates only what differs, at least the
+    last token. The logits of a token evaluated alone differ slightly from the same token evaluated in
+    a batch, and at a high temperature that changes the sampled text: asked twice with seed 1234 at
+    temperature 1.5, the second request (whose prompt was all cached) said "I am sorry, I cannot
+    provide that information." where the first said "The name of this person is not in the list."
+    (issue 31). Evaluated afresh, the text was the same every time. The thread count is not the cause:
+    logits computed on 1 and on 2 threads were identical (max difference 0.0, default model, this build).
+    Costs one prompt evaluation per seeded request. Hold the model's lock (lock_for).
+    """
+    if seed is not None:
+        client.reset()
+
+
 def _mark_auto_threads(client, auto: bool, threads: int) -> None:
     client._orch_auto_threads = auto
     client._orch_threads = threads
@@ -178,6 +194,7 @@ def _locked_chat_class() -> type:
                 return super()._generate(*args, **kwargs)
             with lock_for(self.client):
                 adapt_threads(self.client)
+                prepare_for_seed(self.client, kwargs.get("seed"))
                 return super()._generate(*args, **kwargs)
 
         def _stream(self, *args, **kwargs):
@@ -186,6 +203,7 @@ def _locked_chat_class() -> type:
             # Held from the first token to the last (or until the consumer closes the stream).
             with lock_for(self.client):
                 adapt_threads(self.client)
+                prepare_for_seed(self.client, kwargs.get("seed"))
                 for count, chunk in enumerate(super()._stream(*args, **kwargs), 1):
                     yield chunk
                     if count % RECHECK_EVERY_TOKENS == 0:  # load that arrived mid-answer
@@ -380,6 +398,7 @@ def llamacpp_chat_model(settings: Settings, model_path: Path | None = None, **ov
     if model_path is None:
         model_path = resolve_model(settings.model, settings)
     info = inspect_gguf(model_path, info_cache(settings))  # llama.cpp only ever opens a validated file
+    check_chat_model(info)
     check_context_fits(info, settings.n_ctx)
     with _load_lock:
         base = _load_chat_model(
@@ -453,6 +472,23 @@ def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
     )
 
 
+def backend_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(HTTP status, reason) when `exc` says the chat model's server failed, else None.
+
+    503 when it could not be reached or did not answer in time, 502 when it answered with a server
+    error; a request the backend refused (4xx) is not its failure.
+    """
+    try:
+        import openai
+    except ImportError:
+        return None
+    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
+        return 503, "the model's server could not be reached"
+    if isinstance(exc, openai.InternalServerError):
+        return 502, f"the model's server answered {exc.status_code}"
+    return None
+
+
 # --- Embeddings -------------------------------------------------------------------------------
 
 # BERT attention is not causal, so llama.cpp needs each whole sequence inside one micro-batch:
@@ -522,26 +558,21 @@ def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embe
     return embeddings_class(client=client, model_path=str(model_path), verbose=settings.llama_verbose)
 
 
-# --- Constrained choice ------------------------------------------------------------------------
+def json_schema_grammar(schema: dict) -> str:
+    """The GBNF grammar llama.cpp builds for a JSON schema (what a response_format schema becomes).
 
+    ValueError when it cannot: llama-cpp-python's chat handler would otherwise fall back, silently, to
+    any JSON. Bound the schema first (serve/json_schema.py): the grammar grows with its counts.
+    """
+    import json
 
-def constrained_choice(model: BaseChatModel, prompt: str, choices: list[str]) -> str:
-    """Ask the model to pick one of `choices`, with a GBNF grammar so it can answer nothing else."""
-    client = llama_client(model)
-    if client is None:  # another backend: take the first choice named in a free answer
-        text = str(model.invoke(prompt).content).lower()
-        return next((choice for choice in choices if choice in text), choices[-1])
-    from llama_cpp import LlamaGrammar
+    import_llama_cpp()
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    alternatives = " | ".join(f'"{choice}"' for choice in choices)
-    grammar = LlamaGrammar.from_string(f"root ::= {alternatives}", verbose=False)
-    with lock_for(client):
-        adapt_threads(client)
-        response = client.create_chat_completion(
-            messages=[{"role": "user", "content": prompt}], grammar=grammar, temperature=0.0, max_tokens=8
-        )
-    text = response["choices"][0]["message"]["content"].strip()
-    return text if text in choices else choices[-1]
+    try:
+        return json_schema_to_gbnf(json.dumps(schema))
+    except Exception as exc:  # noqa: BLE001 - the converter raises whatever its code meets (KeyError, ...)
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
 # --- Tool calling ------------------------------------------------------------------------------

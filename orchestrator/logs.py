@@ -46,6 +46,22 @@ CREATE INDEX IF NOT EXISTS exchanges_by_conversation ON exchanges(conversation_i
 """
 
 
+def _add_standalone_question(db: sqlite3.Connection) -> None:
+    """The question as answered (a follow-up made to stand alone) beside what was typed."""
+    db.execute("ALTER TABLE exchanges ADD COLUMN standalone_question TEXT")
+
+
+# Numbered migrations, applied in order after SCHEMA; PRAGMA user_version counts those applied (as `llm` does).
+MIGRATIONS = [_add_standalone_question]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    done = db.execute("PRAGMA user_version").fetchone()[0]
+    for number, migration in enumerate(MIGRATIONS[done:], start=done + 1):
+        migration(db)
+        db.execute(f"PRAGMA user_version = {number}")
+
+
 @dataclass
 class Exchange:
     """One logged question and answer."""
@@ -63,6 +79,7 @@ class Exchange:
     first_token_s: float | None
     completion_tokens: int | None
     error: str | None
+    standalone_question: str | None = None  # the question as answered; `question` is what was typed
 
 
 @dataclass
@@ -117,6 +134,7 @@ class ChatLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._connect()) as db, db:
                 db.executescript(SCHEMA)
+                _migrate(db)
         except (OSError, sqlite3.Error) as exc:
             raise OrchestratorError(
                 f"Cannot open the chat log {path}: {exc}. Run `orchestrator logs off` to chat without it."
@@ -142,7 +160,8 @@ class ChatLog:
         with closing(self._connect()) as db, db:
             cursor = db.execute(
                 "INSERT INTO exchanges (conversation_id, datetime, question, answer, route, sources, route_reason,"
-                " model, latency_s, first_token_s, completion_tokens, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " model, latency_s, first_token_s, completion_tokens, error, standalone_question)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     conversation_id,
                     _now(),
@@ -156,6 +175,7 @@ class ChatLog:
                     answer.first_token_s,
                     answer.completion_tokens,
                     answer.error,
+                    answer.standalone_question,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -218,6 +238,7 @@ def _exchange(row: sqlite3.Row) -> Exchange:
         first_token_s=row["first_token_s"],
         completion_tokens=row["completion_tokens"],
         error=row["error"],
+        standalone_question=row["standalone_question"],
     )
 
 

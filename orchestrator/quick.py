@@ -45,7 +45,7 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
         decision = RouteDecision(chosen, "chosen by the caller")
     else:
         decision = decide(Signals(math_reason=problem.reason or problem.kind), settings.relevance_threshold)
-    answer = Answer(question=question)
+    answer = Answer(question=question, standalone_question=question)  # no history: it stands alone
     answer.route = decision.route  # type: ignore[assignment]  # the router returns one of ROUTES
     answer.route_reason = decision.as_dict()
     result = solve(problem, timeout_s=settings.math_timeout_s)

@@ -1,4 +1,4 @@
-"""Files the package reads at run time: prompts, router examples, sample documents, calibration text.
+"""Files the package reads at run time: prompts, the route set, sample documents, calibration text.
 
 They live at the top of the repository (`prompts/`, `data/`) and ship inside the wheel as the
 packages `orchestrator.prompts` and `orchestrator.data` (pyproject.toml maps the folders), so they
@@ -31,9 +31,14 @@ def prompts_dir() -> Path:
     return _on_disk("orchestrator.prompts")
 
 
-def router_examples_file() -> Path:
-    """The labelled questions the embedding router compares against (data/router_examples.jsonl)."""
-    return _on_disk("orchestrator.data", "router_examples.jsonl")
+def route_examples_file() -> Path:
+    """The labelled route set the route classifier learns from (data/route_examples.jsonl)."""
+    return _on_disk("orchestrator.data", "route_examples.jsonl")
+
+
+def route_classifier_file() -> Path:
+    """The route classifier trained on the default embedder (data/route_classifier.json)."""
+    return _on_disk("orchestrator.data", "route_classifier.json")
 
 
 def sample_docs_dir() -> Path:

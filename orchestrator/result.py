@@ -30,6 +30,10 @@ class Answer(BaseModel):
     """A finished answer, with how it was produced."""
 
     question: str
+    standalone_question: str | None = Field(
+        default=None,
+        description="The question as answered: a follow-up made to stand alone, else `question` itself (what was typed).",
+    )
     answer: str = ""
     route: Route = "chat"
     sources: list[Source] = Field(default_factory=list)

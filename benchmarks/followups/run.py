@@ -8,6 +8,10 @@ first turn is answered; then the follow-up twice, with the first turn in the his
 "before" sends it as typed (what the REPL did), "after" sends `make_standalone`'s rewrite. A turn
 is correct when one of the gold strings is in an answer of at most 400 characters that is not a
 refusal (the `docs_gold_in_answer` rule of the shared scorer).
+
+Since issue 29 the app makes a follow-up stand alone itself when it comes with a history, so "before" is
+no longer the follow-up as the app sees it: the table in docs/chat.md made with this script is the
+earlier measurement. The issue 29 sets (benchmarks/sets/followups) measure the app as it is.
 """
 
 from __future__ import annotations

@@ -128,10 +128,12 @@ def run_bench(
     from datetime import datetime, timezone
 
     from orchestrator.bench import machine
-    from orchestrator.gguf_file import inspect_gguf
+    from orchestrator.gguf_file import check_chat_model, inspect_gguf
 
     if not models:
         raise ConfigError("Name at least one model to benchmark.")
+    for _, path in [*models, *([base] if base else [])]:
+        check_chat_model(inspect_gguf(path, gguf_cache))  # perplexity and speed need a language model
     options = options or BenchOptions()
     if options.repeats < 1:
         raise ConfigError("--repeats must be at least 1.")

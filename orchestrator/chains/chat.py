@@ -70,9 +70,13 @@ def chat_messages(
     return [SystemMessage(system_prompt), *trim_history(shown, budget, count_tokens), HumanMessage(question)]
 
 
-def remember_turn(history: list[BaseMessage], question: str, answer: str) -> None:
-    """Append one finished turn to the conversation (as it was answered; `chat_history` decides what the model sees)."""
-    history.extend([HumanMessage(question), AIMessage(answer)])
+def remember_turn(
+    history: list[BaseMessage], question: str, answer: str, route: str | None = None, abstained: bool = False
+) -> None:
+    """Append one finished turn to the conversation (as it was answered; `chat_history` decides what the model
+    sees); the answer keeps its route for the next follow-up (chains/followup.py)."""
+    metadata = {"route": route, "abstained": abstained} if route else {}
+    history.extend([HumanMessage(question), AIMessage(answer, response_metadata=metadata)])
 
 
 def _normal(text: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from orchestrator.chains.values import asked_kinds, fits
+from orchestrator.knowledge.clean import evidence_text
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.structure import indexed_text
 from orchestrator.text import STOPWORDS, WORD, names, search_terms, split_sentences_in_line, stem
@@ -293,7 +294,7 @@ def rank_evidence(
     candidates = [
         (chunk, sentences, index)
         for chunk in chunks
-        for sentences in [split_sentences(chunk.page_content)]
+        for sentences in [split_sentences(evidence_text(question, chunk.page_content))]
         for index in range(len(sentences))
         if can_answer(sentences[index])
     ]
@@ -337,7 +338,7 @@ def rank_evidence(
         if any((id(chunk), j) in taken for j in range(first, last)):
             continue
         taken.update((id(chunk), j) for j in range(first, last))
-        window = " ".join(sentences[first:last])
+        window = " ".join(line for line in sentences[first:last] if not looks_like_instruction(line))
         chosen.append(
             Evidence(
                 chunk=chunk,

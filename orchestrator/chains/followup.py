@@ -1,21 +1,29 @@
 """Make a follow-up question stand alone before routing and retrieval, from the previous turn.
 
-A 135M model rewrites questions poorly, so this uses rules over the previous question, its subject
-and its result (measured in docs/chat.md):
+The app calls this for every question that comes with a history (`app.invoke`, `serve` and the REPL
+alike). Whether a turn needs the previous one is read from the turn itself (`stands_alone`): a question
+with a question word or auxiliary and something to be about, or two content words, and no pronoun that
+points back, stands alone and is never rewritten. Only a turn that does not is completed, by rules over the
+previous question, its subject and its answer (a 135M model rewrites questions poorly; measured in
+docs/chat.md):
 
-- arithmetic on the last result: "and multiplied by 2?" after "12*7" -> "84*2";
+- arithmetic on the last result: "and multiplied by 2?" after "12*7 = 84" -> "84 multiplied by 2";
+  "minus 10%" after "200*5 = 1000" -> "1000 minus 10%" (the math detector reads the result, so a percent
+  keeps its meaning); after a docs or web answer the one number that answer gave is used, else it asks;
 - an elliptical question: "and for how long?" after "How many items can a member borrow?"
   -> "For how long can a member borrow?" (the new question word on the old question's body);
 - a pronoun for the previous subject: "What is his name again?" after "Who is the head
   librarian?" -> "What is the head librarian's name?".
-
-A question that needs none of these is returned unchanged.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 AUXILIARIES = "is|are|was|were|am|can|could|do|does|did|will|would|should|shall|has|have|had|may|might|must"
 WH = r"(?:who|whom|whose|what|which|when|where|why|how)"
@@ -35,15 +43,8 @@ VERB_LIKE = re.compile(
     r"\b(?:borrow|cost|open|close|start|run|send|live|play|win|won|die|born|build|built|made)\w*\b", re.IGNORECASE
 )
 
-OPERATIONS = [
-    (re.compile(r"\b(?:multipl(?:ied|y)\s+by|times|x)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "*"),
-    (re.compile(r"\bdivided\s+by\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "/"),
-    (re.compile(r"\b(?:plus|add(?:ed)?(?:\s+to\s+it)?)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "+"),
-    (re.compile(r"\b(?:minus|less|subtract(?:ed)?)\s+(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "-"),
-    (re.compile(r"\b(?:to\s+the\s+power\s+(?:of\s+)?)(?P<n>-?\d+(?:\.\d+)?)", re.IGNORECASE), "**"),
-    (re.compile(r"^\s*(?:and\s+)?(?P<op>[*/+\-x])\s*(?P<n>-?\d+(?:\.\d+)?)\s*[?.!]*\s*$", re.IGNORECASE), None),
-]
-SQUARED = re.compile(r"\b(?:squared|cubed)\b", re.IGNORECASE)
+# The math tool's answers start with the expression and its value: "12*7 = 84".
+MATH_ANSWER = re.compile(r"^[^=\n]{1,200}(?:=|≈)\s*-?[\d.,]+")
 # "12*7 = 84" or "40366/439 = 91.9498861047836 (exact: 40366/439)" -> the value after "="
 MATH_VALUE = re.compile(r"=\s*(?P<value>-?[\d.,]+(?:e[+-]?\d+)?)")
 
@@ -64,6 +65,7 @@ class Standalone:
 
     question: str
     rule: str | None = None
+    clarification: str | None = None  # set when the turn cannot be completed: ask this instead of answering
 
 
 def _split_question(question: str) -> tuple[str, str] | None:
@@ -162,7 +164,7 @@ def subject_of(question: str) -> str | None:
         return named[0] if named else None
     if words and words[0].lower() in DETERMINERS:
         verb = VERB_LIKE.search(rest)
-        return " ".join(rest[: verb.start()].split()[:4]) if verb else " ".join(words[:3])
+        return rest[: verb.start()].strip() if verb else " ".join(words[:3])
     return None
 
 
@@ -193,21 +195,70 @@ def _referents(previous: PreviousTurn) -> tuple[str | None, str | None]:
     return subject, (answered[0] if answered else None)
 
 
-def _math_followup(question: str, previous: PreviousTurn) -> str | None:
-    if previous.route != "math":
+# Words that stand for the previous result in a math follow-up: "half of it", "double that".
+RESULT_WORDS = re.compile(r"\b(?:it|that|this|the\s+(?:result|answer|total|number))\b", re.IGNORECASE)
+# Any number written with digits, thousands separators allowed; "[1]" citation marks are not numbers.
+NUMBER = re.compile(
+    r"(?<![\w.\[])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w\]])|(?<![\w.\[,])-?\d+(?:\.\d+)?(?![\w\]]|,\d{3})"
+)
+PLACEHOLDER = "7"
+
+
+def _math_with(text: str, number: str) -> str | None:
+    """The follow-up as a math question on `number`, when the math detector reads it as one.
+
+    "times 3" -> "84 times 3"; "minus 10%" -> "1000 minus 10%"; "half of it" -> "half of 84".
+    """
+    from orchestrator.tools.math_detect import detect_math
+
+    if RESULT_WORDS.search(text):
+        candidates = [RESULT_WORDS.sub(number, text, count=1)]
+    else:
+        verb, _, rest = text.partition(" ")
+        # "times 3" -> "84 times 3"; "divide by 10" -> "divide 84 by 10"; "subtract 5" -> "subtract 5 from 84"
+        candidates = [f"{number} {text}", f"{verb} {number} {rest}", f"{text} from {number}", f"{text} to {number}"]
+    return next((candidate for candidate in candidates if detect_math(candidate) is not None), None)
+
+
+def is_math_on_previous(question: str) -> bool:
+    """A turn that is arithmetic on an earlier number ("and times 3?", "minus 10%", "half of it"), not math alone."""
+    from orchestrator.tools.math_detect import detect_math
+
+    text = LEADING_LINK.sub("", question).strip().rstrip(" ?.!")
+    return bool(text) and detect_math(question) is None and _math_with(text, PLACEHOLDER) is not None
+
+
+def numbers_in(answer: str) -> list[str]:
+    """The numbers an answer gives, in order, without repeats: "7 items for 21 days [1]" -> ["7", "21"]."""
+    found: list[str] = []
+    for match in NUMBER.finditer(answer):
+        number = match.group(0).replace(",", "")
+        if number not in found:
+            found.append(number)
+    return found
+
+
+def _math_followup(question: str, previous: PreviousTurn) -> Standalone | None:
+    if not is_math_on_previous(question):
         return None
-    value = MATH_VALUE.search(previous.answer)
-    if value is None:
-        return None
-    number = value.group("value").rstrip(".").replace(",", "")
-    if SQUARED.search(question):
-        return f"{_operand(number)}**{2 if 'squared' in question.lower() else 3}"
-    for pattern, operator in OPERATIONS:
-        match = pattern.search(question)
-        if match:
-            op = operator or {"x": "*"}.get(match.group("op").lower(), match.group("op"))
-            return f"{_operand(number)}{op}{match.group('n')}"
-    return None
+    text = LEADING_LINK.sub("", question).strip().rstrip(" ?.!")
+    value = MATH_VALUE.search(previous.answer) if previous.route == "math" else None
+    if value is not None:
+        number = value.group("value").rstrip(".").replace(",", "")
+        rewritten = _math_with(text, _operand(number))
+        return Standalone(rewritten, "math on the previous result") if rewritten else None
+    given = [] if previous.abstained else numbers_in(previous.answer)
+    if len(given) == 1:
+        rewritten = _math_with(text, _operand(given[0]))
+        return Standalone(rewritten, "math on the number the previous answer gave") if rewritten else None
+    example = _math_with(text, given[0] if given else "12") or text
+    which = f"it gave several ({', '.join(given[:5])})" if given else "it gave no number"
+    return Standalone(
+        question,
+        "math on the previous answer: which number?",
+        clarification=f"Which number should I use? The previous answer is not a calculation and {which}. "
+        f"Ask again with the number, e.g. '{example}'.",
+    )
 
 
 def _operand(number: str) -> str:
@@ -238,13 +289,20 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
         tail = word[len(word.rstrip("?,.!")) :]
         if bare not in POSSESSIVE_PRONOUNS | SUBJECT_PRONOUNS or (bare in SUBJECT_PRONOUNS and index == 0):
             continue
-        if bare in PERSON_PRONOUNS:
+        target: str | None
+        if bare == "them" and (counted := _counted_noun(previous.question)) is not None:
+            target = f"the {counted}"  # "How many photographs ...?" then "can I borrow them?"
+        elif bare in PERSON_PRONOUNS:
             family = "her" if bare in {"she", "her", "hers"} else "he"
             if family not in assigned:
                 assigned[family] = main if not assigned else (other or main)
             target = assigned[family]
         else:
-            target = _owner(thing) if bare in {"it", "its", "they", "them", "their"} and thing else thing
+            # "its largest city" after "the capital of Poland" is Poland's; "they" after "a member of the
+            # library" are the members, so only "it"/"its" look past "of".
+            target = _owner(thing) if bare in {"it", "its"} and thing else thing
+            if target and bare in {"they", "them", "their"}:
+                target = re.split(r"\s+(?:who|which|that)\s+", target)[0]
             if bare in {"they", "them", "their"} and main and main != subject_of(previous.question):
                 target = main  # "Who won ...?" -> "they" are the answer
         if not target:
@@ -258,6 +316,19 @@ def _replace_pronouns(question: str, previous: PreviousTurn) -> str | None:
         words[index] = (f"{target}'s" if possessive else target) + tail
         changed = True
     return " ".join(words) if changed else None
+
+
+def _owned_thing(fragment: str, previous: PreviousTurn) -> str | None:
+    """ "and its opening hours?" after "Where is the library?" -> "What are the library's opening hours?"."""
+    first, _, rest = fragment.strip().rstrip(" ?.!").partition(" ")
+    if first.lower() not in POSSESSIVE_PRONOUNS or not rest:
+        return None
+    replaced = _replace_pronouns(fragment.strip().rstrip(" ?.!") + " x", previous)
+    if replaced is None:
+        return None
+    owner_phrase = replaced[: -len(" x")]
+    verb = "are" if rest.split()[-1].lower().endswith("s") and not rest.lower().endswith("ss") else "is"
+    return _capitalised(f"What {verb} {owner_phrase}")
 
 
 def _capitalised(text: str) -> str:
@@ -321,29 +392,91 @@ def _swap_in(previous_question: str, thing: str, subject: str | None) -> str | N
     return None
 
 
+# Words that point back to something said before ("his", "it", "the oldest one", "was that"): a turn that
+# holds one does not stand alone. "that" after a content word is a relative pronoun ("the book that won").
+POINTING_BACK = frozenset("he she it they him her them his hers its their theirs".split())
+DEMONSTRATIVES = frozenset("this that these those".split())
+# Words that shape a question without saying what it is about: "how long", "what else", "again".
+SHAPING = frozenset("long far old often soon else again please though too about more".split())
+ELIDED_COUNT_NOUN = re.compile(rf"\bhow\s+many\s+(?:(?:{AUXILIARIES})\b|\w+ed\b|made\b)", re.IGNORECASE)
+
+
+def _points_back(tokens: list[str]) -> bool:
+    """Does the turn hold a word that refers to the previous turn (a pronoun, a demonstrative, "the X one")?"""
+    from orchestrator.text import STOPWORDS
+
+    for index, word in enumerate(tokens):
+        before = tokens[index - 1] if index else ""
+        after = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if word in POINTING_BACK:
+            return True
+        if word in DEMONSTRATIVES and (not before or before in STOPWORDS):
+            return True
+        if word in {"one", "ones"} and before and after != "of":  # "the oldest one", "which one"; not "one of"
+            return True
+        if word == "there" and not after:  # "Who did she meet there?"; not "Is there a fee?"
+            return True
+    return False
+
+
+def stands_alone(question: str) -> bool:
+    """Does this turn make sense without the previous one? Read from the turn itself, no verb lists.
+
+    It does when nothing in it points back, it is not a continuation ("and on Thursdays?", "what about
+    visitors?"), and it has something to be about: two content words ("Who wrote the newsletter?"), or one
+    with an auxiliary ("Who is Tesla?"). A continuation that has a question word or auxiliary of its own
+    ("and who makes the Tallyhub?") stands alone too.
+    """
+    from orchestrator.text import QUESTION_WORDS, STOPWORDS, words
+
+    text = LEADING_LINK.sub("", question).strip()
+    if not text or WHAT_ABOUT.match(text) or ELIDED_COUNT_NOUN.search(text):
+        return False
+    tokens = words(text)
+    if _points_back(tokens):
+        return False
+    content = [word for word in tokens if word not in STOPWORDS and word not in SHAPING]
+    shaped = any(word in QUESTION_WORDS for word in tokens)
+    if text != question.strip() and not shaped:
+        return False  # "and the phone number?": a noun phrase continuing the previous question
+    return len(content) >= 2 or (len(content) == 1 and any(re.fullmatch(AUXILIARIES, w) for w in tokens))
+
+
 def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
-    """The follow-up rewritten to stand alone, or the question unchanged when it already does."""
-    if previous is None or not question.strip():
+    """The follow-up rewritten to stand alone, or the question unchanged when it already does.
+
+    After a chat turn nothing is rewritten: the chat route reads the conversation itself.
+    """
+    if previous is None or not question.strip() or previous.route == "chat":
         return Standalone(question)
     if (math := _math_followup(question, previous)) is not None:
-        return Standalone(math, "math on the previous result")
+        return math
+    if stands_alone(question):
+        return Standalone(question)
     subject = subject_of(previous.question)
     previous_parts = _split_question(previous.question)
     if (about := WHAT_ABOUT.match(question)) and previous_parts:
+        from orchestrator.text import words
+
+        if _points_back(words(about.group("thing"))):
+            return Standalone(question)  # "what about the second one?": nothing to swap in that the rules know
         swapped = _swap_in(previous.question, about.group("thing"), subject)
         if swapped:
             return Standalone(swapped, "what about: the previous question, new subject")
     linked = LEADING_LINK.sub("", question)
     own = _split_question(linked)
     short_question = len(linked.split()) <= 4 and linked.rstrip().endswith("?")
-    if previous_parts and own is None and _is_fragment(linked) and (linked != question or short_question):
-        # "and on Thursdays?" after "When does the library close?"
+    if own is None and _is_fragment(linked) and (linked != question or short_question):
+        # "and on Thursdays?" after "When does the library close?" or "Is the library open on Sundays?"
         fragment = FRAGMENT_PREP.match(linked)
         if fragment:
             return Standalone(
                 _with_phrase(previous.question, fragment.group("prep"), fragment.group("object")),
                 "fragment: added to the previous question",
             )
+        if (owned := _owned_thing(linked, previous)) is not None:
+            return Standalone(owned, "fragment: what the previous subject has")
+    if previous_parts and own is None and _is_fragment(linked) and (linked != question or short_question):
         swapped = _swap_in(previous.question, linked.rstrip(" ?.!"), subject)
         if swapped:
             return Standalone(swapped, "fragment: the previous question, new subject")
@@ -352,7 +485,6 @@ def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
         own is None
         and len(linked.split()) <= 4
         and not any(w.strip("?,.!").lower() in pronouns for w in linked.split())
-        and not VERB_LIKE.search(linked)
         and not re.search(rf"\b(?:{AUXILIARIES})\b", linked, re.IGNORECASE)
     )
     if elliptical and previous_parts and re.match(rf"^\s*(?:\w+\s+)?{WH}\b", linked, re.IGNORECASE):
@@ -364,6 +496,23 @@ def make_standalone(question: str, previous: PreviousTurn | None) -> Standalone:
         return Standalone(_capitalised(filled), "the previous question's noun")
     if (replaced := _replace_pronouns(linked, previous)) is not None:
         return Standalone(_capitalised(replaced), "pronoun: the previous subject")
-    if linked != question and own is not None:
-        return Standalone(_capitalised(linked), "leading 'and' dropped")
     return Standalone(question)
+
+
+def previous_turn(history: Sequence[BaseMessage]) -> PreviousTurn | None:
+    """The last finished turn of a conversation: its question, answer and (when recorded) route.
+
+    The REPL records the route on each answer message (`response_metadata`); a history from elsewhere
+    (`serve`, a caller's role dicts) has none, and an answer of the math tool's shape ("12*7 = 84") is
+    then taken as math.
+    """
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    for index in range(len(history) - 1, 0, -1):
+        answer, asked = history[index], history[index - 1]
+        if isinstance(answer, AIMessage) and isinstance(asked, HumanMessage):
+            metadata = answer.response_metadata or {}
+            text = str(answer.content)
+            route = metadata.get("route") or ("math" if MATH_ANSWER.match(text) else None)
+            return PreviousTurn(str(asked.content), route, text, bool(metadata.get("abstained")))
+    return None

@@ -25,7 +25,7 @@ def answer_math(
     translate_prompt: Callable[[], str] | None = None,
     config: RunnableConfig | None = None,
 ) -> Iterator[str]:
-    """Solve a recognised expression directly; a word problem is translated by the LLM first.
+    """Solve a recognised expression directly; a word problem is read by a template, else translated by the LLM.
 
     The model and the translation prompt are factories, so a plain expression loads neither.
     The SymPy call is reported to `config`'s callbacks as the tool "math"; the translation runs with `config`.
@@ -46,9 +46,9 @@ def answer_math(
         )
     else:
         assert chat_model_factory is not None and translate_prompt is not None  # a forced question is always a problem
-        chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
 
-        def translate(text: str) -> str:
+        def translate(text: str) -> str:  # the model loads only when no template reads the question
+            chain = ChatPromptTemplate.from_messages([("human", translate_prompt())]) | chat_model_factory()
             return collect(answer, chain.stream({"question": text}, config), time.perf_counter())
 
         result = solve_word_problem(question, translate, timeout_s=timeout_s)
@@ -57,10 +57,14 @@ def answer_math(
                 "tool": "math",
                 "input": result.expression,
                 "output": result.model_dump(mode="json"),
-                "translated_by": "llm",
+                "translated_by": result.translated_by,
             }
         )
-    if result.error:
+    if result.refused:  # the model's expression invented a number: say so instead of answering
+        run.on_tool_end(result.answer)
+        answer.abstained = True
+        answer.answer = result.answer
+    elif result.error:
         run.on_tool_error(ToolException(result.error))
         answer.error = result.error
         answer.answer = f"I could not compute that: {result.error}"

@@ -129,7 +129,7 @@ def keep_rules(route: str, signals: Signals, rules: RouteDecision) -> str | None
     """Why the rules' decision must stand over the model's `route`, or None when the model's may."""
     if signals.future and rules.route == "docs":
         return "asks about the future"
-    if route == "chat" and signals.asks_for_fact and not signals.personal and rules.route != "chat":
+    if route == "chat" and rules.route in ("docs", "web") and signals.learned_class != "chat":
         return "a factual question does not go to chat, which cannot refuse"
     return None
 

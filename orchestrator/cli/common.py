@@ -111,13 +111,18 @@ def load_settings(**overrides):
         ) from None
 
 
-# Stages whose progress counts bytes; every other stage counts items (files, chunks, questions).
+# Stages whose progress counts bytes; token stages are orchestrator.progress.TOKEN_STAGES; the rest count items.
 BYTE_STAGES = ("Downloading", "Extracting", "Verifying")
+# Without a terminal, a token stage prints a line with its rate and time left at most this often.
+RATE_LINE_INTERVAL_S = 10.0
 
 
 def _AmountColumn():
-    """Bytes for download-like stages ("12.3/94.0 MB"), a plain count for the rest ("3/7 files")."""
+    """Bytes for download-like stages ("12.3/94.0 MB"), tokens and tokens/s for token stages, else a count."""
     from rich.progress import DownloadColumn, MofNCompleteColumn, ProgressColumn
+    from rich.text import Text
+
+    from orchestrator.progress import counts_tokens
 
     class AmountColumn(ProgressColumn):
         def __init__(self) -> None:
@@ -125,10 +130,37 @@ def _AmountColumn():
             self.as_bytes, self.as_count = DownloadColumn(), MofNCompleteColumn()
 
         def render(self, task):
-            counts_bytes = str(task.description).startswith(BYTE_STAGES)
-            return (self.as_bytes if counts_bytes else self.as_count).render(task)
+            stage = str(task.description)
+            if counts_tokens(stage):
+                speed = f", {task.speed:,.0f} tokens/s" if task.speed else ""
+                total = f"/{int(task.total):,}" if task.total else ""
+                return Text(f"{int(task.completed):,}{total} tokens{speed}", style="progress.download")
+            return (self.as_bytes if stage.startswith(BYTE_STAGES) else self.as_count).render(task)
 
     return AmountColumn()
+
+
+def _line_reporter() -> Callable[[str, int, int], None]:
+    """Progress for logs and pipes: one line per stage, and for token stages a rate line now and then."""
+    import time
+
+    from orchestrator.progress import counts_tokens, rate_text
+
+    started: dict[str, float] = {}
+    last_line: dict[str, float] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage not in started:
+            started[stage] = last_line[stage] = now
+            err_console.print(f"{shown(stage)}...", highlight=False)
+            return
+        finished = bool(total) and done >= total
+        if counts_tokens(stage) and (finished or now - last_line[stage] >= RATE_LINE_INTERVAL_S):
+            last_line[stage] = now
+            err_console.print(f"{shown(stage)}: {rate_text(done, total, now - started[stage])}", highlight=False)
+
+    return report
 
 
 @contextmanager
@@ -143,15 +175,8 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
         TimeRemainingColumn,
     )
 
-    if not sys.stderr.isatty():  # logs and pipes get one line per stage instead of a redrawn bar
-        seen: set[str] = set()
-
-        def report_lines(stage: str, done: int, total: int) -> None:
-            if stage not in seen:
-                seen.add(stage)
-                err_console.print(f"{shown(stage)}...", highlight=False)
-
-        yield report_lines
+    if not sys.stderr.isatty():  # logs and pipes get lines instead of a redrawn bar
+        yield _line_reporter()
         return
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _AmountColumn(), TimeRemainingColumn()]
     tasks: dict[str, TaskID] = {}
@@ -181,13 +206,19 @@ class AppMaker:
 
         With ORCH_LLM_BACKEND=openai the model lives on a server, so nothing is resolved or pulled.
         """
-        from orchestrator.models import resolve_model
+        from orchestrator.errors import ConfigError
+        from orchestrator.gguf_file import check_chat_model, inspect_gguf
+        from orchestrator.models import REGISTRY, info_cache, resolve_model
 
         settings = load_settings(model=model, collection=collection)
         if settings.llm_backend != "llamacpp":
             return settings
+        spec = REGISTRY.get(settings.model)
+        if spec is not None and spec.kind != "chat":  # known from the registry: refuse before pulling it
+            raise ConfigError(f"{settings.model} is an {spec.kind} model: it turns text into vectors and cannot chat.")
         with progress_display() as progress:
             model_path = resolve_model(settings.model, settings, progress=progress)
+        check_chat_model(inspect_gguf(model_path, info_cache(settings)))  # before any answer loads it
         return settings.model_copy(update={"model": str(model_path)})
 
     def app(self, settings: Settings) -> OrchestratorApp:

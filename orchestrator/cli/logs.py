@@ -36,6 +36,8 @@ def _print_exchange(exchange) -> None:
         soft_wrap=True,
     )
     console.print(Text(f"You: {exchange.question}"), highlight=False, soft_wrap=True)
+    if exchange.standalone_question and exchange.standalone_question != exchange.question:
+        console.print(Text(f"(taken as: {exchange.standalone_question})", style="dim"), highlight=False, soft_wrap=True)
     console.print(Text(f"Assistant: {exchange.answer}"), highlight=False, soft_wrap=True)
     for number, source in enumerate(exchange.sources, 1):
         page = f", page {source['page']}" if source.get("page") else ""

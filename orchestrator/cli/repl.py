@@ -67,15 +67,6 @@ WAITING = {
     "chat": "chat: thinking…",
 }
 STATUS_DELAY_S = 0.3
-EMBEDDING_ARCHITECTURES = {
-    "bert",
-    "nomic-bert",
-    "nomic-bert-moe",
-    "jina-bert-v2",
-    "t5encoder",
-    "modern-bert",
-    "neo-bert",
-}
 # "Summarise the following notes: ..." is a task on the text that follows, not a question to look up.
 TASK_ON_TEXT = re.compile(
     r"^\s*(please\s+|can you\s+|could you\s+)?(summari[sz]e|translate|rewrite|rephrase|proofread|shorten|simplify|"
@@ -445,8 +436,7 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
 
     if route is None and is_task_on_given_text(question):
         route = "chat"
-    elif route != "chat":
-        question = _standalone(session, question)
+    _show_standalone(session, question, route)
     writer = WrappedWriter(session.console)
     result = None
     request = {"question": question, "history": session.history, "route": route}
@@ -482,7 +472,8 @@ def answer_question(session: ChatSession, question: str, route: str | None = Non
         if result.error not in result.answer:  # the streamed answer may already say it
             print_error(session, result.error)
     else:
-        remember_turn(session.history, result.question, result.answer)
+        asked = result.standalone_question or result.question  # the next follow-up leans on the whole question
+        remember_turn(session.history, asked, result.answer, result.route, result.abstained)
         session.turns.append(result)
 
 
@@ -492,20 +483,11 @@ def _close(stream: Any) -> None:
         close()
 
 
-def _standalone(session: ChatSession, question: str) -> str:
-    """A follow-up rewritten from the previous turn (shown, so the user sees what was asked)."""
-    from orchestrator.chains.followup import PreviousTurn, make_standalone
-
-    last = session.turns[-1] if session.turns else None  # finished turns only; /reset empties them
-    if last is None or last.route == "chat":  # the chat route reads the whole conversation itself
-        return question
-    previous = (
-        PreviousTurn(last.question, last.route, last.answer, bool(getattr(last, "abstained", False))) if last else None
-    )
-    rewritten = make_standalone(question, previous)
-    if rewritten.rule is not None:
+def _show_standalone(session: ChatSession, question: str, route: str | None) -> None:
+    """Say how the app will take a follow-up (the app makes it stand alone itself: app.standalone)."""
+    rewritten = session.app.standalone(question, session.history, route)
+    if rewritten.rule is not None and rewritten.question != question:
         say(session, f"(follow-up, taken as: {rewritten.question})", "dim")
-    return rewritten.question
 
 
 def _log_exchange(session: ChatSession, result: Answer) -> None:
@@ -784,6 +766,7 @@ def show_collections(session: ChatSession) -> None:
 def check_chat_model(name: str, settings) -> None:
     """Refuse an embedding model (or anything else that cannot chat) before it is loaded as one."""
     from orchestrator.errors import ModelNotFoundError
+    from orchestrator.gguf_file import check_chat_model as check_chat_header
     from orchestrator.gguf_file import inspect_gguf
     from orchestrator.models import REGISTRY, info_cache, resolve_model
 
@@ -802,9 +785,7 @@ def check_chat_model(name: str, settings) -> None:
             "`orchestrator models` lists installed ones, or give a .gguf path."
         ) from None
     if path is not None:
-        architecture = inspect_gguf(path, info_cache(settings)).architecture
-        if architecture in EMBEDDING_ARCHITECTURES:
-            raise ConfigError(f"{path.name} is a {architecture} embedding model and cannot chat; choose a chat model.")
+        check_chat_header(inspect_gguf(path, info_cache(settings)))
 
 
 def switch_model(session: ChatSession, name: str) -> None:
@@ -932,7 +913,8 @@ def resume(session: ChatSession, conversation_id: str) -> None:
     exchanges = session.log.exchanges(conversation_id)
     for exchange in exchanges:
         if not exchange.error:
-            remember_turn(session.history, exchange.question, exchange.answer)
+            asked = exchange.standalone_question or exchange.question
+            remember_turn(session.history, asked, exchange.answer, exchange.route)
             session.turns.append(exchange)
     session.conversation_id = conversation_id
     say(session, f"Continuing conversation {conversation_id} ({len(session.turns)} exchanges).")

@@ -60,6 +60,7 @@ def serve(
     from orchestrator.serve import (
         SERVED_MODEL,
         ServeLimits,
+        allowed_hosts,
         bind_address,
         check_bind,
         create_api,
@@ -76,7 +77,7 @@ def serve(
         max_tokens=settings.max_tokens,
         max_waiting=max_waiting,
         max_history_tokens=max_history_tokens,
-        allowed_hosts=tuple(allowed_host or default_allowed_hosts(host)),
+        allowed_hosts=allowed_hosts(host, allowed_host) if allowed_host else default_allowed_hosts(host),
     )
     shown = f"[{bind_address(host)}]" if ":" in bind_address(host) else host
     err_console.print(

@@ -55,4 +55,4 @@ def calibrate(
     if n_chunks < 1 or chunk_len < 8:
         raise ConfigError("Calibration needs at least 1 chunk of at least 8 tokens.")
     chunks = token_chunks(model.path, read_text(text_path), n_chunks, chunk_len)
-    return collect_stats(model, chunks, progress, total=len(chunks))
+    return collect_stats(model, chunks, progress, total=sum(len(chunk) for chunk in chunks))

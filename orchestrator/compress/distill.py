@@ -33,7 +33,13 @@ from orchestrator.compress import llama_backend
 from orchestrator.compress.gguf_io import GGUFModel, check_distinct, provenance, read_model, write_model
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.files import sha256_of
-from orchestrator.progress import Progress
+from orchestrator.progress import (
+    CHECKING_AGREEMENT,
+    DISTILLING,
+    EVALUATING_AFTER,
+    EVALUATING_BEFORE,
+    Progress,
+)
 
 MIN_AGREEMENT = 0.99
 
@@ -253,18 +259,34 @@ def training_windows(tokens: list[int], seq_len: int, n_eval: int) -> tuple[np.n
     return windows[: n - n_eval], windows[n - n_eval :]
 
 
-def evaluate_losses(student, teacher, windows: np.ndarray, config: DistillConfig) -> dict[str, float]:
+def evaluate_losses(
+    student, teacher, windows: np.ndarray, config: DistillConfig, progress: Progress | None = None, stage: str = ""
+) -> dict[str, float]:
+    """Hard and soft cross-entropy on the held-out windows, one window at a time (progress counts tokens)."""
     import torch
 
+    hard_sum = soft_sum = 0.0
+    total = windows.shape[0] * (windows.shape[1] - 1)
+    if progress:
+        progress(stage, 0, total)
     with torch.no_grad():
-        inputs = torch.from_numpy(windows[:, :-1])
-        targets = torch.from_numpy(windows[:, 1:])
-        teacher_logits = teacher(inputs).logits
-        total, hard, soft = distillation_loss(
-            student(inputs).logits, teacher_logits, targets, config.alpha, config.beta or 1.0, config.temperature
-        )
+        for index, window in enumerate(windows):
+            inputs = torch.from_numpy(window[None, :-1])
+            targets = torch.from_numpy(window[None, 1:])
+            _, hard, soft = distillation_loss(
+                student(inputs).logits,
+                teacher(inputs).logits,
+                targets,
+                config.alpha,
+                config.beta or 1.0,
+                config.temperature,
+            )
+            hard_sum, soft_sum = hard_sum + float(hard), soft_sum + float(soft)
+            if progress:
+                progress(stage, (index + 1) * (windows.shape[1] - 1), total)
+    # Windows have equal lengths, so the mean of their means is the mean over all positions.
     # The soft term is reported even for β = 0 (with β = 1 in the formula), so runs can be compared.
-    return {"hard CE": float(hard), "soft CE (τ)": float(soft)}
+    return {"hard CE": hard_sum / len(windows), "soft CE (τ)": soft_sum / len(windows)}
 
 
 # --------------------------------------------------------------------------- the step
@@ -305,17 +327,23 @@ def distill_gguf(
 
     tokens = llama_backend.tokenize(student_path, read_text(text), add_bos=True)
     check_tokens = tokens[: config.check_positions]
+    if progress:
+        progress(CHECKING_AGREEMENT, 0, 2 * len(check_tokens))
     agree_s, diff_s = check_agreement(student.eval(), student_path, check_tokens, config.threads)
+    if progress:
+        progress(CHECKING_AGREEMENT, len(check_tokens), 2 * len(check_tokens))
     agree_t, _ = check_agreement(teacher, Path(teacher_path), check_tokens, config.threads)
+    if progress:
+        progress(CHECKING_AGREEMENT, 2 * len(check_tokens), 2 * len(check_tokens))
     if min(agree_s, agree_t) < MIN_AGREEMENT:
         raise OrchestratorError(
             f"The torch model disagrees with llama.cpp (top-1 agreement student {agree_s:.1%}, teacher {agree_t:.1%}, "
             f"need {MIN_AGREEMENT:.0%}). Use F16/F32 models (`orchestrator compress dequantize`) as teacher and student."
         )
     train, held_out = training_windows(tokens, config.seq_len, config.eval_sequences)
-    before = evaluate_losses(student, teacher, held_out, config)
+    before = evaluate_losses(student, teacher, held_out, config, progress, EVALUATING_BEFORE)
     losses = _train(student, teacher, train, config, progress)
-    after = evaluate_losses(student.eval(), teacher, held_out, config)
+    after = evaluate_losses(student.eval(), teacher, held_out, config, progress, EVALUATING_AFTER)
 
     from_hf_state_dict(student_gguf, trained_state(student))
     parameters: dict[str, Any] = {
@@ -355,6 +383,9 @@ def _train(student, teacher, windows: np.ndarray, config: DistillConfig, progres
     generator = np.random.default_rng(config.seed)
     student.train()
     losses = []
+    tokens_per_step = min(config.batch, len(windows)) * config.seq_len
+    if progress:
+        progress(DISTILLING, 0, config.steps * tokens_per_step)
     for step in range(config.steps):
         batch = windows[generator.choice(len(windows), size=min(config.batch, len(windows)), replace=False)]
         inputs, targets = torch.from_numpy(batch[:, :-1]), torch.from_numpy(batch[:, 1:])
@@ -372,5 +403,5 @@ def _train(student, teacher, windows: np.ndarray, config: DistillConfig, progres
         if not math.isfinite(losses[-1]):
             raise OrchestratorError(f"The loss diverged at step {step + 1}; lower --lr.")
         if progress:
-            progress("Distilling", step + 1, config.steps)
+            progress(DISTILLING, (step + 1) * tokens_per_step, config.steps * tokens_per_step)
     return losses

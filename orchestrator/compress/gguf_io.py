@@ -227,6 +227,33 @@ def resolve_output(out: str | Path, models_dir: Path) -> Path:
     return (Path(models_dir) / name).resolve()
 
 
+def check_output_free(target: Path, settings, force: bool = False) -> None:
+    """Refuse an output that would replace an existing file or a registry model, or hide one's name, unless `force`.
+
+    A registry model's file is replaced only with `force`; a bare name equal to a registry name is always
+    refused, since `--model NAME` would then still mean the registry model, not this output.
+    """
+    from orchestrator.models import HUB_CATALOG, REGISTRY, registry_path
+
+    target = Path(target)
+    models_dir = Path(settings.resolved_models_dir).resolve()
+    if target.parent == models_dir and target.stem in {*REGISTRY, *HUB_CATALOG}:
+        raise ConfigError(
+            f"{target.stem} is the name of a registry model, so that name would still mean the registry model; "
+            "choose another output name."
+        )
+    if force:
+        return
+    owner = next((name for name, spec in REGISTRY.items() if registry_path(spec, settings).resolve() == target), None)
+    if owner is not None:
+        raise ConfigError(
+            f"{target} is the file of the registry model {owner}; choose another output name "
+            "(or pass --force to replace it)."
+        )
+    if target.exists():
+        raise ConfigError(f"{target} already exists; choose another output name, or pass --force to replace it.")
+
+
 def check_distinct(src: Path, out: Path) -> None:
     if Path(src).expanduser().resolve() == Path(out).expanduser().resolve():
         raise ConfigError(f"The output {out} is the input file; choose another output name.")

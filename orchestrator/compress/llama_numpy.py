@@ -18,7 +18,7 @@ import numpy as np
 from gguf import Keys
 
 from orchestrator.compress.gguf_io import GGUFModel
-from orchestrator.progress import Progress
+from orchestrator.progress import CALIBRATING, Progress
 
 
 @dataclass
@@ -137,10 +137,17 @@ def forward(model: GGUFModel, tokens: list[int], stats: ActivationStats | None =
 def collect_stats(
     model: GGUFModel, chunks: Iterable[list[int]], progress: Progress | None = None, total: int = 0
 ) -> ActivationStats:
-    """Run every token chunk through the model and return the accumulated statistics."""
+    """Run every token chunk through the model and return the accumulated statistics.
+
+    Progress counts tokens (`total` is the number of tokens in all chunks, 0 if unknown).
+    """
     stats = ActivationStats()
-    for index, chunk in enumerate(chunks):
+    done = 0
+    if progress:
+        progress(CALIBRATING, 0, total)
+    for chunk in chunks:
         forward(model, chunk, stats)
+        done += len(chunk)
         if progress:
-            progress("Calibrating", index + 1, total)
+            progress(CALIBRATING, done, total)
     return stats

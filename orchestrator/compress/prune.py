@@ -101,7 +101,8 @@ def kept_ffn_width(n_ff: int, ratio: float) -> int:
     return max(FFN_ALIGN, min(keep, n_ff))
 
 
-def _check_arguments(method: str, sparsity, drop, ratio, n_layers: int) -> None:
+def _check_arguments(method: str, sparsity, drop, ratio, n_layers: int | None = None) -> None:
+    """Refuse bad options; without `n_layers` (before the model is read) --drop is checked only for ≥ 1."""
     if method not in METHODS:
         raise ConfigError(f"Unknown pruning method {method!r}; use one of {', '.join(METHODS)}.")
     if method in ("magnitude", "wanda"):
@@ -112,7 +113,7 @@ def _check_arguments(method: str, sparsity, drop, ratio, n_layers: int) -> None:
     if method == "layers":
         if drop is None or drop < 1:
             raise ConfigError("--method layers needs --drop N with N ≥ 1 blocks to remove.")
-        if drop >= n_layers:
+        if n_layers is not None and drop >= n_layers:
             raise ConfigError(f"Cannot drop {drop} blocks: the model has {n_layers}; at least one must remain.")
     if method == "ffn":
         if ratio is None:
@@ -202,6 +203,7 @@ def prune_gguf(
     method = (method or "").lower()
     info = inspect_gguf(src)  # clear errors for missing / non-GGUF files before any work
     check_architecture(src, info.architecture)
+    _check_arguments(method, sparsity, drop, ratio)  # before reading every tensor
     model = read_model(src, progress)
     _check_arguments(method, sparsity, drop, ratio, model.n_layers)
     needs_stats = method in ("wanda", "ffn") or (method == "layers" and not naive)

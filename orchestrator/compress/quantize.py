@@ -5,7 +5,8 @@ matrix — the mean squared input activation of every weight column, as llama.cp
 computes it — is collected by the numpy forward pass and handed to the quantizer through
 `llama_model_quantize_params.imatrix` (a NULL-terminated array of `llama_model_imatrix_data` in
 llama.h), so no separate llama-imatrix binary is needed. `--imatrix` reads a file in llama-imatrix's
-GGUF format (`<tensor>.in_sum2` and `<tensor>.counts`), and `save_imatrix` writes that format.
+GGUF format (`<tensor>.in_sum2` and `<tensor>.counts`), and `save_imatrix` writes that format
+(`orchestrator compress imatrix SRC -o FILE` makes one file for many quantize runs).
 """
 
 from __future__ import annotations
@@ -81,6 +82,29 @@ def save_imatrix(stats: ActivationStats, path: Path, dataset: str = "calibration
         writer.write_tensors_to_file()
         writer.close()
     return Path(path)
+
+
+def imatrix_gguf(
+    src: Path,
+    out: Path,
+    calibration: Path | None = None,
+    n_chunks: int = 16,
+    chunk_len: int = 512,
+    progress: Progress | None = None,
+) -> int:
+    """Compute the importance matrix of `src` on the calibration text and write it to `out` (llama-imatrix's format).
+
+    One file then serves many `quantize --imatrix` runs, as with llama.cpp's llama-imatrix. Returns the token count.
+    """
+    from orchestrator.compress.calibration import calibrate
+
+    src, out = Path(src).expanduser(), Path(out).expanduser()
+    check_distinct(src, out)
+    check_architecture(src, inspect_gguf(src).architecture)
+    stats = calibrate(read_model(src, progress), calibration, n_chunks, chunk_len, progress)
+    dataset = Path(calibration).name if calibration else "calibration.txt (shipped)"
+    save_imatrix(stats, out, dataset)
+    return stats.n_tokens
 
 
 def load_imatrix(path: Path) -> dict[str, np.ndarray]:

@@ -17,17 +17,17 @@ import errno
 import hashlib
 import json
 import os
-import re
 import stat
 import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.knowledge.clean import CLEANING, clean_text, hidden_elements, is_instruction_key
 from orchestrator.knowledge.structure import Block, heading_path, markdown_blocks, plain_text_blocks
 from orchestrator.progress import Progress
 
@@ -134,34 +134,17 @@ def load_text(path: Path) -> list[Section]:
     return [Section(_read_text(path))]
 
 
-# Inline styles that hide an element; hidden text is where prompt injections live (a reader never sees it).
-_HIDING_STYLE = re.compile(
-    r"display\s*:\s*none|visibility\s*:\s*(hidden|collapse)|font-size\s*:\s*0(?![.\d])|opacity\s*:\s*0(?![.\d]*[1-9])",
-    re.IGNORECASE,
-)
-_INVISIBLE_TAGS = ["script", "style", "noscript", "template", "svg"]
-
-
-def _is_hidden_element(tag) -> bool:
-    """True for an element a browser would not show: hidden / aria-hidden attributes, hiding inline styles."""
-    attributes = tag.attrs or {}
-    if "hidden" in attributes or str(attributes.get("aria-hidden", "")).strip().lower() == "true":
-        return True
-    if tag.name == "input" and str(attributes.get("type", "")).lower() == "hidden":
-        return True
-    return bool(_HIDING_STYLE.search(str(attributes.get("style", ""))))
-
-
 def load_html(path: Path) -> list[Section]:
     """Visible text of an HTML page (BeautifulSoup with the stdlib parser, which never raises on bad markup).
 
-    Scripts, styles, templates and hidden elements (`hidden`, `aria-hidden="true"`, `display:none`...) are
-    dropped: text a reader never sees must not reach the model.
+    Scripts, styles, templates and hidden elements (`hidden`, `aria-hidden="true"`, `display:none`, a
+    stylesheet class with `opacity:0`...: `clean.hidden_elements`) are dropped: text a reader never sees
+    must not reach the model.
     """
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(path.read_bytes(), "html.parser")
-    for element in soup(_INVISIBLE_TAGS) + soup.find_all(_is_hidden_element):
+    for element in hidden_elements(soup):
         if not element.decomposed:
             element.decompose()
     _write_structure_as_markdown(soup)
@@ -224,8 +207,9 @@ def _json_strings(value: object) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _json_strings(item)
+        for key, item in value.items():
+            if not is_instruction_key(str(key)):  # "instructions_for_ai": not content
+                yield from _json_strings(item)
     elif isinstance(value, list):
         for item in value:
             yield from _json_strings(item)
@@ -279,7 +263,7 @@ def load_file(path: Path) -> list[Section]:
             f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}"
         )
     try:
-        return loader(path)
+        sections = loader(path)
     except OrchestratorError:
         raise
     except OSError as exc:
@@ -288,6 +272,7 @@ def load_file(path: Path) -> list[Section]:
         raise UnreadableFileError("nested too deeply to read (deeper than Python's recursion limit)") from None
     except Exception as exc:  # noqa: BLE001 - one odd file must not stop the others (a parser's own bug, say)
         raise UnreadableFileError(f"could not be parsed ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return [replace(section, text=clean_text(section.text)) for section in sections]  # clean.py
 
 
 # --- splitting and ids -----------------------------------------------------------------------
@@ -299,8 +284,8 @@ SPLITTER_VERSION = "structured-v1"
 
 
 def splitter_signature(settings: Settings) -> str:
-    """Stored with each chunk, so changing chunk settings (or SPLITTER_VERSION) re-splits files on the next ingest."""
-    return f"{SPLITTER_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}"
+    """Stored with each chunk, so changing chunk settings (or SPLITTER_VERSION, or the cleaning rules) re-splits files on the next ingest."""
+    return f"{SPLITTER_VERSION}:{settings.chunk_size}:{settings.chunk_overlap}+{CLEANING}"
 
 
 def _splitter(path: Path, settings: Settings):

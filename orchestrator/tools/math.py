@@ -77,6 +77,8 @@ class MathResult(BaseModel):
     answer: str = ""
     error: str | None = None
     latency_s: float = 0.0
+    translated_by: str | None = None  # a word problem: "template" or "llm"
+    refused: bool = False  # a model's expression that did more than rearrange the question (see word_problems.py)
 
     @property
     def ok(self) -> bool:
@@ -332,21 +334,46 @@ def solve(problem: MathProblem | str, timeout_s: float = DEFAULT_TIMEOUT_S) -> M
 
 
 _FENCE_RE = re.compile(r"^```\w*\s*|\s*```$")
+_MODEL_RESULT_RE = re.compile(r"\s*=\s*-?[\d.,]+\s*$")
 _EXPRESSION_LABEL_RE = re.compile(r"^(?:expression|answer|math)\s*:\s*", re.IGNORECASE)
 
 
 def solve_word_problem(
     question: str, translate: Callable[[str], str], timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> MathResult:
-    """Let `translate` (e.g. an LLM prompt) turn a word problem into an expression, then check and solve it.
+    """Solve a word problem: a template reads it (word_problems.py), else `translate` (an LLM prompt) writes an expression.
 
-    The translated text goes through the same allow-list parser; the result shows it in `expression`.
+    A translated expression is accepted only when it rearranges what the question says (every number stated
+    in the question, at most one operation per quantity); otherwise the result is `refused`, with the reason.
+    Either way the expression goes through the same allow-list parser and is shown in `expression`.
     """
+    from orchestrator.tools.word_problems import check_translation, solve_by_template
+
+    templated = solve_by_template(question)
+    if templated is not None:
+        problem = detect_math(f"/math {templated}")
+        assert problem is not None
+        return solve(problem, timeout_s=timeout_s).model_copy(update={"translated_by": "template"})
     translated = _FENCE_RE.sub("", translate(question).strip()).strip()
     translated = _EXPRESSION_LABEL_RE.sub("", translated.splitlines()[0] if translated else "").strip()
+    translated = _MODEL_RESULT_RE.sub("", translated)  # "12 + 3 = 45": SymPy computes, the model's "= 45" is dropped
     problem = detect_math(translated) or detect_math(f"/math {translated}")
     assert problem is not None
-    result = solve(problem, timeout_s=timeout_s)
+    try:
+        _recheck(problem)
+    except UnsafeExpressionError:
+        refusal = None  # not an expression at all: solve() says it could not parse it
+    else:
+        refusal = check_translation(question, ", ".join(problem.expressions))
+    if refusal is not None:
+        message = (
+            f"I could not turn this into a calculation I can check: the model's expression {translated} {refusal}. "
+            "Write it as an expression (e.g. '40366 / 439') and I will compute it."
+        )
+        return MathResult(
+            kind=problem.kind, expression=translated, error=message, answer=message, translated_by="llm", refused=True
+        )
+    result = solve(problem, timeout_s=timeout_s).model_copy(update={"translated_by": "llm"})
     if result.error and result.error.startswith("I could not parse"):
         message = f"The expression produced for this word problem was rejected. {result.error}"
         return result.model_copy(update={"error": message, "answer": message})

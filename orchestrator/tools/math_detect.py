@@ -77,6 +77,14 @@ _LEAD_RE = re.compile(
     r"(?:the\s+(?:value|result|answer)\s+(?:of|to)\s+)?",
     _FLAGS,
 )
+# "What do I get if I divide ...", "what happens when you multiply ...", "if I add ...": a calculation framed as a
+# hypothetical; what follows is the calculation.
+_IF_I_RE = re.compile(
+    r"^(?:(?:so|ok(?:ay)?|and)[,\s]+)?(?:(?:what|how\s+much)\s+(?:do|would|will|did|should|could)\s+(?:i|you|we|one)\s+"
+    r"(?:get|have|end\s+up\s+with)|what\s+happens|what['’]?s\s+the\s+(?:result|answer)|what\s+is\s+the\s+"
+    r"(?:result|answer))\s+(?:(?:if|when)\s+(?:i|you|we|one)\s+(?:then\s+)?|for\s+|from\s+)",
+    _FLAGS,
+)
 _VAR_LIST = r"[a-zA-Z](?:\s*(?:,|and)\s*[a-zA-Z])*"
 _WRT_RE = re.compile(r"\s+(?:with\s+respect\s+to|wrt|w\.r\.t\.?|in\s+terms\s+of)\s+(?P<v>[a-zA-Z])\b", _FLAGS)
 _TRAILING_D_RE = re.compile(r"(?:\s+|(?<=[\d)]))d(?P<v>[a-z])$")
@@ -125,7 +133,7 @@ _WORD_OPERATORS = [
     (re.compile(r"\s+divided\s+by\s+", _FLAGS), " / "),
     (re.compile(r"\s+(?:times|multiplied\s+by)\s+", _FLAGS), " * "),
     (re.compile(r"\s+plus\s+", _FLAGS), " + "),
-    (re.compile(r"\s+minus\s+", _FLAGS), " - "),
+    (re.compile(r"\s+(?:minus|take\s+away)\s+", _FLAGS), " - "),
     (re.compile(r"\s+(?:mod|modulo)\s+", _FLAGS), " % "),
     (re.compile(r"\s+to\s+the\s+(\d+)(?:st|nd|rd|th)\s+power\b", _FLAGS), r" ** \1"),
     (re.compile(r"\s+(?:raised\s+)?to\s+the\s+power\s+(?:of\s+)?", _FLAGS), " ** "),
@@ -135,6 +143,7 @@ _WORD_OPERATORS = [
     (re.compile(r"(?<=\d)\s*[xX]\s*(?=\d)"), " * "),  # "5 x 3"
 ]
 _THOUSANDS_RE = re.compile(r"\b\d{1,3}(?:,\d{3})+(?!\d|,\d)")  # "1,200, 300": a comma then a space separates
+_CURRENCY_RE = re.compile(r"[€$£¥](?=\s?\d)|(?<=\d)\s?[€$£¥]")
 _SCALE_WORDS = {"thousand": "10**3", "million": "10**6", "billion": "10**9", "trillion": "10**12"}
 _SCALE_RE = re.compile(r"\b(?P<n>\d+(?:\.\d+)?)\s+(?P<w>thousand|million|billion|trillion)\b", _FLAGS)
 _PLACES = r"(?P<n>\d+)\s+(?:decimal\s+places?|decimals|d\.?\s?p\.?|places?\s+after\s+the\s+(?:decimal\s+)?point)"
@@ -143,6 +152,8 @@ _DECIMALS_SUFFIX_RE = re.compile(
     rf",?\s+(?:(?:rounded|correct|accurate)\s+)?to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS
 )
 _ROUND_RE = re.compile(rf"^round(?:\s+off)?\s+(?P<e>.+?)\s+to\s+(?:{_PLACES}|{_NEAREST_WHOLE})$", _FLAGS)
+_NUMBER = r"\d+(?:\.\d+)?"
+_THEN = r"\s*(?:,\s*|\s+and\s+|\s+then\s+|,\s*then\s+|\s+and\s+then\s+)(?:then\s+)?"
 # Imperatives and everyday fractions: "Multiply 12 by 7", "Subtract 9 from 40", "half of 250".
 _IMPERATIVES = [
     (re.compile(r"^multiply\s+(?P<a>.+?)\s+(?:by|and|with)\s+(?P<b>.+)$", _FLAGS), "{a} * {b}"),
@@ -150,6 +161,33 @@ _IMPERATIVES = [
     (re.compile(r"^add\s+(?P<a>.+?)\s+(?:and|to|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
     (re.compile(r"^subtract\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
     (re.compile(r"^(?:take\s+away|deduct)\s+(?P<a>.+?)\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    (re.compile(r"^take\s+(?P<a>.+?)\s+away\s+from\s+(?P<b>.+)$", _FLAGS), "{b} - {a}"),
+    # "split 1,416 three ways", "divide 906 equally among 2", "share 90 between 3 people"
+    (
+        re.compile(
+            rf"^(?:divide|split|share)\s+(?P<a>{_NUMBER})(?:\s+[a-z]+)?\s+(?:(?:equally|evenly)\s+)?"
+            rf"(?:(?:among|between|by|into)\s+(?P<b>{_NUMBER})(?:\s+[a-z]+)?|(?P<c>{_NUMBER})\s+ways)$",
+            _FLAGS,
+        ),
+        "{a} / {b}{c}",
+    ),
+    # "How much is 35,787 and 82,766?": two amounts together
+    (re.compile(rf"^(?P<a>{_NUMBER})\s+and\s+(?P<b>{_NUMBER})(?:\s+together)?$", _FLAGS), "{a} + {b}"),
+    # "Take 1,000 and subtract 87": the first amount, then an operation on it.
+    (
+        re.compile(
+            rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:subtract|take\s+away|deduct|minus)\s+(?P<b>.+)$", _FLAGS
+        ),
+        "{a} - {b}",
+    ),
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:add|plus)\s+(?P<b>.+)$", _FLAGS), "{a} + {b}"),
+    (
+        re.compile(
+            rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}(?:multiply\s+(?:it\s+)?by|times)\s+(?P<b>.+)$", _FLAGS
+        ),
+        "{a} * {b}",
+    ),
+    (re.compile(rf"^(?:take|start\s+with)\s+(?P<a>.+?){_THEN}divide\s+(?:it\s+)?by\s+(?P<b>.+)$", _FLAGS), "{a} / {b}"),
     (re.compile(r"^(?:square)\s+(?P<a>.+)$", _FLAGS), "{a} ** 2"),
     (re.compile(r"^(?:cube)\s+(?P<a>.+)$", _FLAGS), "{a} ** 3"),
     (re.compile(r"^(?:one\s+|a\s+)?half\s+of\s+(?P<a>.+)$", _FLAGS), "{a} / 2"),
@@ -204,10 +242,18 @@ def _variables(text: str | None) -> list[str]:
     return re.findall(r"[a-zA-Z]", re.sub(r"\band\b", ",", text)) if text else []
 
 
+# "Divide 144 by 12, what do I get?": the calculation, then a question about its result.
+_TRAILING_ASK_RE = re.compile(
+    r",?\s+(?:what\s+(?:do|would|will)\s+(?:i|you|we)\s+get|what['’]?s\s+the\s+(?:answer|result)|"
+    r"what\s+is\s+the\s+(?:answer|result)|what\s+does\s+that\s+(?:make|give))$",
+    _FLAGS,
+)
+
+
 def _strip_question(question: str) -> str:
     text = question.strip().replace("’", "'")
     text = re.sub(r"[?.]+$", "", text).strip()
-    return text
+    return _TRAILING_ASK_RE.sub("", text).strip()
 
 
 def _problem(kind: MathKind, expressions: list[str], reason: str, confidence: float, **extra: Any) -> MathProblem:
@@ -338,14 +384,21 @@ def _detect_named_operation(body: str) -> MathProblem | None:
 
 
 # Everyday phrasings (each tested by family in tests/unit/test_math_phrasing.py).
-_NUMBER = r"\d+(?:\.\d+)?"
 _PERCENT_WORD = r"\s*(?:%|percent|per\s*cent)"
 _LIST_RE = re.compile(
-    r"^(?:the\s+)?(?P<op>sum|total|product|average|mean|arithmetic\s+mean)\s+of\s+(?P<items>.+)$", _FLAGS
+    r"^(?:the\s+)?(?P<op>sum|total|product|average|mean|arithmetic\s+mean)\s+of\s+(?P<items>.+)$"
+    r"|^(?P<verb>add\s+up|add\s+together|sum\s+up|total\s+up|multiply\s+together)\s+(?P<items2>.+)$",
+    _FLAGS,
 )
 _LIST_SEPARATOR = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+", _FLAGS)
 # "15% off 80", "80 minus 15%", "80 increased by 15%", "reduce 80 by 15%": a change relative to the amount.
 _PERCENT_OFF_RE = re.compile(rf"^(?P<p>{_NUMBER}){_PERCENT_WORD}\s+(?:off|discount\s+on)\s+(?P<e>.+)$", _FLAGS)
+# "a 15% tip on 80", "20 percent tax on 45": the percentage of the amount.
+_PERCENT_PART_RE = re.compile(
+    rf"^(?:an?\s+)?(?P<p>{_NUMBER}){_PERCENT_WORD}\s+(?:tip|tax|vat|commission|service\s+charge|fee|deposit)"
+    r"\s+(?:on|of|for)\s+(?:an?\s+|the\s+)?(?P<e>.+?)(?:\s+(?:bill|meal|check|total|purchase))?$",
+    _FLAGS,
+)
 _PERCENT_CHANGE_RE = re.compile(
     rf"^(?P<e>.+?)\s*(?P<op>\+|-|−|\bplus|\bminus|\bless|\bincreased\s+by|\bdecreased\s+by|\breduced\s+by)"
     rf"\s*(?P<p>{_NUMBER}){_PERCENT_WORD}$",
@@ -397,9 +450,11 @@ def _detect_list_operation(body: str) -> MathProblem | None:
     match = _LIST_RE.match(body)
     if not match:
         return None
-    items = [_numeric_operand(item) for item in _LIST_SEPARATOR.split(match.group("items")) if item.strip()]
-    op = match.group("op").lower()
-    if len(items) < 2 or (len(items) == 2 and op in ("sum", "product")):
+    listed = match.group("items") or match.group("items2")
+    items = [_numeric_operand(item) for item in _LIST_SEPARATOR.split(listed) if item.strip()]
+    verb = (match.group("verb") or "").lower()
+    op = ("product" if verb.startswith("multiply") else "sum") if verb else match.group("op").lower()
+    if len(items) < 2 or (len(items) == 2 and op in ("sum", "product") and not verb):
         return None  # two operands: "sum of a and b" (_detect_named_operation) shows them as a + b
     joined = (" * " if op == "product" else " + ").join(items)
     python_text = check_expression(joined if op in ("sum", "total", "product") else f"({joined}) / {len(items)}")
@@ -409,6 +464,11 @@ def _detect_list_operation(body: str) -> MathProblem | None:
 
 def _detect_percent_change(body: str) -> MathProblem | None:
     """'15% off 80', '80 plus 15%', '80 decreased by 15%', 'increase 80 by 15%', '100 - 37.5%'."""
+    part = _PERCENT_PART_RE.match(body)
+    if part:
+        amount, percent = _numeric_operand(part.group("e")), part.group("p")
+        python_text = check_expression(f"{percent}/100 * {amount}")
+        return _problem("percent", [python_text], "'percent of' phrasing", 0.95, display=f"{percent}% of {amount}")
     match = _PERCENT_OFF_RE.match(body) or _PERCENT_CHANGE_RE.match(body) or _PERCENT_VERB_RE.match(body)
     if not match:
         return None
@@ -493,10 +553,12 @@ def _detect_imperative(body: str) -> MathProblem | None:
     for pattern, template in _IMPERATIVES:
         match = pattern.match(body)
         if match:
-            operands = {name: _bracketed(_checked(value)) for name, value in match.groupdict().items()}
+            given = {name: value for name, value in match.groupdict().items() if value is not None}
+            operands = {name: _bracketed(_checked(value)) for name, value in given.items()}
             if any(expression_names(operand) for operand in operands.values()):
                 return None  # "add salt to taste", "double the recipe": words, not numbers
-            python_text = check_expression(template.format(**operands))
+            unused = dict.fromkeys(match.groupdict(), "")  # an alternative's group that did not take part
+            python_text = check_expression(template.format(**{**unused, **operands}))
             return _problem(
                 _classify_expression(python_text), [python_text], f"'{body.split()[0].lower()}' phrasing", 0.9
             )
@@ -505,6 +567,7 @@ def _detect_imperative(body: str) -> MathProblem | None:
 
 def _normalise_numbers(body: str) -> str:
     """'1,764' -> '1764' (outside brackets, where a comma separates arguments); '1.5 million' -> '1.5*10**6'."""
+    body = _CURRENCY_RE.sub("", body)  # "€564", "$1,200", "80€": the amount
     if "(" not in body:
         body = _THOUSANDS_RE.sub(lambda m: m.group().replace(",", ""), body)
     return _SCALE_RE.sub(lambda m: f"({m.group('n')}*{_SCALE_WORDS[m.group('w').lower()]})", body)
@@ -579,6 +642,21 @@ def detect_math(question: str) -> MathProblem | None:
         if forced:  # solve() will reject it with the reason
             return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
         return None
+    problem = _detect_text(text, forced=False)
+    if problem is None and (respelled := _respelled(text)) != text:
+        problem = _detect_text(respelled, forced=False)  # "twelve times 7", "mutliply 12 by 28"
+    if problem is None and forced:
+        problem = _detect_text(text, forced=True)
+    if forced:
+        if problem is None:
+            return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
+        return problem.model_copy(update={"confidence": 1.0, "reason": f"'/math' prefix; {problem.reason}"})
+    return problem
+
+
+def _detect_text(text: str, *, forced: bool) -> MathProblem | None:
+    """detect_math on a question without its '/math' prefix."""
+    text = _IF_I_RE.sub("", text)  # "what do I get if I divide 40 by 8" -> "divide 40 by 8"
     lead = _LEAD_RE.match(text)
     body = text[lead.end() :].strip() if lead else text
     what_is = _WHAT_IS_RE.match(body)  # "(tell me) what 17 * 23 is"
@@ -601,9 +679,69 @@ def detect_math(question: str) -> MathProblem | None:
         if problem is not None:
             if decimals is not None:
                 problem = problem.model_copy(update={"decimals": decimals})
-            if forced:
-                return problem.model_copy(update={"confidence": 1.0, "reason": f"'/math' prefix; {problem.reason}"})
             return problem
-    if forced:
-        return _problem("evaluate", [text], "'/math' prefix (expression not checked)", 1.0)
     return None
+
+
+# Number words a calculation may be typed with ("twelve times 7"); "one" only beside an operator, since
+# "which one" and "one of" are not numbers.
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
+_TENS_AND_UNITS_RE = re.compile(
+    r"\b(twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)[\s-](one|two|three|four|five|six|seven|eight|nine)\b",
+    _FLAGS,
+)
+# Not inside a name: "7-Eleven", "Catch-22" and a capitalised "Four Seasons" mid-sentence stay words.
+_NUMBER_WORD_RE = re.compile(r"(?<![-\w])(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r")(?![-\w])", _FLAGS)
+_ONE_BESIDE_OPERATOR_RE = re.compile(
+    r"\bone(?=\s+(?:plus|minus|times|divided|multiplied|over|[-+*/x])\b)|(?:(?<=plus )|(?<=minus )|(?<=times )|(?<=by )|(?<=over ))one\b",
+    _FLAGS,
+)
+# The words of a calculation; a word one typo away from one of them is read as it ("mutliply", "waht", "tims").
+_MATH_VOCABULARY = (
+    "what whats multiply multiplied divide divided subtract subtracted plus minus times percent average square root "
+    "half double calculate compute take away from".split()
+)
+
+
+def _one_typo_apart(word: str, target: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours (Damerau-Levenshtein distance 1)."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diffs = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
+        return len(diffs) == 1 or (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == target[diffs[1]]
+            and word[diffs[1]] == target[diffs[0]]
+        )
+    short, long_ = (word, target) if len(word) < len(target) else (target, word)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _respelled(text: str) -> str:
+    """Number words as digits and one-typo operator words corrected: a second reading when the first finds no math."""
+    text = _TENS_AND_UNITS_RE.sub(
+        lambda m: str(int(_NUMBER_WORDS[m.group(1).lower()]) + int(_NUMBER_WORDS[m.group(2).lower()])), text
+    )
+    text = _NUMBER_WORD_RE.sub(
+        lambda m: m.group(1) if m.start() and m.group(1)[0].isupper() else _NUMBER_WORDS[m.group(1).lower()], text
+    )
+    text = _ONE_BESIDE_OPERATOR_RE.sub("1", text)
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if len(word) < 4 or word.lower() in _MATH_VOCABULARY:
+            return word
+        for target in _MATH_VOCABULARY:
+            if _one_typo_apart(word.lower(), target):
+                return target
+        return word
+
+    return re.sub(r"[A-Za-z]+", fix, text)

@@ -107,7 +107,7 @@ def test_repl_follow_ups_sources_and_why_with_the_real_model(model_env, monkeypa
     assert "Answered from your documents (route: docs)" in out  # /why in words
     assert "(follow-up, taken as: What is Tomasz Wren's name?)" in out
     assert "Tomasz Wren" in out.split("taken as: What is Tomasz Wren's name?)")[1]
-    assert "84*2 = 168" in out and "could not parse" not in out
+    assert "(follow-up, taken as: 84 multiplied by 2)" in out and "84*2 = 168" in out and "could not parse" not in out
 
 
 def test_repl_refuses_the_embedding_model_without_llama_logs_in_a_real_process(model_env, tmp_path):

@@ -26,7 +26,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_healthy(process, port: int, timeout_s: float = 120.0) -> None:
+def wait_until_healthy(process, port: int, timeout_s: float = 300.0) -> None:
+    # Generous: on a 2-core machine with a load average of 20, the server took over 120 s to start.
     import httpx
 
     deadline = time.monotonic() + timeout_s

@@ -503,8 +503,8 @@ def test_swapped_embeddings_never_share_the_router_cache_or_a_collection(tmp_pat
     # An empty data folder: no collection yet, so the docs route refuses (no numpy shape error).
     empty = fake16.invoke({"question": "What is a Martian Dunetree?", "route": "docs"})
     assert empty.error is None and empty.abstained
-    scores = fake16.semantic_router.scores(fake16.embeddings.embed_query("Hello, how are you today?"))
-    assert all(-1.0 <= s <= 1.0 for s in scores.values())
+    scores = fake16.route_classifier.probabilities(fake16.embeddings.embed_query("Hello, how are you today?"))
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -512,8 +512,8 @@ def test_swapped_embeddings_never_share_the_router_cache_or_a_collection(tmp_pat
     fake16.ingest([docs])
 
     other = build_app(settings, chat_model=fake_chat("x"), embeddings=WordHashEmbeddings(), search=no_search)
-    assert other.semantic_router._vectors.shape[1] == 64  # not the 16-dim vectors cached by the first app
-    hello = other.semantic_router.scores(other.embeddings.embed_query("Hello, how are you today?"))
+    assert other.route_classifier.coef.shape[1] == 64  # not the 16-dim classifier trained for the first app
+    hello = other.route_classifier.probabilities(other.embeddings.embed_query("Hello, how are you today?"))
     assert max(hello, key=hello.get) == "chat" and all(s <= 1.0 for s in hello.values())
     refused = other.invoke({"question": "Who won Super Bowl 50?", "route": "docs"})
     assert refused.error and "was built with DeterministicFakeEmbedding" in refused.error

@@ -143,3 +143,24 @@ def test_one_copy_of_each_text_idea(literal, home):
 def test_the_docs_and_web_routes_fence_with_the_same_function():
     for module in ("chains/docs.py", "tools/web_search.py"):
         assert "orchestrator.untrusted.fence" in imported_modules(PACKAGE / module), module
+
+
+def test_the_routing_table_in_the_architecture_page_is_the_one_in_the_code():
+    from orchestrator.chains.router import routing_table
+
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    shown = page.split("<!-- routing table: generated from orchestrator.chains.router.RULES -->\n")[1]
+    shown = shown.split("<!-- end of routing table -->")[0].strip().splitlines()[2:]
+    expected = [f"| {i} | {name} | {serves} | {route} |" for i, (name, serves, route) in enumerate(routing_table(), 1)]
+    assert shown == expected, "docs/architecture.md's routing table differs from RULES in chains/router.py"
+
+
+def test_every_tuning_field_is_used_and_explained():
+    from dataclasses import fields
+
+    from orchestrator.tuning import Tuning, notes
+
+    code = "\n".join(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py") if path.name != "tuning.py")
+    for item in fields(Tuning):
+        assert f".{item.name}" in code, f"Tuning.{item.name} is not used anywhere in orchestrator/"
+        assert len(notes()[item.name].split()) >= 8, f"Tuning.{item.name} needs a note: what it trades off, which split"

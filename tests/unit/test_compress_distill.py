@@ -101,3 +101,19 @@ def test_bad_hyperparameters(models, tmp_path):
         distill_gguf(teacher, student, tmp_path / "o.gguf", None, DistillConfig(temperature=0))
     with pytest.raises(ConfigError, match="not both 0"):
         distill_gguf(teacher, student, tmp_path / "o.gguf", None, DistillConfig(alpha=0, beta=0))
+
+
+def test_check_and_evaluation_phases_report_token_progress(models, tmp_path):
+    """Issue 31 item 23: every phase, not only training, reports tokens so the CLI can show a rate and time left."""
+    from orchestrator.progress import CHECKING_AGREEMENT, DISTILLING, EVALUATING_AFTER, EVALUATING_BEFORE
+
+    teacher, student = models
+    calls: list[tuple[str, int, int]] = []
+    config = DistillConfig(**{**FAST.__dict__, "steps": 2})
+    distill_gguf(teacher, student, tmp_path / "p.gguf", None, config, lambda *call: calls.append(call))
+    last = {stage: (done, total) for stage, done, total in calls}
+    assert last[CHECKING_AGREEMENT] == (2 * 128, 2 * 128)
+    assert last[EVALUATING_BEFORE] == last[EVALUATING_AFTER] == (2 * 32, 2 * 32)
+    assert last[DISTILLING] == (2 * 4 * 32, 2 * 4 * 32)
+    stages = list(dict.fromkeys(stage for stage, _, _ in calls if not stage.startswith(("Reading", "Writing"))))
+    assert stages == [CHECKING_AGREEMENT, EVALUATING_BEFORE, DISTILLING, EVALUATING_AFTER]

@@ -183,7 +183,7 @@ def test_ingest_everything_with_metadata(docs, store, settings):
     assert all(m["chunk_count"] == len(long) and "page" not in m for m in long)
     one = long[0]
     assert one["source"] == str((docs / "long.txt").resolve())
-    assert one["file_sha256"] and one["file_mtime"] > 0 and one["splitter"] == "structured-v1:200:20"
+    assert one["file_sha256"] and one["file_mtime"] > 0 and one["splitter"] == "structured-v1:200:20+clean1"
 
 
 def test_chunk_ids_hash_source_and_content(docs, store, settings):
@@ -224,7 +224,7 @@ def test_changed_chunk_settings_resplit_files(docs, store, settings):
     bigger = settings.model_copy(update={"chunk_size": 400, "chunk_overlap": 40})
     summary = ingest_paths([docs / "long.txt"], store, bigger)
     assert summary.chunks_added > 0 and summary.chunks_removed > 0
-    assert {m["splitter"] for m in store.metadata_by_id().values()} == {"structured-v1:400:40"}
+    assert {m["splitter"] for m in store.metadata_by_id().values()} == {"structured-v1:400:40+clean1"}
 
 
 def test_prune_removes_chunks_of_deleted_files(docs, store, settings):

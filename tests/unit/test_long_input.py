@@ -13,7 +13,6 @@ from langchain_core.messages import AIMessage
 
 from orchestrator import Settings, build_app
 from orchestrator.batch import read_questions, read_result_rows, run_batch
-from orchestrator.chains.router import RouteDecision
 from orchestrator.tools.web_search import SearchResult
 from tests.helpers.word_hash import WordHashEmbeddings
 from tests.unit.test_app_routes import FakeRetriever, chunk
@@ -68,21 +67,6 @@ def test_a_20000_character_question_gets_one_clear_error_not_an_exception(tmp_pa
         "too long" in answer.error or "more than the 2048-token context" in answer.error
     )
     assert "Requested tokens" not in answer.error
-
-
-def test_the_router_fallback_classifies_from_the_start_of_a_long_question(tmp_path, monkeypatch):
-    seen = []
-    monkeypatch.setattr(
-        "orchestrator.llm.constrained_choice", lambda model, prompt, choices: seen.append(prompt) or "chat"
-    )
-    app = build_app(
-        Settings(data_dir=tmp_path),
-        chat_model=ContextLimitedModel(messages=iter([])),
-        embeddings=WordHashEmbeddings(),
-        retriever=None,
-    )
-    decision = app._llm_fallback(QUESTION, RouteDecision("undecided", "weak signals"))
-    assert len(seen) == 1 and len(seen[0]) < 2000 and decision.route == "chat"
 
 
 def test_a_100kb_batch_question_gets_a_sentence_a_user_can_act_on(tmp_path):

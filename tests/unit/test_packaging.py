@@ -43,7 +43,8 @@ def test_shipped_prompts_are_found_through_the_package(prompt):
 
 
 def test_runtime_data_files_are_found_through_the_package():
-    assert resources.router_examples_file().read_bytes() == (REPO / "data" / "router_examples.jsonl").read_bytes()
+    assert resources.route_examples_file().read_bytes() == (REPO / "data" / "route_examples.jsonl").read_bytes()
+    assert resources.route_classifier_file().read_bytes() == (REPO / "data" / "route_classifier.json").read_bytes()
     shipped = sorted(path.name for path in resources.sample_docs_dir().iterdir() if path.is_file())
     assert shipped == sorted(path.name for path in (REPO / "data" / "sample_docs").iterdir() if path.is_file())
     assert resources.calibration_file().stat().st_size > 100_000

@@ -87,7 +87,7 @@ def test_model_refuses_an_embedding_gguf_by_its_architecture(tmp_path):
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    with pytest.raises(repl.ConfigError, match="bert embedding model and cannot chat"):
+    with pytest.raises(repl.ConfigError, match="'bert' embedding model: it turns text into vectors and cannot chat"):
         repl.check_chat_model(str(path), Settings(data_dir=tmp_path))
 
 
@@ -436,7 +436,7 @@ def test_a_follow_up_to_a_math_answer_uses_its_result_and_chat_turns_are_not_rew
     out = chat_with(
         model, "12*7\nand multiplied by 2?\n/chat Who is the head librarian?\nWhat is his name again?\n"
     ).output
-    assert "(follow-up, taken as: 84*2)" in out and "84*2 = 168" in out and "could not parse" not in out
+    assert "(follow-up, taken as: 84 multiplied by 2)" in out and "84*2 = 168" in out and "could not parse" not in out
     assert out.count("follow-up, taken as") == 1  # after a chat turn the question goes as typed
 
 

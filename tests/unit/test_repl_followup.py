@@ -22,7 +22,7 @@ from orchestrator.chains.followup import PreviousTurn, entities, make_standalone
             "What is his name again?",
             "What is Tomasz Wren's name?",
         ),
-        ("12*7", "math", "12*7 = 84", "and multiplied by 2?", "84*2"),
+        ("12*7", "math", "12*7 = 84", "and multiplied by 2?", "84 multiplied by 2"),
         (
             "When is the library open?",
             "docs",

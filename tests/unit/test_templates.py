@@ -15,7 +15,6 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from orchestrator import Settings, build_app
 from orchestrator.llm import (
-    constrained_choice,
     fold_system_messages,
     llama_client,
     release_models,
@@ -109,27 +108,14 @@ def test_web_route_answers_from_the_results(family_model, tmp_path):
 def test_math_translation_runs_and_reports_a_non_expression(family_model, tmp_path):
     family, path = family_model
     answer = app_for(path, tmp_path).invoke(
-        {"question": "Tom has three apples and buys five more. How many apples does he have?", "route": "math"}
+        # One stated quantity, so no template reads it (tools/word_problems.py) and the model translates.
+        {"question": "Tom has three apples and his sister twice as many. How many do they have?", "route": "math"}
     )
     # The model "translates" the problem to "Paris is lovely": SymPy refuses it, in words, not a crash.
     call = answer.tool_calls[-1]
     assert call["tool"] == "math" and call["translated_by"] == "llm"
     assert answer.answer.startswith("I could not compute that")
     assert_clean(answer.answer + str(call["input"]))
-
-
-def test_grammar_constrained_router_fallback_picks_a_route(family_model, tmp_path):
-    family, path = family_model
-    app = app_for(path, tmp_path)
-    choice = constrained_choice(
-        app.chat_model, app._prompt("router_fallback.txt").format(question="hmm"), ["chat", "factual"]
-    )
-    assert choice in ("chat", "factual")
-    # and the same through the app's own fallback
-    from orchestrator.chains.router import RouteDecision
-
-    decision = app._llm_fallback("hmm", RouteDecision("undecided", "weak signals"))
-    assert decision.route in ("chat", "docs") and decision.scores["llm"] in ("chat", "factual")
 
 
 def test_the_gguf_template_is_the_one_in_use(family_model, tmp_path):

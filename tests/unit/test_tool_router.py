@@ -108,10 +108,11 @@ def test_auto_uses_tools_only_from_one_billion_parameters(mode, n_params, on):
 
 
 def test_the_rules_keep_factual_questions_out_of_chat_and_future_ones_in_docs():
-    factual = Signals(asks_for_fact=True)
+    factual = Signals(learned={"factual": 0.7, "chat": 0.3})
     assert keep_rules("chat", factual, RouteDecision("docs", "r"))
     assert keep_rules("web", factual, RouteDecision("docs", "r")) is None
-    assert keep_rules("chat", Signals(asks_for_fact=True, personal=True), RouteDecision("docs", "r")) is None
+    assert keep_rules("chat", Signals(learned={"chat": 0.7, "factual": 0.3}), RouteDecision("docs", "r")) is None
+    assert keep_rules("chat", Signals(), RouteDecision("docs", "r"))  # no classifier: the rules still keep it
     assert keep_rules("web", Signals(future=True), RouteDecision("docs", "r"))
 
 

@@ -26,7 +26,7 @@ from orchestrator.chains.values import asked_kinds, fits
 from orchestrator.knowledge.clean import evidence_text
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.structure import indexed_text
-from orchestrator.text import names, split_sentences_in_line, stem
+from orchestrator.text import STOPWORDS, WORD, names, search_terms, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
 if TYPE_CHECKING:
@@ -180,6 +180,28 @@ def _named_in_heading(question: str, chunk) -> str:
     return " ".join(term for name in names(question) for term in keyword_terms(name) if term in in_heading)
 
 
+def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[str]:
+    """The question's lowercase content words that qualify a word the field unit has, but that neither the
+    unit nor its heading path holds: "international" in "fee for an international wire" when the row is
+    "Service: Outgoing domestic wire; Fee: $30.00".
+
+    A qualifier is a content word right before another (English puts the modifier first). Capitalised words
+    are names, which `names_missing_from` checks. Words match by stem (each word stemmed once: a stem is
+    not stable under a second pass), and a shortened word by prefix ("max" holds in "maximum").
+    """
+    held = {stem(word) for word in search_terms(f"{unit} {heading}")}
+    found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
+    return [
+        word
+        for (word, word_stem), (following, following_stem) in zip(found, found[1:])
+        if word.islower()
+        and word not in STOPWORDS
+        and following.lower() not in STOPWORDS
+        and following_stem in held
+        and not any(term.startswith(word_stem) for term in held)
+    ]
+
+
 def names_missing_from(question: str, chunks: Sequence) -> list[str]:
     """The question's names (its capitalised words, by stem) that none of the chunks holds, nor a near spelling.
 
@@ -285,6 +307,16 @@ def rank_evidence(
         candidates = [c for c in candidates if fits(kinds, labelled(c[1], c[2]))]
         if not candidates:
             return []
+    # A field (a "Key: value" unit, a table row) answers only the field the question asks about: the row
+    # for a domestic wire does not answer an international-wire question.
+    candidates = [
+        c
+        for c in candidates
+        if not KEY_VALUE.match(labelled(c[1], c[2]))
+        or not unmatched_qualifiers(question, labelled(c[1], c[2]), c[0].metadata.get("heading_path") or "")
+    ]
+    if not candidates:
+        return []
     weights = term_weights(question)
     texts = [labelled(sentences, index) for _, sentences, index in candidates]
     question_vector = embeddings.embed_query(question)

@@ -256,7 +256,30 @@ def answer_span_at(question: str, sentence: str) -> tuple[str, int] | None:
             key = (shared, -rank, -_distance_to_question_words(clause, match, asked) - 0.01 * position)
             if best is None or key > best:
                 best, found = key, (value, start + match.start())
-    return found
+    return _asked_end_of_range(question, found) if found else None
+
+
+# A question about when something closes asks for the end of an opening-hours range, one about when it
+# opens for the start: "Saturday: 08:00–20:00" answers "when does it close" with 20:00 alone. "When is
+# it open" (open as a state, after a form of "be") asks for the whole range.
+_RANGE_END_WORDS = frozenset(
+    stem(word) for word in "close closes closing shut end ends finish until late latest".split()
+)
+_RANGE_START_WORDS = frozenset(stem(word) for word in "open opens opening start starts begin early earliest".split())
+_STATE = frozenset("is are was were be".split())
+
+
+def _asked_end_of_range(question: str, found: tuple[str, int]) -> tuple[str, int]:
+    """The start or end clock of a time range when the question asks for that end only, else the value."""
+    value, at = found
+    clocks = list(CLOCK.finditer(value))
+    question_words = words(question)
+    asked = {stem(word) for word in question_words}
+    wants_end, wants_start = bool(asked & _RANGE_END_WORDS), bool(asked & _RANGE_START_WORDS)
+    if len(clocks) != 2 or wants_end == wants_start or _STATE & set(question_words):
+        return found
+    clock = clocks[1] if wants_end else clocks[0]
+    return clock.group(0), at + clock.start()
 
 
 def _values_with_rank(kinds: Sequence[Kind], text: str) -> list[tuple[int, re.Match]]:

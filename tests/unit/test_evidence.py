@@ -12,8 +12,10 @@ from orchestrator.chains.evidence import (
     split_sentences,
     typed_values,
     uniform_weights,
+    unmatched_qualifiers,
     unwrap_lines,
 )
+from orchestrator.text import stem
 from tests.helpers.word_hash import WordHashEmbeddings
 
 TESLA = (
@@ -163,7 +165,7 @@ def test_no_chunks_means_no_evidence():
 
 def test_uniform_weights_are_the_keyword_terms():
     weights = uniform_weights("Did Tesla enroll in the school?")
-    assert {"tesla", "enroll", "school"} <= set(weights) and set(weights.values()) == {1.0}
+    assert {stem("tesla"), stem("enroll"), stem("school")} <= set(weights) and set(weights.values()) == {1.0}
     assert "the" not in weights and "in" not in weights
 
 
@@ -189,3 +191,25 @@ def test_a_name_no_retrieved_chunk_holds_is_missing_but_a_surname_prefix_or_near
     assert names_missing_from("How many yards did Okonkwo throw in the Austria final?", chunks) == []
     assert names_missing_from("When did the Hatmanis paper appear?", chunks) == []
     assert names_missing_from("What does the Premium plan cost?", chunks) == ["premium"]
+
+
+def test_a_qualifier_the_field_lacks_is_unmatched_unless_its_heading_names_it():
+    question = "What is the fee for an express passport renewal?"
+    assert unmatched_qualifiers(question, "Service: Standard passport renewal; Fee: $60") == ["express"]
+    assert unmatched_qualifiers(question, "Service: Express passport renewals; Fee: $110") == []
+    assert unmatched_qualifiers(question, "Renewal: $110", heading="Passport Office > Express service") == []
+    assert unmatched_qualifiers("When are the release notes due?", "Action: Draft release notes; Due: 1 May") == []
+    assert unmatched_qualifiers("What is the max upload size?", "Maximum upload size: 2 GB") == []
+    # A name is not a qualifier here (names_missing_from checks names), nor is a word before a stopword.
+    assert unmatched_qualifiers("What does the Harbour ferry cost?", "Ferry: $4") == []
+
+
+def test_a_field_for_another_qualifier_is_not_evidence_but_the_right_one_is():
+    rows = chunk(
+        "- Service: Standard passport renewal; Fee: $60\n- Service: Lost passport replacement; Fee: $95",
+        source="passport_office.md",
+    )
+    question = "What is the fee for an express passport renewal?"
+    assert select_evidence(question, [rows], WordHashEmbeddings()) is None
+    rows.page_content += "\n- Service: Express passport renewal; Fee: $110"
+    assert "$110" in select_evidence(question, [rows], WordHashEmbeddings()).sentence

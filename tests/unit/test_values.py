@@ -94,3 +94,13 @@ def test_a_count_is_never_the_number_inside_a_percentage_or_an_amount():
     sentence = "Owners holding 25% or more must show ID; the card costs $12."
     assert answer_span("How many owners must show ID?", sentence) is None
     assert answer_span("How many owners must show ID?", "Up to 3 owners must show ID.") == "3"
+
+
+def test_a_question_about_closing_or_opening_marks_that_end_of_the_hours():
+    row = "Sunday: 10:00–16:30"
+    assert answer_span("When does the museum close on Sunday?", row) == "16:30"
+    assert answer_span("What time does the museum open on Sunday?", row) == "10:00"
+    assert answer_span("When is the museum open on Sunday?", row) == "10:00–16:30"
+    # Both ends asked ("how late is it open"): the whole range stays.
+    assert answer_span("How late is the museum open on Sunday?", row) == "10:00–16:30"
+    assert answer_span("When does the museum close on Sunday?", "Sunday: open until 16:30") == "until 16:30"

@@ -559,11 +559,20 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             question,
             docs_score=docs_score,
             learned=self.route_classifier.probabilities(self.embeddings.embed_query(question)),
+            names_documented=docs is not None and self._names_documented(question, collection),
         )
         decision = decide(signals, self.settings.relevance_threshold)
         if self._tool_router_on():
             decision = self._tool_route(question, signals, decision)
         return decision, docs
+
+    def _names_documented(self, question: str, collection: str | None) -> bool:
+        """The question names something and the collection mentions every name it gives (router.Signals)."""
+        from orchestrator.text import names
+
+        retriever = self._knowledge(collection)
+        unseen_names = getattr(retriever, "unseen_names", None)
+        return bool(names(question)) and unseen_names is not None and not unseen_names(question)
 
     def _shares_no_term(self, question: str, collection: str | None) -> bool:
         """The cheap first relevance check (knowledge/keyword_check.py): True when no question term is in the collection."""

@@ -107,14 +107,20 @@ class Signals:
     time_cues: list[str] = field(default_factory=list)
     future: bool = False
     learned: dict[str, float] = field(default_factory=dict)  # the route classifier: class -> probability
+    # The question names something (a capitalised name) and the user's documents mention every name it
+    # gives: "Who is <a person the handbook names>?" is about the documents, however web-like it reads.
+    names_documented: bool = False
 
     @classmethod
-    def for_question(cls, question: str, docs_score: float | None, learned: dict[str, float]) -> "Signals":
+    def for_question(
+        cls, question: str, docs_score: float | None, learned: dict[str, float], names_documented: bool = False
+    ) -> "Signals":
         return cls(
             docs_score=docs_score,
             time_cues=time_cues(question),
             future=is_about_future(question),
             learned=learned,
+            names_documented=names_documented,
         )
 
     @property
@@ -181,12 +187,17 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "changing fact",
         "a fact that changes over time (a price, who holds an office, a record, a running "
-        "total), as the classifier reads it, unless the user's documents clearly cover it",
+        "total), as the classifier reads it, unless the user's documents clearly cover it or name "
+        "everything it names",
         lambda s, threshold, t: (
             s.reads_as("web")
             and (
                 not documents_match(s, threshold)
-                or (s.reads_as("web", t.web_over_docs) and (s.docs_score or 0.0) < max(threshold, t.strong_docs_match))
+                or (
+                    s.reads_as("web", t.web_over_docs)
+                    and (s.docs_score or 0.0) < max(threshold, t.strong_docs_match)
+                    and not s.names_documented
+                )
             )
         ),
         "web",

@@ -251,12 +251,16 @@ def answer_span_at(question: str, sentence: str) -> tuple[str, int] | None:
         shared = len((_content_stems(clause) & asked) | subject)
         for rank, match in _values_with_rank(kinds, clause):
             value = match.group(0).strip()
-            if value.lower() in asked_text:
-                continue  # the question already gives it
+            if value.lower() in asked_text or _only_function_words(value):
+                continue  # the question already gives it, or a capitalised "The" opening a sentence is no name
             key = (shared, -rank, -_distance_to_question_words(clause, match, asked) - 0.01 * position)
             if best is None or key > best:
                 best, found = key, (value, start + match.start())
     return _asked_end_of_range(question, found) if found else None
+
+
+def _only_function_words(value: str) -> bool:
+    return not any(ch.isdigit() for ch in value) and all(word.lower() in STOPWORDS for word in value.split())
 
 
 # A question about when something closes asks for the end of an opening-hours range, one about when it

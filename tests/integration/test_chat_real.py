@@ -54,6 +54,7 @@ def test_ask_json_schema(model_env):
         "completion_tokens",
         "tool_calls",
         "route_reason",
+        "standalone_question",
     }
     assert row["route"] == "chat" and row["answer"] and row["error"] is None
 

@@ -123,6 +123,17 @@ def test_a_changing_fact_yields_only_to_a_strong_document_match():
     assert decide(signals(docs_score=strong, learned=sure), threshold).route == "docs"
 
 
+def test_a_web_reading_yields_to_documents_that_name_everything_the_question_names():
+    # "Who is <a person the handbook names>?" reads like a celebrity question, but the documents name the person.
+    sure = {"web": TUNING.web_over_docs + 0.1, "factual": 0.1}
+    threshold = 0.25
+    weak = threshold + 0.05
+    assert decide(signals(docs_score=weak, learned=sure, names_documented=True), threshold).route == "docs"
+    assert decide(signals(docs_score=weak, learned=sure, names_documented=False), threshold).route == "web"
+    # without a document match, a named thing the documents mention is still no reason to stay off the web
+    assert decide(signals(docs_score=0.1, learned=sure, names_documented=True), threshold).route == "web"
+
+
 def test_word_problem_goes_to_math():
     decision = decide(signals(docs_score=None, learned={"math": 0.6, "factual": 0.3}), THRESHOLD)
     assert decision.route == "math" and decision.scores["rule"] == "word problem"

@@ -104,3 +104,8 @@ def test_a_question_about_closing_or_opening_marks_that_end_of_the_hours():
     # Both ends asked ("how late is it open"): the whole range stays.
     assert answer_span("How late is the museum open on Sunday?", row) == "10:00–16:30"
     assert answer_span("When does the museum close on Sunday?", "Sunday: open until 16:30") == "until 16:30"
+
+
+def test_a_capitalised_function_word_opening_the_sentence_is_no_name():
+    assert answer_span("Who is Ilse Marrow?", "The harbour master is Ilse Marrow.") is None
+    assert answer_span("Who runs the ferry office?", "The ferry office is run by Ilse Marrow.") == "Ilse Marrow"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from orchestrator.chains.values import asked_kinds, fits
 from orchestrator.knowledge.clean import evidence_text
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
-from orchestrator.knowledge.structure import indexed_text
+from orchestrator.knowledge.structure import HEADING_PATH_SEPARATOR, indexed_text
 from orchestrator.text import STOPWORDS, WORD, names, search_terms, split_sentences_in_line, stem
 from orchestrator.untrusted import looks_like_instruction
 
@@ -177,7 +177,14 @@ def _named_in_heading(question: str, chunk) -> str:
     if not heading:
         return ""
     in_heading = set(keyword_terms(heading))
-    return " ".join(term for name in names(question) for term in keyword_terms(name) if term in in_heading)
+    named = [term for name in names(question) for term in keyword_terms(name) if term in in_heading]
+    # An FAQ written as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ..."): the
+    # question heading labels what follows, as a label line does inside a chunk (see `labelled`).
+    nearest = heading.split(HEADING_PATH_SEPARATOR)[-1].strip()
+    if nearest.endswith("?"):
+        in_label = set(keyword_terms(nearest))
+        named += [term for term in keyword_terms(question) if term in in_label and term not in named]
+    return " ".join(named)
 
 
 def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[str]:

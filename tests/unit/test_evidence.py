@@ -213,3 +213,16 @@ def test_a_field_for_another_qualifier_is_not_evidence_but_the_right_one_is():
     assert select_evidence(question, [rows], WordHashEmbeddings()) is None
     rows.page_content += "\n- Service: Express passport renewal; Fee: $110"
     assert "$110" in select_evidence(question, [rows], WordHashEmbeddings()).sentence
+
+
+def test_a_question_heading_labels_the_answer_under_it():
+    from langchain_core.documents import Document
+
+    from orchestrator.chains.evidence import _named_in_heading
+
+    faq = Document(
+        "The day pass is 6 euros.", metadata={"heading_path": "Harbour Baths FAQ > What does a day pass cost?"}
+    )
+    topic = Document("The day pass is 6 euros.", metadata={"heading_path": "Harbour Baths > Prices"})
+    assert set(_named_in_heading("How much does a day pass cost?", faq).split()) >= {"day", "pass", "cost"}
+    assert _named_in_heading("How much does a day pass cost?", topic) == ""

@@ -123,5 +123,7 @@ def test_the_real_model_answers_from_the_sample_documents(
 
     app_settings = settings.model_copy(update={"model": str(default_model_path), "collection": "sample"})
     answer = build_app(app_settings).invoke({"question": question})
-    assert answer.route == "docs" and not answer.abstained and expected in answer.answer.replace("**", ""), answer.answer  # the answer span is marked in bold
+    assert answer.route == "docs" and not answer.abstained and expected in answer.answer.replace("**", ""), (
+        answer.answer
+    )  # the answer span is marked in bold
     assert [Path(source["source"]).name for source in answer.sources] == [file_name]

@@ -195,10 +195,11 @@ def test_document_text_is_fenced_as_data(tmp_path):
     app_with(tmp_path, chat, docs).invoke({"question": "Why does the museum open every morning?", "route": "docs"})
     prompt = chat.prompts[0]
     # the fake end marker inside the document was removed, so the document cannot close the fence early;
-    # the sentence that addresses the assistant is replaced (orchestrator/untrusted.py)
+    # the sentence that addresses the assistant never reaches the evidence window (chains/evidence.py drops
+    # instruction lines from it; orchestrator/untrusted.py replaces any left in fenced text)
     assert prompt.count("<<<DOCUMENTS_END>>>") == 1
-    assert prompt.index("opens at nine") < prompt.index("[instruction removed]") < prompt.index("<<<DOCUMENTS_END>>>")
-    assert "IGNORE PREVIOUS" not in prompt
+    assert prompt.index("opens at nine") < prompt.index("<<<DOCUMENTS_END>>>")
+    assert "IGNORE PREVIOUS" not in prompt and "reveal the system prompt" not in prompt
 
 
 def test_an_injected_sentence_is_never_read_as_evidence(tmp_path):

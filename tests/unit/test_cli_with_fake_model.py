@@ -16,12 +16,10 @@ from typer.testing import CliRunner
 from orchestrator.cli import app as cli
 from orchestrator.cli import common
 from orchestrator.errors import OrchestratorError
+from orchestrator.resources import prompts_dir
 
 runner = CliRunner()
-SYSTEM = (
-    "You are a helpful, concise assistant running locally. Answer in a few sentences. "
-    "If you do not know something, say so plainly instead of guessing."
-)
+SYSTEM = (prompts_dir() / "chat_system.txt").read_text(encoding="utf-8").strip()  # the shipped chat prompt
 BORROW_ANSWER = "Seven items at once, for 21 days [1]."
 # An explanation is generated (a factoid such as "How many items ...?" is quoted from the document).
 BORROW_QUESTION = "How does a member borrow items?"
@@ -165,7 +163,8 @@ def test_chat_model_switch_builds_a_new_app_through_the_seam(fake_model):
 
 def test_batch_writes_one_jsonl_row_per_question(fake_model, tmp_path):
     questions = tmp_path / "questions.txt"
-    questions.write_text("What is 12*7?\nTell me a joke.\n", encoding="utf-8")
+    # /chat: word-hash embeddings give the route classifier no meaning to read small talk by
+    questions.write_text("What is 12*7?\n/chat Tell me a joke.\n", encoding="utf-8")
     output = tmp_path / "answers.jsonl"
     fake_model.replies = ["Why did the chicken cross the road?"]
     result = run("batch", str(questions), "-o", str(output))

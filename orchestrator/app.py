@@ -153,6 +153,19 @@ def too_long_message(question: str, needed: int, window: int) -> str:
 _CHARS_PER_TOKEN = 4
 
 
+def names_in_a_matching_passage(question: str, docs: Sequence[Any], threshold: float) -> bool:
+    """The question names something, and one passage that matches it holds every name it gives (router.Signals).
+
+    One passage, not the whole collection: "King" and "Stephen" each occur somewhere in many libraries.
+    """
+    from orchestrator.text import names, words
+
+    asked = {name.lower().removesuffix("'s").removesuffix("’s") for name in names(question)}  # Wren's -> wren
+    return bool(asked) and any(
+        doc.metadata.get("score", 0.0) >= threshold and asked <= set(words(doc.page_content)) for doc in docs
+    )
+
+
 def check_question_fits(question: str, window: int) -> None:
     """Refuse a question that alone would fill the model's context window, on every route but math."""
     needed = len(question) // _CHARS_PER_TOKEN
@@ -559,20 +572,12 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             question,
             docs_score=docs_score,
             learned=self.route_classifier.probabilities(self.embeddings.embed_query(question)),
-            names_documented=docs is not None and self._names_documented(question, collection),
+            names_documented=names_in_a_matching_passage(question, docs or [], self.settings.relevance_threshold),
         )
         decision = decide(signals, self.settings.relevance_threshold)
         if self._tool_router_on():
             decision = self._tool_route(question, signals, decision)
         return decision, docs
-
-    def _names_documented(self, question: str, collection: str | None) -> bool:
-        """The question names something and the collection mentions every name it gives (router.Signals)."""
-        from orchestrator.text import names
-
-        retriever = self._knowledge(collection)
-        unseen_names = getattr(retriever, "unseen_names", None)
-        return bool(names(question)) and unseen_names is not None and not unseen_names(question)
 
     def _shares_no_term(self, question: str, collection: str | None) -> bool:
         """The cheap first relevance check (knowledge/keyword_check.py): True when no question term is in the collection."""

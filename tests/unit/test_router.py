@@ -183,3 +183,20 @@ def test_each_rule_decides_some_signals():
         signals(learned={"factual": 0.9}),
     ]
     assert [decide(case, THRESHOLD).scores["rule"] for case in cases] == [rule.name for rule in RULES]
+
+
+def test_names_count_as_documented_only_when_one_matching_passage_holds_them_all():
+    from langchain_core.documents import Document
+
+    from orchestrator.app import names_in_a_matching_passage
+
+    passage = [Document("The harbour master is Ilse Marrow.", metadata={"score": 0.4})]
+    assert names_in_a_matching_passage("Who is Ilse Marrow?", passage, 0.25)
+    assert names_in_a_matching_passage("What is Ilse Marrow's job?", passage, 0.25)
+    assert not names_in_a_matching_passage("Who is Ilse Marrow?", passage, 0.5)  # the passage does not match
+    scattered = [
+        Document("Ilse founded the choir.", metadata={"score": 0.4}),
+        Document("Marrow is a vegetable.", metadata={"score": 0.4}),
+    ]
+    assert not names_in_a_matching_passage("Who is Ilse Marrow?", scattered, 0.25)
+    assert not names_in_a_matching_passage("who is the harbour master?", passage, 0.25)  # names nothing

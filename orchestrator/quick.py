@@ -24,7 +24,7 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
 
     Settings load (math_timeout_s, relevance_threshold) while the SymPy worker starts.
     """
-    from orchestrator.chains.router import RouteDecision, Signals, decide, split_prefix
+    from orchestrator.chains.router import Signals, decide, split_prefix
     from orchestrator.text import clean_question
     from orchestrator.tools.math import detect_math, solve, warm_up_in_background
 
@@ -41,8 +41,8 @@ def plain_math_answer(text: str, route: str | None, settings_factory: Callable[[
     warm_up_in_background()
     settings = settings_factory()
     start = time.perf_counter()
-    if chosen:
-        decision = RouteDecision(chosen, "chosen by the caller")
+    if chosen:  # the same decision the app makes for a forced route
+        decision = decide(Signals(forced=chosen), settings.relevance_threshold)
     else:
         decision = decide(Signals(math_reason=problem.reason or problem.kind), settings.relevance_threshold)
     answer = Answer(question=question, standalone_question=question)  # no history: it stands alone

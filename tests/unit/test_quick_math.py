@@ -64,7 +64,10 @@ def test_quick_answer_is_the_apps_answer(tmp_path, question):
 
 def test_forced_route_and_word_problems(tmp_path):
     settings = Settings(data_dir=tmp_path)
-    assert plain_math_answer("2+2", "math", lambda: settings).route_reason["reason"] == "chosen by the caller"
+    assert (
+        plain_math_answer("2+2", "math", lambda: settings).route_reason["reason"]
+        == "explicit route: chosen by the caller"
+    )  # as the app says it
     assert plain_math_answer("2+2", "chat", lambda: settings) is None  # another route was asked for
     assert plain_math_answer("/web 2+2", None, lambda: settings) is None
     assert plain_math_answer("Hi", None, lambda: settings) is None

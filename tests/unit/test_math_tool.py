@@ -53,7 +53,7 @@ def process_alive(pid: int | str) -> bool:
         ("2^10", "arithmetic", "2**10 = 1024"),
         ("What is 2 to the power of 10?", "arithmetic", "2**10 = 1024"),
         ("What is 0.1 + 0.2?", "arithmetic", "0.1 + 0.2 = 0.3 (exact: 3/10)"),
-        ("Solve x**2 - 5*x + 6 = 0 for x.", "solve", "x = 2 or x = 3"),
+        ("Solve x**2 - 7*x + 10 = 0 for x.", "solve", "x = 2 or x = 5"),
         ("Solve for x: 2x + 3 = 7", "solve", "x = 2"),
         ("What is x if 2x + 3 = 7?", "solve", "x = 2"),
         ("Solve x + y = 10, x - y = 2", "system", "x = 6, y = 4"),

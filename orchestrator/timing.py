@@ -187,3 +187,29 @@ def seconds_since_process_start() -> float | None:
         return max(0.0, up - started_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
         return None
+
+
+class StageClock:
+    """Seconds spent in each named stage of a pipeline, summed over calls and threads (ingest's breakdown).
+
+    Stages running in different threads overlap, so their seconds may add up to more than the wall time.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        import threading
+
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        start = self._clock()
+        try:
+            yield
+        finally:
+            self.add(name, self._clock() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds

@@ -30,6 +30,7 @@ from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.knowledge.clean import CLEANING, clean_text, hidden_elements, is_instruction_key
 from orchestrator.knowledge.structure import Block, heading_path, markdown_blocks, plain_text_blocks
 from orchestrator.progress import Progress
+from orchestrator.timing import StageClock
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -79,6 +80,8 @@ class IngestSummary:
     chunks_removed: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+    # Where the time went: parse, split, embed, store... (the reader thread's stages overlap the others).
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def files_skipped(self) -> int:
@@ -467,39 +470,43 @@ def _is_current(stored: dict[str, dict], file_sha256: str, signature: str) -> bo
 
 @dataclass
 class _Plan:
-    to_add: list[Chunk] = field(default_factory=list)
     to_refresh: list[Chunk] = field(default_factory=list)  # kept chunks whose metadata changes
     to_delete: list[str] = field(default_factory=list)
 
 
-def _plan_file(path: Path, stored: dict[str, dict], settings: Settings, plan: _Plan, summary: IngestSummary) -> None:
-    """Decide what one file needs; record skips in the summary. The store is not touched here."""
+def _plan_file(
+    path: Path, stored: dict[str, dict], settings: Settings, plan: _Plan, summary: IngestSummary, clock: StageClock
+) -> list[Chunk]:
+    """Decide what one file needs and return its chunks to add; record skips in the summary. No store writes."""
     signature = splitter_signature(settings)
     try:
         data = read_regular_file(path)
     except OSError as exc:
         _skip_unreadable(path, f"cannot be read ({exc.strerror or exc})", stored, plan, summary)
-        return
+        return []
     file_metadata = {**_file_metadata(path, data), "splitter": signature}
     if _is_current(stored, file_metadata["file_sha256"], signature):
         summary.files_ingested += 1
         summary.files_unchanged += 1
         summary.chunks_unchanged += len(stored)
-        return
+        return []
     try:
-        chunks = split_file(path, load_file(path), file_metadata, settings)
+        with clock.timed("parse"):
+            sections = load_file(path)
+        with clock.timed("split"):
+            chunks = split_file(path, sections, file_metadata, settings)
     except UnreadableFileError as exc:
         _skip_unreadable(path, str(exc), stored, plan, summary)
-        return
+        return []
     if not chunks:
         _skip_unreadable(path, _no_text_reason(path, data), stored, plan, summary)
-        return
+        return []
     new_ids = {chunk.id for chunk in chunks}
     plan.to_delete.extend(chunk_id for chunk_id in stored if chunk_id not in new_ids)
-    for chunk in chunks:
-        (plan.to_refresh if chunk.id in stored else plan.to_add).append(chunk)
+    plan.to_refresh.extend(chunk for chunk in chunks if chunk.id in stored)
     summary.chunks_unchanged += sum(1 for chunk in chunks if chunk.id in stored)
     summary.files_ingested += 1
+    return [chunk for chunk in chunks if chunk.id not in stored]
 
 
 def _skip_unreadable(path: Path, reason: str, stored: dict[str, dict], plan: _Plan, summary: IngestSummary) -> None:
@@ -614,14 +621,135 @@ def _vanished_sources(by_source: dict[str, dict[str, dict]]) -> list[str]:
     return [source for source in by_source if not Path(source).exists()]
 
 
-def _no_space_message(store: KnowledgeStore, still_to_add: Sequence[Chunk]) -> str:
-    """The full-disk message with this ingest's own estimate, in place of the generic one."""
+def _no_space_message(store: KnowledgeStore, batch: Sequence[Chunk], still_to_add: int) -> str:
+    """The full-disk message with this ingest's own estimate (from the batch in hand), in place of the generic one."""
     from orchestrator.errors import os_error_message
 
     full = OSError(errno.ENOSPC, "No space left on device", str(store.path))
-    needed = max(space_needed(still_to_add, store), 100_000)
+    per_chunk = space_needed(batch, store) / max(1, len(batch))
+    needed = max(round(per_chunk * still_to_add), 100_000)
     message = os_error_message(full, store.path, needed_bytes=needed)
-    return f"{message} ({len(still_to_add)} chunks were still to add.)"
+    return f"{message} ({still_to_add} chunks were still to add.)"
+
+
+# --- the pipeline: a reader thread parses and splits files while the caller's thread embeds and stores ------
+
+READ_AHEAD_BATCHES = 64  # batches the reader may have ready ahead of the embedder (memory stays bounded)
+LARGE_FILE_CHUNKS = 1000  # a file that makes at least this many chunks is announced with its count
+
+
+def chunks_to_embed_stage(file_name: str) -> str:
+    """The progress stage that says how many chunks a large file makes (done = total = that count)."""
+    return f"{file_name}: chunks to embed"
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+_DONE = object()
+
+
+class ChunkReader:
+    """Reads, parses and splits files in a thread of its own; hands their new chunks over in file order.
+
+    Parsing and splitting the next files overlaps with embedding the chunks already read (llama.cpp
+    releases the GIL while it computes). Only the caller's thread reports progress and writes to the
+    store: the reader sends progress events through the same queue, after the chunks they follow. An
+    exception in the reader is raised in the caller's thread; when the caller stops early (an error,
+    Ctrl-C) the reader stops at its next file and nothing half-read is handed over.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        by_source: dict[str, dict[str, dict]],
+        settings: Settings,
+        plan: _Plan,
+        summary: IngestSummary,
+        clock: StageClock,
+    ) -> None:
+        import queue
+
+        self._files, self._by_source, self._settings = files, by_source, settings
+        self._plan, self._summary, self._clock = plan, summary, clock
+        self._queue: queue.Queue = queue.Queue(maxsize=READ_AHEAD_BATCHES)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ingest-reader", daemon=True)
+        self.total_bytes = sum(_size(path) for path in files)
+        self.read_bytes = 0
+        self.planned_chunks = 0
+        self.finished = False
+
+    def estimated_total(self) -> int:
+        """Chunks this ingest will embed: exact once every file is read, else scaled from the bytes read so far."""
+        if self.finished or not self.read_bytes:
+            return self.planned_chunks
+        return max(self.planned_chunks, round(self.planned_chunks * self.total_bytes / self.read_bytes))
+
+    def batches(self, size: int, report: Progress) -> Iterator[list[Chunk]]:
+        """Batches of at most `size` new chunks, in file order; progress events are passed to `report` on the way."""
+        self._batch_size = size
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failure):
+                    raise item.error
+                if isinstance(item, tuple):
+                    report(*item)
+                else:
+                    yield item
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)  # it stops at its next file; a daemon never blocks the exit
+
+    def _run(self) -> None:
+        try:
+            pending: list[Chunk] = []
+            for done, path in enumerate(self._files, start=1):
+                if self._stop.is_set():
+                    return
+                chunks = _plan_file(
+                    path, self._by_source.get(str(path), {}), self._settings, self._plan, self._summary, self._clock
+                )
+                if len(chunks) >= LARGE_FILE_CHUNKS:
+                    self._put((chunks_to_embed_stage(path.name), len(chunks), len(chunks)))
+                self.planned_chunks += len(chunks)
+                self.read_bytes += _size(path)
+                pending.extend(chunks)
+                while len(pending) >= self._batch_size:
+                    self._put(pending[: self._batch_size])
+                    pending = pending[self._batch_size :]
+                self._put(("Reading files", done, len(self._files)))
+            if pending:
+                self._put(pending)
+            self.finished = True
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            self._put(_Failure(exc))
+        finally:
+            self._put(_DONE)
+
+    def _put(self, item: object) -> None:
+        """Queue `item`, waiting for room; give up once the caller has stopped listening."""
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def ingest_paths(
@@ -645,43 +773,46 @@ def _ingest_locked(
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     summary = IngestSummary(collection=store.name)
+    clock = StageClock()
     files, summary.skipped = discover_files(paths)
     summary.files_seen = len(files) + len(summary.skipped)
 
     by_source: dict[str, dict[str, dict]] = defaultdict(dict)
-    for chunk_id_, metadata in store.metadata_by_id().items():
-        by_source[str(metadata.get("source", ""))][chunk_id_] = metadata
-
-    plan = _Plan()
-    for done, path in enumerate(files, start=1):
-        _plan_file(path, by_source.get(str(path), {}), settings, plan, summary)
-        report("Reading files", done, len(files))
-    if prune:
-        for source in _vanished_sources(by_source):
-            plan.to_delete.extend(by_source[source])
+    with clock.timed("read the store's chunk list"):
+        for chunk_id_, metadata in store.metadata_by_id().items():
+            by_source[str(metadata.get("source", ""))][chunk_id_] = metadata
 
     # Order matters for crash safety: add, then refresh metadata, then delete (module docstring).
-    total = len(plan.to_add)
-    report("Embedding chunks", 0, total)
-    for start in range(0, total, EMBED_BATCH):
-        batch = plan.to_add[start : start + EMBED_BATCH]
+    plan = _Plan()
+    reader = ChunkReader(files, by_source, settings, plan, summary, clock)
+    added_sources: set[str] = set()
+    spent_before = dict(store.seconds_spent)
+    report("Embedding chunks", 0, reader.estimated_total())
+    for batch in reader.batches(EMBED_BATCH, report):
         try:
             store.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
         except OrchestratorError as exc:
             if "No space left" not in str(exc):
                 raise
-            raise type(exc)(_no_space_message(store, plan.to_add[start:])) from None
-        report("Embedding chunks", start + len(batch), total)
-    store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
-    to_delete = list(dict.fromkeys(plan.to_delete))
-    store.delete(to_delete)
+            still_to_add = max(len(batch), reader.estimated_total() - summary.chunks_added)
+            raise type(exc)(_no_space_message(store, batch, still_to_add)) from None
+        summary.chunks_added += len(batch)
+        added_sources.update(str(chunk.metadata["source"]) for chunk in batch)
+        report("Embedding chunks", summary.chunks_added, reader.estimated_total())
+    for name, seconds in store.seconds_spent.items():
+        clock.add(name, seconds - spent_before.get(name, 0.0))
+    if prune:
+        for source in _vanished_sources(by_source):
+            plan.to_delete.extend(by_source[source])
+    with clock.timed("refresh and delete"):
+        store.update_metadata([c.id for c in plan.to_refresh], [c.metadata for c in plan.to_refresh])
+        to_delete = list(dict.fromkeys(plan.to_delete))
+        store.delete(to_delete)
     pruned = set(_vanished_sources(by_source)) if prune else set()
-    record_sources(
-        settings, store.name, (set(by_source) - pruned) | {str(chunk.metadata["source"]) for chunk in plan.to_add}
-    )
+    record_sources(settings, store.name, (set(by_source) - pruned) | added_sources)
 
-    summary.chunks_added = total
     summary.chunks_removed = len(to_delete)
     summary.chunks_total = store.count()
     summary.seconds = time.perf_counter() - started
+    summary.stage_seconds = dict(clock.seconds)
     return summary

@@ -711,6 +711,7 @@ class KnowledgeStore:
         self.path = path
         self.keyword_index_dir = keyword_index_dir
         self.generation = 0
+        self.seconds_spent = {"embed": 0.0, "store": 0.0}  # in add(), since the store was opened
 
     @property
     def _collection(self):
@@ -732,11 +733,17 @@ class KnowledgeStore:
         """
         if not ids:
             return
+        import time
+
+        started = time.perf_counter()
         vectors = self.embeddings.embed_documents([indexed_text(t, m) for t, m in zip(texts, metadatas)])
+        embedded = time.perf_counter()
         with _chroma_errors(self.path, "add chunks"):
             self._collection.upsert(
                 ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=[_clean(m) for m in metadatas]
             )
+        self.seconds_spent["embed"] += embedded - started
+        self.seconds_spent["store"] += time.perf_counter() - embedded
         self.generation += 1
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:

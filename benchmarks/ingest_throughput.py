@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     print("| side | chunks/s (median) | chunks per CPU-second | vs best raw |\n|---|---|---|---|")
     print(f"| app ingest | {app_rate:.1f} | {app_cpu_rate:.1f} | **{app_rate / raw_rates[best]:.2f}x** |")
     for label in raw_rates:
-        print(f"| raw llama.cpp, {label} | {raw_rates[label]:.1f} | {raw_cpu[label]:.1f} | "
-              f"{raw_rates[label] / raw_rates[best]:.2f}x |")
+        print(
+            f"| raw llama.cpp, {label} | {raw_rates[label]:.1f} | {raw_cpu[label]:.1f} | "
+            f"{raw_rates[label] / raw_rates[best]:.2f}x |"
+        )
     stages: dict[str, list[float]] = {}
     for run in app_runs:
         for name, seconds in run["stage_seconds"].items():

@@ -111,18 +111,18 @@ def load_settings(**overrides):
         ) from None
 
 
-# Stages whose progress counts bytes; token stages are orchestrator.progress.TOKEN_STAGES; the rest count items.
+# Stages whose progress counts bytes; token and chunk stages are orchestrator.progress.stage_unit's; the rest count items.
 BYTE_STAGES = ("Downloading", "Extracting", "Verifying")
-# Without a terminal, a token stage prints a line with its rate and time left at most this often.
+# Without a terminal, a token or chunk stage prints a line with its rate and time left at most this often.
 RATE_LINE_INTERVAL_S = 10.0
 
 
 def _AmountColumn():
-    """Bytes for download-like stages ("12.3/94.0 MB"), tokens and tokens/s for token stages, else a count."""
+    """Bytes for download-like stages ("12.3/94.0 MB"), tokens (chunks) and their rate for token (chunk) stages, else a count."""
     from rich.progress import DownloadColumn, MofNCompleteColumn, ProgressColumn
     from rich.text import Text
 
-    from orchestrator.progress import counts_tokens
+    from orchestrator.progress import stage_unit
 
     class AmountColumn(ProgressColumn):
         def __init__(self) -> None:
@@ -131,34 +131,39 @@ def _AmountColumn():
 
         def render(self, task):
             stage = str(task.description)
-            if counts_tokens(stage):
-                speed = f", {task.speed:,.0f} tokens/s" if task.speed else ""
+            unit = stage_unit(stage)
+            if unit:
+                speed = f", {task.speed:,.1f} {unit}/s" if task.speed else ""
                 total = f"/{int(task.total):,}" if task.total else ""
-                return Text(f"{int(task.completed):,}{total} tokens{speed}", style="progress.download")
+                return Text(f"{int(task.completed):,}{total} {unit}{speed}", style="progress.download")
             return (self.as_bytes if stage.startswith(BYTE_STAGES) else self.as_count).render(task)
 
     return AmountColumn()
 
 
 def _line_reporter() -> Callable[[str, int, int], None]:
-    """Progress for logs and pipes: one line per stage, and for token stages a rate line now and then."""
+    """Progress for logs and pipes: one line per stage, and for token and chunk stages a rate line now and then."""
     import time
 
-    from orchestrator.progress import counts_tokens, rate_text
+    from orchestrator.progress import rate_text, stage_unit
 
     started: dict[str, float] = {}
     last_line: dict[str, float] = {}
 
     def report(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
+        unit = stage_unit(stage)
+        finished = bool(total) and done >= total
         if stage not in started:
             started[stage] = last_line[stage] = now
-            err_console.print(f"{shown(stage)}...", highlight=False)
+            # A count known at once ("Split big.txt": 46,123 chunks) is said at once.
+            err_console.print(
+                f"{shown(stage)}: {done:,} {unit}" if unit and finished else f"{shown(stage)}...", highlight=False
+            )
             return
-        finished = bool(total) and done >= total
-        if counts_tokens(stage) and (finished or now - last_line[stage] >= RATE_LINE_INTERVAL_S):
+        if unit and (finished or now - last_line[stage] >= RATE_LINE_INTERVAL_S):
             last_line[stage] = now
-            err_console.print(f"{shown(stage)}: {rate_text(done, total, now - started[stage])}", highlight=False)
+            err_console.print(f"{shown(stage)}: {rate_text(done, total, now - started[stage], unit)}", highlight=False)
 
     return report
 
@@ -183,8 +188,8 @@ def progress_display(transient: bool = True) -> Iterator[Callable[[str, int, int
     with Progress(*columns, console=err_console, transient=transient) as bar:
 
         def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total or None)
+            if stage not in tasks:  # a stage may name a file: shown() escapes it
+                tasks[stage] = bar.add_task(shown(stage), total=total or None)
             bar.update(tasks[stage], completed=done, total=total or None)
 
         yield report

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.knowledge.clean import CLEANING, clean_text, hidden_elements, is_instruction_key
 from orchestrator.knowledge.structure import Block, heading_path, markdown_blocks, plain_text_blocks
-from orchestrator.progress import Progress
+from orchestrator.progress import EMBEDDING_CHUNKS, Progress, split_stage
 from orchestrator.timing import StageClock
 
 if TYPE_CHECKING:
@@ -638,11 +638,6 @@ READ_AHEAD_BATCHES = 64  # batches the reader may have ready ahead of the embedd
 LARGE_FILE_CHUNKS = 1000  # a file that makes at least this many chunks is announced with its count
 
 
-def chunks_to_embed_stage(file_name: str) -> str:
-    """The progress stage that says how many chunks a large file makes (done = total = that count)."""
-    return f"{file_name}: chunks to embed"
-
-
 @dataclass(frozen=True)
 class _Failure:
     error: BaseException
@@ -717,7 +712,7 @@ class ChunkReader:
                     path, self._by_source.get(str(path), {}), self._settings, self._plan, self._summary, self._clock
                 )
                 if len(chunks) >= LARGE_FILE_CHUNKS:
-                    self._put((chunks_to_embed_stage(path.name), len(chunks), len(chunks)))
+                    self._put((split_stage(path.name), len(chunks), len(chunks)))
                 self.planned_chunks += len(chunks)
                 self.read_bytes += _size(path)
                 pending.extend(chunks)
@@ -787,7 +782,7 @@ def _ingest_locked(
     reader = ChunkReader(files, by_source, settings, plan, summary, clock)
     added_sources: set[str] = set()
     spent_before = dict(store.seconds_spent)
-    report("Embedding chunks", 0, reader.estimated_total())
+    report(EMBEDDING_CHUNKS, 0, reader.estimated_total())
     for batch in reader.batches(EMBED_BATCH, report):
         try:
             store.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
@@ -798,7 +793,7 @@ def _ingest_locked(
             raise type(exc)(_no_space_message(store, batch, still_to_add)) from None
         summary.chunks_added += len(batch)
         added_sources.update(str(chunk.metadata["source"]) for chunk in batch)
-        report("Embedding chunks", summary.chunks_added, reader.estimated_total())
+        report(EMBEDDING_CHUNKS, summary.chunks_added, reader.estimated_total())
     for name, seconds in store.seconds_spent.items():
         clock.add(name, seconds - spent_before.get(name, 0.0))
     if prune:

@@ -29,7 +29,15 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
-EVAL_DIR = PROJECT_ROOT.parent / "shared" / "eval"
+# The shared eval folder beside the checkout (/work/main) or beside the worktrees' folder (/work/wt/NAME).
+EVAL_DIR = next(
+    (
+        p / "shared" / "eval"
+        for p in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent)
+        if (p / "shared" / "eval").is_dir()
+    ),
+    PROJECT_ROOT.parent / "shared" / "eval",
+)
 CHARS_PER_CHUNK = 600  # a rough figure (800-character chunks, 120 overlap, short paragraphs) to size the corpus
 
 

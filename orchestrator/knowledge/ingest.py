@@ -676,6 +676,7 @@ class ChunkReader:
         self.read_bytes = 0
         self.planned_chunks = 0
         self.finished = False
+        self._batch_size = EMBED_BATCH
 
     def estimated_total(self) -> int:
         """Chunks this ingest will embed: exact once every file is read, else scaled from the bytes read so far."""

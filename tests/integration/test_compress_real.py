@@ -71,3 +71,28 @@ def test_torch_model_agrees_with_llama_cpp(f16):
     tokens = llama_backend.tokenize(f16, DEFAULT_EVALUATION_FILE.read_text()[:4000], add_bos=True)[:256]
     agreement, max_diff = check_agreement(build_torch_model(read_model(f16)).eval(), f16, tokens, threads=None)
     assert agreement >= 0.99, (agreement, max_diff)
+
+
+def test_the_bert_embedder_quantizes_to_q8_0_and_embeds_like_f16(embedding_model_path, tmp_path):
+    import numpy as np
+
+    report = quantize_gguf(embedding_model_path, tmp_path / "minilm.Q8_0.gguf", "Q8_0")
+    assert report.tensor_types.get("Q8_0", 0) > 0 and report.size_bytes < embedding_model_path.stat().st_size * 0.6
+    texts = ["The pump in room four is serviced every six weeks.", "Tomatoes need water every day in summer."]
+    vectors = {}
+    for name, path in (("f16", embedding_model_path), ("q8", report.path)):
+        from orchestrator.llm import embedding_load_options, import_llama_cpp
+
+        llama = import_llama_cpp().Llama(str(path), **embedding_load_options(2), verbose=False)
+        vectors[name] = np.asarray(llama.embed(texts, normalize=True))
+        llama.close()
+    assert np.sum(vectors["f16"] * vectors["q8"], axis=1).min() > 0.99
+
+
+def test_calibrating_a_bert_model_is_refused(embedding_model_path, tmp_path):
+    from orchestrator.errors import ModelFileError
+
+    calibration = tmp_path / "calibration.txt"
+    calibration.write_text("Some calibration text about pumps and tomatoes. " * 20)
+    with pytest.raises(ModelFileError, match="'bert' model"):
+        quantize_gguf(embedding_model_path, tmp_path / "out.gguf", "Q4_K_M", calibration=calibration)

@@ -158,7 +158,7 @@ def labelled(sentences: Sequence[str], index: int) -> str:
 
 
 def _named_in_heading(question: str, chunk) -> str:
-    """The question's name terms that the chunk's heading path holds: the sentence is about them too.
+    """The question's terms that the chunk's heading path holds (names anywhere, any term in the section heading).
 
     "Standard annual fee: $450.00" under "Business Platinum Card > Fees" covers a question about the
     Business Platinum card's annual fee; its own words name only the fee.
@@ -168,13 +168,18 @@ def _named_in_heading(question: str, chunk) -> str:
         return ""
     in_heading = set(keyword_terms(heading))
     named = [term for name in names(question) for term in keyword_terms(name) if term in in_heading]
-    # An FAQ written as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ..."): the
-    # question heading labels what follows, as a label line does inside a chunk (see `labelled`).
-    nearest = heading.split(HEADING_PATH_SEPARATOR)[-1].strip()
-    if nearest.endswith("?"):
-        in_label = set(keyword_terms(nearest))
+    # The section heading labels what follows, as a label line does inside a chunk (see `labelled`): "The
+    # library is open Tuesday to Saturday ..." under "Opening hours" is about opening hours, and an FAQ written
+    # as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ...") answers its heading.
+    # Only the nearest heading: the document's title is shared by every section and counts through its names.
+    path = heading.split(HEADING_PATH_SEPARATOR)
+    if len(path) > 1 or path[-1].strip().endswith("?"):
+        in_label = set(keyword_terms(path[-1]))
         named += [term for term in keyword_terms(question) if term in in_label and term not in named]
     return " ".join(named)
+
+
+POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[str]:
@@ -187,7 +192,8 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
     not stable under a second pass), and a shortened word by prefix ("max" holds in "maximum").
     """
     held = {stem(word) for word in search_terms(f"{unit} {heading}")}
-    found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
+    # A possessive is its noun: "library's" qualifies as "library" does (search_terms splits it the same way).
+    found = [(word, stem(word.lower())) for m in WORD.finditer(question) for word in [POSSESSIVE.sub("", m.group(0))]]
     return [
         word
         for (word, word_stem), (following, following_stem) in zip(found, found[1:])

@@ -200,6 +200,11 @@ def test_a_qualifier_the_field_lacks_is_unmatched_unless_its_heading_names_it():
     assert unmatched_qualifiers(question, "Renewal: $110", heading="Passport Office > Express service") == []
     assert unmatched_qualifiers("When are the release notes due?", "Action: Draft release notes; Due: 1 May") == []
     assert unmatched_qualifiers("What is the max upload size?", "Maximum upload size: 2 GB") == []
+    # A possessive is its noun, with either apostrophe: "museum's" is held by a unit that says "museum".
+    unit = "Gift shop: the museum shop is open 10:00 to 16:00"
+    assert unmatched_qualifiers("When is the museum's gift shop open?", unit) == []
+    assert unmatched_qualifiers("When is the museum’s gift shop open?", unit) == []
+    assert unmatched_qualifiers("When is the museum's gift shop open?", "Gift shop: open 10:00 to 16:00") == ["museum"]
     # A name is not a qualifier here (names_missing_from checks names), nor is a word before a stopword.
     assert unmatched_qualifiers("What does the Harbour ferry cost?", "Ferry: $4") == []
 
@@ -226,3 +231,16 @@ def test_a_question_heading_labels_the_answer_under_it():
     topic = Document("The day pass is 6 euros.", metadata={"heading_path": "Harbour Baths > Prices"})
     assert set(_named_in_heading("How much does a day pass cost?", faq).split()) >= {"day", "pass", "cost"}
     assert _named_in_heading("How much does a day pass cost?", topic) == ""
+
+
+def test_a_section_heading_labels_the_sentences_under_it_but_the_title_only_by_its_names():
+    from langchain_core.documents import Document
+
+    from orchestrator.chains.evidence import _named_in_heading
+
+    section = Document(
+        "The pool is open from 07:00 to 21:00.", metadata={"heading_path": "Harbour Baths guide > Opening times"}
+    )
+    title_only = Document("The pool is open from 07:00 to 21:00.", metadata={"heading_path": "Opening times guide"})
+    assert set(_named_in_heading("What are the opening times of the pool?", section).split()) == {"opening", "times"}
+    assert _named_in_heading("What are the opening times of the pool?", title_only) == ""

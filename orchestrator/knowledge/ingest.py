@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 
 EMBED_BATCH = 32  # chunks per embedding call: enough to batch well, small enough for steady progress
+# Chunks per Chroma write: each write costs a commit and an index update whatever its size (672 chunks took
+# 9.3 s of writes in batches of 32, 5.0 s in batches of 128: benchmarks/ingest_throughput.py, docs/benchmarks.md).
+STORE_BATCH = 128
 
 
 class UnreadableFileError(OrchestratorError):
@@ -784,17 +787,31 @@ def _ingest_locked(
     added_sources: set[str] = set()
     spent_before = dict(store.seconds_spent)
     report(EMBEDDING_CHUNKS, 0, reader.estimated_total())
-    for batch in reader.batches(EMBED_BATCH, report):
+    unwritten: list[tuple[Chunk, list[float]]] = []  # embedded, waiting for the next Chroma write
+
+    def write(pending: list[tuple[Chunk, list[float]]]) -> None:
+        chunks = [chunk for chunk, _ in pending]
         try:
-            store.add([c.text for c in batch], [c.metadata for c in batch], [c.id for c in batch])
+            store.add(
+                [c.text for c in chunks], [c.metadata for c in chunks], [c.id for c in chunks], [v for _, v in pending]
+            )
         except OrchestratorError as exc:
             if "No space left" not in str(exc):
                 raise
-            still_to_add = max(len(batch), reader.estimated_total() - summary.chunks_added)
-            raise type(exc)(_no_space_message(store, batch, still_to_add)) from None
-        summary.chunks_added += len(batch)
-        added_sources.update(str(chunk.metadata["source"]) for chunk in batch)
-        report(EMBEDDING_CHUNKS, summary.chunks_added, reader.estimated_total())
+            still_to_add = max(len(chunks), reader.estimated_total() - summary.chunks_added)
+            raise type(exc)(_no_space_message(store, chunks, still_to_add)) from None
+        summary.chunks_added += len(chunks)
+        added_sources.update(str(chunk.metadata["source"]) for chunk in chunks)
+        pending.clear()
+
+    embedded = 0
+    for batch in reader.batches(EMBED_BATCH, report):
+        unwritten.extend(zip(batch, store.embed([c.text for c in batch], [c.metadata for c in batch])))
+        embedded += len(batch)
+        if len(unwritten) >= STORE_BATCH:
+            write(unwritten)
+        report(EMBEDDING_CHUNKS, embedded, reader.estimated_total())
+    write(unwritten)
     for name, seconds in store.seconds_spent.items():
         clock.add(name, seconds - spent_before.get(name, 0.0))
     if prune:

@@ -725,8 +725,23 @@ class KnowledgeStore:
         """What is wrong with this collection's vector index, or None (see `collection_damage`)."""
         return collection_damage(self._collection, self.path)
 
-    def add(self, texts: Sequence[str], metadatas: Sequence[dict], ids: Sequence[str]) -> None:
-        """Embed and upsert chunks (upsert: re-adding an id after a crash is harmless).
+    def embed(self, texts: Sequence[str], metadatas: Sequence[dict]) -> list[list[float]]:
+        """The vectors `add` stores for these chunks: the embedding of `indexed_text` (heading path, then text)."""
+        import time
+
+        started = time.perf_counter()
+        vectors = self.embeddings.embed_documents([indexed_text(t, m) for t, m in zip(texts, metadatas)])
+        self.seconds_spent["embed"] += time.perf_counter() - started
+        return vectors
+
+    def add(
+        self,
+        texts: Sequence[str],
+        metadatas: Sequence[dict],
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]] | None = None,
+    ) -> None:
+        """Embed (unless `vectors` come from `embed`) and upsert chunks (upsert: re-adding an id after a crash is harmless).
 
         The vector is the embedding of `indexed_text` (the chunk's heading path, then its text); the stored
         document is the text alone, which is what answers show.
@@ -735,15 +750,17 @@ class KnowledgeStore:
             return
         import time
 
+        if vectors is None:
+            vectors = self.embed(texts, metadatas)
         started = time.perf_counter()
-        vectors = self.embeddings.embed_documents([indexed_text(t, m) for t, m in zip(texts, metadatas)])
-        embedded = time.perf_counter()
         with _chroma_errors(self.path, "add chunks"):
             self._collection.upsert(
-                ids=list(ids), embeddings=vectors, documents=list(texts), metadatas=[_clean(m) for m in metadatas]
+                ids=list(ids),
+                embeddings=[list(v) for v in vectors],
+                documents=list(texts),
+                metadatas=[_clean(m) for m in metadatas],
             )
-        self.seconds_spent["embed"] += embedded - started
-        self.seconds_spent["store"] += time.perf_counter() - embedded
+        self.seconds_spent["store"] += time.perf_counter() - started
         self.generation += 1
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:

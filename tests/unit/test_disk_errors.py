@@ -79,7 +79,7 @@ def test_ingest_on_a_full_disk_says_how_much_space_the_rest_needs(tmp_path, monk
     store = open_store(settings, DeterministicFakeEmbedding(size=8), EmbeddingModelId("fake", "f" * 64, 1, 8), "full")
     (tmp_path / "a.txt").write_text("A paragraph about disks that fill up. " * 200)
 
-    def full(self, texts, metadatas, ids):
+    def full(self, texts, metadatas, ids, vectors=None):
         with _chroma_errors(tmp_path, "add chunks"):
             raise sqlite3.OperationalError("database or disk is full")
 

@@ -312,6 +312,7 @@ def _change_files(docs: Path) -> None:
 @pytest.mark.parametrize("crash_at", [1, 2, 5])
 def test_rerun_after_a_crash_converges_to_a_clean_ingest(docs, settings, crash_at, monkeypatch):
     monkeypatch.setattr("orchestrator.knowledge.ingest.EMBED_BATCH", 4)  # several batches, so crashes land mid-way
+    monkeypatch.setattr("orchestrator.knowledge.ingest.STORE_BATCH", 4)
     store = open_store(settings, DeterministicFakeEmbedding(size=DIM), MODEL, "crashy")
     ingest_paths([docs], store, settings)
     _change_files(docs)
@@ -352,7 +353,7 @@ _SLOW_INGEST = textwrap.dedent(
     from orchestrator.knowledge.ingest import ingest_paths
     from orchestrator.knowledge.store import EmbeddingModelId, open_store
 
-    ingest.EMBED_BATCH = 4
+    ingest.EMBED_BATCH = ingest.STORE_BATCH = 4
     class Slow(DeterministicFakeEmbedding):
         def embed_documents(self, texts):
             print("batch", flush=True)

@@ -46,22 +46,26 @@ def _reader_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "ingest-reader"]
 
 
-def _recording_adds(monkeypatch) -> list[str]:
+def _recording_adds(monkeypatch) -> tuple[list[str], list[int]]:
     added: list[str] = []
+    sizes: list[int] = []
     real_add = KnowledgeStore.add
 
-    def add(self, texts, metadatas, ids):
+    def add(self, texts, metadatas, ids, vectors=None):
+        assert vectors is not None  # embedded beforehand, in EMBED_BATCH calls
         added.extend(ids)
-        real_add(self, texts, metadatas, ids)
+        sizes.append(len(ids))
+        real_add(self, texts, metadatas, ids, vectors)
 
     monkeypatch.setattr(KnowledgeStore, "add", add)
-    return added
+    return added, sizes
 
 
 def test_chunks_are_added_in_file_order_batch_after_batch(library, store, settings, monkeypatch):
     monkeypatch.setattr(ingest, "EMBED_BATCH", 3)  # batches that straddle files
+    monkeypatch.setattr(ingest, "STORE_BATCH", 5)  # writes that straddle embedding batches
     monkeypatch.setattr(ingest, "READ_AHEAD_BATCHES", 2)  # the reader waits for the embedder
-    added = _recording_adds(monkeypatch)
+    added, write_sizes = _recording_adds(monkeypatch)
     summary = ingest_paths([library], store, settings)
 
     files, _ = discover_files([library])
@@ -71,6 +75,8 @@ def test_chunks_are_added_in_file_order_batch_after_batch(library, store, settin
     assert len(expected) == summary.chunks_added == store.count() >= 20
     # Ids hash source and text, so the same split gives the same ids: equal lists mean the same order.
     assert added == expected
+    assert all(size >= 5 for size in write_sizes[:-1])  # Chroma writes gather several embedding calls
+    assert len(write_sizes) <= -(-len(expected) // 5)
     assert not _reader_threads()
 
 
@@ -92,15 +98,16 @@ def test_an_error_in_the_reader_is_raised_in_the_caller_and_stops_the_reader(lib
 
 def test_ctrl_c_while_embedding_stops_the_reader_and_a_rerun_converges(library, store, settings, monkeypatch):
     monkeypatch.setattr(ingest, "EMBED_BATCH", 2)
+    monkeypatch.setattr(ingest, "STORE_BATCH", 2)
     monkeypatch.setattr(ingest, "READ_AHEAD_BATCHES", 1)  # the reader is blocked on a full queue when Ctrl-C comes
     calls = {"n": 0}
     real_add = KnowledgeStore.add
 
-    def add_then_interrupt(self, texts, metadatas, ids):
+    def add_then_interrupt(self, texts, metadatas, ids, vectors=None):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real_add(self, texts, metadatas, ids)
+        real_add(self, texts, metadatas, ids, vectors)
 
     monkeypatch.setattr(KnowledgeStore, "add", add_then_interrupt)
     with pytest.raises(KeyboardInterrupt):

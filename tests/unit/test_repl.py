@@ -120,16 +120,17 @@ def test_ctrl_c_during_ingest_keeps_the_session_and_says_what_was_kept(chat_with
     import orchestrator.knowledge.ingest as ingest
 
     monkeypatch.setattr(ingest, "EMBED_BATCH", 1)
+    monkeypatch.setattr(ingest, "STORE_BATCH", 1)
     from orchestrator.knowledge.store import KnowledgeStore
 
     calls = {"n": 0}
     real_add = KnowledgeStore.add
 
-    def add_then_interrupt(self, texts, metadatas, ids):
+    def add_then_interrupt(self, texts, metadatas, ids, vectors=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        real_add(self, texts, metadatas, ids)
+        real_add(self, texts, metadatas, ids, vectors)
 
     monkeypatch.setattr(KnowledgeStore, "add", add_then_interrupt)
     result = chat_with(fake("Answer after the stop."), f'/ingest "{notes}"\n/chat go on\n/files\n')

@@ -281,7 +281,9 @@ def projection(rows: Sequence[dict], key: str, target: int) -> str:
     if not fits:
         return "n/a (one size)"
     shown = {fit.shape: fit for fit in fits}
-    return " · ".join(f"{shape} {max(0.0, shown[shape].at(target)):,.2f}" for shape in ("linear", "log"))
+    if all(fit.slope <= 0 for fit in fits):
+        return "did not grow with N"  # a projection of a falling line would be meaningless
+    return " · ".join(f"{shape} {shown[shape].at(target):,.2f}" for shape in ("linear", "log"))
 
 
 def render_table(rows: Sequence[dict], target: int = PROJECTED_SIZE) -> str:

@@ -126,3 +126,12 @@ def test_table_has_a_column_per_size_and_the_projection(scale):
     assert not any("warm docs answer p95" in line for line in table)  # never measured: no row
     one_size = scale.render_table(rows[:1])
     assert "n/a (one size)" in one_size
+
+
+def test_a_figure_that_fell_with_size_is_not_projected(scale):
+    rows = [
+        {"label": "1,000", "chunks": 1000, "cold_ask_s": 5.0},
+        {"label": "10,000", "chunks": 10000, "cold_ask_s": 4.0},
+    ]
+    cold = next(line for line in scale.render_table(rows).splitlines() if "cold docs" in line)
+    assert cold.endswith("| 5.00 | 4.00 | did not grow with N |")

@@ -10,7 +10,7 @@ A row is only reused when it answers the same question under the same settings: 
 sha256 of its question text and the settings that change answers (`run_settings`: model file hash,
 embedding model, collection, route). A resume that finds a row for another question or other settings
 stops with an error naming `--overwrite`, instead of keeping a wrong answer. `run_settings` also holds
-the collection's content fingerprint (for the auto and docs routes): rows answered while the collection
+the collection's write stamp (for the auto and docs routes; `knowledge_fingerprint`): rows answered while the collection
 held other documents are answered again, and the summary counts them (`reanswered`).
 
 With `workers > 1` questions are answered by that many worker processes, each with its own app: the
@@ -549,16 +549,17 @@ def stored_run_settings(row: dict) -> dict | None:
 
 
 def knowledge_fingerprint(settings: Settings, route: str | None) -> str | None:
-    """The content fingerprint of the collection answers may come from; None for a route that never reads it.
+    """What identifies the contents of the collection answers may come from; None for a route that never reads it.
 
-    Chunk ids hash their text, so an edited, added or removed document changes it (KnowledgeStore.fingerprint).
+    The collection's write stamp (store.collection_write_stamp): every change to its chunks sets a new one, so
+    an edited, added or removed document changes it, and reading it costs one metadata read, not a scan.
     """
     if route not in (None, "docs"):
         return None
-    from orchestrator.knowledge.store import collection_fingerprint
+    from orchestrator.knowledge.store import collection_write_stamp
 
     try:
-        return collection_fingerprint(settings, settings.collection)
+        return collection_write_stamp(settings, settings.collection)
     except OrchestratorError:
         return "unreadable"  # a damaged store: each answer says so, and a repaired store re-answers them
 

@@ -843,8 +843,11 @@ class KnowledgeStore:
         """
         from orchestrator.knowledge.keyword_check import chroma_stamp
 
-        with self._open_keyword_index().writing() as keywords:
-            current = keywords.stamp is not None and keywords.stamp == self.write_stamp()
+        index = self._open_keyword_index()
+        with index.writing() as keywords:
+            before = self.write_stamp()
+            # Never stamped: current only when both are empty (a new collection's first write).
+            current = keywords.stamp == before and (before is not None or not len(index) and not self.count())
             stamp = self._new_write_stamp()
             if not current:
                 keywords.usable = False  # behind already: only a rebuild can bring it up to date

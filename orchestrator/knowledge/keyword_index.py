@@ -70,6 +70,12 @@ NEAR_SPELLING = 0.8
 NEAR_LENGTH = 2  # a near spelling is at most this many letters longer or shorter
 BM25_K1 = 1.5  # bm25s' defaults, which the relevance thresholds were measured with
 BM25_B = 0.75
+# Query terms in at most max(RARE_DF, RARE_SHARE x chunks) chunks are "rare": when a question has some, only the
+# chunks holding a rare term are scored (`_search_rare_first`), if that provably finds the top k; if it does
+# not, the next rarest term in at most COMMON_SHARE of the chunks joins them and it is tried again.
+RARE_DF = 256
+RARE_SHARE = 0.02
+COMMON_SHARE = 0.25
 # A writer waits this long for another writer or a rebuild of the same collection's index.
 LOCK_WAIT_S = 600.0
 _PAD = ("^^", "$$")  # around a word in the trigram table; never part of a term (terms are letters and digits)
@@ -240,10 +246,50 @@ class KeywordIndex:
         weights = [(term, lucene_idf(n_docs, dfs[term]) * times) for term, times in asked.items() if dfs[term]]
         if not weights:
             return []
+        avgdl = n_tokens / n_docs
+        by_df = sorted((term for term, _ in weights), key=lambda term: dfs[term])
+        rare = [term for term in by_df if dfs[term] <= max(RARE_DF, RARE_SHARE * n_docs)]
+        while rare or (by_df and dfs[by_df[0]] <= COMMON_SHARE * n_docs):
+            rare = rare or by_df[:1]
+            found = self._search_rare_first(dict(weights), rare, avgdl, k)
+            if found is not None:
+                return found
+            following = by_df[len(rare) : len(rare) + 1]
+            if not following or dfs[following[0]] > COMMON_SHARE * n_docs:
+                break
+            rare = rare + following
         sql = _SEARCH.format(values=",".join("(?, ?)" for _ in weights))
         parameters = [value for pair in weights for value in pair]
-        parameters += [BM25_K1, BM25_B, BM25_B, n_tokens / n_docs, k]
+        parameters += [BM25_K1, BM25_B, BM25_B, avgdl, k]
         return [(chunk_id, float(score)) for chunk_id, score in self._query(sql, parameters) if score > 0]
+
+    def _search_rare_first(self, weights: dict[str, float], rare: list[str], avgdl: float, k: int):
+        """The top k scored over the chunks holding a rare term only, or None when that cannot be proven right.
+
+        Every term adds less than its weight (idf x times asked) to a chunk's score, since tf / (tf + ...) < 1
+        (MaxScore, Turtle & Flood 1995). A chunk without a rare term scores less than the common terms' weights
+        summed, so when the k-th best chunk with a rare term scores at least that, no other chunk can enter
+        the top k. A term in every chunk costs a pass over all of them; this skips it for most questions.
+        """
+        match = " OR ".join('"' + term + '"' for term in rare)
+        rows = self._query(
+            "SELECT c.chunk_id, c.length, t.body FROM terms AS t JOIN chunks AS c ON c.rowid = t.rowid "
+            "WHERE terms MATCH ?",
+            (match,),
+        )
+        scored = []
+        for chunk_id, length, body in rows:
+            counts = Counter(body.split(" "))
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / avgdl)
+            score = sum(
+                weight * counts[term] / (counts[term] + norm) for term, weight in weights.items() if counts[term]
+            )
+            scored.append((chunk_id, score))
+        scored.sort(key=lambda pair: (-pair[1], pair[0]))
+        rest = sum(weight for term, weight in weights.items() if term not in rare)
+        if rest and (len(scored) < k or scored[k - 1][1] <= rest):
+            return None
+        return [(chunk_id, score) for chunk_id, score in scored[:k] if score > 0]
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """Lucene's BM25 idf per term: ln(1 + (N - df + 0.5) / (df + 0.5)); unseen terms weigh most."""
@@ -329,8 +375,9 @@ class KeywordIndex:
                 self._db.execute("ROLLBACK")
                 raise
             try:
-                self._db.execute("COMMIT")
+                self._db.execute("ROLLBACK" if write.failed else "COMMIT")
             except sqlite3.Error:
+                write.failed = True
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
 
@@ -342,7 +389,16 @@ class IndexWrite:
         self._index = index
         self._db = index._db
         self.usable = usable
+        self.failed = False  # a statement failed (a full disk, say): the whole transaction is rolled back
         self.stamp = index.stamp if usable else None  # read inside the transaction: no writer can change it now
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Run statements; on an SQLite error, give up this transaction (the index stays behind, never half-written)."""
+        try:
+            yield
+        except sqlite3.Error:
+            self.failed, self.usable = True, False
 
     def _execute(self, sql: str, parameters: Sequence = ()) -> sqlite3.Cursor:
         return self._db.execute(sql, parameters)
@@ -352,13 +408,15 @@ class IndexWrite:
 
     def set_stamp(self, stamp: str | None) -> None:
         if self.usable:
-            self._set_state("stamp", stamp)
+            with self._guarded():
+                self._set_state("stamp", stamp)
 
     def set_chroma_files(self, before: list | None, after: list | None) -> None:
         import json
 
         if self.usable:
-            self._set_state("chroma_files", json.dumps(before) if before is not None and before == after else None)
+            with self._guarded():
+                self._set_state("chroma_files", json.dumps(before) if before is not None and before == after else None)
 
     def _add_counts(self, chunks: int, tokens: int) -> None:
         n_docs, n_tokens = self._index._counts()
@@ -367,8 +425,11 @@ class IndexWrite:
 
     def remove(self, chunk_ids: Sequence[str]) -> None:
         """Delete these chunks (unknown ids are ignored)."""
-        if not self.usable:
-            return
+        if self.usable:
+            with self._guarded():
+                self._remove(chunk_ids)
+
+    def _remove(self, chunk_ids: Sequence[str]) -> None:
         removed = tokens = 0
         for start in range(0, len(chunk_ids), 500):
             part = list(chunk_ids[start : start + 500])
@@ -384,10 +445,10 @@ class IndexWrite:
 
     def put(self, rows: Sequence[tuple[str, str, str]]) -> None:
         """Insert or replace chunks: (chunk id, heading path, indexed text) each."""
-        if not self.usable or not rows:
-            return
-        self.remove([chunk_id for chunk_id, _, _ in rows])
-        self._insert(rows)
+        if self.usable and rows:
+            with self._guarded():
+                self._remove([chunk_id for chunk_id, _, _ in rows])
+                self._insert(rows)
 
     def _insert(self, rows: Iterable[tuple[str, str, str]]) -> None:
         added = tokens = 0
@@ -408,9 +469,10 @@ class IndexWrite:
         """Empty the index and fill it with these chunks: the one pass over a whole collection (module docstring)."""
         if not self.usable:
             return
-        for table in ("chunks", "terms", "words"):
-            self._execute(f"DELETE FROM {table}")
-        self._execute("INSERT INTO word_grams(word_grams) VALUES ('delete-all')")  # a contentless table
-        self._set_state("chunks", 0)
-        self._set_state("tokens", 0)
-        self._insert(rows)
+        with self._guarded():
+            for table in ("chunks", "terms", "words"):
+                self._execute(f"DELETE FROM {table}")
+            self._execute("INSERT INTO word_grams(word_grams) VALUES ('delete-all')")  # a contentless table
+            self._set_state("chunks", 0)
+            self._set_state("tokens", 0)
+            self._insert(rows)

@@ -859,21 +859,25 @@ class KnowledgeStore:
     def keyword_index(self):
         """This collection's keyword index, up to date: checked in O(1) against the write stamp, rebuilt if behind."""
         from orchestrator.knowledge.keyword_check import chroma_stamp
+        from orchestrator.knowledge.keyword_index import KeywordIndex
 
         index = self._open_keyword_index()
         files_before = chroma_stamp(self.path)  # before the stamp: a write in between voids the record
         stamp = self.write_stamp()
-        if stamp is None or index.stamp != stamp:
-            self._rebuild_keyword_index(index)
-        else:
+        if stamp is not None and index.stamp == stamp:
             index.note_chroma_files(files_before, chroma_stamp(self.path))
-        return index
+            return index
+        if self._rebuild_keyword_index(index):
+            return index
+        memory = KeywordIndex.in_memory()  # the index file cannot be written (a full disk): this process only
+        self._rebuild_keyword_index(memory)
+        return memory
 
-    def _rebuild_keyword_index(self, index) -> None:
+    def _rebuild_keyword_index(self, index) -> bool:
         """Fill the keyword index from every chunk in Chroma: the one whole-collection pass kept (keyword_index.py).
 
         Under the index's write lock, so no writer changes the collection meanwhile; when another process
-        rebuilt it while this one waited for the lock, nothing is done.
+        rebuilt it while this one waited for the lock, nothing is done. False when the index could not be written.
         """
         from orchestrator.knowledge.keyword_check import chroma_stamp
 
@@ -881,7 +885,7 @@ class KnowledgeStore:
             files_before = chroma_stamp(self.path)
             stamp = self.write_stamp()
             if stamp is not None and keywords.stamp == stamp:
-                return
+                return True
             if stamp is None:
                 try:
                     stamp = self._new_write_stamp()
@@ -894,6 +898,7 @@ class KnowledgeStore:
             keywords.replace_all(rows)
             keywords.set_stamp(stamp)
             keywords.set_chroma_files(files_before, chroma_stamp(self.path))
+        return keywords.usable and not keywords.failed
 
     def fingerprint(self) -> str:
         """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""

@@ -15,7 +15,7 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from orchestrator.config import Settings
-from orchestrator.knowledge import ingest
+from orchestrator.knowledge import ingest, keyword_index
 from orchestrator.knowledge.ingest import ingest_paths
 from orchestrator.knowledge.keyword_index import NEAR_SPELLING, IndexWrite, KeywordIndex, keyword_terms
 from orchestrator.knowledge.retrieval import HybridRetriever
@@ -176,9 +176,13 @@ def test_near_spellings_are_those_of_the_whole_vocabulary_scan():
     assert 0 < len(expected) < len(asked)  # both kinds of answer are exercised
 
 
-def test_bm25_scores_are_those_of_bm25s():
+@pytest.mark.parametrize("rare_df", [0, 8, 10_000])  # every path: all terms scored, rare ones first, all "rare"
+def test_bm25_scores_are_those_of_bm25s(monkeypatch, rare_df):
     import bm25s
     import numpy as np
+
+    monkeypatch.setattr(keyword_index, "RARE_DF", rare_df)
+    monkeypatch.setattr(keyword_index, "RARE_SHARE", 0.0)
 
     rng = random.Random(7)
     words = [f"w{i}" + "x" * (i % 4) for i in range(120)]

@@ -206,3 +206,33 @@ def test_bm25_scores_are_those_of_bm25s(monkeypatch, rare_df):
         theirs = [(ids[i], float(scores[i])) for i in best if scores[i] > 0]
         assert [chunk_id for chunk_id, _ in mine] == [chunk_id for chunk_id, _ in theirs]
         assert [score for _, score in mine] == pytest.approx([score for _, score in theirs], rel=1e-4)
+
+
+def test_every_chunk_write_in_the_store_keeps_the_keyword_index_in_step():
+    # The index is current only if every Chroma write that changes chunks' text runs inside `_recorded_write`
+    # (a new write stamp, then Chroma, then the index). A new write path outside it would go unnoticed.
+    import ast
+    import inspect
+
+    from orchestrator.knowledge import store
+
+    tree = ast.parse(inspect.getsource(store))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    def inside_recorded_write(node) -> bool:
+        while node in parents:
+            node = parents[node]
+            if isinstance(node, ast.With) and any("_recorded_write" in ast.unparse(item) for item in node.items):
+                return True
+        return False
+
+    writes = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("add", "upsert", "delete")
+        and ast.unparse(node.func.value) == "self._collection"
+    ]
+    assert len(writes) >= 2  # the upsert of `add`, the delete of `delete`
+    assert all(inside_recorded_write(node) for node in writes), [ast.unparse(node) for node in writes]

@@ -147,7 +147,9 @@ def index_file(folder: Path) -> Path:
 
 def _connect(target: str, uri: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(target, timeout=LOCK_WAIT_S, isolation_level=None, check_same_thread=False, uri=uri)
-    connection.execute("PRAGMA synchronous = NORMAL")  # WAL: a commit survives a crash of the process
+    # A rollback journal, not WAL: no -wal/-shm files beside the index (a full or read-only disk leaves nothing
+    # behind); readers still read while a writer holds its lock, until it commits.
+    connection.execute("PRAGMA journal_mode = DELETE")
     return connection
 
 
@@ -158,7 +160,7 @@ def _remove_other_versions(folder: Path) -> None:
     except OSError:
         return
     for entry in entries:
-        if entry.name.startswith(INDEX_FILE):  # the file, its -wal and -shm
+        if entry.name.startswith(INDEX_FILE):  # the file and its -journal
             continue
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
@@ -181,13 +183,22 @@ class KeywordIndex:
         """The index file in `folder`, created if missing; in memory (rebuilt by each process) when it cannot be written."""
         folder = Path(folder)
         path = index_file(folder)
+        existed = path.exists()
+        connection = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
             _remove_other_versions(folder)
             connection = _connect(str(path))
-            connection.execute("PRAGMA journal_mode = WAL")
             return cls(connection, path)
         except (sqlite3.Error, OSError):
+            if connection is not None:
+                connection.close()
+            if not existed:  # a full disk: no empty file may stay behind
+                for leftover in (path, path.with_name(path.name + "-journal")):
+                    try:
+                        leftover.unlink(missing_ok=True)
+                    except OSError:
+                        pass
             return cls.in_memory()
 
     @classmethod

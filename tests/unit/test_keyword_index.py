@@ -236,3 +236,18 @@ def test_every_chunk_write_in_the_store_keeps_the_keyword_index_in_step():
     ]
     assert len(writes) >= 2  # the upsert of `add`, the delete of `delete`
     assert all(inside_recorded_write(node) for node in writes), [ast.unparse(node) for node in writes]
+
+
+def test_a_resumed_batch_reads_the_write_stamp_not_every_chunk_id(library, monkeypatch):
+    from orchestrator import batch
+    from orchestrator.knowledge import store
+
+    settings, _ = library
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the batch read every chunk id")
+
+    monkeypatch.setattr(store, "collection_fingerprint", refuse)
+    monkeypatch.setattr(KnowledgeStore, "_scan", refuse)
+    stamp = batch.knowledge_fingerprint(settings.model_copy(update={"collection": "ledgers"}), "docs")
+    assert stamp == f"stamp-{open_library(settings).write_stamp()}"

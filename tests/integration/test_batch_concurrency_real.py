@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -56,18 +54,3 @@ def test_concurrency_keeps_requests_in_flight_with_the_answers_of_one_worker(pro
     again = run_batch(questions, tmp_path / "concurrency4.jsonl", settings, route="chat", concurrency=4)
     assert again.skipped == len(QUESTIONS) and again.answered == 0
 
-
-def test_concurrency_with_the_in_process_model_is_refused_before_loading_it(model_env, tmp_path):
-    source = tmp_path / "questions.txt"
-    source.write_text("Say hello.\n")
-    command = "from orchestrator.cli import app; app()"
-    result = subprocess.run(
-        [sys.executable, "-c", command, "batch", str(source), "--concurrency", "4"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
-    message = " ".join(result.stderr.split())
-    assert "ORCH_LLM_BACKEND=openai" in message and "--workers" in message, message
-    assert not (tmp_path / "questions.answers.jsonl").exists()

@@ -741,7 +741,9 @@ def check_concurrency(settings: Settings, concurrency: int, workers: int) -> Non
     if concurrency == 1:
         return
     if workers > 1:
-        raise ConfigError("Use --workers or --concurrency, not both: --concurrency N alone keeps N questions in flight.")
+        raise ConfigError(
+            "Use --workers or --concurrency, not both: --concurrency N alone keeps N questions in flight."
+        )
     if settings.llm_backend != "openai":
         raise ConfigError(
             f"--concurrency {concurrency} keeps questions in flight to a chat-model server (ORCH_LLM_BACKEND=openai). "

@@ -13,7 +13,9 @@ from tests.helpers.parallel_servers import LeastBusyProxy, start_llama_server
 pytestmark = pytest.mark.integration
 
 ALIAS = "smollm2-parallel"
-QUESTIONS = [f"Name one animal that lives in the {place}." for place in ("sea", "desert", "forest", "arctic", "jungle", "river")]
+QUESTIONS = [
+    f"Name one animal that lives in the {place}." for place in ("sea", "desert", "forest", "arctic", "jungle", "river")
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,4 +55,3 @@ def test_concurrency_keeps_requests_in_flight_with_the_answers_of_one_worker(pro
     # The same resume format: a rerun finds every question answered.
     again = run_batch(questions, tmp_path / "concurrency4.jsonl", settings, route="chat", concurrency=4)
     assert again.skipped == len(QUESTIONS) and again.answered == 0
-

@@ -90,7 +90,9 @@ def test_a_collection_of_another_embedder_is_refused_with_both_names(server_env,
     from orchestrator.knowledge.store import EmbeddingModelId, open_store
 
     # A collection made by a 16-dimensional embedder: the server's 384-dimensional vectors cannot join it.
-    other = open_store(Settings(), DeterministicFakeEmbedding(size=16), EmbeddingModelId("tiny-embedder", "b" * 64, 1, 16))
+    other = open_store(
+        Settings(), DeterministicFakeEmbedding(size=16), EmbeddingModelId("tiny-embedder", "b" * 64, 1, 16)
+    )
     other.vectorstore.add_texts(["a chunk from another embedder"])
     ingested = run_cli(server_env, "ingest", str(documents))
     assert ingested.returncode != 0

@@ -41,11 +41,20 @@ class EmbeddingStandIn:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 standin.requests.append(body)
                 data = [
-                    {"object": "embedding", "index": i, "embedding": [float(len(text))] + [1.0] * (standin.dimension - 1)}
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": [float(len(text))] + [1.0] * (standin.dimension - 1),
+                    }
                     for i, text in enumerate(body["input"])
                 ]
                 payload = json.dumps(
-                    {"object": "list", "model": standin.model, "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+                    {
+                        "object": "list",
+                        "model": standin.model,
+                        "data": data,
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -14,7 +14,8 @@ import re
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -621,7 +622,8 @@ def _server_embeddings_class():
 
         def served_model(self) -> tuple[str, int]:
             """(the model name the server reports, the size of its vectors), from one probe request."""
-            response = self.client.create(input=[EMBEDDING_PROBE_TEXT], model=self.model, encoding_format="float")
+            with self._server_errors():
+                response = self.client.create(input=[EMBEDDING_PROBE_TEXT], model=self.model, encoding_format="float")
             if not response.data:
                 raise EmbeddingServerError(f"The embedding server at {self.openai_api_base} returned no vector.")
             dimension = len(response.data[0].embedding)
@@ -638,6 +640,23 @@ def _server_embeddings_class():
                     "ORCH_EMBEDDINGS_BASE_URL back at the server that built the collection, or re-ingest with --reset."
                 )
 
+        @contextmanager
+        def _server_errors(self) -> Iterator[None]:
+            import openai
+
+            try:
+                yield
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                raise EmbeddingServerError(
+                    f"The embedding server at {self.openai_api_base} could not be reached ({exc}): start it, or "
+                    "set ORCH_EMBEDDINGS_BASE_URL to where it runs."
+                ) from None
+            except openai.APIStatusError as exc:
+                raise EmbeddingServerError(
+                    f"The embedding server at {self.openai_api_base} refused to embed with model {self.model!r} "
+                    f"({exc.status_code}: {exc.message}): check ORCH_EMBEDDINGS_SERVER_MODEL."
+                ) from None
+
         def _normalized(self, vectors: list[list[float]]) -> list[list[float]]:
             self._check_dimension([len(vector) for vector in vectors])
             return [l2_normalized(vector) for vector in vectors]
@@ -645,7 +664,8 @@ def _server_embeddings_class():
         def embed_documents(self, texts: list[str], chunk_size: int | None = None, **kwargs) -> list[list[float]]:
             if not texts:
                 return []
-            return self._normalized(super().embed_documents(list(texts), chunk_size, **kwargs))
+            with self._server_errors():
+                return self._normalized(super().embed_documents(list(texts), chunk_size, **kwargs))
 
         def embed_query(self, text: str, **kwargs) -> list[float]:
             return self.embed_documents([text], **kwargs)[0]
@@ -655,7 +675,8 @@ def _server_embeddings_class():
         ) -> list[list[float]]:
             if not texts:
                 return []
-            return self._normalized(await super().aembed_documents(list(texts), chunk_size, **kwargs))
+            with self._server_errors():
+                return self._normalized(await super().aembed_documents(list(texts), chunk_size, **kwargs))
 
         async def aembed_query(self, text: str, **kwargs) -> list[float]:
             return (await self.aembed_documents([text], **kwargs))[0]

@@ -125,3 +125,15 @@ def test_a_collection_of_another_model_is_refused_naming_both(standin):
     message = str(refused.value)
     assert "local-minilm (dim 16" in message and "server:standin-embedder (dim 4" in message
     assert "--reset" in message
+
+
+def test_an_unreachable_server_is_named_with_the_setting_to_change():
+    from orchestrator.llm import EmbeddingServerError, embeddings_model
+    from tests.helpers.parallel_servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    settings = Settings(embeddings_backend="openai", embeddings_base_url=url)
+    embeddings = embeddings_model(settings)
+    with pytest.raises(EmbeddingServerError, match="could not be reached.*ORCH_EMBEDDINGS_BASE_URL") as refused:
+        embeddings.embed_documents(["anything"])
+    assert url in str(refused.value)

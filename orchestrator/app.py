@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.chains.chat import chat_messages, without_route_forms
 from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
+from orchestrator.chains.route_classifier import routing_text
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
-from orchestrator.text import clean_question
+from orchestrator.text import clean_question, instruction_and_text
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -571,7 +572,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         signals = Signals.for_question(
             question,
             docs_score=docs_score,
-            learned=self.route_classifier.probabilities(self.embeddings.embed_query(question)),
+            learned=self.route_classifier.probabilities(self.embeddings.embed_query(routing_text(question))),
             names_documented=names_in_a_matching_passage(question, docs or [], self.settings.relevance_threshold),
         )
         decision = decide(signals, self.settings.relevance_threshold)
@@ -762,10 +763,13 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         settings = self.settings
         from orchestrator.llm import count_tokens
 
+        task = instruction_and_text(question)
+        # A task on the user's own text gets a prompt of its own and the text on its own lines: with the
+        # companion prompt the 135M model apologised for the text ("gonna be late, sorry") instead of rewriting it.
         messages = chat_messages(
-            self._prompt(settings.system_prompt_file),
+            self._prompt("text_task_system.txt" if task else settings.system_prompt_file),
             history,
-            question,
+            f"{task[0]}:\n{task[1]}" if task else question,
             settings.n_ctx,
             settings.max_tokens,
             lambda text: count_tokens(self.chat_model, text),

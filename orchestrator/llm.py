@@ -652,9 +652,10 @@ def _server_embeddings_class():
                     "set ORCH_EMBEDDINGS_BASE_URL to where it runs."
                 ) from None
             except openai.APIStatusError as exc:
+                hint = " (is ORCH_EMBEDDINGS_SERVER_MODEL the name it serves?)" if exc.status_code in (400, 404) else ""
                 raise EmbeddingServerError(
-                    f"The embedding server at {self.openai_api_base} refused to embed with model {self.model!r} "
-                    f"({exc.status_code}: {exc.message}): check ORCH_EMBEDDINGS_SERVER_MODEL."
+                    f"The embedding server at {self.openai_api_base} answered {exc.status_code} to a request for "
+                    f"model {self.model!r}{hint}: {exc.message}"
                 ) from None
 
         def _normalized(self, vectors: list[list[float]]) -> list[list[float]]:

@@ -11,6 +11,8 @@ import pytest
 
 from orchestrator.config import Settings
 
+UNKNOWN_MODEL = "no-such-embedder"
+
 
 class EmbeddingStandIn:
     """A /v1/embeddings server whose vectors are [len(text), 1, 1, ...] of `dimension` (unnormalised on purpose)."""
@@ -40,6 +42,14 @@ class EmbeddingStandIn:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 standin.requests.append(body)
+                if body["model"] == UNKNOWN_MODEL:
+                    error = json.dumps({"error": {"message": f"model {UNKNOWN_MODEL} not found"}}).encode()
+                    self.send_response(404)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
                 data = [
                     {
                         "object": "embedding",
@@ -137,3 +147,13 @@ def test_an_unreachable_server_is_named_with_the_setting_to_change():
     with pytest.raises(EmbeddingServerError, match="could not be reached.*ORCH_EMBEDDINGS_BASE_URL") as refused:
         embeddings.embed_documents(["anything"])
     assert url in str(refused.value)
+
+
+def test_a_model_the_server_does_not_serve_names_the_setting(standin):
+    from orchestrator.llm import EmbeddingServerError, embeddings_model
+
+    settings = Settings(
+        embeddings_backend="openai", embeddings_base_url=standin.url, embeddings_server_model=UNKNOWN_MODEL
+    )
+    with pytest.raises(EmbeddingServerError, match="answered 404.*ORCH_EMBEDDINGS_SERVER_MODEL"):
+        embeddings_model(settings).embed_query("anything")

@@ -76,7 +76,19 @@ def start_llama_server(
     ]
     if embedding:
         # BERT attention is not causal: a whole text must fit in one micro-batch (as orchestrator.llm loads it).
-        command += ["--embedding", "true", "--n_ctx", "512", "--n_batch", "512", "--n_ubatch", "512"]
+        # Flash attention as orchestrator.llm.embedding_load_options: ~2.6x faster here, same vectors.
+        command += [
+            "--embedding",
+            "true",
+            "--n_ctx",
+            "512",
+            "--n_batch",
+            "512",
+            "--n_ubatch",
+            "512",
+            "--flash_attn",
+            "true",
+        ]
     else:
         command += ["--n_ctx", str(n_ctx)]
     with log.open("w") as sink:

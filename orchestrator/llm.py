@@ -1,4 +1,5 @@
-"""The only module that touches llama.cpp (llama-cpp-python) and LangChain's llama.cpp integration.
+"""The only module that touches llama.cpp (llama-cpp-python) and LangChain's llama.cpp integration,
+and OpenAI-compatible chat and embedding servers (langchain-openai).
 
 langchain-community is sunset upstream; it is used here only, for ChatLlamaCpp and
 LlamaCppEmbeddings, so replacing it is a one-file change.
@@ -620,6 +621,8 @@ def _server_embeddings_class():
         model fails here instead of writing vectors of two models into one collection.
         """
 
+        _first_dimension: int | None = None  # a pydantic private attribute: the size of the first vector seen
+
         def served_model(self) -> tuple[str, int]:
             """(the model name the server reports, the size of its vectors), from one probe request."""
             with self._server_errors():
@@ -631,7 +634,9 @@ def _server_embeddings_class():
             return str(response.model or self.model), dimension
 
         def _check_dimension(self, sizes: list[int]) -> None:
-            expected = self.__dict__.setdefault("_orch_dimension", sizes[0] if sizes else None)
+            if self._first_dimension is None and sizes:
+                self._first_dimension = sizes[0]
+            expected = self._first_dimension
             wrong = sorted({size for size in sizes if size != expected})
             if wrong:
                 raise EmbeddingServerError(

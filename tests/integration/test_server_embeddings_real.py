@@ -72,8 +72,11 @@ def test_server_vectors_are_the_local_embedders_normalised(embedding_server, emb
 
 
 def test_ingest_then_a_docs_answer_through_the_server(server_env, documents):
-    ingested = run_cli(server_env, "ingest", str(documents))
-    assert ingested.returncode == 0, ingested.stderr
+    from orchestrator.app import open_knowledge_store
+    from orchestrator.knowledge.ingest import ingest_paths
+
+    settings = Settings()  # from server_env: embeddings on the server
+    ingest_paths([documents], open_knowledge_store(settings), settings)
     [listed] = list_collections(Settings())
     assert listed.embedding_model.startswith(f"server:{ALIAS} (dim 384") and listed.count == len(DOCUMENTS), listed
     asked = run_cli(server_env, "ask", "--route", "docs", "--json", "Which pear variety does the Tessaly orchard grow?")
@@ -84,19 +87,20 @@ def test_ingest_then_a_docs_answer_through_the_server(server_env, documents):
     assert "Brindlewick" in row["answer"], row["answer"]
 
 
-def test_a_collection_of_another_embedder_is_refused_with_both_names(server_env, documents):
+def test_a_collection_of_another_embedder_is_refused_with_both_names(server_env):
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
-    from orchestrator.knowledge.store import EmbeddingModelId, open_store
+    from orchestrator.app import open_knowledge_store
+    from orchestrator.knowledge.store import EmbeddingModelId, KnowledgeStoreError, open_store
 
     # A collection made by a 16-dimensional embedder: the server's 384-dimensional vectors cannot join it.
     other = open_store(
         Settings(), DeterministicFakeEmbedding(size=16), EmbeddingModelId("tiny-embedder", "b" * 64, 1, 16)
     )
     other.vectorstore.add_texts(["a chunk from another embedder"])
-    ingested = run_cli(server_env, "ingest", str(documents))
-    assert ingested.returncode != 0
-    refusal = " ".join(ingested.stderr.split())
+    with pytest.raises(KnowledgeStoreError) as refused:  # what `orchestrator ingest` opens before it reads a file
+        open_knowledge_store(Settings())
+    refusal = str(refused.value)
     assert "tiny-embedder (dim 16" in refusal and f"server:{ALIAS} (dim 384" in refusal, refusal
     asked = run_cli(server_env, "ask", "--route", "docs", "--json", "Which pear variety does the Tessaly orchard grow?")
     answer = " ".join((asked.stdout + asked.stderr).split())

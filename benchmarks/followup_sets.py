@@ -46,6 +46,7 @@ def load(name: str, part: str) -> list[dict]:
 
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("**", "")  # a quote marks its answer span in bold: "**17 March** 2026" holds "17 March 2026"
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # thousands separators
     return " ".join(text.replace("–", "-").split())
 

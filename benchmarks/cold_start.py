@@ -1,9 +1,9 @@
 """Cold `orchestrator ask "Hi"`: does it stay short as the data folder grows? (issue 30, item 4)
 
-    python benchmarks/cold_start.py [--runs 5] [--chunks 10000] [--collections 5] [--folder DIR] [--json OUT]
+    python benchmarks/cold_start.py [--runs 5] [--chunks 10000] [--collections 5] [--folder DIR] [--baseline CMD]
 
 Times N cold `orchestrator ask QUESTION` processes, wall clock from start to process exit (atexit
-handlers, model frees and interpreter shutdown included), against two data folders that share the
+handlers, model frees and interpreter shutdown included), in three states of data folders that share the
 models folder:
 
 * fresh: an empty data folder (one untimed run first, so both folders have their caches);
@@ -16,7 +16,8 @@ models folder:
 * after a write: the library again, with one chunk added to and removed from another collection
   before each run (an ingest elsewhere), so nothing recorded about the store's previous state holds.
 
-Runs alternate between the folders, so a shared machine's load falls on all alike. Prints the median
+Runs alternate between the folders (and, with `--baseline CMD`, between this install and another one,
+e.g. main's in its own venv), so a shared machine's load falls on all alike. Prints the median
 wall clock and CPU seconds (this process's children: the app and its SymPy worker) of each, and each
 against fresh. `--timings` adds one `ask --timings` breakdown per variant.
 """
@@ -134,13 +135,13 @@ def orchestrator_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "orchestrator"]
 
 
-def time_ask(question: str, env: dict[str, str], extra: tuple[str, ...] = ()) -> tuple[float, float, str]:
+def time_ask(
+    command: list[str], question: str, env: dict[str, str], extra: tuple[str, ...] = ()
+) -> tuple[float, float, str]:
     """(wall seconds to process exit, CPU seconds of the process and its children, stderr) of one cold ask."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [*orchestrator_command(), "ask", question, *extra], env=env, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([*command, "ask", question, *extra], env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -158,6 +159,11 @@ def main() -> int:
     parser.add_argument("--folder", type=Path, default=Path(tempfile.gettempdir()) / "orchestrator-cold-start-bench")
     parser.add_argument("--rebuild", action="store_true", help="Build the library again even if the folder holds one.")
     parser.add_argument("--timings", action="store_true", help="Also print one `ask --timings` breakdown per folder.")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="Another install's `orchestrator` command (e.g. main's, in its own venv): every variant is run with it too.",
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -170,35 +176,41 @@ def main() -> int:
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
     write = lambda: write_elsewhere(library, models_dir, args.collections)  # noqa: E731
-    variants = {  # name: (environment, what to do before each run)
+    folders = {  # name: (environment, what to do before each run)
         "fresh": (environment(fresh, models_dir), None),
         "library": (environment(library, models_dir), None),
         "after a write": (environment(library, models_dir), write),
     }
-    for env, _ in variants.values():  # untimed: caches (model header info, keyword index) as a second run finds them
-        time_ask(args.question, env)
+    commands = {"": orchestrator_command(), **({" (baseline)": args.baseline.split()} if args.baseline else {})}
+    variants = {
+        name + suffix: (command, env, before)
+        for name, (env, before) in folders.items()
+        for suffix, command in commands.items()
+    }
+    for command, env, _ in variants.values():  # untimed: caches (model header info, keyword index) as a run finds them
+        time_ask(command, args.question, env)
     walls: dict[str, list[float]] = {name: [] for name in variants}
     cpus: dict[str, list[float]] = {name: [] for name in variants}
     for run in range(args.runs):
-        for name, (env, before) in variants.items():
+        for name, (command, env, before) in variants.items():
             if before is not None:
                 before()
-            wall, cpu, _ = time_ask(args.question, env)
+            wall, cpu, _ = time_ask(command, args.question, env)
             walls[name].append(wall)
             cpus[name].append(cpu)
-            print(f"run {run + 1} {name:13} wall {wall:5.2f} s  cpu {cpu:5.2f} s", flush=True)
+            print(f"run {run + 1} {name:24} wall {wall:5.2f} s  cpu {cpu:5.2f} s", flush=True)
     medians = {name: (statistics.median(walls[name]), statistics.median(cpus[name])) for name in variants}
     print(f"\ncold `ask {args.question!r}`, median of {args.runs} (library: {sum(held.values()):,} chunks in {held})")
-    fresh_wall, fresh_cpu = medians["fresh"]
     for name, (wall, cpu) in medians.items():
+        fresh_wall, fresh_cpu = medians["fresh" + name.removeprefix(name.split(" (")[0])]
         print(
-            f"  {name:13} wall {wall:5.2f} s ({wall / fresh_wall:.2f}x fresh)  cpu {cpu:5.2f} s ({cpu / fresh_cpu:.2f}x)"
+            f"  {name:24} wall {wall:5.2f} s ({wall / fresh_wall:.2f}x fresh)  cpu {cpu:5.2f} s ({cpu / fresh_cpu:.2f}x)"
         )
     if args.timings:
-        for name, (env, before) in variants.items():
+        for name, (command, env, before) in variants.items():
             if before is not None:
                 before()
-            _, _, stderr = time_ask(args.question, env, ("--timings",))
+            _, _, stderr = time_ask(command, args.question, env, ("--timings",))
             print(f"\n{name}:{stderr.rstrip()}")
     if args.json:
         report = {"question": args.question, "runs": args.runs, "library": held, "walls": walls, "cpus": cpus}

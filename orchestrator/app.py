@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.chains.chat import chat_messages, without_route_forms
 from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
+from orchestrator.chains.route_classifier import routing_text
 from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, decided_without_documents, split_prefix
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
-from orchestrator.text import clean_question
+from orchestrator.text import clean_question, instruction_and_text
 from orchestrator.timing import stage
 
 if TYPE_CHECKING:
@@ -561,7 +562,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
                 Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
             ), None
         threshold = self.settings.relevance_threshold
-        learned = self.route_classifier.probabilities(self.embeddings.embed_query(question))
+        learned = self.route_classifier.probabilities(self.embeddings.embed_query(routing_text(question)))
         tool_router = self._tool_router_on()
         if not tool_router:  # the tool router reads the documents' score itself
             decided = decided_without_documents(Signals.for_question(question, None, learned), threshold)
@@ -769,10 +770,13 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         settings = self.settings
         from orchestrator.llm import count_tokens
 
+        task = instruction_and_text(question)
+        # A task on the user's own text gets a prompt of its own and the text on its own lines: with the
+        # companion prompt the 135M model apologised for the text ("gonna be late, sorry") instead of rewriting it.
         messages = chat_messages(
-            self._prompt(settings.system_prompt_file),
+            self._prompt("text_task_system.txt" if task else settings.system_prompt_file),
             history,
-            question,
+            f"{task[0]}:\n{task[1]}" if task else question,
             settings.n_ctx,
             settings.max_tokens,
             lambda text: count_tokens(self.chat_model, text),

@@ -54,7 +54,7 @@ def exit_now(status: str | int | None) -> None:
 
     Interpreter shutdown frees the llama.cpp models, Chroma's client and every module one object at a
     time; the operating system frees all of it at once. Measured on a cold `ask "Hi"`: the shutdown took
-    about 0.35 s of CPU, 1.4-1.9 s of wall clock on a loaded machine (benchmarks/cold_start.py).
+    0.2-0.4 s of CPU and 1.4-1.9 s of wall clock on a loaded machine (3 runs each way).
     Non-daemon threads are joined and the atexit handlers run (the SymPy worker stops), as in a normal exit.
     """
     import atexit

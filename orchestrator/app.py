@@ -405,7 +405,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """
         from orchestrator.knowledge.store import open_store
 
-        if progress is not None and not self._embeddings_injected:
+        if progress is not None and not self._embeddings_injected and self.settings.embeddings_backend == "llamacpp":
             from orchestrator.models import resolve_model
 
             resolve_model(self.settings.embedding_model, self.settings, progress=progress)
@@ -900,6 +900,11 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
     if injected:
         return injected_embeddings_id(embeddings)
+    if settings.embeddings_backend == "openai":
+        from orchestrator.knowledge.store import served_embedding_model_id
+        from orchestrator.llm import served_embeddings_model
+
+        return served_embedding_model_id(*served_embeddings_model(embeddings))
     from orchestrator.models import resolve_model
 
     return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
@@ -918,15 +923,16 @@ def open_knowledge_store(
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
     `fresh` and `verify` as in knowledge.store.open_store.
     """
-    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.knowledge.store import open_store
     from orchestrator.llm import embeddings_model
-    from orchestrator.models import resolve_model
 
-    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
-    embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(
-        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
-    )
+    if settings.embeddings_backend == "llamacpp":
+        from orchestrator.models import resolve_model
+
+        resolve_model(settings.embedding_model, settings, progress=progress)  # a first use pulls it, with progress
+    embeddings = embeddings_model(settings)
+    identity = embeddings_identity(settings, embeddings, injected=False)
+    return open_store(settings, embeddings, identity, collection, reset, fresh, verify=verify)
 
 
 def open_retriever(settings: Settings, embeddings, identity, collection: str, fresh: bool = False):

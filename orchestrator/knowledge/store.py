@@ -112,6 +112,19 @@ def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingMod
     )
 
 
+SERVED_MODEL_PREFIX = "server:"  # the name of a model on an embedding server (embeddings_backend=openai)
+
+
+def served_embedding_model_id(served_name: str, dimension: int) -> EmbeddingModelId:
+    """Identify a model on an embedding server by the name it reports and the size of its vectors.
+
+    A server cannot show which weights it runs, so its model name stands for them: the same name
+    reached through another URL (a load balancer, another port) is the same model.
+    """
+    digest = hashlib.sha256(f"{SERVED_MODEL_PREFIX}{served_name}".encode()).hexdigest()
+    return EmbeddingModelId(f"{SERVED_MODEL_PREFIX}{served_name}", digest, 0, dimension)
+
+
 def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
     """Identify embeddings that come with no model file (passed to build_app): by class and by their output.
 
@@ -707,7 +720,8 @@ def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> 
     raise KnowledgeStoreError(
         f"Collection {name!r} was built with {built_with}, but the configured embedding model is "
         f"{wanted.describe()}. Vectors of different models cannot be compared: re-ingest with "
-        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL back."
+        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL "
+        "(or ORCH_EMBEDDINGS_BACKEND and ORCH_EMBEDDINGS_SERVER_MODEL) back."
     )
 
 

@@ -605,6 +605,30 @@ def move_aside(settings: Settings) -> Path:
     return aside
 
 
+def _existing_collection(client, path: Path | str, name: str):
+    """The named collection, or None when there is none: only that one is opened, however many there are."""
+    from chromadb.errors import NotFoundError
+
+    with _chroma_errors(path, f"open collection {name!r}"):
+        try:
+            return client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+
+
+def collection_size(settings: Settings, name: str) -> int | None:
+    """How many chunks one collection holds, None when it does not exist; no other collection is opened."""
+    path = chroma_location(settings)
+    refuse_lost_database(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        return None
+    collection = _existing_collection(_client(settings, reading=True), path, validate_collection_name(name))
+    if collection is None:
+        return None
+    with _chroma_errors(path, f"count the chunks of collection {name!r}"):
+        return collection.count()
+
+
 def _collection_names(client, path: Path | str) -> list[str]:
     with _chroma_errors(path, "list its collections"):
         return [collection.name for collection in client.list_collections()]
@@ -663,9 +687,8 @@ def open_store(
     client = _client(settings, fresh, rebuilding=not verify, reading=read_only)
     if reset:
         delete_collection(settings, name)
-    if name in _collection_names(client, path):
-        with _chroma_errors(path, f"open collection {name!r}"):
-            existing = client.get_collection(name, embedding_function=None)
+    existing = _existing_collection(client, path, name)
+    if existing is not None:
         _check_model(name, existing.metadata, model_id)
     with _chroma_errors(path, f"open collection {name!r}"):
         vectorstore = Chroma(

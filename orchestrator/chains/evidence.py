@@ -169,12 +169,17 @@ def _named_in_heading(question: str, chunk) -> str:
     in_heading = set(keyword_terms(heading))
     named = [term for name in names(question) for term in keyword_terms(name) if term in in_heading]
     # An FAQ written as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ..."): the
-    # question heading labels what follows, as a label line does inside a chunk (see `labelled`).
+    # question heading labels what follows, as a label line does inside a chunk (see `labelled`). Any section
+    # heading labelling its sentences was measured (structured tune set): it fixed none and turned a refusal
+    # into a wrong quote from the right section ("Root cause" over the sentence before the cause).
     nearest = heading.split(HEADING_PATH_SEPARATOR)[-1].strip()
     if nearest.endswith("?"):
         in_label = set(keyword_terms(nearest))
         named += [term for term in keyword_terms(question) if term in in_label and term not in named]
     return " ".join(named)
+
+
+POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[str]:
@@ -187,7 +192,8 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
     not stable under a second pass), and a shortened word by prefix ("max" holds in "maximum").
     """
     held = {stem(word) for word in search_terms(f"{unit} {heading}")}
-    found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
+    # A possessive is its noun: "library's" qualifies as "library" does (search_terms splits it the same way).
+    found = [(word, stem(word.lower())) for m in WORD.finditer(question) for word in [POSSESSIVE.sub("", m.group(0))]]
     return [
         word
         for (word, word_stem), (following, following_stem) in zip(found, found[1:])

@@ -115,6 +115,19 @@ def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingMod
     )
 
 
+SERVED_MODEL_PREFIX = "server:"  # the name of a model on an embedding server (embeddings_backend=openai)
+
+
+def served_embedding_model_id(served_name: str, dimension: int) -> EmbeddingModelId:
+    """Identify a model on an embedding server by the name it reports and the size of its vectors.
+
+    A server cannot show which weights it runs, so its model name stands for them: the same name
+    reached through another URL (a load balancer, another port) is the same model.
+    """
+    digest = hashlib.sha256(f"{SERVED_MODEL_PREFIX}{served_name}".encode()).hexdigest()
+    return EmbeddingModelId(f"{SERVED_MODEL_PREFIX}{served_name}", digest, 0, dimension)
+
+
 def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
     """Identify embeddings that come with no model file (passed to build_app): by class and by their output.
 
@@ -613,6 +626,30 @@ def move_aside(settings: Settings) -> Path:
     return aside
 
 
+def _existing_collection(client, path: Path | str, name: str):
+    """The named collection, or None when there is none: only that one is opened, however many there are."""
+    from chromadb.errors import NotFoundError
+
+    with _chroma_errors(path, f"open collection {name!r}"):
+        try:
+            return client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+
+
+def collection_size(settings: Settings, name: str) -> int | None:
+    """How many chunks one collection holds, None when it does not exist; no other collection is opened."""
+    path = chroma_location(settings)
+    refuse_lost_database(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        return None
+    collection = _existing_collection(_client(settings, reading=True), path, validate_collection_name(name))
+    if collection is None:
+        return None
+    with _chroma_errors(path, f"count the chunks of collection {name!r}"):
+        return collection.count()
+
+
 def _collection_names(client, path: Path | str) -> list[str]:
     with _chroma_errors(path, "list its collections"):
         return [collection.name for collection in client.list_collections()]
@@ -671,9 +708,8 @@ def open_store(
     client = _client(settings, fresh, rebuilding=not verify, reading=read_only)
     if reset:
         delete_collection(settings, name)
-    if name in _collection_names(client, path):
-        with _chroma_errors(path, f"open collection {name!r}"):
-            existing = client.get_collection(name, embedding_function=None)
+    existing = _existing_collection(client, path, name)
+    if existing is not None:
         _check_model(name, existing.metadata, model_id)
     with _chroma_errors(path, f"open collection {name!r}"):
         vectorstore = Chroma(
@@ -705,7 +741,8 @@ def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> 
     raise KnowledgeStoreError(
         f"Collection {name!r} was built with {built_with}, but the configured embedding model is "
         f"{wanted.describe()}. Vectors of different models cannot be compared: re-ingest with "
-        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL back."
+        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL "
+        "(or ORCH_EMBEDDINGS_BACKEND and ORCH_EMBEDDINGS_SERVER_MODEL) back."
     )
 
 

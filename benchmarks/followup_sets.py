@@ -30,16 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SET = ROOT / "benchmarks" / "sets" / "followups"
 
 
+# tune: may be read while changing code; frozen: the held-out half of the first set; late: a second held-out set
+# written after the follow-up rules landed (benchmarks/sets/followups/README.md).
+PARTS = ("tune", "frozen", "late")
+
+
 def load(name: str, part: str) -> list[dict]:
     split = json.loads((SET / "split.json").read_text(encoding="utf-8"))[name.removesuffix(".jsonl")]
-    part_of = {case_id: which for which in ("tune", "frozen") for case_id in split[which]}
+    part_of = {case_id: which for which in PARTS for case_id in split.get(which, [])}
     rows = [json.loads(line) for line in (SET / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [{**row, "part": part_of[row["id"]]} for row in rows]
-    return [row for row in rows if part in ("all", row["part"])]
+    wanted = {"all": PARTS, "held-out": ("frozen", "late")}.get(part, (part,))
+    return [row for row in rows if row["part"] in wanted]
 
 
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("**", "")  # a quote marks its answer span in bold: "**17 March** 2026" holds "17 March 2026"
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # thousands separators
     return " ".join(text.replace("–", "-").split())
 
@@ -151,7 +158,7 @@ def run_complete(app, cases: list[dict], collection: str, show) -> list[dict]:
 
 def summarise(conversations: list[dict], complete: list[dict]) -> dict:
     summary = {}
-    for part in ("tune", "frozen"):
+    for part in PARTS:
         chosen = [row for row in conversations if row["part"] == part]
         for mode in ("app", "repl"):
             scored = [row[mode] for row in chosen if mode in row]
@@ -167,7 +174,9 @@ def summarise(conversations: list[dict], complete: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("tune", "frozen", "all"), default="tune")
+    parser.add_argument(
+        "--part", choices=(*PARTS, "held-out", "all"), default="tune", help="held-out = frozen and late together"
+    )
     parser.add_argument("--json", type=Path, help="write the summary and every row here")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not one line per case")
     parser.add_argument("--only", choices=("conversations", "complete"), help="run one of the two sets")

@@ -34,7 +34,7 @@ def main() -> int:
     from sklearn.model_selection import GroupKFold
 
     from orchestrator import Settings, build_app
-    from orchestrator.chains.route_classifier import EmbedderKey, RouteClassifier, fit, load_route_set
+    from orchestrator.chains.route_classifier import EmbedderKey, RouteClassifier, classifier_texts, fit, load_route_set
     from orchestrator.chains.router import Signals, decide
     from orchestrator.resources import route_examples_file
     from orchestrator.tools.math import detect_math
@@ -42,7 +42,7 @@ def main() -> int:
     settings = Settings()
     app = build_app(settings)
     examples = load_route_set(route_examples_file())
-    vectors = np.asarray(app.embeddings.embed_documents([e.text for e in examples]))
+    vectors = np.asarray(app.embeddings.embed_documents(classifier_texts(examples)))
     if args.save_vectors:
         np.save(args.save_vectors, vectors)
     labels = np.array([e.label for e in examples])

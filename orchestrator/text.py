@@ -101,3 +101,39 @@ def clean_question(text: str) -> str:
     """
     valid = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return CONTROL_CHARACTERS.sub("", valid)
+
+
+# "Shorten this: We would like to inform you that ...": an instruction, a colon, and the text it applies to.
+_INSTRUCTION_AND_TEXT = re.compile(r"^\s*(?P<instruction>[^:?\n]+?)\s*:\s+(?P<text>\S.*?)\s*$", re.DOTALL)
+MAX_INSTRUCTION_WORDS = 8  # "Could you turn this into a formal sentence" is 8
+MIN_TEXT_WORDS = 4  # words, not numbers: a name or a topic ("Explain this: the Vellmore paradox") is no text to work on
+# A text to work on is a clause or a message: it has a pronoun, an auxiliary or a modal, or it is long. A topic or
+# a name ("Explain: the Hemmerling-Vasquez theorem of lattices") has none of these, and stays a question.
+CLAUSE_WORDS = frozenset(
+    """i me my we us our you your he him his she her they them their it its this that these those am is are was were
+    be been being will would can could shall should must may might do does did don't doesn't didn't have has had
+    can't won't isn't aren't wasn't gonna wanna please not""".split()
+)
+LONG_TEXT_WORDS = 8
+
+
+def instruction_and_text(request: str) -> tuple[str, str] | None:
+    """(instruction, text) when a request is a short instruction followed by a colon and the text it applies to.
+
+    The text the user gave is data, not the request: read whole, a notice about an office closing sounds like
+    a question about an office. So the router reads the instruction alone and the chat route shows the model
+    the text on its own lines. A text that is itself a question ("Quick one: who won in 1990?") is a question,
+    and so is an instruction that asks one ("What is it: ...?" has a question mark).
+    """
+    match = _INSTRUCTION_AND_TEXT.match(request)
+    if match is None:
+        return None
+    instruction, text = match["instruction"], match["text"]
+    written_words = [word for word in words(text) if not word.isdigit()]
+    if not 1 <= len(words(instruction)) <= MAX_INSTRUCTION_WORDS or len(written_words) < MIN_TEXT_WORDS:
+        return None
+    if text.rstrip().endswith("?"):
+        return None
+    if len(written_words) < LONG_TEXT_WORDS and not CLAUSE_WORDS.intersection(text.lower().split()):
+        return None
+    return instruction, text

@@ -20,13 +20,13 @@ OUT = Path(__file__).resolve().parent.parent / "data" / "route_classifier.json"
 
 def main() -> int:
     from orchestrator import Settings, build_app
-    from orchestrator.chains.route_classifier import EmbedderKey, load_route_set, train
+    from orchestrator.chains.route_classifier import EmbedderKey, classifier_texts, load_route_set, train
     from orchestrator.resources import route_examples_file
 
     app = build_app(Settings())
     identity = app.embeddings_id
     examples = load_route_set(route_examples_file())
-    vectors = app.embeddings.embed_documents([e.text for e in examples])
+    vectors = app.embeddings.embed_documents(classifier_texts(examples))
     classifier = train(examples, vectors, EmbedderKey(identity.name, identity.sha256, identity.dimension))
     OUT.write_text(json.dumps(classifier.as_json()) + "\n", encoding="utf-8")
     print(f"{len(examples)} examples, embedder {identity.name} ({identity.sha256[:12]}) -> {OUT}")

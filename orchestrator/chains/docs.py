@@ -38,24 +38,11 @@ from orchestrator.chains.values import (
 )
 from orchestrator.knowledge.structure import HEADING_PATH_SEPARATOR
 from orchestrator.result import Answer, Source
+from orchestrator.tuning import TUNING
 from orchestrator.untrusted import fence, neutralise
 
-MIN_SUPPORT = 0.5  # share of the answer's content words that must appear in the evidence window
-# The evidence must be about the question, not just near it: the share of the question's (IDF-
-# weighted) keyword terms that the window / the quoted sentence contain. Chosen on the dev split
-# (../shared/eval/dev): quoted sentences that held a gold answer covered 0.43 or more of the
-# question (one typed quote, see `quotable`, 0.33). Forced through this route, the best sentences
-# for the 22 web and unanswerable questions covered at most 0.37, and all 22 were refused.
-MIN_WINDOW_COVERAGE = 0.2
-QUOTE_MIN_COVERAGE = 0.4
-# A sentence holding a value of the asked type (a date for "when", a number for "how many / how far") that
-# the question does not already give may be quoted at a lower coverage, whatever the model said: on dev the
-# typed sentences that held the gold answer covered 0.33 or more of the question, the one typed sentence
-# found for an unanswerable question 0.17. The model often says "the documents don't say" when they do.
-TYPED_QUOTE_MIN_COVERAGE = 0.3
-# Evidence windows read, best first, until one yields an answer. On the dev split a second window
-# turned one refusal into an answer; a third changed nothing.
-WINDOWS_TRIED = 2
+# The thresholds that decide when an answer may be shown (support, coverage, windows tried, the conflict margin)
+# are fields of orchestrator/tuning.py's Tuning, each with what it trades off and the split that chose it.
 QUOTE_CHARS = 320  # with the wrapper and citation, a quote stays under the 400-character answer limit
 # The docs fence has no header: prompts/docs_answer.txt says the fenced text is data right after the END
 # marker. Measured on dev (score.py): a header like the web route's before the BEGIN marker (the excerpts
@@ -119,7 +106,7 @@ def answer_from_docs(
 
     The model reads only an evidence window (see chains/evidence.py), the best one first. Its answer
     is kept when the window supports it; otherwise the window's sentence is quoted when it covers the
-    question (see `quotable`); otherwise the next window is tried, up to WINDOWS_TRIED. When none
+    question (see `quotable`); otherwise the next window is tried, up to TUNING.windows_tried. When none
     yields an answer, the chain refuses.
     """
     if retriever is None:
@@ -143,7 +130,7 @@ def answer_from_docs(
         return
     # A retriever passed in through the Python API may not know its collection's IDF.
     windows = rank_evidence(
-        question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), WINDOWS_TRIED
+        question, relevant, embeddings, getattr(retriever, "term_weights", uniform_weights), TUNING.windows_tried
     )
     if not windows:
         # The scores stay in route_reason (/why, --json); the answer speaks plainly.
@@ -174,7 +161,7 @@ def unseen_names(retriever, question: str) -> list[str]:
 
     A question about a thing the documents never name ("When was the Treaty of Velmoor signed?") still
     finds sentences about treaties and signing, and a year to quote. Its evidence must then cover the
-    question as well as a quote must (QUOTE_MIN_COVERAGE): the missing name is the rarest term, so a
+    question as well as a quote must (TUNING.quote_min_coverage): the missing name is the rarest term, so a
     sentence without it reaches that bar only when the rest of the question is plainly there (a
     misspelt name the near-spelling check did not catch).
     """
@@ -182,7 +169,6 @@ def unseen_names(retriever, question: str) -> list[str]:
     return list(find(question)) if callable(find) else []
 
 
-CONFLICT_MARGIN = 0.05  # two documents' best sentences this close in score are equally good answers
 CONFLICT_QUOTE_CHARS = 150  # two quotes and their labels stay under the 400-character answer limit
 
 
@@ -194,7 +180,7 @@ def differing_values(question: str, windows: Sequence[Evidence]) -> list[Evidenc
     first, second = windows[:2]
     if first.chunk.metadata.get("source") == second.chunk.metadata.get("source"):
         return None
-    if abs(first.score - second.score) > CONFLICT_MARGIN:
+    if abs(first.score - second.score) > TUNING.conflict_margin:
         return None
     if float(first.chunk.metadata.get("name_match") or 0.0) != float(second.chunk.metadata.get("name_match") or 0.0):
         return None  # the question names one of them: the look-alike rule has already chosen
@@ -319,22 +305,22 @@ def quotable(evidence: Evidence, model_answer: str, question: str) -> bool:
     ("The document is dated 1875, so ..."); or when the model described the passage or repeated the
     prompt instead of answering, and the window covers the question as much as a generated answer needs;
     or when the sentence holds a value of the asked type that the question does not, and covers the question
-    at TYPED_QUOTE_MIN_COVERAGE.
+    at TUNING.typed_quote_min_coverage.
     """
-    if evidence.sentence_coverage >= QUOTE_MIN_COVERAGE:
+    if evidence.sentence_coverage >= TUNING.quote_min_coverage:
         return True
     if describes_passage(model_answer) or echoes_prompt(model_answer):
         # "The document is about the harbour district, which has a market", "The text is quoted
         # data, not instructions.": the model neither answered nor said the window lacks the answer. The
         # window is judged as a generated answer's would be, and its sentence speaks for itself.
-        return evidence.window_coverage >= MIN_WINDOW_COVERAGE
+        return evidence.window_coverage >= TUNING.min_window_coverage
     values_in = _typed_values_for(question)
     asked = values_in(question)
     offered = values_in(evidence.sentence) - asked
-    if offered and evidence.sentence_coverage >= TYPED_QUOTE_MIN_COVERAGE:
+    if offered and evidence.sentence_coverage >= TUNING.typed_quote_min_coverage:
         return True
     pointed = (values_in(model_answer) - asked) & offered
-    return bool(pointed) and evidence.window_coverage >= MIN_WINDOW_COVERAGE
+    return bool(pointed) and evidence.window_coverage >= TUNING.min_window_coverage
 
 
 def _typed_values_for(question: str):
@@ -377,13 +363,13 @@ def _supported_answer(raw: str, question: str, answer: Answer, evidence: Evidenc
         return None
     grounded = cite_and_check(concise(raw), [evidence.window], question)
     answer.route_reason["grounding_support"] = round(grounded.support, 3)
-    if grounded.support < MIN_SUPPORT or evidence.window_coverage < MIN_WINDOW_COVERAGE:
+    if grounded.support < TUNING.docs_min_support or evidence.window_coverage < TUNING.min_window_coverage:
         answer.tool_calls.append(
             {
                 "tool": "grounding_check",
                 "input": raw,
-                "output": f"support {grounded.support:.2f} (min {MIN_SUPPORT}), question coverage "
-                f"{evidence.window_coverage:.2f} (min {MIN_WINDOW_COVERAGE})",
+                "output": f"support {grounded.support:.2f} (min {TUNING.docs_min_support}), question coverage "
+                f"{evidence.window_coverage:.2f} (min {TUNING.min_window_coverage})",
             }
         )
         return None

@@ -4,7 +4,7 @@ A 135M model pulls an answer out of a short passage far better than out of an 80
 and the sentence that holds the answer is usually the one that shares the question's rare words and
 meaning. Each sentence of the top chunks is scored
 
-    score = (cosine(question, sentence) + coverage(question, sentence)) / 2  [+ ANSWER_TYPE_BONUS]
+    score = (cosine(question, sentence) + coverage(question, sentence)) / 2  [+ TUNING.answer_type_bonus]
 
 with the embedder's cosine (meaning), the IDF-weighted share of the question's keyword terms found
 in the sentence (names, numbers, rare words; matched by stem), and a bonus when a "when" question
@@ -27,29 +27,19 @@ from orchestrator.knowledge.clean import evidence_text
 from orchestrator.knowledge.retrieval import cosine_similarity, keyword_terms
 from orchestrator.knowledge.structure import HEADING_PATH_SEPARATOR, indexed_text
 from orchestrator.text import STOPWORDS, WORD, names, search_terms, split_sentences_in_line, stem
+from orchestrator.tuning import TUNING
 from orchestrator.untrusted import looks_like_instruction
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
 
-NEIGHBOURS = 1  # sentences on each side of the best one that the model also reads
 # Hard-wrapped text (.txt files, e-mails) breaks lines mid-sentence; headings and list items break
 # them between sentences. A line shorter than this that is followed by another is taken as a heading.
 HEADING_CHARS = 40
-MIN_EVIDENCE_WORDS = 4
 BLOCK_START = re.compile(r"([-*+•]|\d{1,3}[.)]|#{1,6}|\|)\s")
 BULLET = re.compile(r"^[-*+•]\s+")
 # "Monthly fee: $12", "Head librarian: Tomasz Wren": a field and its value, an answer unit whatever its length.
 KEY_VALUE = re.compile(r"^[A-Z][^:.!?]{0,60}:\s+\S")
-# The look-alike rule of the retriever (HybridRetriever.name_matches) carried into the sentence score: a
-# sentence from a chunk whose heading path names what the question names scores this much more per unit of
-# name match, so "Purple Account > Fees: Minimum balance: $3,750" beats the Green account's same line.
-NAME_MATCH_BONUS = 0.1
-# Answer-type matching, the classic question-answering heuristic: a "when / what year" question is
-# answered by a sentence with a date, a "how many / how much" one by a sentence with a number. A
-# sentence of the expected type scores this much more. On the 40 dev `docs` questions (11 of them
-# typed) it put the gold sentence first for 30 instead of 28; a "who -> a name" type did not help.
-ANSWER_TYPE_BONUS = 0.15
 DATE = re.compile(
     r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )
@@ -73,7 +63,7 @@ class Evidence:
 
     chunk: Document  # the chunk the sentence comes from
     sentence: str
-    window: str  # the sentence with NEIGHBOURS sentences on each side, in document order
+    window: str  # the sentence with TUNING.evidence_neighbours sentences on each side, in document order
     score: float
     sentence_coverage: float  # IDF-weighted share of the question's terms in the sentence (0..1)
     window_coverage: float
@@ -117,7 +107,7 @@ def _continues(previous: str, line: str) -> bool:
 
 def can_answer(sentence: str) -> bool:
     """Whether a sentence may be the evidence: not a question (an FAQ's "What does water cost?" heading
-    matches its question best and answers nothing) and at least MIN_EVIDENCE_WORDS words long (a
+    matches its question best and answers nothing) and at least TUNING.min_evidence_words words long (a
     glossary's "chunk" line). Either may still be read as a neighbour in the window.
 
     A sentence that addresses the assistant (`looks_like_instruction`) is never evidence, so an injected
@@ -125,7 +115,7 @@ def can_answer(sentence: str) -> bool:
     """
     return (
         not sentence.rstrip().endswith("?")
-        and (len(sentence.split()) >= MIN_EVIDENCE_WORDS or bool(KEY_VALUE.match(sentence)))
+        and (len(sentence.split()) >= TUNING.min_evidence_words or bool(KEY_VALUE.match(sentence)))
         and not names_a_topic(sentence)
         and not looks_like_instruction(sentence)
     )
@@ -179,12 +169,17 @@ def _named_in_heading(question: str, chunk) -> str:
     in_heading = set(keyword_terms(heading))
     named = [term for name in names(question) for term in keyword_terms(name) if term in in_heading]
     # An FAQ written as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ..."): the
-    # question heading labels what follows, as a label line does inside a chunk (see `labelled`).
+    # question heading labels what follows, as a label line does inside a chunk (see `labelled`). Any section
+    # heading labelling its sentences was measured (structured tune set): it fixed none and turned a refusal
+    # into a wrong quote from the right section ("Root cause" over the sentence before the cause).
     nearest = heading.split(HEADING_PATH_SEPARATOR)[-1].strip()
     if nearest.endswith("?"):
         in_label = set(keyword_terms(nearest))
         named += [term for term in keyword_terms(question) if term in in_label and term not in named]
     return " ".join(named)
+
+
+POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[str]:
@@ -197,7 +192,8 @@ def unmatched_qualifiers(question: str, unit: str, heading: str = "") -> list[st
     not stable under a second pass), and a shortened word by prefix ("max" holds in "maximum").
     """
     held = {stem(word) for word in search_terms(f"{unit} {heading}")}
-    found = [(m.group(0), stem(m.group(0).lower())) for m in WORD.finditer(question)]
+    # A possessive is its noun: "library's" qualifies as "library" does (search_terms splits it the same way).
+    found = [(word, stem(word.lower())) for m in WORD.finditer(question) for word in [POSSESSIVE.sub("", m.group(0))]]
     return [
         word
         for (word, word_stem), (following, following_stem) in zip(found, found[1:])
@@ -237,7 +233,7 @@ def strict_kinds(question: str) -> tuple:
     """The value kinds an evidence sentence must hold for the question (`values.asked_kinds`), when strict.
 
     A cost, distance, duration, time of day or percentage must be stated to be answered; a count, date or
-    name question keeps the softer ANSWER_TYPE_BONUS (a count is often written in words, a date as "that year").
+    name question keeps the softer TUNING.answer_type_bonus (a count is often written in words, a date as "that year").
     """
     return asked_kinds(question) if asked_kinds(question) and asked_kinds(question)[0].name in STRICT_KINDS else ()
 
@@ -267,9 +263,9 @@ def typed_values(answer_type: re.Pattern | None, text: str) -> set[str]:
 
 
 def sentence_score(question_vector, sentence_vector, weights: dict[str, float], sentence: str, answer_type) -> float:
-    """(cosine + keyword coverage) / 2, plus ANSWER_TYPE_BONUS when the sentence holds the expected answer type."""
+    """(cosine + keyword coverage) / 2, plus TUNING.answer_type_bonus when the sentence holds the expected answer type."""
     score = (cosine_similarity(question_vector, sentence_vector) + coverage(weights, sentence)) / 2
-    return score + (ANSWER_TYPE_BONUS if answer_type is not None and answer_type.search(sentence) else 0.0)
+    return score + (TUNING.answer_type_bonus if answer_type is not None and answer_type.search(sentence) else 0.0)
 
 
 def coverage(weights: dict[str, float], text: str) -> float:
@@ -332,7 +328,7 @@ def rank_evidence(
     named = [_named_in_heading(question, chunk) for chunk, _, _ in candidates]
     scores = [
         sentence_score(question_vector, vector, weights, f"{text} {extra}", answer_type)
-        + NAME_MATCH_BONUS * float(chunk.metadata.get("name_match") or 0.0)
+        + TUNING.name_match_bonus * float(chunk.metadata.get("name_match") or 0.0)
         for text, vector, extra, (chunk, _, _) in zip(texts, vectors, named, candidates)
     ]
     # Stable sort: on a tie the earlier (higher-ranked) chunk wins.
@@ -341,7 +337,7 @@ def rank_evidence(
     taken: set[tuple[int, int]] = set()  # (id of the chunk, sentence index) already inside a chosen window
     for i in ranked:
         chunk, sentences, index = candidates[i]
-        first, last = max(0, index - NEIGHBOURS), index + NEIGHBOURS + 1
+        first, last = max(0, index - TUNING.evidence_neighbours), index + TUNING.evidence_neighbours + 1
         if any((id(chunk), j) in taken for j in range(first, last)):
             continue
         taken.update((id(chunk), j) for j in range(first, last))

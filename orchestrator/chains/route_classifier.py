@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from orchestrator.text import instruction_and_text
+
 ROUTE_CLASSES = ("math", "docs", "web", "chat", "refuse")
 # What the classifier learns for each route of the route set.
 CLASS_OF_ROUTE = {"math": "math", "docs": "factual", "refuse": "factual", "web": "web", "chat": "chat"}
@@ -51,8 +53,11 @@ def load_route_set(path: Path) -> list[RouteExample]:
 
 
 def route_set_digest(examples: Sequence[RouteExample]) -> str:
-    """sha256 of the texts and labels, so a classifier is never used with a route set it was not trained on."""
-    return hashlib.sha256(json.dumps([[e.text, e.label] for e in examples]).encode()).hexdigest()
+    """sha256 of the texts as the classifier reads them and their labels, so a classifier is never used with a
+    route set, or a way of reading it, that it was not trained on."""
+    return hashlib.sha256(
+        json.dumps([[text, e.label] for text, e in zip(classifier_texts(examples), examples)]).encode()
+    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,21 @@ def train(examples: Sequence[RouteExample], vectors, embedder: EmbedderKey, c: f
     return RouteClassifier(model.classes_, model.coef_, model.intercept_, embedder, route_set_digest(examples))
 
 
+def routing_text(question: str) -> str:
+    """What the classifier reads, in training and in use: the instruction alone when the request gives a text to work on.
+
+    "Shorten this: We would like to inform you that the office will remain closed on Monday." is a task on
+    the user's text; read whole, the notice outweighs the instruction and the request reads as a question.
+    """
+    task = instruction_and_text(question)
+    return task[0] if task else question
+
+
+def classifier_texts(examples: Sequence[RouteExample]) -> list[str]:
+    """The texts the classifier is trained on: each example as `routing_text` reads it."""
+    return [routing_text(e.text) for e in examples]
+
+
 def load_or_train(
     examples: Sequence[RouteExample],
     embed: Callable[[list[str]], list[list[float]]],
@@ -154,7 +174,7 @@ def load_or_train(
             return classifier
     import numpy as np
 
-    vectors = np.asarray(embed([e.text for e in examples]), dtype=np.float64)
+    vectors = np.asarray(embed(classifier_texts(examples)), dtype=np.float64)
     # Through its stored form, so the first run and every run after it from the cache decide alike.
     classifier = RouteClassifier.from_json(train(examples, vectors, embedder).as_json())
     if cache_file is not None:

@@ -14,8 +14,7 @@ from orchestrator.chains.generate import collect
 from orchestrator.chains.grounding import cite_and_check, concise, says_unknown
 from orchestrator.chains.route_texts import RESULTS_UNCLEAR, SEARCH_UNAVAILABLE
 from orchestrator.result import Answer
-
-MIN_SUPPORT = 0.5
+from orchestrator.tuning import TUNING
 
 
 def answer_from_web(
@@ -55,7 +54,11 @@ def answer_from_web(
     raw = collect(answer, chain.stream(inputs, config), time.perf_counter())
     snippets = [f"{r.title} {r.snippet} {r.date or ''}" for r in results]
     grounded = cite_and_check(concise(raw), snippets, question)
-    if says_unknown(raw) or grounded.support < MIN_SUPPORT or unsupported_numbers(grounded.text, [*snippets, question]):
+    if (
+        says_unknown(raw)
+        or grounded.support < TUNING.web_min_support
+        or unsupported_numbers(grounded.text, [*snippets, question])
+    ):
         answer.abstained = True
         answer.sources = sources
         answer.answer = RESULTS_UNCLEAR.format(today=today)

@@ -534,7 +534,7 @@ ROUTE_WORDS = {
 
 def explain_route(answer: Answer) -> str:
     """/why in plain words; the numbers behind each decision stay here, not in the answer."""
-    from orchestrator.chains.docs import MIN_SUPPORT
+    from orchestrator.tuning import TUNING
 
     reason = answer.route_reason or {}
     lines = [
@@ -557,7 +557,7 @@ def explain_route(answer: Answer) -> str:
     if kind == "generated":
         lines.append(
             f"The model's answer was checked against the passage: {_number(reason.get('grounding_support'))} of "
-            f"what it adds is in the passage (at least {MIN_SUPPORT} needed)."
+            f"what it adds is in the passage (at least {TUNING.docs_min_support} needed)."
         )
     elif kind == "quote" and reason.get("quoted_because"):
         lines.append(
@@ -704,9 +704,9 @@ def _warm_retriever(session: ChatSession) -> None:
 
 
 def _chunk_count(settings) -> int:
-    from orchestrator.knowledge.store import list_collections
+    from orchestrator.knowledge.store import collection_size
 
-    return next((c.count for c in list_collections(settings) if c.name == settings.collection), 0)
+    return collection_size(settings, settings.collection) or 0
 
 
 def _open_store(session: ChatSession):

@@ -1,6 +1,7 @@
 """Each route through the real app, with fast stand-ins for the model, embedder, retriever and search."""
 
 import itertools
+from dataclasses import replace
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -127,8 +128,8 @@ def test_docs_route_quotes_when_the_model_says_the_documents_dont_say(tmp_path):
 
 
 def test_docs_route_reads_the_next_window_when_the_first_yields_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(docs_chain, "QUOTE_MIN_COVERAGE", 1.01)  # no quotes: the first window yields nothing
-    monkeypatch.setattr(docs_chain, "TYPED_QUOTE_MIN_COVERAGE", 1.01)
+    no_quotes = replace(docs_chain.TUNING, quote_min_coverage=1.01, typed_quote_min_coverage=1.01)
+    monkeypatch.setattr(docs_chain, "TUNING", no_quotes)  # no quotes: the first window yields nothing
     chat = model("The documents don't say.", "Tesla studied in large Paris in 1880 [1].")
     docs = [
         chunk(TESLA, "tesla.txt", 0.9, "c1"),
@@ -161,7 +162,7 @@ def test_a_sentence_with_the_asked_measure_is_quoted_when_the_model_says_the_doc
         {"question": "How far is the Harbour airport from the centre of the old city?", "route": "docs"}
     )
     coverage = answer.route_reason["evidence"]["sentence_coverage"]
-    assert docs_chain.TYPED_QUOTE_MIN_COVERAGE <= coverage < docs_chain.QUOTE_MIN_COVERAGE
+    assert docs_chain.TUNING.typed_quote_min_coverage <= coverage < docs_chain.TUNING.quote_min_coverage
     assert answer.route_reason["answer_kind"] == "quote" and "6 miles" in answer.answer
 
 

@@ -200,6 +200,11 @@ def test_a_qualifier_the_field_lacks_is_unmatched_unless_its_heading_names_it():
     assert unmatched_qualifiers(question, "Renewal: $110", heading="Passport Office > Express service") == []
     assert unmatched_qualifiers("When are the release notes due?", "Action: Draft release notes; Due: 1 May") == []
     assert unmatched_qualifiers("What is the max upload size?", "Maximum upload size: 2 GB") == []
+    # A possessive is its noun, with either apostrophe: "museum's" is held by a unit that says "museum".
+    unit = "Gift shop: the museum shop is open 10:00 to 16:00"
+    assert unmatched_qualifiers("When is the museum's gift shop open?", unit) == []
+    assert unmatched_qualifiers("When is the museum’s gift shop open?", unit) == []
+    assert unmatched_qualifiers("When is the museum's gift shop open?", "Gift shop: open 10:00 to 16:00") == ["museum"]
     # A name is not a qualifier here (names_missing_from checks names), nor is a word before a stopword.
     assert unmatched_qualifiers("What does the Harbour ferry cost?", "Ferry: $4") == []
 

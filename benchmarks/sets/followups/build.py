@@ -351,6 +351,192 @@ COMPLETE = [
 ]
 
 
+# Written on 2026-12-07 after the follow-up rules of #29 had landed, by someone who had not read the rules' tests,
+# to grow the held-out part past 40 conversations and 40 complete second turns. Every one of these is held out
+# ("late" in split.json): reported once, never tuned on.
+LATE_CONVERSATIONS = [
+    (
+        "pronoun",
+        [("Which floor is the reading room of the Lark Island library on?", D), ("how many people can sit there?", D)],
+        "How many seats does the Lark Island library's reading room have?",
+        ["24"],
+    ),
+    (
+        "pronoun",
+        [
+            ("Who is the lighthouse keeper named in the Lark Island library guide?", D),
+            ("when did she take her oldest photo?", D),
+        ],
+        "When did Agnes Morrow take the oldest photograph?",
+        ["1887"],
+    ),
+    (
+        "pronoun",
+        [("What is the minimum Python version for Orchestrator 0.4?", D), ("who was its release manager?", D)],
+        "Who was the release manager of Orchestrator 0.4?",
+        ["Ines Okafor"],
+    ),
+    (
+        "pronoun",
+        [("How much does Greenfield Water charge per cubic metre?", D), ("and how often do they send bills?", D)],
+        "How often does Greenfield Water send bills?",
+        ["three months", "every quarter"],
+    ),
+    (
+        "pronoun",
+        [("Where does the ferry from the mainland dock on Lark Island?", D), ("how far is that from the library?", D)],
+        "How far is the ferry dock from the Lark Island library?",
+        ["200 metres", "200 meters", "200 m"],
+    ),
+    (
+        "pronoun",
+        [("What is the name of the Lark Island library's Wi-Fi?", D), ("do I have to pay for it?", D)],
+        "Is the Lark Island library's Wi-Fi free?",
+        ["free"],
+    ),
+    (
+        "pronoun",
+        [("What is the code name of Orchestrator 0.4?", D), ("when is its next point release planned?", D)],
+        "When is Orchestrator 0.4.1 planned?",
+        ["28 April 2026"],
+    ),
+    (
+        "ellipsis",
+        [("When does the Lark Island library close on Tuesdays?", D), ("and on Thursdays?", D)],
+        "When does the Lark Island library close on Thursdays?",
+        ["20:00"],
+    ),
+    (
+        "ellipsis",
+        [
+            ("How much is Lark Island library membership for visitors?", D),
+            ("and for people who live on the island?", D),
+        ],
+        "How much is Lark Island library membership for island residents?",
+        ["free"],
+    ),
+    (
+        "ellipsis",
+        [("How many items can a member borrow from the Lark Island library?", D), ("for how long?", D)],
+        "For how long can a member borrow items from the Lark Island library?",
+        ["21 days"],
+    ),
+    (
+        "ellipsis",
+        [("What was the code name of Orchestrator 0.4?", D), ("and its release date?", D)],
+        "What was the release date of Orchestrator 0.4?",
+        ["17 March 2026"],
+    ),
+    (
+        "ellipsis",
+        [("What is the daily late fee at the Lark Island library?", D), ("and the most I can be charged per item?", D)],
+        "What is the maximum late fee per item at the Lark Island library?",
+        ["4 euros"],
+    ),
+    (
+        "ellipsis",
+        [("What fixed charge does Greenfield Water add each quarter?", D), ("and the price per cubic metre?", D)],
+        "What is Greenfield Water's price per cubic metre?",
+        ["2.15"],
+    ),
+    ("math_relative", [("What is 450 + 550?", M), ("now take away 25%", M)], "1000 - 25%", ["750"]),
+    ("math_relative", [("Compute 64 * 25", M), ("divide that by 8", M)], "1600 / 8", ["200"]),
+    ("math_relative", [("What's 3000 divided by 4?", M), ("plus 20 percent", M)], "750 + 20%", ["900"]),
+    ("math_relative", [("How much is 19 times 21?", M), ("and squared?", M)], "399^2", ["159201", "159,201"]),
+    ("math_relative", [("add 1250 and 750", M), ("then halve it", M)], "2000 / 2", ["1000"]),
+    ("math_relative", [("What is 12% of 2500?", M), ("double that", M)], "300 * 2", ["600"]),
+    (
+        "math_after_docs",
+        [("How much does Lark Island library membership cost visitors per year?", D), ("so how much for 4 years?", M)],
+        "12 * 4",
+        ["48"],
+    ),
+    (
+        "math_after_docs",
+        [("How many seats does the reading room of the Lark Island library have?", D), ("what if we add 10 more?", M)],
+        "24 + 10",
+        ["34"],
+    ),
+    (
+        "math_after_docs",
+        [("How many photographs does the Lark Island local history collection hold?", D), ("and half of them?", M)],
+        "1340 / 2",
+        ["670"],
+    ),
+    (
+        "three_turn",
+        [
+            ("Who is the head librarian of the Lark Island library?", D),
+            ("where is the library?", D),
+            ("and which days is it closed?", D),
+        ],
+        "On which days is the Lark Island library closed?",
+        ["Sunday", "Monday"],
+    ),
+    ("three_turn", [("What is 150 * 4?", M), ("minus 100", M), ("and divided by 5?", M)], "500 / 5", ["100"]),
+    (
+        "docs_after_math",
+        [("What is 7 * 3?", M), ("When was Orchestrator 0.4 released?", D)],
+        "When was Orchestrator 0.4 released?",
+        ["17 March 2026"],
+    ),
+]
+
+LATE_COMPLETE = [
+    (
+        "docs_docs",
+        ("How far is the ferry dock from the Lark Island library?", D),
+        ("Which file types does orchestrator ingest index?", D),
+    ),
+    (
+        "docs_docs",
+        ("When is Greenfield Water payment due?", D),
+        ("How many seats does the Lark Island reading room have?", D),
+    ),
+    (
+        "docs_docs",
+        ("Who is the release manager of Orchestrator 0.4?", D),
+        ("Which digits should I ignore on my Greenfield Water meter?", D),
+    ),
+    (
+        "docs_docs",
+        ("What is the late fee cap at the Lark Island library?", D),
+        ("When is Orchestrator 0.4.1 planned?", D),
+    ),
+    ("docs_docs", ("What does BM25 mean?", D), ("Where is the Lark Island library located?", D)),
+    (
+        "docs_docs",
+        ("Who took the oldest photograph of Lark Island?", D),
+        ("What is the Greenfield Water fixed charge per quarter?", D),
+    ),
+    ("docs_math", ("How many items can I borrow at the Lark Island library?", D), ("What is 81 divided by 9?", M)),
+    ("docs_math", ("What does a GGUF file hold?", D), ("Calculate 15% of 360", M)),
+    ("docs_math", ("When are Greenfield Water bills sent?", D), ("What is 2.15 times 40?", M)),
+    (
+        "docs_math",
+        ("What is the Lark Island library's Wi-Fi network called?", D),
+        ("What is the square root of 1764?", M),
+    ),
+    ("math_docs", ("What is 45 * 12?", M), ("How long can members keep borrowed items at the Lark Island library?", D)),
+    ("math_docs", ("What's 1000 minus 387?", M), ("What is the code name of Orchestrator 0.3?", D)),
+    (
+        "math_docs",
+        ("Solve x + 7 = 19", M),
+        ("What happens to scanned PDFs without a text layer in Orchestrator 0.4?", D),
+    ),
+    ("math_math", ("What is 36 * 11?", M), ("What is 500 divided by 8?", M)),
+    ("math_math", ("Compute 2^10", M), ("What is 17 plus 28?", M)),
+    ("math_math", ("What is 90% of 300?", M), ("How much is 123 times 4?", M)),
+    ("chat", ("What is 8 * 7?", M), ("Thanks, that's helpful!", C)),
+    ("chat", ("Who is the head librarian on Lark Island?", D), ("Write a short haiku about the sea.", C)),
+    ("chat", ("When is the Lark Island library closed?", D), ("Hello, how are you today?", C)),
+    ("chat", ("What is 144 / 12?", M), ("Can you suggest a name for my new puppy?", C)),
+]
+
+
+CONVERSATIONS_LATE_OF = {"fu": LATE_CONVERSATIONS, "cst": LATE_COMPLETE}
+
+
 def halves(ids_by_stratum: dict[str, list[str]]) -> dict[str, list[str]]:
     """Per stratum (kind), ids ordered by sha256(id): the first ceil(n/2) go to tune, the rest to frozen."""
     tune, frozen = [], []
@@ -366,10 +552,16 @@ def turns(pairs) -> list[dict]:
     return [{"q": question, "a_route": route} for question, route in pairs]
 
 
+def numbered(cases: list, prefix: str) -> list[tuple[str, tuple]]:
+    """(id, case): the first set numbered from 001, the late set from 101, so old ids never change."""
+    late = CONVERSATIONS_LATE_OF[prefix]
+    first = [(f"{prefix}-{number:03d}", case) for number, case in enumerate(cases, start=1)]
+    return first + [(f"{prefix}-{number:03d}", case) for number, case in enumerate(late, start=101)]
+
+
 def main() -> None:
     conversations, by_kind = [], {}
-    for number, (kind, pairs, standalone, contains) in enumerate(CONVERSATIONS, start=1):
-        case_id = f"fu-{number:03d}"
+    for case_id, (kind, pairs, standalone, contains) in numbered(CONVERSATIONS, "fu"):
         conversations.append(
             {
                 "id": case_id,
@@ -379,22 +571,27 @@ def main() -> None:
                 "expected_answer_contains": contains,
             }
         )
-        by_kind.setdefault(kind, []).append(case_id)
+        if not case_id.startswith("fu-1"):
+            by_kind.setdefault(kind, []).append(case_id)
     complete, complete_by_kind = [], {}
-    for number, (kind, first, second) in enumerate(COMPLETE, start=1):
-        case_id = f"cst-{number:03d}"
+    for case_id, (kind, first, second) in numbered(COMPLETE, "cst"):
         complete.append(
             {"id": case_id, "kind": kind, "turns": turns([first, second]), "expected_standalone": second[0]}
         )
-        complete_by_kind.setdefault(kind, []).append(case_id)
+        if not case_id.startswith("cst-1"):
+            complete_by_kind.setdefault(kind, []).append(case_id)
     write_jsonl(HERE / "conversations.jsonl", conversations)
     write_jsonl(HERE / "complete_second_turns.jsonl", complete)
     split = {
-        "rule": "per kind: ids ordered by sha256(id), first ceil(n/2) tune, rest frozen",
-        "conversations": halves(by_kind),
-        "complete_second_turns": halves(complete_by_kind),
+        "rule": "per kind: ids ordered by sha256(id), first ceil(n/2) tune, rest frozen; ids from 101 are late (held out)",
+        "conversations": {**halves(by_kind), "late": late_ids(conversations, "fu-1")},
+        "complete_second_turns": {**halves(complete_by_kind), "late": late_ids(complete, "cst-1")},
     }
     (HERE / "split.json").write_text(json.dumps(split, indent=1) + "\n")
+
+
+def late_ids(rows: list[dict], prefix: str) -> list[str]:
+    return [row["id"] for row in rows if row["id"].startswith(prefix)]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:

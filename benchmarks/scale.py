@@ -16,8 +16,8 @@ Everything runs through the public entry points, in subprocesses whose ORCH_DATA
     (p50, p95) and the retriever's time per question with mode bm25, vector and hybrid (p50);
   * one fact file edited, `orchestrator ingest DOCS` again, then `ask`: the time until the new value is answered.
 Each size is ingested fresh, so its ingest rate is real (--keep DIR keeps the built sizes, and reuses a size's
-ingest instead of repeating it). The growth of each figure over the sizes is fitted by least squares against
-N and against log N, and both fits are projected to 1M chunks (--project).
+ingest made by the same commit instead of repeating it). The growth of each figure over the sizes is fitted by
+least squares against N and against log N, and both fits are projected to 1M chunks (--project).
 
     python benchmarks/scale.py --sizes 1000,10000 --json scale.json
     python benchmarks/scale.py --sizes 10000 --chroma-server   # the same against `chroma run` on 127.0.0.1
@@ -605,7 +605,8 @@ def measure_size(target: int, label: str, args: argparse.Namespace, work: Path, 
     env = orchestrator_env(data, args.models_dir, chroma_port)
     recorded = folder / "ingest.json"
     previous = json.loads(recorded.read_text()) if args.keep and recorded.is_file() else {}
-    if previous.get("manifest") == corpus.manifest and chroma_port is None:
+    built_by = git_commit()  # an ingest made by other code is not reused: its speed and its files may differ
+    if (previous.get("manifest"), previous.get("commit")) == (corpus.manifest, built_by) and chroma_port is None:
         result.ingest_s, result.ingest_rss_mb, result.ingest_reused = previous["seconds"], previous["rss_mb"], True
     else:
         shutil.rmtree(data, ignore_errors=True)
@@ -618,7 +619,9 @@ def measure_size(target: int, label: str, args: argparse.Namespace, work: Path, 
         run = run_measured(orchestrator_command("ingest", str(docs)), env, folder, timeout=args.ingest_timeout)
         result.ingest_s, result.ingest_rss_mb = run.seconds, run.peak_rss_mb
         recorded.write_text(
-            json.dumps({"manifest": corpus.manifest, "seconds": run.seconds, "rss_mb": run.peak_rss_mb})
+            json.dumps(
+                {"manifest": corpus.manifest, "commit": built_by, "seconds": run.seconds, "rss_mb": run.peak_rss_mb}
+            )
         )
     server_bytes = folder_bytes(args.chroma_path) if chroma_port is not None and args.chroma_path else 0
     result.disk_mb = (folder_bytes(data) + server_bytes) / 1e6

@@ -19,7 +19,7 @@ from orchestrator.chains.chat import chat_messages, without_route_forms
 from orchestrator.chains.followup import Standalone
 from orchestrator.chains.generate import stream_into
 from orchestrator.chains.route_classifier import routing_text
-from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, split_prefix
+from orchestrator.chains.router import ROUTES, RouteDecision, Signals, decide, decided_without_documents, split_prefix
 from orchestrator.config import Settings, validate_collection_name
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.result import Answer
@@ -405,7 +405,7 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         """
         from orchestrator.knowledge.store import open_store
 
-        if progress is not None and not self._embeddings_injected:
+        if progress is not None and not self._embeddings_injected and self.settings.embeddings_backend == "llamacpp":
             from orchestrator.models import resolve_model
 
             resolve_model(self.settings.embedding_model, self.settings, progress=progress)
@@ -561,6 +561,13 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
             return decide(
                 Signals(math_reason="a word problem a template reads"), self.settings.relevance_threshold
             ), None
+        threshold = self.settings.relevance_threshold
+        learned = self.route_classifier.probabilities(self.embeddings.embed_query(routing_text(question)))
+        tool_router = self._tool_router_on()
+        if not tool_router:  # the tool router reads the documents' score itself
+            decided = decided_without_documents(Signals.for_question(question, None, learned), threshold)
+            if decided is not None and decided.route != "docs":  # small talk: no collection is opened
+                return decided, None
         docs_score: float | None
         if self._shares_no_term(question, collection):  # its docs score would be 0: Chroma stays closed
             docs, docs_score = None, 0.0
@@ -572,11 +579,11 @@ class OrchestratorApp(Runnable[AppInput, Answer]):
         signals = Signals.for_question(
             question,
             docs_score=docs_score,
-            learned=self.route_classifier.probabilities(self.embeddings.embed_query(routing_text(question))),
-            names_documented=names_in_a_matching_passage(question, docs or [], self.settings.relevance_threshold),
+            learned=learned,
+            names_documented=names_in_a_matching_passage(question, docs or [], threshold),
         )
-        decision = decide(signals, self.settings.relevance_threshold)
-        if self._tool_router_on():
+        decision = decide(signals, threshold)
+        if tool_router:
             decision = self._tool_route(question, signals, decision)
         return decision, docs
 
@@ -893,6 +900,11 @@ def embeddings_identity(settings: Settings, embeddings, injected: bool):
 
     if injected:
         return injected_embeddings_id(embeddings)
+    if settings.embeddings_backend == "openai":
+        from orchestrator.knowledge.store import served_embedding_model_id
+        from orchestrator.llm import served_embeddings_model
+
+        return served_embedding_model_id(*served_embeddings_model(embeddings))
     from orchestrator.models import resolve_model
 
     return embedding_model_id(resolve_model(settings.embedding_model, settings), embeddings)
@@ -911,15 +923,16 @@ def open_knowledge_store(
     The app's own collections are opened by OrchestratorApp with its (possibly injected) embeddings;
     `fresh` and `verify` as in knowledge.store.open_store.
     """
-    from orchestrator.knowledge.store import embedding_model_id, open_store
+    from orchestrator.knowledge.store import open_store
     from orchestrator.llm import embeddings_model
-    from orchestrator.models import resolve_model
 
-    model_path = resolve_model(settings.embedding_model, settings, progress=progress)
-    embeddings = embeddings_model(settings=settings, model_path=model_path)
-    return open_store(
-        settings, embeddings, embedding_model_id(model_path, embeddings), collection, reset, fresh, verify=verify
-    )
+    if settings.embeddings_backend == "llamacpp":
+        from orchestrator.models import resolve_model
+
+        resolve_model(settings.embedding_model, settings, progress=progress)  # a first use pulls it, with progress
+    embeddings = embeddings_model(settings)
+    identity = embeddings_identity(settings, embeddings, injected=False)
+    return open_store(settings, embeddings, identity, collection, reset, fresh, verify=verify)
 
 
 def open_retriever(settings: Settings, embeddings, identity, collection: str, fresh: bool = False):
@@ -928,9 +941,9 @@ def open_retriever(settings: Settings, embeddings, identity, collection: str, fr
     `fresh` re-reads the store from disk, after another process wrote to it (see knowledge.store.open_store).
     """
     from orchestrator.knowledge.retrieval import EmptyRetriever, HybridRetriever
-    from orchestrator.knowledge.store import list_collections, open_store
+    from orchestrator.knowledge.store import collection_size, open_store
 
-    if not any(c.name == collection and c.count > 0 for c in list_collections(settings)):
+    if not collection_size(settings, collection):  # missing or empty; the library's other collections stay closed
         return EmptyRetriever()
     store = open_store(settings, embeddings, identity, collection, fresh=fresh, read_only=True)
     if store.count() == 0:

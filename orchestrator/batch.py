@@ -10,12 +10,13 @@ A row is only reused when it answers the same question under the same settings: 
 sha256 of its question text and the settings that change answers (`run_settings`: model file hash,
 embedding model, collection, route). A resume that finds a row for another question or other settings
 stops with an error naming `--overwrite`, instead of keeping a wrong answer. `run_settings` also holds
-the collection's content fingerprint (for the auto and docs routes): rows answered while the collection
+the collection's write stamp (for the auto and docs routes; `knowledge_fingerprint`): rows answered while the collection
 held other documents are answered again, and the summary counts them (`reanswered`).
 
 With `workers > 1` questions are answered by that many worker processes, each with its own app: the
 llama.cpp model is one non-thread-safe context per process, so threads could not share it. Only the
-parent process writes the output.
+parent process writes the output. With `concurrency > 1` (a chat model on an OpenAI-compatible server)
+one process keeps that many questions in flight with asyncio instead; rows are the same.
 """
 
 from __future__ import annotations
@@ -231,11 +232,26 @@ def answer_question(app, question: Question, route: str | None) -> dict:
         return error_row(question, question.error)
     try:
         answer = app.invoke({"question": question.text, "route": route})
-    except OrchestratorError as exc:
-        return error_row(question, str(exc), route)
     except Exception as exc:  # noqa: BLE001 - one failing question must not stop the batch
-        return error_row(question, f"{type(exc).__name__}: {exc}", route)
+        return failure_row(question, exc, route)
     return result_row(question, answer.to_row())
+
+
+async def answer_question_async(app, question: Question, route: str | None) -> dict:
+    """answer_question through the app's async API (`ainvoke`), so many questions can wait on a server at once."""
+    if question.error:
+        return error_row(question, question.error)
+    try:
+        answer = await app.ainvoke({"question": question.text, "route": route})
+    except Exception as exc:  # noqa: BLE001 - one failing question must not stop the batch
+        return failure_row(question, exc, route)
+    return result_row(question, answer.to_row())
+
+
+def failure_row(question: Question, exc: Exception, route: str | None) -> dict:
+    """The error row for a question whose answer raised: our own errors say what to do, others name their type."""
+    message = str(exc) if isinstance(exc, OrchestratorError) else f"{type(exc).__name__}: {exc}"
+    return error_row(question, message, route)
 
 
 # --- output files ----------------------------------------------------------------------------------
@@ -518,7 +534,9 @@ def run_settings(settings: Settings, route: str | None) -> dict:
         if local
         else (settings.openai_model if settings.llm_backend == "openai" else settings.model),
         "model_sha256": _model_sha256(str(model), *_size_and_mtime(model)) if local else None,
-        "embedding_model": settings.embedding_model,
+        "embedding_model": settings.embedding_model
+        if settings.embeddings_backend == "llamacpp"
+        else f"server:{settings.embeddings_server_model}",
         "collection": settings.collection,
         "route": route or "auto",
     }
@@ -549,16 +567,17 @@ def stored_run_settings(row: dict) -> dict | None:
 
 
 def knowledge_fingerprint(settings: Settings, route: str | None) -> str | None:
-    """The content fingerprint of the collection answers may come from; None for a route that never reads it.
+    """What identifies the contents of the collection answers may come from; None for a route that never reads it.
 
-    Chunk ids hash their text, so an edited, added or removed document changes it (KnowledgeStore.fingerprint).
+    The collection's write stamp (store.collection_write_stamp): every change to its chunks sets a new one, so
+    an edited, added or removed document changes it, and reading it costs one metadata read, not a scan.
     """
     if route not in (None, "docs"):
         return None
-    from orchestrator.knowledge.store import collection_fingerprint
+    from orchestrator.knowledge.store import collection_write_stamp
 
     try:
-        return collection_fingerprint(settings, settings.collection)
+        return collection_write_stamp(settings, settings.collection)
     except OrchestratorError:
         return "unreadable"  # a damaged store: each answer says so, and a repaired store re-answers them
 
@@ -615,6 +634,7 @@ class BatchSummary:
     routes: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     workers: int = 1
+    concurrency: int = 1
 
     @property
     def per_minute(self) -> float:
@@ -638,6 +658,7 @@ class BatchSummary:
             "seconds": round(self.seconds, 3),
             "questions_per_minute": round(self.per_minute, 2),
             "workers": self.workers,
+            "concurrency": self.concurrency,
         }
 
 
@@ -655,18 +676,21 @@ def run_batch(
     retry_errors: bool = False,
     on_start: Callable[[BatchSummary], None] | None = None,
     overwrite: bool = False,
+    concurrency: int = 1,
 ) -> BatchSummary:
     """Answer every question not yet in `output`, appending one row per question as it finishes.
 
     `app` (one process only) replaces the app built from `settings`; with `workers > 1` each worker
-    process builds its own app from `settings`. `on_start(summary)` is called once the output is read
-    (summary.skipped is known), `on_row(row, summary)` after each write.
+    process builds its own app from `settings`; with `concurrency > 1` one process keeps that many
+    questions in flight to the chat model's server (`check_concurrency`). `on_start(summary)` is called
+    once the output is read (summary.skipped is known), `on_row(row, summary)` after each write.
     With `retry_errors`, rows with `error` set are removed first and their questions asked again.
     Rows for other questions or other settings raise BatchOutputError, unless `overwrite` empties the output first.
     """
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1 (got {workers}).")
-    summary = BatchSummary(total=len(questions), workers=workers)
+    check_concurrency(settings, concurrency, workers)
+    summary = BatchSummary(total=len(questions), workers=workers, concurrency=concurrency)
     run = {**run_settings(settings, route), COLLECTION_FINGERPRINT: knowledge_fingerprint(settings, route)}
     fingerprints = {question.id: question_sha256(question) for question in questions}
     with ResultFile.open(output, output_columns(questions), overwrite=overwrite) as results:
@@ -690,7 +714,9 @@ def run_batch(
                 on_row(row, summary)
 
         if todo:
-            if workers == 1 or len(todo) == 1:
+            if concurrency > 1:
+                _answer_concurrently(todo, app or _build_app(settings), route, concurrency, record)
+            elif workers == 1 or len(todo) == 1:
                 _answer_in_process(todo, app or _build_app(settings), route, record)
             else:
                 _answer_in_workers(todo, settings, route, min(workers, len(todo)), record)
@@ -707,6 +733,43 @@ def _build_app(settings: Settings):
 def _answer_in_process(todo: Sequence[Question], app, route: str | None, record: Callable[[dict], None]) -> None:
     for question in todo:
         record(answer_question(app, question, route))
+
+
+def check_concurrency(settings: Settings, concurrency: int, workers: int) -> None:
+    """Refuse a --concurrency that could not keep requests in flight; ConfigError says what to use instead."""
+    if concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1 (got {concurrency}).")
+    if concurrency == 1:
+        return
+    if workers > 1:
+        raise ConfigError(
+            "Use --workers or --concurrency, not both: --concurrency N alone keeps N questions in flight."
+        )
+    if settings.llm_backend != "openai":
+        raise ConfigError(
+            f"--concurrency {concurrency} keeps questions in flight to a chat-model server (ORCH_LLM_BACKEND=openai). "
+            "The in-process llama.cpp model answers one question at a time, so it would only queue them: "
+            "use --workers N to run N processes with a model each."
+        )
+
+
+def _answer_concurrently(
+    todo: Sequence[Question], app, route: str | None, concurrency: int, record: Callable[[dict], None]
+) -> None:
+    """`concurrency` questions in flight at once through app.ainvoke, each row recorded as it finishes."""
+    import asyncio
+
+    async def answer_all() -> None:
+        queue = iter(todo)
+
+        async def lane() -> None:
+            # Lanes take the next question when they finish one, so a slow answer never holds the others back.
+            for question in queue:
+                record(await answer_question_async(app, question, route))
+
+        await asyncio.gather(*(lane() for _ in range(min(concurrency, len(todo)))))
+
+    asyncio.run(answer_all())
 
 
 # Each worker process keeps its own app in this global, set once by the pool's initializer.

@@ -111,6 +111,22 @@ class Settings(BaseSettings):
         default=DEFAULT_EMBEDDING_MODEL,
         description="Embedding model for the knowledge base: a registry name, installed name or .gguf path.",
     )
+    embeddings_backend: Literal["llamacpp", "openai"] = Field(
+        default="llamacpp",
+        description="Where the knowledge base's embeddings are computed: llamacpp (in this process, embedding_model) "
+        "or openai (any OpenAI-compatible /v1/embeddings server).",
+    )
+    embeddings_base_url: str = Field(
+        default="http://127.0.0.1:8081/v1",
+        description="With embeddings_backend=openai: the embedding server's /v1 URL (llama-server --embedding, vLLM, "
+        "Text Embeddings Inference, Infinity, llama_cpp.server --embedding true).",
+    )
+    embeddings_server_model: str = Field(
+        default="default", description="With embeddings_backend=openai: the embedding model name the server expects."
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        default=None, description="With embeddings_backend=openai: the embedding server's API key, if it needs one."
+    )
     collection: str = Field(default="default", description="Knowledge-base collection to ingest into and search.")
     chroma_host: str | None = Field(
         default=None, description="Chroma server host (`chroma run`); unset = the embedded store in DATA_DIR/chroma."

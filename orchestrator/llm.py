@@ -1,4 +1,5 @@
-"""The only module that touches llama.cpp (llama-cpp-python) and LangChain's llama.cpp integration.
+"""The only module that touches llama.cpp (llama-cpp-python) and LangChain's llama.cpp integration,
+and OpenAI-compatible chat and embedding servers (langchain-openai).
 
 langchain-community is sunset upstream; it is used here only, for ChatLlamaCpp and
 LlamaCppEmbeddings, so replacing it is a one-file change.
@@ -14,7 +15,8 @@ import re
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -453,13 +455,33 @@ def context_window(model: BaseChatModel, default: int) -> int:
 OPENAI_TIMEOUT_S = 120.0
 
 
+@functools.lru_cache(maxsize=1)
+def _server_chat_class():
+    from langchain_openai import ChatOpenAI
+
+    class ServerChatOpenAI(ChatOpenAI):
+        """ChatOpenAI that states the token limit under both names OpenAI-compatible servers read.
+
+        langchain-openai sends only `max_completion_tokens`, which llama_cpp.server ignores (a request
+        limited to 5 tokens produced 1,246); older servers read `max_tokens`, newer ones either
+        (tests/integration/test_openai_backend.py counts the tokens).
+        """
+
+        def _get_request_payload(self, input_, *, stop=None, **kwargs) -> dict:
+            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+            if payload.get("max_completion_tokens") is not None:
+                payload.setdefault("max_tokens", payload["max_completion_tokens"])
+            return payload
+
+    return ServerChatOpenAI
+
+
 def openai_chat_model(settings: Settings, **overrides) -> BaseChatModel:
     """A chat model on any OpenAI-compatible server (llama-server, vLLM, llama_cpp.server), via langchain-openai."""
-    from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
     sampling = {"temperature": settings.temperature, "max_tokens": settings.max_tokens, **overrides}
-    return ChatOpenAI(
+    return _server_chat_class()(
         base_url=settings.openai_base_url,
         model=settings.openai_model,
         seed=settings.seed,
@@ -546,6 +568,18 @@ def _normalized_embeddings_class():
 
 
 def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embeddings:
+    """The configured LangChain Embeddings, L2-normalised: llama.cpp in-process, or an OpenAI-compatible server.
+
+    An explicit model_path always means llama.cpp.
+    """
+    match settings.embeddings_backend if model_path is None else "llamacpp":
+        case "openai":
+            return server_embeddings_model(settings)
+        case _:
+            return llamacpp_embeddings_model(settings, model_path)
+
+
+def llamacpp_embeddings_model(settings: Settings, model_path: Path | None = None) -> Embeddings:
     """A LangChain Embeddings for a GGUF embedding model: mean-pooled (per the GGUF), L2-normalised."""
     from orchestrator.models import info_cache, resolve_model
 
@@ -556,6 +590,132 @@ def embeddings_model(settings: Settings, model_path: Path | None = None) -> Embe
         client = _load_embedding_client(str(model_path), settings.n_threads, settings.llama_verbose)
     embeddings_class = _normalized_embeddings_class()
     return embeddings_class(client=client, model_path=str(model_path), verbose=settings.llama_verbose)
+
+
+# --- Embeddings on an OpenAI-compatible server (embeddings_backend=openai) ---------------------------
+
+EMBEDDING_PROBE_TEXT = "dimension probe"
+# Texts per /v1/embeddings request: ingest's own batches stay whole, and one request stays well under
+# the body limits servers set (TEI's default is 2 MB).
+EMBEDDINGS_PER_REQUEST = 64
+
+
+class EmbeddingServerError(OrchestratorError):
+    """The embedding server gave vectors the knowledge base cannot use (another size than before, none at all)."""
+
+
+def l2_normalized(vector: list[float]) -> list[float]:
+    """The vector scaled to length 1 (as llama.cpp's embed(normalize=True) gives); a zero vector stays zero."""
+    norm = sum(x * x for x in vector) ** 0.5
+    return [float(x) / norm for x in vector] if norm > 0 else [float(x) for x in vector]
+
+
+@functools.lru_cache(maxsize=1)
+def _server_embeddings_class():
+    from langchain_openai import OpenAIEmbeddings
+
+    class ServerEmbeddings(OpenAIEmbeddings):
+        """OpenAIEmbeddings for any /v1/embeddings server: plain strings in, L2-normalised vectors out.
+
+        Every vector must have the size the first one had, so a server swapped for one running another
+        model fails here instead of writing vectors of two models into one collection.
+        """
+
+        _first_dimension: int | None = None  # a pydantic private attribute: the size of the first vector seen
+
+        def served_model(self) -> tuple[str, int]:
+            """(the model name the server reports, the size of its vectors), from one probe request."""
+            with self._server_errors():
+                response = self.client.create(input=[EMBEDDING_PROBE_TEXT], model=self.model, encoding_format="float")
+            if not response.data:
+                raise EmbeddingServerError(f"The embedding server at {self.openai_api_base} returned no vector.")
+            dimension = len(response.data[0].embedding)
+            self._check_dimension([dimension])
+            return str(response.model or self.model), dimension
+
+        def _check_dimension(self, sizes: list[int]) -> None:
+            if self._first_dimension is None and sizes:
+                self._first_dimension = sizes[0]
+            expected = self._first_dimension
+            wrong = sorted({size for size in sizes if size != expected})
+            if wrong:
+                raise EmbeddingServerError(
+                    f"The embedding server at {self.openai_api_base} (model {self.model!r}) returned vectors of size "
+                    f"{wrong[0]} after vectors of size {expected}: it now runs another model. Point "
+                    "ORCH_EMBEDDINGS_BASE_URL back at the server that built the collection, or re-ingest with --reset."
+                )
+
+        @contextmanager
+        def _server_errors(self) -> Iterator[None]:
+            import openai
+
+            try:
+                yield
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                raise EmbeddingServerError(
+                    f"The embedding server at {self.openai_api_base} could not be reached ({exc}): start it, or "
+                    "set ORCH_EMBEDDINGS_BASE_URL to where it runs."
+                ) from None
+            except openai.APIStatusError as exc:
+                hint = " (is ORCH_EMBEDDINGS_SERVER_MODEL the name it serves?)" if exc.status_code in (400, 404) else ""
+                raise EmbeddingServerError(
+                    f"The embedding server at {self.openai_api_base} answered {exc.status_code} to a request for "
+                    f"model {self.model!r}{hint}: {exc.message}"
+                ) from None
+
+        def _normalized(self, vectors: list[list[float]]) -> list[list[float]]:
+            self._check_dimension([len(vector) for vector in vectors])
+            return [l2_normalized(vector) for vector in vectors]
+
+        def embed_documents(self, texts: list[str], chunk_size: int | None = None, **kwargs) -> list[list[float]]:
+            if not texts:
+                return []
+            with self._server_errors():
+                return self._normalized(super().embed_documents(list(texts), chunk_size, **kwargs))
+
+        def embed_query(self, text: str, **kwargs) -> list[float]:
+            return self.embed_documents([text], **kwargs)[0]
+
+        async def aembed_documents(
+            self, texts: list[str], chunk_size: int | None = None, **kwargs
+        ) -> list[list[float]]:
+            if not texts:
+                return []
+            with self._server_errors():
+                return self._normalized(await super().aembed_documents(list(texts), chunk_size, **kwargs))
+
+        async def aembed_query(self, text: str, **kwargs) -> list[float]:
+            return (await self.aembed_documents([text], **kwargs))[0]
+
+    return ServerEmbeddings
+
+
+def server_embeddings_model(settings: Settings) -> Embeddings:
+    """Embeddings from an OpenAI-compatible /v1/embeddings server (llama-server, vLLM, TEI, Infinity), via langchain-openai."""
+    from pydantic import SecretStr
+
+    return _server_embeddings_class()(
+        base_url=settings.embeddings_base_url,
+        model=settings.embeddings_server_model,
+        api_key=settings.embeddings_api_key or SecretStr("no-key"),
+        # Send the texts as they are: the length check tokenises with tiktoken (which downloads its
+        # encodings) or a Hugging Face tokenizer, and only fits OpenAI's own models anyway.
+        check_embedding_ctx_length=False,
+        tiktoken_enabled=False,
+        # openai-python asks for base64 unless told otherwise; not every server can send it.
+        model_kwargs={"encoding_format": "float"},
+        chunk_size=EMBEDDINGS_PER_REQUEST,
+        timeout=OPENAI_TIMEOUT_S,
+        max_retries=2,
+    )
+
+
+def served_embeddings_model(embeddings: Embeddings) -> tuple[str, int]:
+    """(model name, vector size) of an embedding server's model, asked once (embeddings from server_embeddings_model)."""
+    probe = getattr(embeddings, "served_model", None)
+    if probe is None:
+        raise TypeError(f"{type(embeddings).__name__} does not come from an embedding server")
+    return probe()
 
 
 def json_schema_grammar(schema: dict) -> str:

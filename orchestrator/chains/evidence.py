@@ -158,7 +158,7 @@ def labelled(sentences: Sequence[str], index: int) -> str:
 
 
 def _named_in_heading(question: str, chunk) -> str:
-    """The question's terms that the chunk's heading path holds (names anywhere, any term in the section heading).
+    """The question's name terms that the chunk's heading path holds: the sentence is about them too.
 
     "Standard annual fee: $450.00" under "Business Platinum Card > Fees" covers a question about the
     Business Platinum card's annual fee; its own words name only the fee.
@@ -168,13 +168,13 @@ def _named_in_heading(question: str, chunk) -> str:
         return ""
     in_heading = set(keyword_terms(heading))
     named = [term for name in names(question) for term in keyword_terms(name) if term in in_heading]
-    # The section heading labels what follows, as a label line does inside a chunk (see `labelled`): "The
-    # library is open Tuesday to Saturday ..." under "Opening hours" is about opening hours, and an FAQ written
-    # as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ...") answers its heading.
-    # Only the nearest heading: the document's title is shared by every section and counts through its names.
-    path = heading.split(HEADING_PATH_SEPARATOR)
-    if len(path) > 1 or path[-1].strip().endswith("?"):
-        in_label = set(keyword_terms(path[-1]))
+    # An FAQ written as headings ("## What does water cost?" over "The 2026 tariff is 2.15 euros ..."): the
+    # question heading labels what follows, as a label line does inside a chunk (see `labelled`). Any section
+    # heading labelling its sentences was measured (structured tune set): it fixed none and turned a refusal
+    # into a wrong quote from the right section ("Root cause" over the sentence before the cause).
+    nearest = heading.split(HEADING_PATH_SEPARATOR)[-1].strip()
+    if nearest.endswith("?"):
+        in_label = set(keyword_terms(nearest))
         named += [term for term in keyword_terms(question) if term in in_label and term not in named]
     return " ".join(named)
 

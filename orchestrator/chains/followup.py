@@ -202,6 +202,8 @@ NUMBER = re.compile(
     r"(?<![\w.\[])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w\]])|(?<![\w.\[,])-?\d+(?:\.\d+)?(?![\w\]]|,\d{3})"
 )
 PLACEHOLDER = "7"
+# The docs route's quote marks the span that answers the question: 'holds **1,340** photographs ... in 1887'.
+MARKED_SPAN = re.compile(r"\*\*(.+?)\*\*")
 
 
 def _math_with(text: str, number: str) -> str | None:
@@ -248,6 +250,9 @@ def _math_followup(question: str, previous: PreviousTurn) -> Standalone | None:
         rewritten = _math_with(text, _operand(number))
         return Standalone(rewritten, "math on the previous result") if rewritten else None
     given = [] if previous.abstained else numbers_in(previous.answer)
+    marked = numbers_in(" ".join(MARKED_SPAN.findall(previous.answer)))
+    if len(given) > 1 and len(marked) == 1:  # a quote marks its answer in bold: that is the number it gave
+        given = marked
     if len(given) == 1:
         rewritten = _math_with(text, _operand(given[0]))
         return Standalone(rewritten, "math on the number the previous answer gave") if rewritten else None

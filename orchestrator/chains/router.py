@@ -15,7 +15,7 @@ thing, however it is asked, never gets a chat answer from the model's memory.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from orchestrator.tuning import TUNING, Tuning
@@ -243,6 +243,29 @@ def decide(signals: Signals, docs_threshold: float, tuning: Tuning = TUNING) -> 
     route = signals.forced if rule.route == FORCED and signals.forced else rule.route
     scores["rule"] = rule.name
     return RouteDecision(route, f"{rule.name}: {_evidence(rule.name, signals, docs_threshold)}", scores)
+
+
+def decided_without_documents(signals: Signals, threshold: float, tuning: Tuning = TUNING) -> RouteDecision | None:
+    """The decision when no match against the user's documents could change its route, else None.
+
+    The rules read the documents through `docs_score`, which they only compare with `threshold` and
+    `tuning.strong_docs_match`, and through `names_documented`. So the route is decided at every score
+    on either side of those two bounds (and with no knowledge base), each with and without a passage
+    naming everything asked; when all agree, searching the documents cannot change it: "Hi", read as
+    chat at 0.98, goes to chat whatever the library holds, and a cold start need not open it.
+    """
+    bound = max(threshold, tuning.strong_docs_match)
+    scores = (None, 0.0, threshold, bound, 1.0)
+    decisions = [
+        decide(replace(signals, docs_score=score, names_documented=named), threshold, tuning)
+        for score in scores
+        for named in (False, True)
+    ]
+    if len({decision.route for decision in decisions}) != 1:
+        return None
+    decision = decide(replace(signals, docs_score=None, names_documented=False), threshold, tuning)
+    decision.scores["documents_searched"] = False
+    return decision
 
 
 def _evidence(rule: str, signals: Signals, threshold: float) -> str:

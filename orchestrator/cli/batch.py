@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from orchestrator.batch import BatchSummary
 
 WORKERS_HELP = "Questions answered at once; above 1, each worker is a process with its own copy of the model."
+CONCURRENCY_HELP = (
+    "Questions in flight at once from this one process, for a chat model on an OpenAI-compatible server "
+    "(ORCH_LLM_BACKEND=openai) that runs requests in parallel (vLLM, llama-server -np N)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -92,6 +96,8 @@ def print_batch_summary(summary: BatchSummary, output: Path) -> None:
     if summary.reanswered:
         table.add_row("answered again (collection changed)", str(summary.reanswered))
     table.add_row("workers", str(summary.workers))
+    if summary.concurrency > 1:
+        table.add_row("in flight at once", str(summary.concurrency))
     console.print(table)
     console.print(f"Rows in {shown(output)}", highlight=False)
 
@@ -107,6 +113,7 @@ def batch(
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help=COLLECTION_HELP),
     route: str = typer.Option("auto", "--route", "-r", help=ROUTE_HELP),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help=CONCURRENCY_HELP),
     model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     retry_errors: bool = typer.Option(
         False, "--retry-errors", help="Ask again the questions whose rows have an error."
@@ -115,13 +122,20 @@ def batch(
 ) -> None:
     """Answer every question of a file, one result row each; a rerun skips the questions already answered."""
     from orchestrator.app import forced_route
-    from orchestrator.batch import default_output_path, read_questions, refuse_output_as_input, run_batch
+    from orchestrator.batch import (
+        check_concurrency,
+        default_output_path,
+        read_questions,
+        refuse_output_as_input,
+        run_batch,
+    )
 
     forced = forced_route(route)
     output = output or default_output_path(input)
     refuse_output_as_input(input, output)
     questions = read_questions(input)
     settings = resolved_settings(model, collection)
+    check_concurrency(settings, concurrency, workers)  # before a model loads
     app = build_cli_app(settings) if workers == 1 else None
     with question_progress("Answering") as (_, on_start, on_row):
         summary = run_batch(
@@ -135,6 +149,7 @@ def batch(
             on_start=on_start,
             retry_errors=retry_errors,
             overwrite=overwrite,
+            concurrency=concurrency,
         )
     print_batch_summary(summary, output)
     if summary.reanswered:

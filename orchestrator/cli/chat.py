@@ -125,14 +125,14 @@ def _print_answer(result, as_json: bool) -> None:
 def sample_docs_to_add(app):
     """The sample documents folder when this is the first chat on an empty default collection, else None."""
     from orchestrator.config import Settings
-    from orchestrator.knowledge.store import KnowledgeStoreUnwritable, list_collections
+    from orchestrator.knowledge.store import KnowledgeStoreUnwritable, collection_size
     from orchestrator.resources import sample_docs_dir
 
     settings = app.settings
     default_name = Settings.model_fields["collection"].default
     sample_docs = sample_docs_dir()
     try:
-        collections = list_collections(settings)
+        size = collection_size(settings, settings.collection)  # the library's other collections stay closed
     except KnowledgeStoreUnwritable as exc:
         app.knowledge_problem = str(exc)
         err_console.print(
@@ -143,7 +143,7 @@ def sample_docs_to_add(app):
         return None
     if settings.collection != default_name or not sample_docs.is_dir():
         return None
-    if any(c.name == settings.collection and c.count > 0 for c in collections):
+    if size:
         return None
     return sample_docs
 

@@ -704,9 +704,9 @@ def _warm_retriever(session: ChatSession) -> None:
 
 
 def _chunk_count(settings) -> int:
-    from orchestrator.knowledge.store import list_collections
+    from orchestrator.knowledge.store import collection_size
 
-    return next((c.count for c in list_collections(settings) if c.name == settings.collection), 0)
+    return collection_size(settings, settings.collection) or 0
 
 
 def _open_store(session: ChatSession):

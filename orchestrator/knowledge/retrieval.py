@@ -1,4 +1,4 @@
-"""Hybrid retrieval: vector similarity (Chroma) plus BM25 keywords (bm25s), fused by reciprocal rank fusion.
+"""Hybrid retrieval: vector similarity (Chroma) plus BM25 keywords (SQLite FTS5), fused by reciprocal rank fusion.
 
 Ranking and relevance are kept apart on purpose:
 
@@ -21,17 +21,16 @@ Ranking and relevance are kept apart on purpose:
   means the same whichever ranker found the chunk. benchmarks/retrieval.py measures how well
   it separates answerable from unanswerable questions.
 
-The BM25 index is derived data: it is rebuilt from the collection's texts whenever the
-collection's fingerprint (a hash of its content-addressed chunk ids) changes, and cached on disk
-under that fingerprint, so it can never drift out of sync with Chroma.
+The BM25 index (knowledge/keyword_index.py, SQLite FTS5) is kept beside Chroma and changed with every
+write to the collection; a retriever checks it against the collection's write stamp, one metadata read,
+and it is rebuilt from the collection's texts only when the two differ (a crash between the writes, an
+index of an older format). So it never drifts out of step with Chroma, and no question or cold start
+reads the whole collection.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
@@ -39,135 +38,17 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from orchestrator.knowledge.keyword_index import KeywordIndex, keyword_terms, question_terms
 from orchestrator.knowledge.structure import indexed_text
-from orchestrator.text import QUESTION_WORDS, names, search_terms, words
+from orchestrator.text import names, words
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.knowledge.store import KnowledgeStore
 
 RRF_K = 60  # Cormack et al. 2009
-# Bumped whenever tokenisation changes, so cached keyword indexes built the old way are not reused (the index
-# folder is named for it, and keyword_check trusts no other folder's vocabulary).
-KEYWORD_INDEX_VERSION = "words-en-stop-v3-headings"
-# How alike a question's name and a word of the collection must be (difflib's ratio) to count as the same
-# name misspelt: "kowalsky"/"kowalski" 0.88, "velmore"/"velmoor" 0.86; "velmoor"/"vale" 0.36.
-NEAR_SPELLING = 0.8
 
 Mode = Literal["hybrid", "vector", "bm25"]
-
-
-# Lucene's English stopwords, the list bm25s' own analyser drops (bm25s.stopwords.STOPWORDS_EN; a unit test
-# keeps the two equal). Written out because importing bm25s costs a cold question about 50 ms (tqdm and its
-# helpers), and the keyword check (keyword_check.py) needs only this list, never the index code.
-INDEX_STOPWORDS = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their then there these
-    they this to was will with""".split()
-)
-
-
-def _tokenize(texts: Sequence[str]) -> list[list[str]]:
-    return [[term for term in search_terms(text) if term not in INDEX_STOPWORDS] for text in texts]
-
-
-def keyword_terms(text: str) -> list[str]:
-    """The BM25 terms of a text: lowercased words minus English stopwords, as the index sees them."""
-    return _tokenize([text])[0]
-
-
-def question_terms(question: str) -> list[str]:
-    """The BM25 terms a question searches with: its keyword terms minus QUESTION_WORDS."""
-    return [term for term in keyword_terms(question) if term not in QUESTION_WORDS]
-
-
-class KeywordIndex:
-    """A BM25 index over chunk texts, addressed by chunk id."""
-
-    def __init__(self, ids: list[str], bm25: Any, headings: dict[str, str] | None = None) -> None:
-        self.ids = ids
-        self._bm25 = bm25
-        self.headings = headings or {}  # chunk id -> heading path ("Title > Section"), for the name match
-        # The index never changes (writes build a new one), so a term's idf is computed once: the
-        # retriever and the docs route's evidence selection both ask for the same question's terms.
-        self._idf: dict[str, float] = {}
-
-    @classmethod
-    def build(cls, texts_by_id: dict[str, str] | dict[str, tuple[str, str]]) -> KeywordIndex:
-        """Index texts by chunk id; a value may be (heading path, indexed text), see `KnowledgeStore.indexed_texts_by_id`."""
-        import bm25s
-
-        ids = sorted(texts_by_id)
-        pairs = {i: value if isinstance(value, tuple) else ("", value) for i, value in texts_by_id.items()}
-        bm25 = bm25s.BM25()
-        if ids:
-            bm25.index(_tokenize([pairs[i][1] for i in ids]), show_progress=False)
-        return cls(ids, bm25, {i: pairs[i][0] for i in ids if pairs[i][0]})
-
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Up to k (chunk id, BM25 score) pairs with a positive score, best first."""
-        import numpy as np
-
-        tokens = question_terms(query)
-        if not self.ids or not tokens:
-            return []
-        scores = self._bm25.get_scores(tokens)
-        best = np.argsort(-scores, kind="stable")[:k]
-        return [(self.ids[i], float(scores[i])) for i in best if scores[i] > 0]
-
-    def idf(self, terms: Sequence[str]) -> dict[str, float]:
-        """Lucene's BM25 idf per term: ln(1 + (N - df + 0.5) / (df + 0.5)); unseen terms weigh most."""
-        n_docs = len(self.ids)
-        for term in set(terms) - self._idf.keys():
-            df = int((self._bm25.get_scores([term]) > 0).sum()) if n_docs else 0
-            self._idf[term] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-        return {term: self._idf[term] for term in set(terms)}
-
-    def unseen(self, terms: Sequence[str]) -> list[str]:
-        """The terms that no chunk contains, nor a near spelling of them ("Kowalsky" meets "kowalski")."""
-        import difflib
-
-        vocabulary = self._vocabulary()
-        missing = [term for term in dict.fromkeys(terms) if term not in vocabulary]
-        return [
-            term
-            for term in missing
-            if not difflib.get_close_matches(term, self._similar_length(term), 1, NEAR_SPELLING)
-        ]
-
-    def _vocabulary(self) -> dict[str, int]:
-        return getattr(self._bm25, "vocab_dict", None) or {}
-
-    def _similar_length(self, term: str) -> list[str]:
-        # difflib compares one pair at a time; terms two letters longer or shorter can't reach NEAR_SPELLING
-        # anyway for the names this is asked about, and skipping them keeps a 100k-term vocabulary fast.
-        return [word for word in self._vocabulary() if abs(len(word) - len(term)) <= 2]
-
-    def save(self, folder: Path, fingerprint: str) -> None:
-        """Write under folder/<fingerprint>, via a temporary name, so a crash never leaves a half index."""
-        from orchestrator.files import atomic_output
-
-        with atomic_output(folder / fingerprint) as partial:
-            partial.mkdir()
-            (partial / "ids.json").write_text(json.dumps(self.ids))
-            (partial / "headings.json").write_text(json.dumps(self.headings))
-            if self.ids:
-                self._bm25.save(str(partial))
-            for stale in folder.iterdir():
-                if stale != partial:
-                    shutil.rmtree(stale, ignore_errors=True)
-
-    @classmethod
-    def load(cls, folder: Path, fingerprint: str) -> KeywordIndex | None:
-        """The cached index for exactly this fingerprint, or None."""
-        import bm25s
-
-        final = folder / fingerprint
-        try:
-            ids = json.loads((final / "ids.json").read_text())
-            headings = json.loads((final / "headings.json").read_text())
-            return cls(ids, bm25s.BM25.load(str(final)) if ids else bm25s.BM25(), headings)
-        except (OSError, ValueError, KeyError):
-            return None  # missing or unreadable cache: the caller rebuilds it
 
 
 def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
@@ -184,7 +65,7 @@ def term_coverage(question_terms: Sequence[str], chunk_text: str, idf: dict[str,
     total = sum(idf[t] for t in terms)
     if not terms or total <= 0:
         return None
-    chunk_terms = set(_tokenize([chunk_text])[0])
+    chunk_terms = set(keyword_terms(chunk_text))
     return sum(idf[t] for t in terms if t in chunk_terms) / total
 
 
@@ -261,8 +142,11 @@ class HybridRetriever(BaseRetriever):
         terms count, not only its capitalised words: people type "willow senior checking" in lower case.
         """
         terms = question_terms(question)
+        if not terms:
+            return {}
         index = self._keywords()
-        if not terms or not index.headings:
+        headings = index.headings(chunk_ids)
+        if not headings:
             return {}
         idf = index.idf(terms)
         total = sum(idf.values())
@@ -270,7 +154,7 @@ class HybridRetriever(BaseRetriever):
             return {}
         matches = {}
         for chunk_id in chunk_ids:
-            heading = index.headings.get(chunk_id)
+            heading = headings.get(chunk_id)
             if heading:
                 found = set(keyword_terms(heading))
                 matches[chunk_id] = sum(weight for term, weight in idf.items() if term in found) / total
@@ -336,24 +220,11 @@ class HybridRetriever(BaseRetriever):
     # --- internals ---
 
     def _keywords(self) -> KeywordIndex:
-        """The BM25 index for the collection as it is now (rebuilt only after writes)."""
+        """The BM25 index for the collection as it is now: checked against its write stamp after each write."""
         if self._keyword_index is not None and self._keyword_generation == self.store.generation:
             return self._keyword_index
-        from orchestrator.knowledge.keyword_check import chroma_stamp, record_stamp
-
         generation = self.store.generation
-        stamp = chroma_stamp(self.store.path)  # before the fingerprint: a write in between voids the record
-        fingerprint = f"{KEYWORD_INDEX_VERSION}-{self.store.fingerprint()[:32]}"
-        folder = Path(self.store.keyword_index_dir)
-        index = KeywordIndex.load(folder, fingerprint)
-        if index is None:
-            index = KeywordIndex.build(self.store.indexed_texts_by_id())
-            try:
-                index.save(folder, fingerprint)
-            except OSError:
-                pass  # a read-only data dir only costs a rebuild next time
-        if (folder / fingerprint).is_dir():  # lets the router rule out the collection without Chroma next time
-            record_stamp(folder / fingerprint, stamp, self.store.path)
+        index = self.store.keyword_index()
         self._keyword_index, self._keyword_generation = index, generation
         return index
 

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 CHROMA_DIRNAME = "chroma"
 BM25_DIRNAME = "bm25"
+# Collection metadata key of the write stamp: a new random value before every change to the chunks, so a
+# keyword index (keyword_index.py) or a resumed batch tells in O(1) whether the collection changed.
+WRITE_STAMP_KEY = "write_stamp"
 # Chroma's rule for collection names (checked here so the message can say what to change).
 # Cosine distance, so 1 - distance is the cosine similarity our relevance scores are built on.
 _COLLECTION_CONFIGURATION = {"hnsw": {"space": "cosine"}}
@@ -110,6 +113,19 @@ def embedding_model_id(model_path: Path, embeddings: Embeddings) -> EmbeddingMod
     return EmbeddingModelId(
         model_path.stem, _file_sha256(str(model_path), stat.st_size, stat.st_mtime_ns), stat.st_size, dimension
     )
+
+
+SERVED_MODEL_PREFIX = "server:"  # the name of a model on an embedding server (embeddings_backend=openai)
+
+
+def served_embedding_model_id(served_name: str, dimension: int) -> EmbeddingModelId:
+    """Identify a model on an embedding server by the name it reports and the size of its vectors.
+
+    A server cannot show which weights it runs, so its model name stands for them: the same name
+    reached through another URL (a load balancer, another port) is the same model.
+    """
+    digest = hashlib.sha256(f"{SERVED_MODEL_PREFIX}{served_name}".encode()).hexdigest()
+    return EmbeddingModelId(f"{SERVED_MODEL_PREFIX}{served_name}", digest, 0, dimension)
 
 
 def injected_embeddings_id(embeddings: Embeddings) -> EmbeddingModelId:
@@ -579,6 +595,24 @@ def collection_fingerprint(settings: Settings, name: str) -> str | None:
                 return _ids_fingerprint(ids)
 
 
+def collection_write_stamp(settings: Settings, name: str) -> str | None:
+    """What a resumed batch compares: the collection's write stamp (O(1)); None when it does not exist.
+
+    A collection no stamping version of this app has written yet has none: then its fingerprint (a scan of
+    every chunk id) stands in, until its first write or keyword-index check gives it a stamp.
+    """
+    path = chroma_location(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        refuse_lost_database(settings)
+        return None
+    client = _client(settings, reading=True)
+    if name not in _collection_names(client, path):
+        return None
+    with _chroma_errors(path, f"read collection {name!r}"):
+        stamp = (client.get_collection(name, embedding_function=None).metadata or {}).get(WRITE_STAMP_KEY)
+    return f"stamp-{stamp}" if stamp else collection_fingerprint(settings, name)
+
+
 def move_aside(settings: Settings) -> Path:
     """Rename the embedded store's folder to chroma.damaged-<time>, so a new one can be built; return the new name."""
     import time
@@ -590,6 +624,30 @@ def move_aside(settings: Settings) -> Path:
 
     SharedSystemClient.clear_system_cache()
     return aside
+
+
+def _existing_collection(client, path: Path | str, name: str):
+    """The named collection, or None when there is none: only that one is opened, however many there are."""
+    from chromadb.errors import NotFoundError
+
+    with _chroma_errors(path, f"open collection {name!r}"):
+        try:
+            return client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return None
+
+
+def collection_size(settings: Settings, name: str) -> int | None:
+    """How many chunks one collection holds, None when it does not exist; no other collection is opened."""
+    path = chroma_location(settings)
+    refuse_lost_database(settings)
+    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
+        return None
+    collection = _existing_collection(_client(settings, reading=True), path, validate_collection_name(name))
+    if collection is None:
+        return None
+    with _chroma_errors(path, f"count the chunks of collection {name!r}"):
+        return collection.count()
 
 
 def _collection_names(client, path: Path | str) -> list[str]:
@@ -650,9 +708,8 @@ def open_store(
     client = _client(settings, fresh, rebuilding=not verify, reading=read_only)
     if reset:
         delete_collection(settings, name)
-    if name in _collection_names(client, path):
-        with _chroma_errors(path, f"open collection {name!r}"):
-            existing = client.get_collection(name, embedding_function=None)
+    existing = _existing_collection(client, path, name)
+    if existing is not None:
         _check_model(name, existing.metadata, model_id)
     with _chroma_errors(path, f"open collection {name!r}"):
         vectorstore = Chroma(
@@ -684,7 +741,8 @@ def _check_model(name: str, metadata: dict | None, wanted: EmbeddingModelId) -> 
     raise KnowledgeStoreError(
         f"Collection {name!r} was built with {built_with}, but the configured embedding model is "
         f"{wanted.describe()}. Vectors of different models cannot be compared: re-ingest with "
-        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL back."
+        f"`orchestrator ingest --collection {name} --reset PATH...`, or set ORCH_EMBEDDING_MODEL "
+        "(or ORCH_EMBEDDINGS_BACKEND and ORCH_EMBEDDINGS_SERVER_MODEL) back."
     )
 
 
@@ -692,7 +750,8 @@ class KnowledgeStore:
     """One Chroma collection plus the bookkeeping ingest and retrieval need.
 
     `generation` increases on every write in this process, so a retriever can tell when its
-    keyword index is stale without asking Chroma.
+    keyword index is stale without asking Chroma. Every change to the chunks goes through `_recorded_write`,
+    which keeps the collection's keyword index (keyword_index.py) in step with Chroma.
     """
 
     def __init__(
@@ -712,6 +771,7 @@ class KnowledgeStore:
         self.keyword_index_dir = keyword_index_dir
         self.generation = 0
         self.seconds_spent = {"embed": 0.0, "store": 0.0}  # in add(), since the store was opened
+        self._keyword_index: Any = None  # a keyword_index.KeywordIndex, opened on first use
 
     @property
     def _collection(self):
@@ -752,19 +812,27 @@ class KnowledgeStore:
 
         if vectors is None:
             vectors = self.embed(texts, metadatas)
+        indexed = [indexed_text(t, m) for t, m in zip(texts, metadatas)]
+        headings = [str(m.get("heading_path") or "") for m in metadatas]
         started = time.perf_counter()
-        with _chroma_errors(self.path, "add chunks"):
-            self._collection.upsert(
-                ids=list(ids),
-                embeddings=[list(v) for v in vectors],
-                documents=list(texts),
-                metadatas=[_clean(m) for m in metadatas],
-            )
+        with self._recorded_write() as keywords:
+            with _chroma_errors(self.path, "add chunks"):
+                self._collection.upsert(
+                    ids=list(ids),
+                    embeddings=[list(v) for v in vectors],
+                    documents=list(texts),
+                    metadatas=[_clean(m) for m in metadatas],
+                )
+            keywords.put(list(zip(ids, headings, indexed)))
         self.seconds_spent["store"] += time.perf_counter() - started
         self.generation += 1
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
-        """Rewrite chunks' metadata without re-embedding them."""
+        """Rewrite chunks' metadata without re-embedding them.
+
+        The keyword index is not touched: it reads the text and the heading path, and a chunk's id hashes both
+        (ingest.chunk_id), so a kept id keeps them.
+        """
         if not ids:
             return
         with _chroma_errors(self.path, "update chunk metadata"):
@@ -778,9 +846,11 @@ class KnowledgeStore:
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:
             return
-        with _chroma_errors(self.path, "delete chunks"):
-            for start in range(0, len(ids), _GET_PAGE):
-                self._collection.delete(ids=list(ids[start : start + _GET_PAGE]))
+        with self._recorded_write() as keywords:
+            with _chroma_errors(self.path, "delete chunks"):
+                for start in range(0, len(ids), _GET_PAGE):
+                    self._collection.delete(ids=list(ids[start : start + _GET_PAGE]))
+            keywords.remove(list(ids))
         self.generation += 1
 
     def metadata_by_id(self) -> dict[str, dict]:
@@ -797,6 +867,99 @@ class KnowledgeStore:
             chunk_id: (str(metadata.get("heading_path") or ""), indexed_text(text, metadata))
             for chunk_id, metadata, text in self._scan(include=["documents", "metadatas"])
         }
+
+    # --- the keyword index and the write stamp (knowledge/keyword_index.py) ---
+
+    def write_stamp(self) -> str | None:
+        """The collection's write stamp, read from Chroma now (one metadata read); None if it was never set."""
+        with _chroma_errors(self.path, "read its write stamp"):
+            collection = self.vectorstore._client.get_collection(self.name, embedding_function=None)
+        return (collection.metadata or {}).get(WRITE_STAMP_KEY)
+
+    def _new_write_stamp(self) -> str:
+        """Give the collection a new random write stamp (its other metadata kept) and return it."""
+        import uuid
+
+        stamp = uuid.uuid4().hex
+        with _chroma_errors(self.path, "record a write"):
+            collection = self.vectorstore._client.get_collection(self.name, embedding_function=None)
+            collection.modify(metadata={**(collection.metadata or {}), WRITE_STAMP_KEY: stamp})
+        return stamp
+
+    def _open_keyword_index(self):
+        from orchestrator.knowledge.keyword_index import KeywordIndex
+
+        if self._keyword_index is None:
+            self._keyword_index = KeywordIndex.open(self.keyword_index_dir)
+        return self._keyword_index
+
+    @contextmanager
+    def _recorded_write(self) -> Iterator[Any]:
+        """Change the chunks inside: a new write stamp first, then Chroma, then the keyword index in step.
+
+        Holds the keyword index's write lock throughout, so writers of this collection take turns. Yields the
+        index write (`keyword_index.IndexWrite`); it applies the change only when the index was current
+        before, and then records the new stamp. A crash after the Chroma write leaves the index with the
+        old stamp, so the next reader rebuilds it (keyword_index.py).
+        """
+        from orchestrator.knowledge.keyword_check import chroma_stamp
+
+        index = self._open_keyword_index()
+        with index.writing() as keywords:
+            before = self.write_stamp()
+            # Never stamped: current only when both are empty (a new collection's first write).
+            current = keywords.stamp == before and (before is not None or not len(index) and not self.count())
+            stamp = self._new_write_stamp()
+            if not current:
+                keywords.usable = False  # behind already: only a rebuild can bring it up to date
+            yield keywords
+            keywords.set_stamp(stamp)
+            files = chroma_stamp(self.path)
+            keywords.set_chroma_files(files, files)
+
+    def keyword_index(self):
+        """This collection's keyword index, up to date: checked in O(1) against the write stamp, rebuilt if behind."""
+        from orchestrator.knowledge.keyword_check import chroma_stamp
+        from orchestrator.knowledge.keyword_index import KeywordIndex
+
+        index = self._open_keyword_index()
+        files_before = chroma_stamp(self.path)  # before the stamp: a write in between voids the record
+        stamp = self.write_stamp()
+        if stamp is not None and index.stamp == stamp:
+            index.note_chroma_files(files_before, chroma_stamp(self.path))
+            return index
+        if self._rebuild_keyword_index(index):
+            return index
+        memory = KeywordIndex.in_memory()  # the index file cannot be written (a full disk): this process only
+        self._rebuild_keyword_index(memory)
+        return memory
+
+    def _rebuild_keyword_index(self, index) -> bool:
+        """Fill the keyword index from every chunk in Chroma: the one whole-collection pass kept (keyword_index.py).
+
+        Under the index's write lock, so no writer changes the collection meanwhile; when another process
+        rebuilt it while this one waited for the lock, nothing is done. False when the index could not be written.
+        """
+        from orchestrator.knowledge.keyword_check import chroma_stamp
+
+        with index.writing() as keywords:
+            files_before = chroma_stamp(self.path)
+            stamp = self.write_stamp()
+            if stamp is not None and keywords.stamp == stamp:
+                return True
+            if stamp is None:
+                try:
+                    stamp = self._new_write_stamp()
+                except KnowledgeStoreError:
+                    stamp = None  # a store opened read-only: rebuilt again by the next process
+            rows = (
+                (chunk_id, str(metadata.get("heading_path") or ""), indexed_text(text, metadata))
+                for chunk_id, metadata, text in self._scan(include=["documents", "metadatas"])
+            )
+            keywords.replace_all(rows)
+            keywords.set_stamp(stamp)
+            keywords.set_chroma_files(files_before, chroma_stamp(self.path))
+        return keywords.usable and not keywords.failed
 
     def fingerprint(self) -> str:
         """A hash of the sorted chunk ids. Ids hash content, so equal fingerprints mean equal contents."""

@@ -91,3 +91,29 @@ def test_unreachable_server_gives_a_clear_error(tmp_path):
     settings = Settings(data_dir=tmp_path, chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(OrchestratorError, match="not reachable.*chroma run"):
         list_collections(settings)
+
+
+def test_a_write_from_another_machine_reaches_this_machines_keyword_index(chroma_server, tmp_path, monkeypatch):
+    # The keyword index lives in each machine's data folder; the write stamp in the server's collection metadata.
+    from orchestrator.knowledge.keyword_index import IndexWrite, KeywordIndex
+
+    embeddings = DeterministicFakeEmbedding(size=32)
+    model_id = EmbeddingModelId("fake", "0" * 64, 1, 32)
+    here, there = server_settings(tmp_path / "here", chroma_server), server_settings(tmp_path / "there", chroma_server)
+    (tmp_path / "ferry.txt").write_text("The Osterwick ferry leaves at 07:40 on weekdays.")
+    (tmp_path / "mill.txt").write_text("The Quenby mill grinds rye on Thursdays.")
+    ingest_paths([tmp_path / "ferry.txt"], open_store(here, embeddings, model_id, "two-machines"), here)
+
+    def search(term):
+        store = open_store(here, embeddings, model_id, "two-machines")
+        return [Path(d.metadata["source"]).name for d in HybridRetriever(store=store, k=1, mode="bm25").invoke(term)]
+
+    rebuilds: list = []
+    original = IndexWrite.replace_all
+    monkeypatch.setattr(IndexWrite, "replace_all", lambda self, rows: rebuilds.append(1) or original(self, rows))
+    assert search("Osterwick") == ["ferry.txt"] and rebuilds == []  # kept in step by the write itself
+    ingest_paths([tmp_path / "mill.txt"], open_store(there, embeddings, model_id, "two-machines"), there)
+    assert search("Quenby") == ["mill.txt"] and rebuilds == [1]  # the other machine's write changed the stamp
+    assert search("Osterwick") == ["ferry.txt"] and rebuilds == [1]  # and then it is current again
+    store = open_store(here, embeddings, model_id, "two-machines")
+    assert KeywordIndex.open(store.keyword_index_dir).stamp == store.write_stamp()

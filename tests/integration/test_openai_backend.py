@@ -95,6 +95,22 @@ def test_chat_model_dispatches_on_the_backend(openai_env):
     assert reply.content.strip()
 
 
+LONG_ANSWER_PROMPT = "Write a long story about a lighthouse keeper, her three dogs and a storm that lasts a week."
+
+
+def test_max_tokens_holds_on_llama_cpp_server(openai_env):
+    """langchain-openai names the limit max_completion_tokens, which this server ignores; max_tokens is sent too."""
+    from orchestrator.config import Settings
+    from orchestrator.llm import chat_model
+
+    assert chat_model(Settings(max_tokens=5)).invoke(LONG_ANSWER_PROMPT).usage_metadata["output_tokens"] <= 5
+    # The server route binds each request's own limit; the app streams its answers.
+    bound = chat_model(Settings()).bind(max_tokens=7)
+    assert bound.invoke(LONG_ANSWER_PROMPT).usage_metadata["output_tokens"] <= 7
+    chunks = list(chat_model(Settings(max_tokens=6)).stream(LONG_ANSWER_PROMPT))
+    assert sum(chunk.usage_metadata["output_tokens"] for chunk in chunks if chunk.usage_metadata) <= 6
+
+
 def test_ask_through_the_server(openai_env):
     result = subprocess.run(
         [
@@ -114,7 +130,7 @@ def test_ask_through_the_server(openai_env):
     )
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)
-    assert row["route"] == "chat" and row["answer"] and row["error"] is None and row["completion_tokens"] > 0
+    assert row["route"] == "chat" and row["answer"] and row["error"] is None and 0 < row["completion_tokens"] <= 24
 
 
 def test_batch_with_four_workers_through_the_server(openai_env, tmp_path):
@@ -143,4 +159,4 @@ def test_batch_with_four_workers_through_the_server(openai_env, tmp_path):
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(rows) == 6 and len({row["id"] for row in rows}) == 6
-    assert all(row["answer"] and row["error"] is None for row in rows)
+    assert all(row["answer"] and row["error"] is None and row["completion_tokens"] <= 24 for row in rows)

@@ -100,3 +100,16 @@ def test_two_concurrent_ingests_lose_no_vector(tmp_path, attempt):
     misses, total = self_retrieval_misses(tmp_path / "data")
     assert total == 2 * 8 * 90  # above Chroma's default HNSW sync threshold (1000), so the index is persisted
     assert misses == 0, f"{misses} of {total} chunks not found by their own text"
+    assert_keyword_index_in_step(tmp_path / "data", total)
+
+
+def assert_keyword_index_in_step(data_dir: Path, total: int) -> None:
+    """Both writers kept the keyword index in step: current without a rebuild, and holding every chunk once."""
+    from orchestrator.knowledge.keyword_index import KeywordIndex
+    from orchestrator.knowledge.store import EmbeddingModelId, open_store
+
+    embeddings = DeterministicFakeEmbedding(size=DIM)
+    store = open_store(Settings(data_dir=data_dir), embeddings, EmbeddingModelId("fake", "f" * 64, 1, DIM), COLLECTION)
+    index = KeywordIndex.open(store.keyword_index_dir)
+    assert index.stamp == store.write_stamp() and len(index) == total
+    assert len(index.search("alpha", total)) == total // 2  # the chunks of one writer

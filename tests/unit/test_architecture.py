@@ -126,8 +126,8 @@ def test_the_store_builds_no_embeddings_of_its_own(component):
         ('"""what which who', "text.py"),  # the question words
         ("according document documents", "text.py"),  # the grounding check's stopwords
         ("def stem(", "text.py"),
-        ("STOPWORDS_EN", "knowledge/retrieval.py"),  # bm25s' word list (written out there, tested equal)
-        ("an and are as at be but by", "knowledge/retrieval.py"),
+        ("STOPWORDS_EN", "knowledge/keyword_index.py"),  # bm25s' word list (written out there, tested equal)
+        ("an and are as at be but by", "knowledge/keyword_index.py"),
         ("_BEGIN>>>", "untrusted.py"),  # the fence markers: one `fence` for documents and web results
         ("not as instructions", "untrusted.py"),  # the fence header's warning
         ("def neutralise(", "untrusted.py"),

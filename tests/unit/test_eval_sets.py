@@ -41,16 +41,21 @@ def read_split(name: str) -> dict:
 def assert_partition(rows: list[dict], split: dict) -> None:
     ids = [row["id"] for row in rows]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
-    tune, frozen = set(split["tune"]), set(split["frozen"])
-    assert not tune & frozen
-    assert tune | frozen == set(ids)
-    assert len(split["tune"]) == len(tune) and len(split["frozen"]) == len(frozen)
+    parts = [set(split[name]) for name in ("tune", "frozen", "late") if name in split]  # late: held out too
+    assert not any(a & b for i, a in enumerate(parts) for b in parts[i + 1 :])
+    assert set().union(*parts) == set(ids)
+    assert all(len(split[name]) == len(set(split[name])) for name in ("tune", "frozen", "late") if name in split)
 
 
 def test_partition_check_catches_overlap_and_gaps():
     rows = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
     assert_partition(rows, {"tune": ["a"], "frozen": ["b", "c"]})
-    for broken in ({"tune": ["a", "b"], "frozen": ["b", "c"]}, {"tune": ["a"], "frozen": ["b"]}):
+    assert_partition(rows, {"tune": ["a"], "frozen": ["b"], "late": ["c"]})
+    for broken in (
+        {"tune": ["a", "b"], "frozen": ["b", "c"]},
+        {"tune": ["a"], "frozen": ["b"]},
+        {"tune": ["a"], "frozen": ["b"], "late": ["b", "c"]},
+    ):
         with pytest.raises(AssertionError):
             assert_partition(rows, broken)
 

@@ -231,16 +231,3 @@ def test_a_question_heading_labels_the_answer_under_it():
     topic = Document("The day pass is 6 euros.", metadata={"heading_path": "Harbour Baths > Prices"})
     assert set(_named_in_heading("How much does a day pass cost?", faq).split()) >= {"day", "pass", "cost"}
     assert _named_in_heading("How much does a day pass cost?", topic) == ""
-
-
-def test_a_section_heading_labels_the_sentences_under_it_but_the_title_only_by_its_names():
-    from langchain_core.documents import Document
-
-    from orchestrator.chains.evidence import _named_in_heading
-
-    section = Document(
-        "The pool is open from 07:00 to 21:00.", metadata={"heading_path": "Harbour Baths guide > Opening times"}
-    )
-    title_only = Document("The pool is open from 07:00 to 21:00.", metadata={"heading_path": "Opening times guide"})
-    assert set(_named_in_heading("What are the opening times of the pool?", section).split()) == {"opening", "times"}
-    assert _named_in_heading("What are the opening times of the pool?", title_only) == ""

@@ -92,6 +92,17 @@ def test_math_follow_up_after_a_docs_answer_with_several_numbers_asks():
     assert standalone.clarification is not None and "7, 21" in standalone.clarification
 
 
+def test_math_follow_up_after_a_quote_uses_the_number_it_marks_as_the_answer():
+    previous = PreviousTurn(
+        "How many boats does the rowing club own?",
+        "docs",
+        'From the documents: "The club, founded in 1921, owns **46** boats and 3 trailers." [1]',
+    )
+    assert make_standalone("and half of that?", previous).question == "half of 46"
+    unmarked = PreviousTurn(previous.question, "docs", previous.answer.replace("**", ""))
+    assert make_standalone("and half of that?", unmarked).clarification is not None
+
+
 def test_previous_turn_reads_the_route_from_the_message_or_the_math_answer_shape():
     tagged = [HumanMessage("Who runs the ferry?"), AIMessage("Ada Moss [1].", response_metadata={"route": "docs"})]
     assert previous_turn(tagged) == PreviousTurn("Who runs the ferry?", "docs", "Ada Moss [1].")

@@ -6,6 +6,7 @@ from orchestrator.chains.router import (
     RULES,
     Signals,
     decide,
+    decided_without_documents,
     is_about_future,
     routing_table,
     split_prefix,
@@ -200,3 +201,52 @@ def test_names_count_as_documented_only_when_one_matching_passage_holds_them_all
     ]
     assert not names_in_a_matching_passage("Who is Ilse Marrow?", scattered, 0.25)
     assert not names_in_a_matching_passage("who is the harbour master?", passage, 0.25)  # names nothing
+
+
+# Classifier readings that put a question on each side of the tuned bounds (chat_over_docs 0.8, web_over_docs 0.7).
+READINGS = [
+    {"chat": 0.98, "factual": 0.01, "math": 0.005, "web": 0.005},
+    {"chat": 0.6, "factual": 0.3, "math": 0.05, "web": 0.05},
+    {"chat": 0.05, "factual": 0.9, "math": 0.03, "web": 0.02},
+    {"chat": 0.05, "factual": 0.1, "math": 0.05, "web": 0.8},
+    {"chat": 0.1, "factual": 0.25, "math": 0.05, "web": 0.6},
+    {"chat": 0.1, "factual": 0.1, "math": 0.75, "web": 0.05},
+    {},
+]
+
+
+def test_small_talk_is_decided_without_the_documents():
+    hello = Signals(learned=READINGS[0])
+    decided = decided_without_documents(hello, THRESHOLD)
+    assert decided is not None and decided.route == "chat" and decided.scores["documents_searched"] is False
+    assert decided.scores["docs_score"] is None
+
+
+def test_a_question_the_documents_could_claim_needs_them():
+    # A chatty reading below chat_over_docs: a matching passage sends it to docs (rule 6), none to chat.
+    assert decided_without_documents(Signals(learned=READINGS[1]), THRESHOLD) is None
+    # A changing fact the documents may cover or name (rule 5's exceptions).
+    assert decided_without_documents(Signals(learned=READINGS[3]), THRESHOLD) is None
+    # A bare recent year counts as a time word only when no document matches.
+    assert decided_without_documents(Signals(learned=READINGS[2], time_cues=["2025"]), THRESHOLD) is None
+
+
+@pytest.mark.parametrize("learned", READINGS)
+@pytest.mark.parametrize("cues", [[], ["latest"], ["2025"]])
+@pytest.mark.parametrize("future", [False, True])
+@pytest.mark.parametrize("threshold", [0.25, 0.5, 0.6])
+def test_deciding_without_the_documents_agrees_with_every_possible_match(learned, cues, future, threshold):
+    # decided_without_documents tries a few scores; whatever the rules compare the score with, every score
+    # from 0 to 1 (and no knowledge base), with and without a passage naming everything asked, must agree.
+    base = Signals(learned=learned, time_cues=cues, future=future)
+    routes = {
+        decide(
+            Signals(learned=learned, time_cues=cues, future=future, docs_score=score, names_documented=named), threshold
+        ).route
+        for score in [None, *(step / 100 for step in range(101))]
+        for named in (False, True)
+    }
+    decided = decided_without_documents(base, threshold)
+    assert (decided is not None) == (len(routes) == 1)
+    if decided is not None:
+        assert {decided.route} == routes

@@ -40,7 +40,7 @@ def test_every_word_the_keyword_index_ignores_is_a_stopword_here():
     # those words as content, and a question's form words are stopwords for both.
     from bm25s.stopwords import STOPWORDS_EN
 
-    from orchestrator.knowledge.retrieval import INDEX_STOPWORDS
+    from orchestrator.knowledge.keyword_index import INDEX_STOPWORDS
 
     assert INDEX_STOPWORDS == set(STOPWORDS_EN)
     assert INDEX_STOPWORDS <= STOPWORDS and QUESTION_WORDS <= STOPWORDS

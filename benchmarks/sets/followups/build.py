@@ -515,7 +515,7 @@ LATE_COMPLETE = [
     (
         "docs_math",
         ("What is the Lark Island library's Wi-Fi network called?", D),
-        ("What is the square root of 1764?", M),
+        ("What is the square root of 2209?", M),
     ),
     ("math_docs", ("What is 45 * 12?", M), ("How long can members keep borrowed items at the Lark Island library?", D)),
     ("math_docs", ("What's 1000 minus 387?", M), ("What is the code name of Orchestrator 0.3?", D)),
@@ -529,7 +529,7 @@ LATE_COMPLETE = [
     ("math_math", ("What is 90% of 300?", M), ("How much is 123 times 4?", M)),
     ("chat", ("What is 8 * 7?", M), ("Thanks, that's helpful!", C)),
     ("chat", ("Who is the head librarian on Lark Island?", D), ("Write a short haiku about the sea.", C)),
-    ("chat", ("When is the Lark Island library closed?", D), ("Hello, how are you today?", C)),
+    ("chat", ("When is the Lark Island library closed?", D), ("Hi there, how has your day been?", C)),
     ("chat", ("What is 144 / 12?", M), ("Can you suggest a name for my new puppy?", C)),
 ]
 

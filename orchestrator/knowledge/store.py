@@ -576,14 +576,19 @@ def _ids_fingerprint(ids: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def collection_fingerprint(settings: Settings, name: str) -> str | None:
-    """KnowledgeStore.fingerprint of a collection, without an embedding model; None when it does not exist."""
-    path = chroma_location(settings)
+def _reading_client_with(settings: Settings, name: str):
+    """A reading Chroma client when the collection exists, else None (a lost database is refused first)."""
     if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
         refuse_lost_database(settings)
         return None
     client = _client(settings, reading=True)
-    if name not in _collection_names(client, path):
+    return client if name in _collection_names(client, chroma_location(settings)) else None
+
+
+def collection_fingerprint(settings: Settings, name: str) -> str | None:
+    """KnowledgeStore.fingerprint of a collection, without an embedding model; None when it does not exist."""
+    path = chroma_location(settings)
+    if (client := _reading_client_with(settings, name)) is None:
         return None
     ids: list[str] = []
     with _chroma_errors(path, f"read collection {name!r}"):
@@ -602,11 +607,7 @@ def collection_write_stamp(settings: Settings, name: str) -> str | None:
     every chunk id) stands in, until its first write or keyword-index check gives it a stamp.
     """
     path = chroma_location(settings)
-    if not settings.chroma_host and not (chroma_dir(settings) / "chroma.sqlite3").exists():
-        refuse_lost_database(settings)
-        return None
-    client = _client(settings, reading=True)
-    if name not in _collection_names(client, path):
+    if (client := _reading_client_with(settings, name)) is None:
         return None
     with _chroma_errors(path, f"read collection {name!r}"):
         stamp = (client.get_collection(name, embedding_function=None).metadata or {}).get(WRITE_STAMP_KEY)

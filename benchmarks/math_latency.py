@@ -39,7 +39,7 @@ GROUPS: dict[str, list[str]] = {
     ],
     "symbolic": [
         "Solve x**2 - {a}*x + {b} = 0 for x.",
-        "What is the derivative of x**{a} * sin({b}*x)?",
+        "Differentiate x**{a} * sin({b}*x) with respect to x",
         "Simplify (x**2 - {a2})/(x - {a}).",
         "factor x^2-{a2}",
         "limit of sin({a}*x)/x as x approaches 0",
